@@ -1,0 +1,239 @@
+//! The command line: clap definitions, and each command run against the library. Errors are
+//! printed once, here, and mapped to the exit codes in [`crate::exit`].
+
+use std::ffi::OsString;
+use std::io::{self, Write};
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::exit;
+use crate::plan::{
+    CountingSink, JsonSink, PlanError, PlanFailure, PlanOptions, PlanRecord, Planner, Sink,
+    TextSink,
+};
+use crate::playbook::{Playbook, PlaybookError};
+
+/// Run declarative YAML playbooks of Exchange Online admin cmdlets across many tenants.
+#[derive(Debug, Parser)]
+#[command(name = "tenantry", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// tenantry's commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a playbook, its tenants and its templates; print nothing but errors.
+    Validate(PlanArgs),
+    /// Show every cmdlet call a run would make, grouped by tenant and step.
+    Plan {
+        /// The playbook and what to select.
+        #[command(flatten)]
+        args: PlanArgs,
+        /// `text` for people, `json` for machines (one record per line; see
+        /// schemas/plan.schema.json).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Print a JSON Schema: of playbooks (for editors), or of `plan --format json` records.
+    Schema {
+        /// Which schema.
+        #[arg(value_enum, default_value_t = SchemaKind::Playbook)]
+        kind: SchemaKind,
+    },
+}
+
+/// The playbook and what part of it to take.
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// The playbook file.
+    pub playbook: PathBuf,
+    /// Set a variable, overriding the playbook's and the tenants' (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+    /// Select tenants: names, `tag:TAG`, `!` to exclude; comma-separated or repeated.
+    #[arg(long, short = 'l', value_name = "PATTERN")]
+    pub limit: Vec<String>,
+    /// Only steps with one of these tags (comma-separated or repeated).
+    #[arg(long, value_name = "TAG", value_delimiter = ',')]
+    pub tags: Vec<String>,
+}
+
+/// Output formats of `plan`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Readable text.
+    Text,
+    /// JSON Lines.
+    Json,
+}
+
+/// The schemas `tenantry schema` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SchemaKind {
+    /// The playbook language.
+    Playbook,
+    /// The records of `plan --format json`.
+    Plan,
+}
+
+fn parse_var(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
+        _ => Err(format!("`{s}` is not NAME=VALUE")),
+    }
+}
+
+/// Runs tenantry with these arguments and returns the process exit code.
+pub fn main(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::INVALID_INPUT
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => report(&e),
+    }
+}
+
+/// A failed command, with what decides its exit code.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CliError {
+    /// The playbook could not be loaded.
+    #[error(transparent)]
+    Playbook(#[from] PlaybookError),
+    /// The plan could not be made or written.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// Output could not be written.
+    #[error("cannot write output: {0}")]
+    Output(#[from] io::Error),
+}
+
+fn report(e: &CliError) -> i32 {
+    // `tenantry plan … | head` closes the pipe early; that is success, not an error.
+    let broken_pipe = |io: &io::Error| io.kind() == io::ErrorKind::BrokenPipe;
+    match e {
+        CliError::Output(io) | CliError::Plan(PlanError::Output(io)) if broken_pipe(io) => {
+            return exit::OK;
+        }
+        _ => {}
+    }
+    let _ = write!(io::stderr().lock(), "{e}");
+    match e {
+        CliError::Playbook(_) | CliError::Plan(PlanError::Invalid(_)) => exit::INVALID_INPUT,
+        _ => {
+            let _ = writeln!(io::stderr());
+            exit::TASKS_FAILED
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<i32, CliError> {
+    match cli.command {
+        Command::Validate(args) => {
+            let playbook = Playbook::load(&args.playbook)?;
+            let env = crate::template::environment(&playbook.dir);
+            let planner = Planner::new(&env, &playbook, &args.options())?;
+            let summary = planner.expand_all(&mut CountingSink::default())?;
+            let mut err = io::stderr().lock();
+            writeln!(
+                err,
+                "{} is valid: {} tenant{}, {} step{}, {} task{} known now{}",
+                args.playbook.display(),
+                summary.tenants,
+                s(summary.tenants),
+                planner.steps().len(),
+                s(planner.steps().len()),
+                summary.tasks,
+                s(summary.tasks),
+                if summary.deferred > 0 {
+                    format!(
+                        ", {} step{} expanding at run time",
+                        summary.deferred,
+                        s(summary.deferred)
+                    )
+                } else {
+                    String::new()
+                }
+            )?;
+            Ok(exit::OK)
+        }
+        Command::Plan { args, format } => {
+            let playbook = Playbook::load(&args.playbook)?;
+            let env = crate::template::environment(&playbook.dir);
+            let planner = Planner::new(&env, &playbook, &args.options())?;
+            let stdout = io::stdout().lock();
+            let out = io::BufWriter::with_capacity(64 * 1024, stdout);
+            match format {
+                Format::Text => write_plan(&planner, TextSink::new(out), TextSink::into_inner),
+                Format::Json => write_plan(&planner, JsonSink::new(out), JsonSink::into_inner),
+            }
+        }
+        Command::Schema { kind } => {
+            let schema = match kind {
+                SchemaKind::Playbook => playbook_schema(),
+                SchemaKind::Plan => plan_schema(),
+            };
+            let mut out = io::stdout().lock();
+            writeln!(out, "{schema}")?;
+            Ok(exit::OK)
+        }
+    }
+}
+
+/// Streams the plan; if expansion fails midway, the output ends with a record saying so.
+fn write_plan<S: Sink, W: Write>(
+    planner: &Planner<'_, '_>,
+    mut sink: S,
+    into_inner: impl FnOnce(S) -> W,
+) -> Result<i32, CliError> {
+    let result = planner.expand_all(&mut sink);
+    if let Err(PlanError::Invalid(d)) = &result {
+        let first = d.0.first().map_or("invalid input", |d| d.message.as_str());
+        sink.record(PlanRecord::Error(PlanFailure {
+            message: format!("{first} (details on standard error)").into(),
+        }))?;
+    }
+    into_inner(sink).flush()?;
+    result?;
+    Ok(exit::OK)
+}
+
+fn s(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+impl PlanArgs {
+    fn options(&self) -> PlanOptions {
+        PlanOptions {
+            vars: self.vars.clone(),
+            limit: self.limit.clone(),
+            tags: self.tags.clone(),
+        }
+    }
+}
+
+/// The playbook JSON Schema, pretty-printed.
+pub fn playbook_schema() -> String {
+    let schema = schemars::schema_for!(crate::playbook::PlaybookDoc);
+    serde_json::to_string_pretty(&schema).expect("a schema always serializes")
+}
+
+/// The plan-record JSON Schema, pretty-printed.
+pub fn plan_schema() -> String {
+    let schema = schemars::schema_for!(PlanRecord<'static>);
+    serde_json::to_string_pretty(&schema).expect("a schema always serializes")
+}

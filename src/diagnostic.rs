@@ -1,0 +1,312 @@
+//! Located diagnostics: an error message tied to a file, line and column, rendered with the
+//! offending source line and a caret, so every input mistake can be found and fixed at once.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// An input file held in memory, with the index needed to turn byte offsets into lines.
+#[derive(Debug)]
+pub struct SourceFile {
+    path: PathBuf,
+    text: String,
+    line_starts: Vec<usize>,
+}
+
+impl SourceFile {
+    /// Wraps a file's text; `path` is kept as the user gave it, for messages.
+    pub fn new(path: impl Into<PathBuf>, text: String) -> Arc<Self> {
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Arc::new(Self {
+            path: path.into(),
+            text,
+            line_starts,
+        })
+    }
+
+    /// The path as the user named it.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The whole text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The text of a 1-based line, without its line ending.
+    pub fn line_text(&self, line: usize) -> &str {
+        let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else {
+            return "";
+        };
+        let end = self
+            .line_starts
+            .get(line)
+            .map_or(self.text.len(), |&next| next);
+        self.text[start..end].trim_end_matches(['\n', '\r'])
+    }
+
+    /// The byte offset where a 1-based line and 1-based character column start.
+    pub fn offset_of(&self, line: usize, column: usize) -> Option<usize> {
+        let start = *self.line_starts.get(line.checked_sub(1)?)?;
+        let text = self.line_text(line);
+        let within = text
+            .char_indices()
+            .nth(column.saturating_sub(1))
+            .map_or(text.len(), |(i, _)| i);
+        Some(start + within)
+    }
+
+    /// The 1-based line and character column of a byte offset.
+    pub fn position_of(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let line = self.line_starts.partition_point(|&s| s <= offset);
+        let start = self.line_starts[line - 1];
+        let column = self.text[start..offset].chars().count() + 1;
+        (line, column)
+    }
+
+    /// A location spanning `len` bytes from `offset`, clipped to the line it starts on.
+    pub fn span(self: &Arc<Self>, offset: usize, len: usize) -> Location {
+        let (line, column) = self.position_of(offset);
+        let rest = &self.text[offset.min(self.text.len())..];
+        let rest = rest.split(['\n', '\r']).next().unwrap_or("");
+        let width = rest[..len.min(rest.len())].chars().count().max(1);
+        Location {
+            file: Arc::clone(self),
+            line,
+            column,
+            width,
+        }
+    }
+
+    /// A location at a 1-based line and column, `width` characters wide.
+    pub fn at(self: &Arc<Self>, line: usize, column: usize, width: usize) -> Location {
+        Location {
+            file: Arc::clone(self),
+            line: line.max(1),
+            column: column.max(1),
+            width: width.max(1),
+        }
+    }
+}
+
+/// A place in a source file: 1-based line and character column, and how many characters to mark.
+#[derive(Clone, Debug)]
+pub struct Location {
+    /// The file the location is in.
+    pub file: Arc<SourceFile>,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based character column.
+    pub column: usize,
+    /// Characters to underline.
+    pub width: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}",
+            self.file.path().display(),
+            self.line,
+            self.column
+        )
+    }
+}
+
+/// One problem, with where it is and what would fix it.
+#[derive(Clone, Debug)]
+pub struct Diagnostic {
+    /// What is wrong, in one sentence.
+    pub message: String,
+    /// Where, when the problem is in a file.
+    pub location: Option<Location>,
+    /// A file the problem concerns when no line can be named (a file too large to read, say).
+    pub path: Option<PathBuf>,
+    /// What would be valid, or what to do; one line each.
+    pub help: Vec<String>,
+}
+
+impl Diagnostic {
+    /// A diagnostic with a message and nothing else yet.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            location: None,
+            path: None,
+            help: Vec::new(),
+        }
+    }
+
+    /// Places the diagnostic.
+    pub fn at(mut self, location: Location) -> Self {
+        self.location = Some(location);
+        self
+    }
+
+    /// Places the diagnostic at `location` when there is one.
+    pub fn at_opt(mut self, location: Option<Location>) -> Self {
+        if location.is_some() {
+            self.location = location;
+        }
+        self
+    }
+
+    /// Names the file concerned when no line can be named.
+    pub fn in_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// Adds a line of help.
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help.push(help.into());
+        self
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    /// Renders as
+    ///
+    /// ```text
+    /// error: unknown field `cmdlt`
+    ///   --> playbook.yaml:12:5
+    ///    |
+    /// 12 |     cmdlt: Get-Mailbox
+    ///    |     ^^^^^
+    ///    = help: did you mean `cmdlet`?
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "error: {}", self.message)?;
+        let gutter = self
+            .location
+            .as_ref()
+            .map_or(1, |l| l.line.to_string().len());
+        let pad = " ".repeat(gutter);
+        if let Some(loc) = &self.location {
+            writeln!(f, "{pad}--> {loc}")?;
+            let text = loc.file.line_text(loc.line);
+            // Tabs would misalign the caret; show them as single spaces.
+            let shown: String = text
+                .chars()
+                .map(|c| if c == '\t' { ' ' } else { c })
+                .collect();
+            writeln!(f, "{pad} |")?;
+            writeln!(f, "{} | {}", loc.line, shown.trim_end())?;
+            let available = shown.chars().count().saturating_sub(loc.column - 1).max(1);
+            writeln!(
+                f,
+                "{pad} | {}{}",
+                " ".repeat(loc.column - 1),
+                "^".repeat(loc.width.min(available))
+            )?;
+        } else if let Some(path) = &self.path {
+            writeln!(f, "{pad}--> {}", path.display())?;
+        }
+        for help in &self.help {
+            writeln!(f, "{pad} = help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Diagnostic {}
+
+/// Several diagnostics reported together, so one run of `validate` shows every mistake.
+#[derive(Debug, Default)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl Diagnostics {
+    /// Adds one.
+    pub fn push(&mut self, d: Diagnostic) {
+        self.0.push(d);
+    }
+
+    /// True when nothing was reported.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Ok(())` when empty, else the diagnostics as an error.
+    pub fn into_result(self) -> Result<(), Self> {
+        if self.0.is_empty() { Ok(()) } else { Err(self) }
+    }
+}
+
+impl From<Diagnostic> for Diagnostics {
+    fn from(d: Diagnostic) -> Self {
+        Self(vec![d])
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        if self.0.len() > 1 {
+            writeln!(f, "\n{} errors", self.0.len())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+/// The closest of `candidates` to `word`, when it is close enough to be a likely typo.
+pub fn did_you_mean<'a, I>(word: &str, candidates: I) -> Option<&'a str>
+where
+    I: IntoIterator<Item = &'a str>,
+{
+    let lower = word.to_ascii_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(&lower, &c.to_ascii_lowercase()), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_line_and_caret() {
+        let file = SourceFile::new("p.yaml", "steps:\n  - cmdlt: Get-Mailbox\n".into());
+        let d = Diagnostic::new("unknown field `cmdlt`")
+            .at(file.at(2, 5, 5))
+            .help("did you mean `cmdlet`?");
+        insta::assert_snapshot!(d.to_string(), @r"
+        error: unknown field `cmdlt`
+         --> p.yaml:2:5
+          |
+        2 |   - cmdlt: Get-Mailbox
+          |     ^^^^^
+          = help: did you mean `cmdlet`?
+        ");
+    }
+
+    #[test]
+    fn offsets_and_positions_agree() {
+        let file = SourceFile::new("p.yaml", "a: é\nbb: 2\n".into());
+        assert_eq!(file.position_of(0), (1, 1));
+        assert_eq!(file.position_of(6), (2, 1));
+        assert_eq!(file.offset_of(2, 2), Some(7));
+        assert_eq!(file.line_text(2), "bb: 2");
+        assert_eq!(file.line_text(9), "");
+    }
+
+    #[test]
+    fn suggests_close_words_only() {
+        assert_eq!(did_you_mean("cmdlt", ["cmdlet", "params"]), Some("cmdlet"));
+        assert_eq!(did_you_mean("zzz", ["cmdlet", "params"]), None);
+    }
+}

@@ -1,0 +1,13 @@
+//! Exit codes: part of tenantry's public interface, documented in the README.
+
+/// Every task succeeded (or, for `validate` and `plan`, the input is valid).
+pub const OK: i32 = 0;
+/// The run finished but some tasks failed; also an unexpected failure such as an unwritable
+/// output.
+pub const TASKS_FAILED: i32 = 1;
+/// Invalid input: a malformed playbook, tenants file, data file or command line. Nothing ran.
+pub const INVALID_INPUT: i32 = 2;
+/// No tenant could be reached or authenticated.
+pub const NO_TENANT_REACHED: i32 = 3;
+/// Interrupted by Ctrl-C or SIGTERM; the report written is partial and says so.
+pub const INTERRUPTED: i32 = 130;

@@ -1,0 +1,371 @@
+//! The expansion loop: per tenant, per step, per item; and the stable task ids it assigns.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use minijinja::value::{Serde, Value, ValueKind};
+use sha2::{Digest, Sha256};
+
+use super::record::{Deferred, PlanRecord, Skipped, StepHeader, Summary, Task, TenantHeader};
+use super::{CompiledStep, PlanError, Planner, Sink};
+use crate::diagnostic::Diagnostic;
+use crate::playbook::Tenant;
+use crate::template::{RenderError, Scope, TenantScope};
+
+/// Item fields that usually identify an Exchange object or a CSV row, tried in order
+/// (ignoring case) when a step has no `key`.
+const IDENTITY_FIELDS: &[&str] = &[
+    "identity",
+    "userprincipalname",
+    "primarysmtpaddress",
+    "emailaddress",
+    "email",
+    "externaldirectoryobjectid",
+    "guid",
+    "id",
+    "alias",
+    "name",
+];
+
+/// The task id for a step of a tenant, with an item key for `for_each` steps. `%` and `/`
+/// inside the parts are escaped, so the id splits back into its parts unambiguously.
+pub fn task_id(tenant: &str, step: &str, item: Option<&str>) -> String {
+    let mut id = String::with_capacity(tenant.len() + step.len() + item.map_or(0, str::len) + 2);
+    escape_into(&mut id, tenant);
+    id.push('/');
+    escape_into(&mut id, step);
+    if let Some(item) = item {
+        id.push('/');
+        escape_into(&mut id, item);
+    }
+    id
+}
+
+fn escape_into(out: &mut String, part: &str) {
+    for c in part.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '/' => out.push_str("%2F"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// The default key of an item: a scalar's text, an identity-like field of a mapping, or else
+/// a short hash of the item's content (stable across runs and orderings).
+pub fn item_key(item: &Value) -> String {
+    match item.kind() {
+        ValueKind::String | ValueKind::Number | ValueKind::Bool => return item.to_string(),
+        ValueKind::Map => {
+            let fields: Vec<(String, Value)> = item
+                .try_iter()
+                .into_iter()
+                .flatten()
+                .filter_map(|k| Some((k.as_str()?.to_ascii_lowercase(), item.get_item(&k).ok()?)))
+                .collect();
+            for wanted in IDENTITY_FIELDS {
+                if let Some((_, v)) = fields.iter().find(|(k, _)| k == wanted)
+                    && matches!(v.kind(), ValueKind::String | ValueKind::Number)
+                    && !v.to_string().is_empty()
+                {
+                    return v.to_string();
+                }
+            }
+        }
+        _ => {}
+    }
+    let canonical = serde_json::to_string(item).unwrap_or_default();
+    let digest = Sha256::digest(canonical.as_bytes());
+    let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+    format!("#{hex}")
+}
+
+impl<'s> Planner<'_, 's> {
+    /// The per-tenant template scope with no step output yet.
+    pub fn tenant_scope(&self, tenant: &Tenant) -> Arc<TenantScope> {
+        let mut vars: serde_json::Map<String, serde_json::Value> = self
+            .playbook
+            .doc
+            .vars
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_json()))
+            .collect();
+        for (k, v) in &tenant.vars {
+            vars.insert(k.clone(), v.to_json());
+        }
+        for (k, v) in &self.overrides {
+            vars.insert(k.clone(), v.clone());
+        }
+        let mut info = serde_json::Map::new();
+        info.insert("name".into(), tenant.name().into());
+        info.insert(
+            "organization".into(),
+            tenant.organization.value.clone().into(),
+        );
+        info.insert("cloud".into(), tenant.cloud.as_str().into());
+        info.insert("tags".into(), tenant.tags.clone().into());
+        if let Some(d) = &tenant.delegated_organization {
+            info.insert("delegated_organization".into(), d.value.clone().into());
+        }
+        info.insert("vars".into(), vars.clone().into());
+        Arc::new(TenantScope {
+            tenant: Value::from(Serde(info)),
+            vars: Value::from(Serde(vars)),
+            steps: Value::from(Serde(serde_json::Map::new())),
+        })
+    }
+
+    pub(super) fn expand_tenant(
+        &self,
+        index: usize,
+        sink: &mut dyn Sink,
+        summary: &mut Summary,
+    ) -> Result<(), PlanError> {
+        let tenant = &self.playbook.tenants[index];
+        let scope = self.tenant_scope(tenant);
+        summary.tenants += 1;
+        sink.record(PlanRecord::Tenant(TenantHeader {
+            tenant: tenant.name().into(),
+            organization: tenant.organization.value.as_str().into(),
+            cloud: tenant.cloud.as_str().into(),
+            connections: self.playbook.connections_for(tenant),
+        }))?;
+        for step in &self.steps {
+            if step.is_deferred() {
+                sink.record(PlanRecord::Step(StepHeader {
+                    tenant: tenant.name().into(),
+                    step: step.key.into(),
+                    number: step.index + 1,
+                    cmdlet: step.step.cmdlet.value.as_str().into(),
+                    items: None,
+                }))?;
+                sink.record(PlanRecord::Deferred(Deferred {
+                    tenant: tenant.name().into(),
+                    step: step.key.into(),
+                    depends_on: step.depends_on.iter().map(|d| d.as_str().into()).collect(),
+                }))?;
+                summary.deferred += 1;
+                continue;
+            }
+            self.expand_step(tenant, &scope, step, sink, summary)?;
+        }
+        Ok(())
+    }
+
+    /// Expands one step for one tenant. `scope.steps` must hold the output of the steps it
+    /// reads; at plan time that is only possible for steps that read none.
+    pub fn expand_step(
+        &self,
+        tenant: &Tenant,
+        scope: &Arc<TenantScope>,
+        step: &CompiledStep<'_, 's>,
+        sink: &mut dyn Sink,
+        summary: &mut Summary,
+    ) -> Result<(), PlanError> {
+        let name = tenant.name();
+        let located = |e: RenderError<'_>, what: String| -> PlanError {
+            let file = &self.playbook.source;
+            e.diagnostic(file).help(what).into()
+        };
+        let tenant_scope = Scope::tenant(scope);
+        let items: Option<Vec<Value>> = match &step.for_each {
+            None => None,
+            Some(c) => {
+                let value = c.render_value(&tenant_scope).map_err(|e| {
+                    located(e, format!("while expanding `for_each` for tenant `{name}`"))
+                })?;
+                Some(as_items(&value).map_err(|kind| {
+                    let node = step.step.for_each.as_ref().expect("compiled from it");
+                    PlanError::from(
+                        Diagnostic::new(format!("`for_each` must give a list, but gave {kind}"))
+                            .at(self.playbook.locate_node(node))
+                            .help(format!("for tenant `{name}`; a mapping can be looped over with `| dict2items`")),
+                    )
+                })?)
+            }
+        };
+        sink.record(PlanRecord::Step(StepHeader {
+            tenant: name.into(),
+            step: step.key.into(),
+            number: step.index + 1,
+            cmdlet: step.step.cmdlet.value.as_str().into(),
+            items: items.as_ref().map(Vec::len),
+        }))?;
+        // A condition that does not read `item` is decided once for the whole step.
+        if let Some(when) = step.when.as_ref().filter(|_| !step.when_uses_item)
+            && !when
+                .render_condition(&tenant_scope)
+                .map_err(|e| located(e, format!("while evaluating `when` for tenant `{name}`")))?
+        {
+            summary.skipped += 1;
+            return Ok(sink.record(PlanRecord::Skipped(Skipped {
+                id: task_id(name, step.key, None),
+                tenant: name.into(),
+                step: step.key.into(),
+                item: None,
+                reason: "when is false".into(),
+            }))?);
+        }
+        let Some(items) = items else {
+            let params = self.render_params(step, &tenant_scope, name, None)?;
+            return self.emit(step, name, None, None, params, sink, summary);
+        };
+        let mut seen: HashMap<String, u32> = HashMap::new();
+        let length = items.len();
+        for (i, item) in items.into_iter().enumerate() {
+            let item_scope = Scope::item(scope, item.clone(), i, length);
+            let mut key = match &step.item_key {
+                None => item_key(&item),
+                Some(c) => {
+                    let v = c.render_value(&item_scope).map_err(|e| {
+                        located(
+                            e,
+                            format!("while computing `key` for tenant `{name}`, item {}", i + 1),
+                        )
+                    })?;
+                    v.to_string()
+                }
+            };
+            // Equal keys get #2, #3… in order, so every id stays unique and deterministic.
+            let n = seen.entry(key.clone()).or_insert(0);
+            *n += 1;
+            if *n > 1 {
+                key = format!("{key}#{n}");
+            }
+            if step.when_uses_item
+                && let Some(when) = &step.when
+                && !when.render_condition(&item_scope).map_err(|e| {
+                    located(
+                        e,
+                        format!("while evaluating `when` for tenant `{name}`, item `{key}`"),
+                    )
+                })?
+            {
+                summary.skipped += 1;
+                sink.record(PlanRecord::Skipped(Skipped {
+                    id: task_id(name, step.key, Some(&key)),
+                    tenant: name.into(),
+                    step: step.key.into(),
+                    item: Some(key),
+                    reason: "when is false".into(),
+                }))?;
+                continue;
+            }
+            let params = self.render_params(step, &item_scope, name, Some(&key))?;
+            self.emit(step, name, Some(key), Some(i), params, sink, summary)?;
+        }
+        Ok(())
+    }
+
+    fn render_params(
+        &self,
+        step: &CompiledStep<'_, 's>,
+        scope: &Value,
+        tenant: &str,
+        item: Option<&str>,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, PlanError> {
+        let mut params = serde_json::Map::with_capacity(step.params.len());
+        for (name, compiled) in &step.params {
+            let value = compiled.render(scope).map_err(|e| {
+                let context = match item {
+                    Some(k) => {
+                        format!("while rendering `{name}` for tenant `{tenant}`, item `{k}`")
+                    }
+                    None => format!("while rendering `{name}` for tenant `{tenant}`"),
+                };
+                PlanError::from(e.diagnostic(&self.playbook.source).help(context))
+            })?;
+            params.insert((*name).to_owned(), value);
+        }
+        Ok(params)
+    }
+
+    #[allow(clippy::too_many_arguments)] // one call site per shape; a struct would only rename them
+    fn emit(
+        &self,
+        step: &CompiledStep<'_, 's>,
+        tenant: &str,
+        item: Option<String>,
+        index: Option<usize>,
+        params: serde_json::Map<String, serde_json::Value>,
+        sink: &mut dyn Sink,
+        summary: &mut Summary,
+    ) -> Result<(), PlanError> {
+        summary.tasks += 1;
+        if step.read_only {
+            summary.reads += 1;
+        } else {
+            summary.writes += 1;
+        }
+        sink.record(PlanRecord::Task(Task {
+            id: task_id(tenant, step.key, item.as_deref()),
+            tenant: tenant.into(),
+            step: step.key.into(),
+            item,
+            index,
+            cmdlet: step.step.cmdlet.value.as_str().into(),
+            read_only: step.read_only,
+            params,
+        }))?;
+        Ok(())
+    }
+}
+
+/// The items of a `for_each` value, or the kind of value it was instead of a list.
+fn as_items(value: &Value) -> Result<Vec<Value>, String> {
+    match value.kind() {
+        ValueKind::Seq | ValueKind::Iterable => {
+            Ok(value.try_iter().map_err(|e| e.to_string())?.collect())
+        }
+        ValueKind::None | ValueKind::Undefined => Err("nothing (none)".to_owned()),
+        ValueKind::String => Err(format!(
+            "a string ({}) — write `{{{{ expr }}}}` alone so it keeps its type",
+            truncate(&value.to_string(), 40)
+        )),
+        other => Err(format!("a {other}")),
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        format!("`{s}`")
+    } else {
+        format!("`{}…`", s.chars().take(max).collect::<String>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_escape_their_separators() {
+        assert_eq!(
+            task_id("contoso", "set", Some("a/b%c")),
+            "contoso/set/a%2Fb%25c"
+        );
+        assert_eq!(task_id("contoso", "get", None), "contoso/get");
+    }
+
+    #[test]
+    fn item_keys_prefer_identity_fields() {
+        let v = |j: serde_json::Value| Value::from(Serde(j));
+        assert_eq!(
+            item_key(&v(serde_json::json!("alex@contoso.com"))),
+            "alex@contoso.com"
+        );
+        assert_eq!(
+            item_key(&v(
+                serde_json::json!({"DisplayName": "Alex", "UserPrincipalName": "alex@c.com", "Name": "alex"})
+            )),
+            "alex@c.com"
+        );
+        assert_eq!(
+            item_key(&v(serde_json::json!({"email": "b@c.com"}))),
+            "b@c.com"
+        );
+        let hashed = item_key(&v(serde_json::json!({"a": 1})));
+        assert!(hashed.starts_with('#') && hashed.len() == 13, "{hashed}");
+        assert_eq!(hashed, item_key(&v(serde_json::json!({"a": 1}))));
+    }
+}

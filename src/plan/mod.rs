@@ -1,0 +1,459 @@
+//! Expansion: a playbook × its selected tenants × each step's items becomes a stream of tasks
+//! with stable ids. Templates are compiled once and checked before anything expands; the
+//! stream goes to a [`Sink`] (the text or JSON writer, a counter, later the scheduler), so no
+//! plan is ever held whole in memory.
+
+mod expand;
+mod record;
+mod render;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+use minijinja::Environment;
+
+use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile};
+use crate::playbook::{Playbook, Step, select_tenants, suggest, verbs};
+use crate::template::{CONTEXT_NAMES, Compiled, Piece, global_names};
+
+pub use expand::{item_key, task_id};
+pub use record::{
+    Deferred, PLAN_FORMAT, PlanFailure, PlanHeader, PlanRecord, Skipped, StepHeader, StepInfo,
+    Summary, Task, TenantHeader,
+};
+pub use render::{CountingSink, JsonSink, TextSink};
+
+/// Errors from planning.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    /// A template, a selector or a data file is wrong; every problem found is listed.
+    #[error("{0}")]
+    Invalid(Diagnostics),
+    /// The plan could not be written out.
+    #[error("cannot write the plan: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+impl From<Diagnostic> for PlanError {
+    fn from(d: Diagnostic) -> Self {
+        PlanError::Invalid(d.into())
+    }
+}
+
+impl From<Diagnostics> for PlanError {
+    fn from(d: Diagnostics) -> Self {
+        PlanError::Invalid(d)
+    }
+}
+
+/// Where expanded records go.
+pub trait Sink {
+    /// Takes one record, in plan order.
+    fn record(&mut self, record: PlanRecord<'_>) -> std::io::Result<()>;
+}
+
+/// What to plan beyond the playbook itself.
+#[derive(Clone, Debug, Default)]
+pub struct PlanOptions {
+    /// `--var NAME=VALUE`, overriding playbook and tenant vars.
+    pub vars: Vec<(String, String)>,
+    /// `--limit` patterns selecting tenants.
+    pub limit: Vec<String>,
+    /// `--tags`: only steps with one of these tags (all steps when empty).
+    pub tags: Vec<String>,
+}
+
+/// A step compiled for expansion.
+#[derive(Debug)]
+pub struct CompiledStep<'e, 's> {
+    /// 0-based position in the playbook.
+    pub index: usize,
+    /// Key in task ids.
+    pub key: &'s str,
+    /// The step as written.
+    pub step: &'s Step,
+    /// True when the cmdlet only reads.
+    pub read_only: bool,
+    /// Step ids whose output this step reads (`*` when it reads `steps` dynamically).
+    pub depends_on: Vec<String>,
+    params: Vec<(&'s str, Compiled<'e, 's>)>,
+    for_each: Option<Compiled<'e, 's>>,
+    when: Option<Compiled<'e, 's>>,
+    when_uses_item: bool,
+    item_key: Option<Compiled<'e, 's>>,
+}
+
+impl CompiledStep<'_, '_> {
+    /// True when the step's calls are known only at run time.
+    pub fn is_deferred(&self) -> bool {
+        !self.depends_on.is_empty()
+    }
+
+    fn info(&self) -> StepInfo<'_> {
+        StepInfo {
+            key: self.key.into(),
+            number: self.index + 1,
+            name: self.step.name.as_deref().map(Into::into),
+            cmdlet: self.step.cmdlet.value.as_str().into(),
+            read_only: self.read_only,
+            depends_on: self.depends_on.iter().map(|d| d.as_str().into()).collect(),
+        }
+    }
+}
+
+/// A playbook ready to expand: tenants selected, templates compiled and checked.
+pub struct Planner<'e, 's> {
+    playbook: &'s Playbook,
+    steps: Vec<CompiledStep<'e, 's>>,
+    tenants: Vec<usize>,
+    overrides: IndexMap<String, serde_json::Value>,
+}
+
+impl<'e, 's> Planner<'e, 's> {
+    /// Compiles and checks everything the plan needs, reporting every problem found.
+    pub fn new(
+        env: &'e Environment<'s>,
+        playbook: &'s Playbook,
+        options: &PlanOptions,
+    ) -> Result<Self, PlanError> {
+        let mut errors = Diagnostics::default();
+        let tenants = match select_tenants(&playbook.tenants, &options.limit) {
+            Ok(sel) => sel.0,
+            Err(d) => {
+                d.0.into_iter().for_each(|d| errors.push(d));
+                Vec::new()
+            }
+        };
+        let overrides = parse_overrides(&options.vars, &mut errors);
+        let selected: Vec<bool> = playbook
+            .doc
+            .steps
+            .iter()
+            .map(|s| options.tags.is_empty() || s.tags.iter().any(|t| options.tags.contains(t)))
+            .collect();
+        if !options.tags.is_empty() && !selected.contains(&true) {
+            let known: BTreeSet<&str> = playbook
+                .doc
+                .steps
+                .iter()
+                .flat_map(|s| s.tags.iter().map(String::as_str))
+                .collect();
+            errors.push(
+                Diagnostic::new(format!("no step has the tags {}", options.tags.join(", "))).help(
+                    if known.is_empty() {
+                        "no step has any tags".to_owned()
+                    } else {
+                        format!(
+                            "tags in use: {}",
+                            known.into_iter().collect::<Vec<_>>().join(", ")
+                        )
+                    },
+                ),
+            );
+        }
+        let globals = global_names(env);
+        let file = &playbook.source;
+        let mut steps = Vec::new();
+        for index in 0..playbook.doc.steps.len() {
+            if !selected[index] {
+                continue;
+            }
+            match compile_step(env, playbook, index, file) {
+                Ok(mut compiled) => {
+                    check_references(
+                        playbook,
+                        &compiled,
+                        &selected,
+                        &globals,
+                        &overrides,
+                        &mut errors,
+                    );
+                    compiled.depends_on = dependencies(&compiled);
+                    steps.push(compiled);
+                }
+                Err(d) => d.0.into_iter().for_each(|d| errors.push(d)),
+            }
+        }
+        errors.into_result()?;
+        Ok(Self {
+            playbook,
+            steps,
+            tenants,
+            overrides,
+        })
+    }
+
+    /// The steps that will be planned, in order.
+    pub fn steps(&self) -> &[CompiledStep<'e, 's>] {
+        &self.steps
+    }
+
+    /// The selected tenants, as indexes into the playbook's tenant list.
+    pub fn tenant_indexes(&self) -> &[usize] {
+        &self.tenants
+    }
+
+    /// Expands the whole plan into `sink`, from the header to the summary.
+    pub fn expand_all(&self, sink: &mut dyn Sink) -> Result<Summary, PlanError> {
+        let pb = self.playbook;
+        sink.record(PlanRecord::Plan(PlanHeader {
+            format: PLAN_FORMAT,
+            name: pb.doc.name.as_str().into(),
+            playbook: pb.path.display().to_string().into(),
+            tenants: self
+                .tenants
+                .iter()
+                .map(|&i| pb.tenants[i].name().into())
+                .collect(),
+            steps: self.steps.iter().map(CompiledStep::info).collect(),
+        }))?;
+        let mut summary = Summary::default();
+        for &t in &self.tenants {
+            self.expand_tenant(t, sink, &mut summary)?;
+        }
+        sink.record(PlanRecord::Summary(summary.clone()))?;
+        Ok(summary)
+    }
+}
+
+fn parse_overrides(
+    vars: &[(String, String)],
+    errors: &mut Diagnostics,
+) -> IndexMap<String, serde_json::Value> {
+    let mut out = IndexMap::new();
+    for (name, value) in vars {
+        if name.is_empty() || !name.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            errors.push(
+                Diagnostic::new(format!("`--var {name}=…`: `{name}` is not a variable name"))
+                    .help("variable names are letters, digits and `_`"),
+            );
+        }
+        out.insert(name.clone(), serde_json::Value::String(value.clone()));
+    }
+    out
+}
+
+fn compile_step<'e, 's>(
+    env: &'e Environment<'s>,
+    playbook: &'s Playbook,
+    index: usize,
+    file: &Arc<SourceFile>,
+) -> Result<CompiledStep<'e, 's>, Diagnostics> {
+    let step = &playbook.doc.steps[index];
+    let mut errors = Diagnostics::default();
+    let mut params = Vec::with_capacity(step.params.len());
+    for (name, node) in &step.params {
+        match Compiled::compile(env, node, file) {
+            Ok(c) => params.push((name.as_str(), c)),
+            Err(d) => errors.push(d),
+        }
+    }
+    let mut optional = |node: &'s Option<crate::playbook::Node>, condition: bool| {
+        let node = node.as_ref()?;
+        let compiled = if condition {
+            Compiled::compile_condition(env, node, file)
+        } else {
+            Compiled::compile(env, node, file)
+        };
+        compiled.map_err(|d| errors.push(d)).ok()
+    };
+    let for_each = optional(&step.for_each, false);
+    let when = optional(&step.when, true);
+    let item_key = optional(&step.key, false);
+    errors.into_result()?;
+    let when_uses_item = when.as_ref().is_some_and(|w| {
+        w.pieces()
+            .iter()
+            .flat_map(|p| p.references())
+            .any(|r| root(&r) == "item" || root(&r) == "loop")
+    });
+    Ok(CompiledStep {
+        index,
+        key: &playbook.step_keys[index],
+        step,
+        read_only: verbs::is_read_only(&step.cmdlet.value),
+        depends_on: Vec::new(),
+        params,
+        for_each,
+        when,
+        when_uses_item,
+        item_key,
+    })
+}
+
+fn root(reference: &str) -> &str {
+    reference.split('.').next().unwrap_or(reference)
+}
+
+/// The step ids a compiled step reads through `steps.ID`.
+fn dependencies(step: &CompiledStep<'_, '_>) -> Vec<String> {
+    let mut deps = BTreeSet::new();
+    for (piece, _) in all_pieces(step) {
+        for r in piece.references() {
+            let mut parts = r.split('.');
+            if parts.next() == Some("steps") {
+                deps.insert(parts.next().unwrap_or("*").to_owned());
+            }
+        }
+    }
+    deps.into_iter().collect()
+}
+
+fn all_pieces<'a, 'e, 's>(step: &'a CompiledStep<'e, 's>) -> Vec<(&'a Piece<'e, 's>, Part)> {
+    let mut out = Vec::new();
+    let parts = [
+        (step.for_each.as_ref(), Part::ForEach),
+        (step.when.as_ref(), Part::When),
+        (step.item_key.as_ref(), Part::Key),
+    ];
+    let params = step.params.iter().map(|(_, c)| (Some(c), Part::Param));
+    for (compiled, part) in parts.into_iter().chain(params) {
+        if let Some(c) = compiled {
+            out.extend(c.pieces().into_iter().map(|p| (p, part)));
+        }
+    }
+    out
+}
+
+/// Checks every name a step's templates read: known roots, `item` only under `for_each`, and
+/// `steps.ID` naming an earlier, selected step.
+fn check_references(
+    playbook: &Playbook,
+    step: &CompiledStep<'_, '_>,
+    selected: &[bool],
+    globals: &[String],
+    overrides: &IndexMap<String, serde_json::Value>,
+    errors: &mut Diagnostics,
+) {
+    let file = &playbook.source;
+    let known_roots: Vec<&str> = CONTEXT_NAMES
+        .iter()
+        .copied()
+        .chain(globals.iter().map(String::as_str))
+        .collect();
+    let var_defined = |name: &str| {
+        playbook.doc.vars.contains_key(name)
+            || overrides.contains_key(name)
+            || playbook.tenants.iter().any(|t| t.vars.contains_key(name))
+    };
+    let mut all_vars: BTreeSet<&str> = playbook.doc.vars.keys().map(String::as_str).collect();
+    all_vars.extend(
+        playbook
+            .tenants
+            .iter()
+            .flat_map(|t| t.vars.keys().map(String::as_str)),
+    );
+    all_vars.extend(overrides.keys().map(String::as_str));
+    for (piece, part) in all_pieces(step) {
+        for reference in piece.references() {
+            let mut parts = reference.split('.');
+            let head = parts.next().unwrap_or_default();
+            let second = parts.next();
+            let at = |needle: &str| locate_in_piece(file, piece, needle);
+            match head {
+                "item" | "loop" if part == Part::ForEach => errors.push(
+                    Diagnostic::new(format!("`for_each` cannot read `{head}`: it is what defines it"))
+                        .at(at(head)),
+                ),
+                "item" | "loop" if step.step.for_each.is_none() => errors.push(
+                    Diagnostic::new(format!("`{head}` is only defined in a step with `for_each`"))
+                        .at(at(head))
+                        .help("add `for_each:` with the list to loop over, or use `vars` / `tenant`"),
+                ),
+                "steps" => {
+                    let Some(id) = second else { continue };
+                    match playbook.doc.steps.iter().position(|s| s.id.as_ref().is_some_and(|i| i.value == id)) {
+                        None => {
+                            let ids = playbook.doc.steps.iter().filter_map(|s| s.id.as_ref().map(|i| i.value.as_str()));
+                            errors.push(
+                                Diagnostic::new(format!("no step has the id `{id}`{}", suggest(id, ids)))
+                                    .at(at(&format!("steps.{id}")))
+                                    .help("give the step whose output you need an `id:` and read it as `steps.ID.output`"),
+                            );
+                        }
+                        Some(i) if i == step.index => errors.push(
+                            Diagnostic::new(format!("step `{id}` reads its own output"))
+                                .at(at(&format!("steps.{id}")))
+                                .help("a step can read the output of earlier steps only"),
+                        ),
+                        Some(i) if i > step.index => errors.push(
+                            Diagnostic::new(format!(
+                                "`steps.{id}` is used before step `{id}` runs (it is step {}, this is step {})",
+                                i + 1,
+                                step.index + 1
+                            ))
+                            .at(at(&format!("steps.{id}")))
+                            .help("steps run in order within a tenant: move this step after it"),
+                        ),
+                        Some(i) if !selected[i] => errors.push(
+                            Diagnostic::new(format!("`steps.{id}` is read here, but `--tags` leaves step `{id}` out"))
+                                .at(at(&format!("steps.{id}")))
+                                .help("add one of that step's tags to `--tags`"),
+                        ),
+                        Some(_) => {
+                            if let Some(field) = parts.next().filter(|f| *f != "output") {
+                                errors.push(
+                                    Diagnostic::new(format!("`steps.{id}.{field}` does not exist"))
+                                        .at(at(&format!("steps.{id}.{field}")))
+                                        .help(format!("a step's result is `steps.{id}.output`, the list of objects its cmdlet returned")),
+                                );
+                            }
+                        }
+                    }
+                }
+                "vars" => {
+                    if let Some(name) = second
+                        && !var_defined(name)
+                    {
+                        errors.push(
+                            Diagnostic::new(format!(
+                                "`vars.{name}` is not defined anywhere{}",
+                                suggest(name, all_vars.iter().copied())
+                            ))
+                            .at(at(&format!("vars.{name}")))
+                            .help("define it under `vars:` in the playbook or a tenant, or pass `--var NAME=VALUE`"),
+                        );
+                    }
+                }
+                _ if known_roots.contains(&head) => {}
+                _ => errors.push(
+                    Diagnostic::new(format!(
+                        "unknown variable `{head}`{}",
+                        suggest(head, known_roots.iter().copied())
+                    ))
+                    .at(at(head))
+                    .help("templates can read tenant, vars, steps, and in for_each steps item and loop"),
+                ),
+            }
+        }
+    }
+}
+
+/// The location of `needle` inside a template piece, or the piece itself.
+fn locate_in_piece(
+    file: &Arc<SourceFile>,
+    piece: &Piece<'_, '_>,
+    needle: &str,
+) -> crate::diagnostic::Location {
+    let pos = piece.pos();
+    let start = pos
+        .offset
+        .or_else(|| file.offset_of(pos.line, pos.column))
+        .unwrap_or(0)
+        .min(file.text().len());
+    let end = (start + piece.source().len() * 2 + 256).min(file.text().len());
+    match file.text().get(start..end).and_then(|w| w.find(needle)) {
+        Some(i) => file.span(start + i, needle.len()),
+        None => file.at(pos.line, pos.column, 1),
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Part {
+    ForEach,
+    When,
+    Key,
+    Param,
+}

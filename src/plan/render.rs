@@ -1,0 +1,297 @@
+//! Writers for plan records: readable text grouped by tenant and step, JSON Lines, and a
+//! counter for when only the totals matter. Each writes a record as it arrives.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use super::Sink;
+use super::record::PlanRecord;
+
+/// Writes one JSON object per line.
+pub struct JsonSink<W: Write> {
+    out: W,
+}
+
+impl<W: Write> JsonSink<W> {
+    /// Writes to `out` (buffer it: one write per record otherwise).
+    pub fn new(out: W) -> Self {
+        Self { out }
+    }
+
+    /// The writer back, for flushing.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+impl<W: Write> Sink for JsonSink<W> {
+    fn record(&mut self, record: PlanRecord<'_>) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, &record)?;
+        self.out.write_all(b"\n")
+    }
+}
+
+/// Writes a plan a reviewer can read: tenants, their steps, and each call as the PowerShell
+/// an administrator would type.
+pub struct TextSink<W: Write> {
+    out: W,
+    line: String,
+}
+
+impl<W: Write> TextSink<W> {
+    /// Writes to `out`.
+    pub fn new(out: W) -> Self {
+        Self {
+            out,
+            line: String::new(),
+        }
+    }
+
+    /// The writer back, for flushing.
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+impl<W: Write> Sink for TextSink<W> {
+    fn record(&mut self, record: PlanRecord<'_>) -> io::Result<()> {
+        let l = &mut self.line;
+        l.clear();
+        // Writing to a String cannot fail.
+        let _ = match record {
+            PlanRecord::Plan(h) => {
+                let _ = writeln!(l, "Plan: {} ({})", h.name, h.playbook);
+                writeln!(
+                    l,
+                    "{} tenant{}, {} step{}",
+                    h.tenants.len(),
+                    plural(h.tenants.len()),
+                    h.steps.len(),
+                    plural(h.steps.len())
+                )
+            }
+            PlanRecord::Tenant(t) => writeln!(
+                l,
+                "\ntenant {} ({}, {}, {} connection{})",
+                t.tenant,
+                t.organization,
+                t.cloud,
+                t.connections,
+                plural(t.connections as usize)
+            ),
+            PlanRecord::Step(s) => {
+                let kind = if crate::playbook::verbs::is_read_only(&s.cmdlet) {
+                    "reads"
+                } else {
+                    "writes"
+                };
+                let _ = write!(l, "  step {} {}: {} ({kind}", s.number, s.step, s.cmdlet);
+                match s.items {
+                    Some(n) => writeln!(l, ", {n} item{})", plural(n)),
+                    None => writeln!(l, ")"),
+                }
+            }
+            PlanRecord::Task(t) => {
+                let _ = write!(l, "    ");
+                if let Some(item) = &t.item {
+                    let _ = write!(l, "[{item}] ");
+                }
+                let _ = write!(l, "{}", t.cmdlet);
+                for (name, value) in &t.params {
+                    let _ = write!(l, " ");
+                    powershell_param(l, name, value);
+                }
+                writeln!(l)
+            }
+            PlanRecord::Skipped(s) => match &s.item {
+                Some(item) => writeln!(l, "    [{item}] skipped: {}", s.reason),
+                None => writeln!(l, "    skipped: {}", s.reason),
+            },
+            PlanRecord::Deferred(d) => {
+                let from: Vec<String> = d
+                    .depends_on
+                    .iter()
+                    .map(|s| {
+                        if s == "*" {
+                            "steps".to_owned()
+                        } else {
+                            format!("steps.{s}")
+                        }
+                    })
+                    .collect();
+                writeln!(l, "    expands at run time from {}", from.join(", "))
+            }
+            PlanRecord::Summary(s) => {
+                let _ = write!(
+                    l,
+                    "\nSummary: {} task{} ({} read, {} write) in {} tenant{}",
+                    s.tasks,
+                    plural(s.tasks),
+                    s.reads,
+                    s.writes,
+                    s.tenants,
+                    plural(s.tenants)
+                );
+                if s.skipped > 0 {
+                    let _ = write!(l, "; {} skipped", s.skipped);
+                }
+                if s.deferred > 0 {
+                    let _ = write!(
+                        l,
+                        "; {} step{} expand{} at run time",
+                        s.deferred,
+                        plural(s.deferred),
+                        if s.deferred == 1 { "s" } else { "" }
+                    );
+                }
+                writeln!(l)
+            }
+            PlanRecord::Error(e) => writeln!(l, "\nPlan incomplete: {}", e.message),
+        };
+        self.out.write_all(self.line.as_bytes())
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// Counts records without writing them, for `validate` and benchmarks.
+#[derive(Debug, Default)]
+pub struct CountingSink {
+    /// Task records seen.
+    pub tasks: usize,
+    /// Records of any kind seen.
+    pub records: usize,
+}
+
+impl Sink for CountingSink {
+    fn record(&mut self, record: PlanRecord<'_>) -> io::Result<()> {
+        self.records += 1;
+        if matches!(record, PlanRecord::Task(_)) {
+            self.tasks += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Writes `-Name value` the way it would be typed in PowerShell: booleans as `-Name:$true`
+/// (right for switches and bool parameters alike), lists comma-separated, mappings as `@{…}`.
+fn powershell_param(out: &mut String, name: &str, value: &serde_json::Value) {
+    match value {
+        serde_json::Value::Bool(b) => {
+            let _ = write!(out, "-{name}:${b}");
+        }
+        other => {
+            let _ = write!(out, "-{name} ");
+            powershell_value(out, other);
+        }
+    }
+}
+
+static BAREWORD: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z][A-Za-z0-9._@-]*$").expect("valid regex"));
+
+fn powershell_value(out: &mut String, value: &serde_json::Value) {
+    match value {
+        serde_json::Value::Null => out.push_str("$null"),
+        serde_json::Value::Bool(b) => {
+            let _ = write!(out, "${b}");
+        }
+        serde_json::Value::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
+        serde_json::Value::String(s) if BAREWORD.is_match(s) => out.push_str(s),
+        serde_json::Value::String(s) => {
+            out.push('\'');
+            // PowerShell single-quoted strings escape a quote by doubling it; typographic
+            // quotes count as quotes too.
+            for c in s.chars() {
+                if matches!(c, '\'' | '\u{2018}' | '\u{2019}') {
+                    out.push(c);
+                }
+                out.push(c);
+            }
+            out.push('\'');
+        }
+        serde_json::Value::Array(items) if items.is_empty() => out.push_str("@()"),
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                powershell_value(out, item);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            out.push_str("@{");
+            for (i, (k, v)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push_str("; ");
+                }
+                if BAREWORD.is_match(k) {
+                    out.push_str(k);
+                } else {
+                    powershell_value(out, &serde_json::Value::String(k.clone()));
+                }
+                out.push('=');
+                if let serde_json::Value::Array(items) = v {
+                    out.push_str("@(");
+                    powershell_value(out, v);
+                    out.push(')');
+                    let _ = items;
+                } else {
+                    powershell_value(out, v);
+                }
+            }
+            out.push('}');
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ps(name: &str, v: serde_json::Value) -> String {
+        let mut s = String::new();
+        powershell_param(&mut s, name, &v);
+        s
+    }
+
+    #[test]
+    fn parameters_read_as_powershell() {
+        assert_eq!(
+            ps("Identity", "alex@contoso.com".into()),
+            "-Identity alex@contoso.com"
+        );
+        assert_eq!(
+            ps("RetainDeletedItemsFor", "30.00:00:00".into()),
+            "-RetainDeletedItemsFor '30.00:00:00'"
+        );
+        assert_eq!(
+            ps("DisplayName", "O'Brien".into()),
+            "-DisplayName 'O''Brien'"
+        );
+        assert_eq!(ps("Confirm", false.into()), "-Confirm:$false");
+        assert_eq!(ps("ResultSize", 5000.into()), "-ResultSize 5000");
+        assert_eq!(
+            ps(
+                "AccessRights",
+                serde_json::json!(["FullAccess", "Read Permission"])
+            ),
+            "-AccessRights FullAccess,'Read Permission'"
+        );
+        assert_eq!(
+            ps(
+                "EmailAddresses",
+                serde_json::json!({"Add": ["smtp:a@b.com"]})
+            ),
+            "-EmailAddresses @{Add=@('smtp:a@b.com')}"
+        );
+        assert_eq!(ps("Members", serde_json::json!([])), "-Members @()");
+    }
+}

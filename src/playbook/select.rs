@@ -1,0 +1,95 @@
+//! `--limit`: choosing tenants by name or tag, with exclusions.
+
+use crate::diagnostic::{Diagnostic, Diagnostics};
+
+use super::{Tenant, suggest};
+
+/// The tenants a run covers, as indexes into the playbook's tenant list, in written order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Selection(pub Vec<usize>);
+
+/// Applies `--limit` patterns. Each pattern is a comma-separated list of terms: `NAME`,
+/// `tag:TAG`, `all`, or either prefixed with `!` to exclude. With no including term every
+/// tenant is included before exclusions apply. Unknown names and tags are errors: a typo in a
+/// selector must not quietly select nothing, or everything.
+pub fn select_tenants(tenants: &[Tenant], patterns: &[String]) -> Result<Selection, Diagnostics> {
+    let terms: Vec<&str> = patterns
+        .iter()
+        .flat_map(|p| p.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
+    let mut errors = Diagnostics::default();
+    let mut include: Option<Vec<bool>> = None;
+    let mut exclude = vec![false; tenants.len()];
+    for term in &terms {
+        let (negated, body) = match term.strip_prefix('!') {
+            Some(rest) => (true, rest),
+            None => (false, *term),
+        };
+        let matches: Vec<bool> = if body == "all" {
+            vec![true; tenants.len()]
+        } else if let Some(tag) = body.strip_prefix("tag:") {
+            let m: Vec<bool> = tenants
+                .iter()
+                .map(|t| t.tags.iter().any(|x| x == tag))
+                .collect();
+            if !m.contains(&true) {
+                let mut known: Vec<&str> = tenants
+                    .iter()
+                    .flat_map(|t| t.tags.iter().map(String::as_str))
+                    .collect();
+                known.sort_unstable();
+                known.dedup();
+                errors.push(
+                    Diagnostic::new(format!(
+                        "no tenant has the tag `{tag}`{}",
+                        suggest(tag, known.iter().copied())
+                    ))
+                    .help(if known.is_empty() {
+                        "no tenant has any tags".to_owned()
+                    } else {
+                        format!("tags in use: {}", known.join(", "))
+                    }),
+                );
+            }
+            m
+        } else {
+            let m: Vec<bool> = tenants.iter().map(|t| t.name() == body).collect();
+            if !m.contains(&true) {
+                errors.push(
+                    Diagnostic::new(format!(
+                        "no tenant is named `{body}`{}",
+                        suggest(body, tenants.iter().map(Tenant::name))
+                    ))
+                    .help("select by name, by tag with `tag:NAME`, and exclude with `!`"),
+                );
+            }
+            m
+        };
+        if negated {
+            for (e, m) in exclude.iter_mut().zip(&matches) {
+                *e |= m;
+            }
+        } else {
+            let inc = include.get_or_insert_with(|| vec![false; tenants.len()]);
+            for (i, m) in inc.iter_mut().zip(&matches) {
+                *i |= m;
+            }
+        }
+    }
+    errors.into_result()?;
+    let include = include.unwrap_or_else(|| vec![true; tenants.len()]);
+    let chosen: Vec<usize> = (0..tenants.len())
+        .filter(|&i| include[i] && !exclude[i])
+        .collect();
+    if chosen.is_empty() && !tenants.is_empty() {
+        return Err(Diagnostic::new(format!(
+            "`--limit {}` selects no tenant",
+            patterns.join(" ")
+        ))
+        .help("every tenant it includes is also excluded")
+        .into());
+    }
+    Ok(Selection(chosen))
+}
