@@ -144,9 +144,9 @@ fn report(e: &CliError) -> i32 {
 fn run(cli: Cli) -> Result<i32, CliError> {
     match cli.command {
         Command::Validate(args) => {
-            let playbook = Playbook::load(&args.playbook)?;
+            let playbook = Playbook::parse(&args.playbook)?;
             let env = crate::template::environment(&playbook.dir);
-            let planner = Planner::new(&env, &playbook, &args.options())?;
+            let planner = prepare(&env, &playbook, &args)?;
             let summary = planner.expand_all(&mut CountingSink::default())?;
             let mut err = io::stderr().lock();
             writeln!(
@@ -172,9 +172,9 @@ fn run(cli: Cli) -> Result<i32, CliError> {
             Ok(exit::OK)
         }
         Command::Plan { args, format } => {
-            let playbook = Playbook::load(&args.playbook)?;
+            let playbook = Playbook::parse(&args.playbook)?;
             let env = crate::template::environment(&playbook.dir);
-            let planner = Planner::new(&env, &playbook, &args.options())?;
+            let planner = prepare(&env, &playbook, &args)?;
             let stdout = io::stdout().lock();
             let out = io::BufWriter::with_capacity(64 * 1024, stdout);
             match format {
@@ -190,6 +190,31 @@ fn run(cli: Cli) -> Result<i32, CliError> {
             let mut out = io::stdout().lock();
             writeln!(out, "{schema}")?;
             Ok(exit::OK)
+        }
+    }
+}
+
+/// Checks the playbook's structure and compiles its templates, reporting the problems of both
+/// together, in file order.
+fn prepare<'e, 's>(
+    env: &'e minijinja::Environment<'s>,
+    playbook: &'s Playbook,
+    args: &PlanArgs,
+) -> Result<Planner<'e, 's>, CliError> {
+    let mut problems = playbook.check();
+    let planner = match Planner::new(env, playbook, &args.options()) {
+        Ok(p) => Some(p),
+        Err(PlanError::Invalid(d)) => {
+            problems.extend(d);
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match planner {
+        Some(p) if problems.is_empty() => Ok(p),
+        _ => {
+            problems.sort();
+            Err(PlaybookError::Invalid(problems).into())
         }
     }
 }

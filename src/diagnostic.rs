@@ -231,6 +231,20 @@ impl Diagnostics {
         self.0.is_empty()
     }
 
+    /// Puts diagnostics in reading order: unplaced ones first, then by file, line and column.
+    pub fn sort(&mut self) {
+        self.0.sort_by_key(|d| {
+            d.location
+                .as_ref()
+                .map(|l| (l.file.path().to_path_buf(), l.line, l.column))
+        });
+    }
+
+    /// Adds all of `other`.
+    pub fn extend(&mut self, other: Diagnostics) {
+        self.0.extend(other.0);
+    }
+
     /// `Ok(())` when empty, else the diagnostics as an error.
     pub fn into_result(self) -> Result<(), Self> {
         if self.0.is_empty() { Ok(()) } else { Err(self) }
@@ -266,12 +280,25 @@ where
     I: IntoIterator<Item = &'a str>,
 {
     let lower = word.to_ascii_lowercase();
+    // Jaro-Winkler ranks; an edit distance of one or two (a transposition counts as one)
+    // also admits short words, where Jaro-Winkler scores typos like `gte` low.
+    let close = |c: &str| {
+        let distance = strsim::damerau_levenshtein(&lower, c);
+        distance <= (lower.chars().count() / 3).clamp(1, 2)
+    };
     candidates
         .into_iter()
-        .map(|c| (strsim::jaro_winkler(&lower, &c.to_ascii_lowercase()), c))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
+        .map(|c| {
+            let lc = c.to_ascii_lowercase();
+            (strsim::jaro_winkler(&lower, &lc), close(&lc), c)
+        })
+        .filter(|(score, close, _)| *score > 0.8 || *close)
+        .max_by(|a, b| {
+            (a.1, a.0)
+                .partial_cmp(&(b.1, b.0))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        })
+        .map(|(_, _, c)| c)
 }
 
 #[cfg(test)]
@@ -308,5 +335,6 @@ mod tests {
     fn suggests_close_words_only() {
         assert_eq!(did_you_mean("cmdlt", ["cmdlet", "params"]), Some("cmdlet"));
         assert_eq!(did_you_mean("zzz", ["cmdlet", "params"]), None);
+        assert_eq!(did_you_mean("Gte", ["Get", "Set", "Test"]), Some("Get"));
     }
 }

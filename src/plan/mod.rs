@@ -14,7 +14,7 @@ use indexmap::IndexMap;
 use minijinja::Environment;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile};
-use crate::playbook::{Playbook, Step, select_tenants, suggest, verbs};
+use crate::playbook::{Playbook, Step, select_tenants, suggest, suggest_prefixed, verbs};
 use crate::template::{CONTEXT_NAMES, Compiled, Piece, global_names};
 
 pub use expand::{item_key, task_id};
@@ -410,7 +410,7 @@ fn check_references(
                         errors.push(
                             Diagnostic::new(format!(
                                 "`vars.{name}` is not defined anywhere{}",
-                                suggest(name, all_vars.iter().copied())
+                                suggest_prefixed("vars.", name, all_vars.iter().copied())
                             ))
                             .at(at(&format!("vars.{name}")))
                             .help("define it under `vars:` in the playbook or a tenant, or pass `--var NAME=VALUE`"),

@@ -195,21 +195,25 @@ fn secret_help(field: &str) -> Option<String> {
 fn find_key(
     file: &Arc<SourceFile>,
     from: crate::diagnostic::Location,
-    key: &str,
+    needle: &str,
 ) -> crate::diagnostic::Location {
-    for line in from.line..from.line + 40 {
+    let lines = from.line..from.line + 40;
+    // First as a key (`needle:`), then as a value (`method: needle`).
+    for line in lines.clone() {
         let text = file.line_text(line);
         let trimmed = text.trim_start_matches([' ', '-']);
-        if trimmed.starts_with(key) && trimmed[key.len()..].trim_start().starts_with(':')
-            || line > from.line && trimmed.trim_start().starts_with(key) && trimmed.trim() == key
+        if let Some(rest) = trimmed.strip_prefix(needle)
+            && rest.trim_start().starts_with(':')
         {
             let column = text[..text.len() - trimmed.len()].chars().count() + 1;
-            return file.at(line, column, key.chars().count());
+            return file.at(line, column, needle.chars().count());
         }
-        // `method: certificat`: the unknown value follows the key.
-        if let Some(i) = text.find(&format!(": {key}")) {
+    }
+    for line in lines {
+        let text = file.line_text(line);
+        if let Some(i) = text.find(&format!(": {needle}")) {
             let column = text[..i + 2].chars().count() + 1;
-            return file.at(line, column, key.chars().count());
+            return file.at(line, column, needle.chars().count());
         }
     }
     from

@@ -73,6 +73,14 @@ pub struct Playbook {
 impl Playbook {
     /// Reads, parses and validates a playbook and its tenants file.
     pub fn load(path: &Path) -> Result<Self, PlaybookError> {
+        let playbook = Self::parse(path)?;
+        playbook.check().into_result()?;
+        Ok(playbook)
+    }
+
+    /// Reads and parses a playbook and its tenants file, without the checks of
+    /// [`Playbook::check`]; for callers that gather every problem before reporting.
+    pub fn parse(path: &Path) -> Result<Self, PlaybookError> {
         let source = read_source(path)?;
         let mut doc: PlaybookDoc = load::parse(&source)?;
         let dir = path
@@ -117,7 +125,7 @@ impl Playbook {
             };
         tenants.shrink_to_fit();
         let step_keys = step_keys(&doc.steps);
-        let playbook = Playbook {
+        Ok(Playbook {
             path: path.to_path_buf(),
             dir,
             source,
@@ -125,9 +133,7 @@ impl Playbook {
             tenants,
             tenants_file,
             step_keys,
-        };
-        playbook.validate()?;
-        Ok(playbook)
+        })
     }
 
     /// The location of a spanned value in the playbook file.
@@ -164,7 +170,9 @@ impl Playbook {
         self.step_keys.iter().position(|k| k == key)
     }
 
-    fn validate(&self) -> Result<(), Diagnostics> {
+    /// The structural checks: version, names, ids, cmdlets, auth blocks, limits. Template
+    /// checks need an environment and are made by the planner.
+    pub fn check(&self) -> Diagnostics {
         let mut out = Diagnostics::default();
         if self.doc.version.value != 1 {
             out.push(
@@ -186,7 +194,7 @@ impl Playbook {
         self.validate_limits(&mut out);
         self.validate_tenants(&mut out);
         self.validate_steps(&mut out);
-        out.into_result()
+        out
     }
 
     fn validate_limits(&self, out: &mut Diagnostics) {
@@ -431,10 +439,19 @@ fn slug(text: &str) -> String {
     out.trim_end_matches('-').to_owned()
 }
 
-/// Offers the closest known name for an unknown one.
+/// Offers the closest known name for an unknown one: `, did you mean `x`?` or nothing.
 pub(crate) fn suggest<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> String {
+    suggest_prefixed("", word, known)
+}
+
+/// As [`suggest`], writing the suggestion with `prefix` before it (`vars.`).
+pub(crate) fn suggest_prefixed<'a>(
+    prefix: &str,
+    word: &str,
+    known: impl IntoIterator<Item = &'a str>,
+) -> String {
     match did_you_mean(word, known) {
-        Some(best) => format!(", did you mean `{best}`?"),
+        Some(best) => format!(", did you mean `{prefix}{best}`?"),
         None => String::new(),
     }
 }
