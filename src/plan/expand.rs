@@ -51,8 +51,9 @@ fn escape_into(out: &mut String, part: &str) {
     }
 }
 
-/// The default key of an item: a scalar's text, an identity-like field of a mapping, or else
-/// a short hash of the item's content (stable across runs and orderings).
+/// The default key of an item: a scalar's text; an identity-like field of a mapping; else the
+/// mapping's values joined with commas (a CSV row reads as itself); else, for long or nested
+/// items, a short hash of the content. All are stable across runs and orderings.
 pub fn item_key(item: &Value) -> String {
     match item.kind() {
         ValueKind::String | ValueKind::Number | ValueKind::Bool => return item.to_string(),
@@ -69,6 +70,19 @@ pub fn item_key(item: &Value) -> String {
                     && !v.to_string().is_empty()
                 {
                     return v.to_string();
+                }
+            }
+            let scalars: Option<Vec<String>> = fields
+                .iter()
+                .map(|(_, v)| match v.kind() {
+                    ValueKind::String | ValueKind::Number | ValueKind::Bool => Some(v.to_string()),
+                    _ => None,
+                })
+                .collect();
+            if let Some(values) = scalars.filter(|v| !v.is_empty()) {
+                let joined = values.join(",");
+                if joined.chars().count() <= 120 {
+                    return joined;
                 }
             }
         }
@@ -364,8 +378,14 @@ mod tests {
             item_key(&v(serde_json::json!({"email": "b@c.com"}))),
             "b@c.com"
         );
-        let hashed = item_key(&v(serde_json::json!({"a": 1})));
+        assert_eq!(
+            item_key(&v(
+                serde_json::json!({"Group": "Sales", "Member": "b@c.com"})
+            )),
+            "Sales,b@c.com"
+        );
+        let hashed = item_key(&v(serde_json::json!({"a": [1]})));
         assert!(hashed.starts_with('#') && hashed.len() == 13, "{hashed}");
-        assert_eq!(hashed, item_key(&v(serde_json::json!({"a": 1}))));
+        assert_eq!(hashed, item_key(&v(serde_json::json!({"a": [1]}))));
     }
 }

@@ -1,0 +1,1 @@
+//! Placeholder; the bad-input suite lands here.

@@ -1,0 +1,1 @@
+//! Every example validates and plans.

@@ -1,0 +1,75 @@
+//! Running the binary and reading what it did.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// What one run of `tenantry` did.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit code (-1 when killed by a signal).
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `tenantry ARGS` in `dir`, with no standard input.
+pub fn tenantry_in(dir: &Path, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_tenantry"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .env_remove("RUST_BACKTRACE")
+        .output()
+        .expect("the tenantry binary runs");
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        !run.stderr.contains("panicked"),
+        "tenantry panicked on {args:?}:\n{}",
+        run.stderr
+    );
+    run
+}
+
+/// Runs `tenantry ARGS` from the repository root.
+pub fn tenantry(args: &[&str]) -> Run {
+    tenantry_in(&root(), args)
+}
+
+/// A temporary folder holding a playbook and the files it reads, removed when dropped.
+pub struct Workspace {
+    dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    /// A workspace with these files (path relative to the folder, contents).
+    pub fn new(files: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        for (path, text) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().expect("a parent")).expect("create dirs");
+            std::fs::write(path, text).expect("write file");
+        }
+        Self { dir }
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs `tenantry ARGS` inside the workspace.
+    pub fn run(&self, args: &[&str]) -> Run {
+        tenantry_in(self.path(), args)
+    }
+}
