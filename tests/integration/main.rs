@@ -3,4 +3,5 @@
 mod bad_input;
 mod cli;
 mod examples;
+mod properties;
 mod support;
