@@ -82,6 +82,21 @@ impl SourceFile {
         }
     }
 
+    /// The first `needle` in the `window` bytes from byte `start`, as a location. Template
+    /// errors use it to find the failing text inside the YAML scalar that holds the template,
+    /// whatever its quoting or folding.
+    pub fn find_near(
+        self: &Arc<Self>,
+        start: usize,
+        window: usize,
+        needle: &str,
+    ) -> Option<Location> {
+        let start = start.min(self.text.len());
+        let end = start.saturating_add(window).min(self.text.len());
+        let found = self.text.get(start..end)?.find(needle)?;
+        Some(self.span(start + found, needle.len()))
+    }
+
     /// A location at a 1-based line and column, `width` characters wide.
     pub fn at(self: &Arc<Self>, line: usize, column: usize, width: usize) -> Location {
         Location {

@@ -438,16 +438,9 @@ fn locate_in_piece(
     needle: &str,
 ) -> crate::diagnostic::Location {
     let pos = piece.pos();
-    let start = pos
-        .offset
-        .or_else(|| file.offset_of(pos.line, pos.column))
-        .unwrap_or(0)
-        .min(file.text().len());
-    let end = (start + piece.source().len() * 2 + 256).min(file.text().len());
-    match file.text().get(start..end).and_then(|w| w.find(needle)) {
-        Some(i) => file.span(start + i, needle.len()),
-        None => file.at(pos.line, pos.column, 1),
-    }
+    let window = piece.source().len() * 2 + 256;
+    file.find_near(pos.offset_in(file), window, needle)
+        .unwrap_or_else(|| file.at(pos.line, pos.column, 1))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -32,6 +32,14 @@ impl Pos {
         }
     }
 
+    /// The byte offset of the position in `file` (from the line and column when the parser
+    /// gave no offset).
+    pub fn offset_in(&self, file: &crate::diagnostic::SourceFile) -> usize {
+        self.offset
+            .or_else(|| file.offset_of(self.line, self.column))
+            .unwrap_or(0)
+    }
+
     /// The position of a spanned value.
     pub fn of<T>(spanned: &Spanned<T>) -> Self {
         Self::from_location(&spanned.referenced)

@@ -368,18 +368,14 @@ impl<'s> RenderError<'s> {
     /// Finds the failing part of the template in the file: the template's text is in the
     /// YAML scalar at `pos`, possibly quoted or folded, so search for it from there.
     fn location(&self, file: &Arc<SourceFile>) -> Location {
-        let start = self
-            .pos
-            .offset
-            .or_else(|| file.offset_of(self.pos.line, self.pos.column))
-            .unwrap_or(0)
-            .min(file.text().len());
-        let window_end = (start + self.source.len() * 2 + 256).min(file.text().len());
-        let window = file.text().get(start..window_end).unwrap_or("");
-        if let Some(s) = self.snippet().filter(|s| !s.trim().is_empty())
-            && let Some(i) = window.find(s)
+        let start = self.pos.offset_in(file);
+        let window = self.source.len() * 2 + 256;
+        if let Some(found) = self
+            .snippet()
+            .filter(|s| !s.trim().is_empty())
+            .and_then(|s| file.find_near(start, window, s))
         {
-            return file.span(start + i, s.len());
+            return found;
         }
         // No span: fall back to the line within the template, when minijinja gave one.
         let line = self.pos.line + self.error.line().map_or(0, |l| l.saturating_sub(1));
@@ -388,10 +384,11 @@ impl<'s> RenderError<'s> {
             let indent = text.len() - text.trim_start().len();
             return file.at(line, indent + 1, text.trim().chars().count());
         }
-        let width = window
-            .lines()
-            .next()
-            .map_or(1, |l| l.trim_end().chars().count());
+        let width = file
+            .line_text(self.pos.line)
+            .chars()
+            .skip(self.pos.column.saturating_sub(1))
+            .count();
         file.at(self.pos.line, self.pos.column, width)
     }
 }
