@@ -26,7 +26,8 @@ pub struct Cli {
 /// tenantry's commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check a playbook, its tenants and its templates; print nothing but errors.
+    /// Check a playbook, its tenants and its templates; report every problem, or a one-line
+    /// summary.
     Validate(PlanArgs),
     /// Show every cmdlet call a run would make, grouped by tenant and step.
     Plan {

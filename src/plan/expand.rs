@@ -118,9 +118,13 @@ impl<'s> Planner<'_, 's> {
         );
         info.insert("cloud".into(), tenant.cloud.as_str().into());
         info.insert("tags".into(), tenant.tags.clone().into());
-        if let Some(d) = &tenant.delegated_organization {
-            info.insert("delegated_organization".into(), d.value.clone().into());
-        }
+        info.insert(
+            "delegated_organization".into(),
+            tenant
+                .delegated_organization
+                .as_ref()
+                .map_or(serde_json::Value::Null, |d| d.value.clone().into()),
+        );
         info.insert("vars".into(), vars.clone().into());
         Arc::new(TenantScope {
             tenant: Value::from(Serde(info)),
@@ -142,6 +146,10 @@ impl<'s> Planner<'_, 's> {
             tenant: tenant.name().into(),
             organization: tenant.organization.value.as_str().into(),
             cloud: tenant.cloud.as_str().into(),
+            delegated_organization: tenant
+                .delegated_organization
+                .as_ref()
+                .map(|d| d.value.as_str().into()),
             connections: self.playbook.connections_for(tenant),
         }))?;
         for step in &self.steps {
@@ -153,10 +161,13 @@ impl<'s> Planner<'_, 's> {
                     cmdlet: step.step.cmdlet.value.as_str().into(),
                     items: None,
                 }))?;
+                let params = self.preview_params(step, &scope, tenant.name())?;
                 sink.record(PlanRecord::Deferred(Deferred {
                     tenant: tenant.name().into(),
                     step: step.key.into(),
                     depends_on: step.depends_on.iter().map(|d| d.as_str().into()).collect(),
+                    cmdlet: step.step.cmdlet.value.as_str().into(),
+                    params,
                 }))?;
                 summary.deferred += 1;
                 continue;
@@ -190,11 +201,21 @@ impl<'s> Planner<'_, 's> {
                 })?;
                 Some(as_items(&value).map_err(|kind| {
                     let node = step.step.for_each.as_ref().expect("compiled from it");
-                    PlanError::from(
-                        Diagnostic::new(format!("`for_each` must give a list, but gave {kind}"))
-                            .at(self.playbook.locate_node(node))
-                            .help(format!("for tenant `{name}`; a mapping can be looped over with `| dict2items`")),
-                    )
+                    let written = node.as_str().unwrap_or_default();
+                    let mut d = Diagnostic::new(format!("`for_each` must give a list, but gave {kind}"))
+                        .at(self.playbook.locate_node(node));
+                    d.location = d.location.map(|mut l| {
+                        l.width = written.chars().count().max(1) + 2;
+                        l
+                    });
+                    if value.kind() == ValueKind::Map {
+                        d = d.help("loop over a mapping's entries with `| dict2items`");
+                    } else if value.kind() == ValueKind::String
+                        && crate::template::whole_expression(written).is_none()
+                    {
+                        d = d.help("a template with text around `{{ … }}` renders to a string; write the `{{ expr }}` alone so it keeps its type");
+                    }
+                    PlanError::from(d.help(format!("while expanding `for_each` for tenant `{name}`")))
                 })?)
             }
         };
@@ -271,6 +292,34 @@ impl<'s> Planner<'_, 's> {
         Ok(())
     }
 
+    /// The parameters of a step that expands at run time, with what depends on run-time values
+    /// (`item`, `loop`, `steps`) left as written.
+    fn preview_params(
+        &self,
+        step: &CompiledStep<'_, 's>,
+        scope: &Arc<TenantScope>,
+        tenant: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, PlanError> {
+        let later = |piece: &crate::template::Piece<'_, '_>| {
+            piece.references().iter().any(|r| {
+                let root = r.split('.').next().unwrap_or_default();
+                matches!(root, "item" | "loop" | "steps")
+            })
+        };
+        let scope = Scope::tenant(scope);
+        let mut params = serde_json::Map::with_capacity(step.params.len());
+        for (name, compiled) in &step.params {
+            let value = compiled.preview(&scope, &later).map_err(|e| {
+                PlanError::from(
+                    e.diagnostic(&self.playbook.source)
+                        .help(format!("while rendering `{name}` for tenant `{tenant}`")),
+                )
+            })?;
+            params.insert((*name).to_owned(), value);
+        }
+        Ok(params)
+    }
+
     fn render_params(
         &self,
         step: &CompiledStep<'_, 's>,
@@ -332,10 +381,7 @@ fn as_items(value: &Value) -> Result<Vec<Value>, String> {
             Ok(value.try_iter().map_err(|e| e.to_string())?.collect())
         }
         ValueKind::None | ValueKind::Undefined => Err("nothing (none)".to_owned()),
-        ValueKind::String => Err(format!(
-            "a string ({}) — write `{{{{ expr }}}}` alone so it keeps its type",
-            truncate(&value.to_string(), 40)
-        )),
+        ValueKind::String => Err(format!("a string ({})", truncate(&value.to_string(), 40))),
         other => Err(format!("a {other}")),
     }
 }

@@ -213,6 +213,9 @@ impl<'e, 's> Planner<'e, 's> {
         for &t in &self.tenants {
             self.expand_tenant(t, sink, &mut summary)?;
         }
+        if summary.tenants > 0 {
+            summary.deferred_steps = self.steps.iter().filter(|s| s.is_deferred()).count();
+        }
         sink.record(PlanRecord::Summary(summary.clone()))?;
         Ok(summary)
     }
@@ -357,6 +360,8 @@ fn check_references(
                     Diagnostic::new(format!("`for_each` cannot read `{head}`: it is what defines it"))
                         .at(at(head)),
                 ),
+                // `key` without `for_each` is reported once, by the structural checks.
+                "item" | "loop" if step.step.for_each.is_none() && part == Part::Key => {}
                 "item" | "loop" if step.step.for_each.is_none() => errors.push(
                     Diagnostic::new(format!("`{head}` is only defined in a step with `for_each`"))
                         .at(at(head))
@@ -418,6 +423,19 @@ fn check_references(
                     }
                 }
                 _ if known_roots.contains(&head) => {}
+                _ if piece.source().contains(&format!("{head}(")) => errors.push(
+                    Diagnostic::new(format!(
+                        "unknown function `{head}`{}",
+                        suggest(head, globals.iter().map(String::as_str))
+                    ))
+                    .at(at(head))
+                    .help("functions: csv, json, yaml, lines, env, and minijinja's range, dict, namespace"),
+                ),
+                _ if var_defined(head) => errors.push(
+                    Diagnostic::new(format!("unknown variable `{head}`, did you mean `vars.{head}`?"))
+                        .at(at(head))
+                        .help("playbook and tenant variables are read through `vars`"),
+                ),
                 _ => errors.push(
                     Diagnostic::new(format!(
                         "unknown variable `{head}`{}",

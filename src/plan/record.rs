@@ -83,6 +83,9 @@ pub struct TenantHeader<'a> {
     pub organization: Cow<'a, str>,
     /// Its cloud.
     pub cloud: Cow<'a, str>,
+    /// The customer organization managed through partner access, if any; calls run there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delegated_organization: Option<Cow<'a, str>>,
     /// Its concurrent-call limit.
     pub connections: u32,
 }
@@ -152,6 +155,11 @@ pub struct Deferred<'a> {
     pub step: Cow<'a, str>,
     /// The step ids whose output it reads.
     pub depends_on: Vec<Cow<'a, str>>,
+    /// The cmdlet.
+    pub cmdlet: Cow<'a, str>,
+    /// The parameters as far as they are known now: values that read `item`, `loop` or
+    /// `steps` are left as written.
+    pub params: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Totals over the whole plan.
@@ -167,6 +175,8 @@ pub struct Summary {
     pub writes: usize,
     /// Calls skipped because `when` is false.
     pub skipped: usize,
-    /// Steps (per tenant) that expand at run time.
+    /// Step expansions left to run time, counted per tenant.
     pub deferred: usize,
+    /// Distinct steps that expand at run time.
+    pub deferred_steps: usize,
 }

@@ -39,6 +39,8 @@ impl<W: Write> Sink for JsonSink<W> {
 pub struct TextSink<W: Write> {
     out: W,
     line: String,
+    /// Items skipped since the last other record, shown as one line rather than one each.
+    skipped: usize,
 }
 
 impl<W: Write> TextSink<W> {
@@ -47,6 +49,7 @@ impl<W: Write> TextSink<W> {
         Self {
             out,
             line: String::new(),
+            skipped: 0,
         }
     }
 
@@ -60,6 +63,21 @@ impl<W: Write> Sink for TextSink<W> {
     fn record(&mut self, record: PlanRecord<'_>) -> io::Result<()> {
         let l = &mut self.line;
         l.clear();
+        if let PlanRecord::Skipped(s) = &record
+            && s.item.is_some()
+        {
+            self.skipped += 1;
+            return Ok(());
+        }
+        if self.skipped > 0 {
+            let _ = writeln!(
+                l,
+                "    {} item{} skipped: when is false",
+                self.skipped,
+                plural(self.skipped)
+            );
+            self.skipped = 0;
+        }
         // Writing to a String cannot fail.
         let _ = match record {
             PlanRecord::Plan(h) => {
@@ -73,15 +91,20 @@ impl<W: Write> Sink for TextSink<W> {
                     plural(h.steps.len())
                 )
             }
-            PlanRecord::Tenant(t) => writeln!(
-                l,
-                "\ntenant {} ({}, {}, {} connection{})",
-                t.tenant,
-                t.organization,
-                t.cloud,
-                t.connections,
-                plural(t.connections as usize)
-            ),
+            PlanRecord::Tenant(t) => {
+                let org = match &t.delegated_organization {
+                    Some(customer) => format!("{customer} via {}", t.organization),
+                    None => t.organization.to_string(),
+                };
+                writeln!(
+                    l,
+                    "\ntenant {} ({org}, {}, {} connection{})",
+                    t.tenant,
+                    t.cloud,
+                    t.connections,
+                    plural(t.connections as usize)
+                )
+            }
             PlanRecord::Step(s) => {
                 let kind = if crate::playbook::verbs::is_read_only(&s.cmdlet) {
                     "reads"
@@ -106,10 +129,7 @@ impl<W: Write> Sink for TextSink<W> {
                 }
                 writeln!(l)
             }
-            PlanRecord::Skipped(s) => match &s.item {
-                Some(item) => writeln!(l, "    [{item}] skipped: {}", s.reason),
-                None => writeln!(l, "    skipped: {}", s.reason),
-            },
+            PlanRecord::Skipped(s) => writeln!(l, "    skipped: {}", s.reason),
             PlanRecord::Deferred(d) => {
                 let from: Vec<String> = d
                     .depends_on
@@ -122,7 +142,13 @@ impl<W: Write> Sink for TextSink<W> {
                         }
                     })
                     .collect();
-                writeln!(l, "    expands at run time from {}", from.join(", "))
+                let _ = writeln!(l, "    expands at run time from {}", from.join(", "));
+                let _ = write!(l, "    {}", d.cmdlet);
+                for (name, value) in &d.params {
+                    let _ = write!(l, " ");
+                    powershell_param(l, name, value);
+                }
+                writeln!(l)
             }
             PlanRecord::Summary(s) => {
                 let _ = write!(
@@ -138,13 +164,13 @@ impl<W: Write> Sink for TextSink<W> {
                 if s.skipped > 0 {
                     let _ = write!(l, "; {} skipped", s.skipped);
                 }
-                if s.deferred > 0 {
+                if s.deferred_steps > 0 {
                     let _ = write!(
                         l,
                         "; {} step{} expand{} at run time",
-                        s.deferred,
-                        plural(s.deferred),
-                        if s.deferred == 1 { "s" } else { "" }
+                        s.deferred_steps,
+                        plural(s.deferred_steps),
+                        if s.deferred_steps == 1 { "s" } else { "" }
                     );
                 }
                 writeln!(l)
@@ -205,6 +231,27 @@ fn powershell_value(out: &mut String, value: &serde_json::Value) {
             let _ = write!(out, "{n}");
         }
         serde_json::Value::String(s) if BAREWORD.is_match(s) => out.push_str(s),
+        serde_json::Value::String(s) if s.contains(|c: char| c.is_control()) => {
+            // Line breaks and tabs would break the plan's layout; a double-quoted string with
+            // backtick escapes keeps the value on one line and means the same to PowerShell.
+            out.push('"');
+            for c in s.chars() {
+                match c {
+                    '\n' => out.push_str("`n"),
+                    '\r' => out.push_str("`r"),
+                    '\t' => out.push_str("`t"),
+                    '`' | '$' | '"' | '\u{201C}' | '\u{201D}' => {
+                        out.push('`');
+                        out.push(c);
+                    }
+                    c if c.is_control() => {
+                        let _ = write!(out, "$([char]0x{:04X})", c as u32);
+                    }
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+        }
         serde_json::Value::String(s) => {
             out.push('\'');
             // PowerShell single-quoted strings escape a quote by doubling it; typographic
@@ -238,11 +285,10 @@ fn powershell_value(out: &mut String, value: &serde_json::Value) {
                     powershell_value(out, &serde_json::Value::String(k.clone()));
                 }
                 out.push('=');
-                if let serde_json::Value::Array(items) = v {
+                if v.is_array() {
                     out.push_str("@(");
                     powershell_value(out, v);
                     out.push(')');
-                    let _ = items;
                 } else {
                     powershell_value(out, v);
                 }
@@ -293,5 +339,9 @@ mod tests {
             "-EmailAddresses @{Add=@('smtp:a@b.com')}"
         );
         assert_eq!(ps("Members", serde_json::json!([])), "-Members @()");
+        assert_eq!(
+            ps("Text", "a\nb $x \"q\"".into()),
+            "-Text \"a`nb `$x `\"q`\"\""
+        );
     }
 }

@@ -83,8 +83,21 @@ pub fn io_diagnostic(path: &Path, e: &std::io::Error) -> Diagnostic {
     Diagnostic::new(format!("`{}` {what}", path.display())).in_file(path)
 }
 
-/// Parses YAML text into `T` under tenantry's parsing rules.
-pub fn parse<T: DeserializeOwned>(file: &Arc<SourceFile>) -> Result<T, Diagnostic> {
+/// Parses YAML text into `T` under tenantry's parsing rules. `what` describes the expected
+/// document for messages about empty files ("a playbook: …").
+pub fn parse<T: DeserializeOwned>(file: &Arc<SourceFile>, what: &str) -> Result<T, Diagnostic> {
+    let has_content = file
+        .text()
+        .lines()
+        .map(str::trim)
+        .any(|l| !l.is_empty() && !l.starts_with('#') && l != "---" && l != "...");
+    if !has_content {
+        return Err(
+            Diagnostic::new(format!("`{}` is empty", file.path().display()))
+                .in_file(file.path())
+                .help(format!("it should hold {what}")),
+        );
+    }
     let options = serde_saphyr::options! {
         with_snippet: false,
         duplicate_keys: serde_saphyr::options::DuplicateKeyPolicy::Error,
@@ -111,7 +124,12 @@ fn yaml_diagnostic(file: &Arc<SourceFile>, e: &serde_saphyr::Error) -> Diagnosti
         let column = usize::try_from(loc.column()).ok()?;
         (line > 0).then(|| file.at(line, column, 1))
     });
-    let mut d = match e.without_snippet() {
+    // Errors met while replaying an alias, or with a snippet attached, wrap the real one.
+    let mut inner = e;
+    while let E::WithSnippet { error, .. } | E::AliasError { error, .. } = inner {
+        inner = error;
+    }
+    let mut d = match inner {
         E::SerdeUnknownField { field, expected, .. } => {
             let mut d = Diagnostic::new(format!("unknown field `{field}`"));
             if let Some(best) = did_you_mean(field, expected.iter().copied()) {
@@ -137,7 +155,13 @@ fn yaml_diagnostic(file: &Arc<SourceFile>, e: &serde_saphyr::Error) -> Diagnosti
                 .at_opt(location);
         }
         E::SerdeMissingField { field, .. } => {
-            Diagnostic::new(format!("missing field `{field}`"))
+            // The parser reports the end of the mapping; point at its start instead.
+            let location = location.map(|l| mapping_start(file, l));
+            let d = Diagnostic::new(format!("missing field `{field}`")).at_opt(location);
+            return match missing_field_help(field) {
+                Some(help) => d.help(help),
+                None => d,
+            };
         }
         E::DuplicateMappingKey { .. } => {
             let text = strip_position(&e.without_snippet().to_string());
@@ -149,17 +173,136 @@ fn yaml_diagnostic(file: &Arc<SourceFile>, e: &serde_saphyr::Error) -> Diagnosti
             Diagnostic::new(format!("`{key}` is given twice in the same mapping"))
                 .help("remove one of them; YAML mappings take each key once")
         }
+        E::Budget {
+            breach: serde_saphyr::budget::BudgetBreach::Depth { .. },
+            ..
+        } => Diagnostic::new("the YAML is nested more than 64 levels deep")
+            .help("flatten the structure; no playbook needs this depth"),
         E::Budget { .. } => Diagnostic::new(
-            "the YAML expands beyond tenantry's limits (too many aliases, nodes or nesting levels)",
+            "the YAML expands beyond tenantry's limits (too many aliases, anchors or nodes)",
         )
         .help("a playbook this large is almost always an alias bomb; write the data out plainly or read it with csv()/json()"),
         other => Diagnostic::new(humanise(&strip_position(&other.to_string()))),
     };
     d.location = location;
+    if let Some(loc) = &d.location
+        && let Some(key) = key_at(file, loc)
+    {
+        if d.message.starts_with("expected a list") {
+            d.message = format!("`{key}` must be a list");
+            d = d.help(format!(
+                "write `{key}: [a, b]`, or one `- item` per line below `{key}:`"
+            ));
+        } else if d.message.starts_with("expected a mapping") {
+            d.message = format!("`{key}` must be a mapping of `name: value` pairs");
+        } else if d.message.starts_with("invalid u32") || d.message.starts_with("invalid u64") {
+            d.message = format!("`{key}` must be a whole number, 0 or more");
+        }
+    }
     if d.message.contains("found a tab") {
+        d.message = "a tab is used for indentation".to_owned();
+        if let Some(loc) = &d.location {
+            d.location = first_tab(file, loc.line).or(d.location.take());
+        }
         d = d.help("YAML indents with spaces only; replace the tab with spaces");
+    } else if d.message.contains("did not find expected")
+        || d.message.contains("mapping values are not allowed")
+    {
+        d = d.help("check the indentation: the keys of one mapping must line up, and the `- ` of list items too");
+    } else if d.message.contains("illegal placement of ':'") {
+        d = d.help("look above for an unclosed `[`, `{` or quote, or a missing space after a `:`");
     }
     d
+}
+
+/// What to write for a required field that is missing.
+fn missing_field_help(field: &str) -> Option<&'static str> {
+    Some(match field {
+        "version" => "add `version: 1` at the top of the playbook",
+        "name" => "add `name:` with a human name",
+        "tenants" => "add `tenants:` with a list of tenants, or the path of a tenants file",
+        "steps" => "add `steps:` with at least one cmdlet",
+        "cmdlet" => "every step needs `cmdlet:` with a Verb-Noun cmdlet name, like `Get-Mailbox`",
+        "organization" => {
+            "every tenant needs `organization:` with its domain (contoso.onmicrosoft.com) or tenant GUID"
+        }
+        "app_id" => "give the application (client) id of the app registration",
+        "method" => {
+            "give `method:` certificate, client_secret, device_code, password, federated or access_token"
+        }
+        _ => return None,
+    })
+}
+
+/// The key written on the line of `loc`, or on the line above when the value starts a block.
+fn key_at(file: &Arc<SourceFile>, loc: &crate::diagnostic::Location) -> Option<String> {
+    let key_of = |line: usize| -> Option<String> {
+        let text = file.line_text(line).trim_start().trim_start_matches("- ");
+        let (key, _) = text.split_once(':')?;
+        let key = key.trim();
+        (!key.is_empty()
+            && key
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '-'))
+        .then(|| key.to_owned())
+    };
+    let here = file.line_text(loc.line);
+    let before: String = here.chars().take(loc.column.saturating_sub(1)).collect();
+    if before.contains(':') {
+        return key_of(loc.line);
+    }
+    (1..loc.line)
+        .rev()
+        .find(|&l| !file.line_text(l).trim().is_empty())
+        .filter(|&l| file.line_text(l).trim_end().ends_with(':'))
+        .and_then(key_of)
+}
+
+/// The start of the mapping whose last key is at `loc`: walk up over its sibling keys and
+/// their nested content, to its first key (or the `- ` that opens it).
+fn mapping_start(
+    file: &Arc<SourceFile>,
+    loc: crate::diagnostic::Location,
+) -> crate::diagnostic::Location {
+    // A list item's `- ` counts as indentation: its keys line up with the keys below it.
+    let indent = |text: &str| text.len() - text.trim_start_matches([' ', '-']).len();
+    let is_item = |text: &str| text.trim_start().starts_with("- ");
+    let level = indent(file.line_text(loc.line));
+    let mut start = loc.line;
+    if !is_item(file.line_text(start)) {
+        for line in (1..loc.line).rev() {
+            let text = file.line_text(line);
+            let trimmed = text.trim();
+            if trimmed.is_empty() || trimmed.starts_with('#') || trimmed == "---" {
+                continue;
+            }
+            match indent(text) {
+                i if i > level => continue,
+                i if i == level => {
+                    start = line;
+                    if is_item(text) {
+                        break;
+                    }
+                }
+                _ => break,
+            }
+        }
+    }
+    let text = file.line_text(start);
+    let column = text.len() - text.trim_start().len() + 1;
+    file.at(start, column, text.trim().chars().count())
+}
+
+/// The first tab at the start of a line from `from` on.
+fn first_tab(file: &Arc<SourceFile>, from: usize) -> Option<crate::diagnostic::Location> {
+    (from..from + 3).find_map(|line| {
+        let text = file.line_text(line);
+        let column = text.find('\t')?;
+        text[..column]
+            .trim()
+            .is_empty()
+            .then(|| file.at(line, column + 1, 1))
+    })
 }
 
 /// serde-saphyr appends "at line N, column M …" to its messages; the diagnostic shows the
@@ -173,10 +316,15 @@ fn strip_position(text: &str) -> String {
 
 fn humanise(text: &str) -> String {
     // serde names Rust types; readers of a playbook think in YAML.
-    text.replace("expected u32", "expected a whole number")
-        .replace("expected u64", "expected a whole number")
-        .replace("struct ", "")
-        .replace("a sequence", "a list")
+    text.replace(
+        "expected mapping start",
+        "expected a mapping of `key: value` pairs here",
+    )
+    .replace("expected sequence start", "expected a list here")
+    .replace("expected u32", "expected a whole number")
+    .replace("expected u64", "expected a whole number")
+    .replace("struct ", "")
+    .replace("a sequence", "a list")
 }
 
 /// Users who paste a secret into a playbook get told where secrets go instead.

@@ -82,47 +82,69 @@ impl Playbook {
     /// [`Playbook::check`]; for callers that gather every problem before reporting.
     pub fn parse(path: &Path) -> Result<Self, PlaybookError> {
         let source = read_source(path)?;
-        let mut doc: PlaybookDoc = load::parse(&source)?;
+        let mut doc: PlaybookDoc = load::parse(&source, PLAYBOOK_SHAPE).map_err(|d| {
+            if looks_like_tenant_list(source.text()) {
+                d.help("this file is a list; a playbook is a mapping with `version`, `name`, `tenants` and `steps`. A tenants file is named by a playbook's `tenants:` and checked with it")
+            } else {
+                d
+            }
+        })?;
         let dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-        let (mut tenants, tenants_file) =
-            match std::mem::replace(&mut doc.tenants, TenantsSource::Inline(Vec::new())) {
-                TenantsSource::Inline(list) => {
-                    let list: Vec<Tenant> = list
-                        .into_iter()
-                        .map(|mut t| {
-                            t.source = Some(Arc::clone(&source));
-                            t
-                        })
-                        .collect();
-                    (list, None)
-                }
-                TenantsSource::File(rel) => {
-                    let file = load::resolve(&dir, &rel.value);
-                    let at = located(&source, &rel);
-                    let tenant_source = read_source(&file).map_err(|d| {
-                        if d.location.is_none() {
+        let (mut tenants, tenants_file) = match std::mem::replace(
+            &mut doc.tenants,
+            TenantsSource::Inline(Vec::new()),
+        ) {
+            TenantsSource::Inline(list) => {
+                let list: Vec<Tenant> = list
+                    .into_iter()
+                    .map(|mut t| {
+                        t.source = Some(Arc::clone(&source));
+                        t
+                    })
+                    .collect();
+                (list, None)
+            }
+            TenantsSource::File(rel) => {
+                let file = load::resolve(&dir, &rel.value);
+                let at = located(&source, &rel);
+                let tenant_source = read_source(&file).map_err(|d| {
+                    if d.location.is_none() {
+                        Diagnostic {
+                            location: Some(at),
+                            ..d
+                        }
+                    } else {
+                        d
+                    }
+                })?;
+                let list: Vec<Tenant> = load::parse(
+                        &tenant_source,
+                        "a list of tenants, each `- name: …` with `organization:`",
+                    )
+                    .map_err(|d| {
+                        if d.message.starts_with("expected a") || d.message.contains("must be a list") {
                             Diagnostic {
-                                location: Some(at),
+                                message: "a tenants file must be a list of tenants".to_owned(),
                                 ..d
                             }
+                            .help("start each tenant with `- name: …`; the file holds the list alone, with no `tenants:` key")
                         } else {
                             d
                         }
                     })?;
-                    let list: Vec<Tenant> = load::parse(&tenant_source)?;
-                    let list: Vec<Tenant> = list
-                        .into_iter()
-                        .map(|mut t| {
-                            t.source = Some(Arc::clone(&tenant_source));
-                            t
-                        })
-                        .collect();
-                    (list, Some(file))
-                }
-            };
+                let list: Vec<Tenant> = list
+                    .into_iter()
+                    .map(|mut t| {
+                        t.source = Some(Arc::clone(&tenant_source));
+                        t
+                    })
+                    .collect();
+                (list, Some(file))
+            }
+        };
         tenants.shrink_to_fit();
         let step_keys = step_keys(&doc.steps);
         Ok(Playbook {
@@ -139,6 +161,17 @@ impl Playbook {
     /// The location of a spanned value in the playbook file.
     pub fn locate<T>(&self, spanned: &Spanned<T>) -> Location {
         located(&self.source, spanned)
+    }
+
+    /// The location of a top-level `key:` in the playbook file.
+    fn top_level_key(&self, key: &str) -> Option<Location> {
+        let text = self.source.text();
+        let at = if text.starts_with(&format!("{key}:")) {
+            0
+        } else {
+            text.find(&format!("\n{key}:"))? + 1
+        };
+        Some(self.source.span(at, key.len()))
     }
 
     /// The location of a node in the playbook file.
@@ -188,13 +221,35 @@ impl Playbook {
             out.push(
                 Diagnostic::new("the playbook has no steps")
                     .in_file(&self.path)
+                    .at_opt(self.top_level_key("steps"))
                     .help("add a `steps:` list with at least one cmdlet"),
             );
         }
+        self.validate_vars(&mut out);
         self.validate_limits(&mut out);
         self.validate_tenants(&mut out);
         self.validate_steps(&mut out);
         out
+    }
+
+    /// Vars are data: a template in one would reach a cmdlet verbatim, braces and all.
+    fn validate_vars(&self, out: &mut Diagnostics) {
+        let scopes = std::iter::once((&self.doc.vars, &self.source)).chain(
+            self.tenants
+                .iter()
+                .map(|t| (&t.vars, t.source.as_ref().unwrap_or(&self.source))),
+        );
+        for (vars, file) in scopes {
+            for (name, node) in vars {
+                if let Some(at) = find_template(node) {
+                    out.push(
+                        Diagnostic::new(format!("var `{name}` holds a template; vars are data, not templates"))
+                            .at(file.at(at.line, at.column, 1))
+                            .help("write the template where the value is used, in a step's params, `when` or `for_each`"),
+                    );
+                }
+            }
+        }
     }
 
     fn validate_limits(&self, out: &mut Diagnostics) {
@@ -213,6 +268,7 @@ impl Playbook {
             out.push(
                 Diagnostic::new("the playbook names no tenants")
                     .in_file(self.tenants_file.as_ref().unwrap_or(&self.path))
+                    .at_opt(self.tenants_file.is_none().then(|| self.top_level_key("tenants")).flatten())
                     .help("list at least one tenant, e.g. `- { name: lab, organization: lab.onmicrosoft.com, cloud: sandbox }`"),
             );
         }
@@ -296,8 +352,20 @@ impl Playbook {
             verbs::check_cmdlet(&self.locate(&step.cmdlet), &step.cmdlet.value, out);
             for (param, value) in &step.params {
                 if !PARAM_NAME.is_match(param) {
-                    let mut d = Diagnostic::new(format!("invalid parameter name `{param}`"))
-                        .at(self.locate_node(value));
+                    let from = value
+                        .pos
+                        .offset_in(&self.source)
+                        .saturating_sub(param.len() + 256);
+                    let key = format!("{param}:");
+                    let at = self
+                        .source
+                        .find_near(from, param.len() + 512, &key)
+                        .map(|mut l| {
+                            l.width = param.chars().count();
+                            l
+                        })
+                        .unwrap_or_else(|| self.locate_node(value));
+                    let mut d = Diagnostic::new(format!("invalid parameter name `{param}`")).at(at);
                     d = match param.strip_prefix('-') {
                         Some(bare) => d.help(format!("write `{bare}:` without the leading `-`")),
                         None => d.help("cmdlet parameter names are letters and digits, like `Identity` or `ResultSize`"),
@@ -314,6 +382,28 @@ impl Playbook {
                 );
             }
         }
+    }
+}
+
+/// What a playbook holds, for messages about an empty or misshapen one.
+const PLAYBOOK_SHAPE: &str =
+    "a playbook: a mapping with `version: 1`, `name`, `tenants` and `steps`";
+
+/// True when the first YAML content of `text` is a list item, as in a tenants file.
+fn looks_like_tenant_list(text: &str) -> bool {
+    text.lines()
+        .map(str::trim_start)
+        .find(|l| !l.is_empty() && !l.starts_with('#') && *l != "---")
+        .is_some_and(|l| l.starts_with("- "))
+}
+
+/// The position of the first string inside `node` that holds template syntax.
+fn find_template(node: &Node) -> Option<Pos> {
+    match &node.value {
+        NodeValue::String(s) if s.contains("{{") || s.contains("{%") => Some(node.pos),
+        NodeValue::Seq(items) => items.iter().find_map(find_template),
+        NodeValue::Map(map) => map.values().find_map(find_template),
+        _ => None,
     }
 }
 
@@ -440,12 +530,12 @@ fn slug(text: &str) -> String {
 }
 
 /// Offers the closest known name for an unknown one: `, did you mean `x`?` or nothing.
-pub(crate) fn suggest<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> String {
+pub fn suggest<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> String {
     suggest_prefixed("", word, known)
 }
 
 /// As [`suggest`], writing the suggestion with `prefix` before it (`vars.`).
-pub(crate) fn suggest_prefixed<'a>(
+pub fn suggest_prefixed<'a>(
     prefix: &str,
     word: &str,
     known: impl IntoIterator<Item = &'a str>,

@@ -21,7 +21,7 @@ use crate::diagnostic::SourceFile;
 #[schemars(title = "tenantry playbook")]
 pub struct PlaybookDoc {
     /// The playbook language version; only `1` exists.
-    #[schemars(with = "u32")]
+    #[schemars(with = "u32", extend("const" = 1))]
     pub version: Spanned<u32>,
     /// A human name for the playbook, shown in plans and reports.
     pub name: String,

@@ -215,7 +215,8 @@ fn csv_error(name: &str, e: &csv::Error) -> Error {
         } => {
             let line = pos.as_ref().map_or(0, csv::Position::line);
             invalid(format!(
-                "data file `{name}` line {line} has {len} fields, but the header has {expected_len}"
+                "data file `{name}` line {line} has {len} field{}, but the header has {expected_len}",
+                if *len == 1 { "" } else { "s" }
             ))
         }
         csv::ErrorKind::Utf8 { pos, .. } => invalid(format!(

@@ -19,6 +19,77 @@ use crate::playbook::{Node, NodeValue, Pos};
 
 pub use data::MAX_DATA_BYTES;
 
+/// minijinja's built-in filters (with the features tenantry enables) and tenantry's own, for
+/// suggestions when a filter name is misspelt.
+const FILTER_NAMES: &[&str] = &[
+    "abs",
+    "attr",
+    "b64decode",
+    "b64encode",
+    "batch",
+    "bool",
+    "capitalize",
+    "chain",
+    "combine",
+    "count",
+    "d",
+    "default",
+    "dict2items",
+    "dictsort",
+    "difference",
+    "e",
+    "escape",
+    "first",
+    "flatten",
+    "float",
+    "format",
+    "from_json",
+    "groupby",
+    "indent",
+    "int",
+    "intersect",
+    "items",
+    "items2dict",
+    "join",
+    "last",
+    "length",
+    "lines",
+    "list",
+    "lower",
+    "mandatory",
+    "map",
+    "max",
+    "min",
+    "pprint",
+    "regex_escape",
+    "regex_findall",
+    "regex_replace",
+    "regex_search",
+    "reject",
+    "rejectattr",
+    "replace",
+    "reverse",
+    "round",
+    "safe",
+    "select",
+    "selectattr",
+    "slice",
+    "sort",
+    "split",
+    "string",
+    "sum",
+    "ternary",
+    "title",
+    "to_json",
+    "tojson",
+    "trim",
+    "union",
+    "unique",
+    "upper",
+    "urlencode",
+    "zip",
+];
+
 /// The names every template can read.
 pub const CONTEXT_NAMES: &[&str] = &["tenant", "vars", "steps", "item", "loop"];
 
@@ -46,6 +117,8 @@ pub struct Piece<'e, 's> {
     kind: PieceKind<'e, 's>,
     /// The text that was compiled: the inner expression of `{{ expr }}`, or the whole template.
     source: &'s str,
+    /// The value as written in the playbook.
+    written: &'s str,
     /// Where the YAML value holding it was written.
     pos: Pos,
 }
@@ -138,7 +211,7 @@ fn is_template(s: &str) -> bool {
 }
 
 /// The inner expression when `s` is exactly one `{{ expr }}`.
-fn whole_expression(s: &str) -> Option<&str> {
+pub fn whole_expression(s: &str) -> Option<&str> {
     let caps = WHOLE_EXPR.captures(s)?;
     let inner = caps.get(1)?.as_str();
     (!inner.contains("{{") && !inner.contains("}}") && !inner.contains("{%")).then_some(inner)
@@ -184,6 +257,7 @@ impl<'e, 's> Compiled<'e, 's> {
                 Ok(Compiled::Template(Piece {
                     kind: PieceKind::Expr(expr),
                     source: s,
+                    written: s,
                     pos: node.pos,
                 }))
             }
@@ -232,6 +306,29 @@ impl<'e, 's> Compiled<'e, 's> {
             Compiled::Map(entries) => entries
                 .iter()
                 .map(|(k, c)| Ok((k.clone(), c.render(scope)?)))
+                .collect::<Result<serde_json::Map<_, _>, _>>()?
+                .into(),
+        })
+    }
+
+    /// Renders what can be rendered now and leaves the templates `later` picks as written:
+    /// how a plan shows the parameters of a step that expands at run time.
+    pub fn preview(
+        &self,
+        scope: &Value,
+        later: &dyn Fn(&Piece<'e, 's>) -> bool,
+    ) -> Result<serde_json::Value, RenderError<'s>> {
+        Ok(match self {
+            Compiled::Template(p) if later(p) => serde_json::Value::String(p.written.to_owned()),
+            Compiled::Literal(_) | Compiled::Template(_) => self.render(scope)?,
+            Compiled::Seq(items) => items
+                .iter()
+                .map(|c| c.preview(scope, later))
+                .collect::<Result<Vec<_>, _>>()?
+                .into(),
+            Compiled::Map(entries) => entries
+                .iter()
+                .map(|(k, c)| Ok((k.clone(), c.preview(scope, later)?)))
                 .collect::<Result<serde_json::Map<_, _>, _>>()?
                 .into(),
         })
@@ -288,7 +385,12 @@ fn compile_piece<'e, 's>(
         None => (env.template_from_str(text).map(PieceKind::Text), text),
     };
     match kind {
-        Ok(kind) => Ok(Piece { kind, source, pos }),
+        Ok(kind) => Ok(Piece {
+            kind,
+            source,
+            written: text,
+            pos,
+        }),
         Err(e) => Err(RenderError::new(e, source, pos, &Value::UNDEFINED).diagnostic(file)),
     }
 }
@@ -349,6 +451,18 @@ impl<'s> RenderError<'s> {
                 "template syntax error: {}",
                 self.error.detail().unwrap_or("invalid syntax")
             ),
+            (ErrorKind::UnknownFilter, _) => {
+                let name = self
+                    .error
+                    .detail()
+                    .and_then(|d| d.strip_prefix("filter "))
+                    .and_then(|d| d.strip_suffix(" is unknown"))
+                    .unwrap_or("?");
+                format!(
+                    "unknown filter `{name}`{}",
+                    crate::playbook::suggest(name, FILTER_NAMES.iter().copied())
+                )
+            }
             (kind, _) => match self.error.detail() {
                 Some(detail) => detail.to_owned(),
                 None => kind.to_string(),
@@ -361,6 +475,9 @@ impl<'s> RenderError<'s> {
         let mut d = Diagnostic::new(self.message()).at(self.location(file));
         if let Some(h) = &self.hint {
             d = d.help(h.clone());
+        }
+        if self.error.kind() == ErrorKind::UnknownFilter {
+            d = d.help("filters: minijinja's built-ins (upper, lower, default, join, map, select, …) and regex_replace, regex_search, to_json, from_json, b64encode, b64decode, flatten, combine, difference, intersect, union, dict2items, items2dict, ternary, mandatory");
         }
         d
     }
