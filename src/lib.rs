@@ -5,6 +5,37 @@
 //! The pipeline, one module per stage: [`playbook`] (typed, located loading and validation),
 //! [`template`] (minijinja with tenantry's data functions and filters), [`plan`] (expansion into
 //! tasks with stable ids, and their text and JSON renderings), and [`cli`].
+//!
+//! Planning a playbook from code:
+//!
+//! ```
+//! use tenantry::plan::{JsonSink, PlanOptions, Planner};
+//! use tenantry::playbook::Playbook;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("playbook.yaml");
+//! std::fs::write(&path, r#"
+//! version: 1
+//! name: Litigation hold
+//! tenants:
+//!   - { name: contoso, organization: contoso.onmicrosoft.com, cloud: sandbox }
+//! steps:
+//!   - cmdlet: Set-Mailbox
+//!     for_each: [alex@contoso.com, bo@contoso.com]
+//!     params: { Identity: "{{ item }}", LitigationHoldEnabled: true }
+//! "#)?;
+//!
+//! let playbook = Playbook::load(&path)?;
+//! let env = tenantry::template::environment(&playbook.dir);
+//! let planner = Planner::new(&env, &playbook, &PlanOptions::default())?;
+//! let mut out = Vec::new();
+//! let summary = planner.expand_all(&mut JsonSink::new(&mut out))?;
+//!
+//! assert_eq!(summary.tasks, 2);
+//! let lines: Vec<&str> = std::str::from_utf8(&out)?.lines().collect();
+//! assert!(lines[3].contains(r#""id":"contoso/1-set-mailbox/alex@contoso.com""#));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod cli;
 pub mod diagnostic;
