@@ -160,11 +160,11 @@ fn run(cli: Cli) -> Result<i32, CliError> {
                 s(planner.steps().len()),
                 summary.tasks,
                 s(summary.tasks),
-                if summary.deferred > 0 {
+                if summary.deferred_steps > 0 {
                     format!(
                         ", {} step{} expanding at run time",
-                        summary.deferred,
-                        s(summary.deferred)
+                        summary.deferred_steps,
+                        s(summary.deferred_steps)
                     )
                 } else {
                     String::new()
@@ -227,11 +227,15 @@ fn write_plan<S: Sink, W: Write>(
     into_inner: impl FnOnce(S) -> W,
 ) -> Result<i32, CliError> {
     let result = planner.expand_all(&mut sink);
-    if let Err(PlanError::Invalid(d)) = &result {
+    if let Err(PlanError::Invalid(d)) = result {
+        // The input is invalid whatever became of the output: report it even when the reader
+        // has gone (`tenantry plan … | true`), so no pipeline mistakes this for success.
         let first = d.0.first().map_or("invalid input", |d| d.message.as_str());
-        sink.record(PlanRecord::Error(PlanFailure {
+        let _ = sink.record(PlanRecord::Error(PlanFailure {
             message: format!("{first} (details on standard error)").into(),
-        }))?;
+        }));
+        let _ = into_inner(sink).flush();
+        return Err(PlanError::Invalid(d).into());
     }
     into_inner(sink).flush()?;
     result?;

@@ -59,9 +59,13 @@ impl SourceFile {
         Some(start + within)
     }
 
-    /// The 1-based line and character column of a byte offset.
+    /// The 1-based line and character column of a byte offset (inside a character: that
+    /// character's).
     pub fn position_of(&self, offset: usize) -> (usize, usize) {
-        let offset = offset.min(self.text.len());
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
         let line = self.line_starts.partition_point(|&s| s <= offset);
         let start = self.line_starts[line - 1];
         let column = self.text[start..offset].chars().count() + 1;
@@ -71,9 +75,17 @@ impl SourceFile {
     /// A location spanning `len` bytes from `offset`, clipped to the line it starts on.
     pub fn span(self: &Arc<Self>, offset: usize, len: usize) -> Location {
         let (line, column) = self.position_of(offset);
-        let rest = &self.text[offset.min(self.text.len())..];
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let rest = &self.text[offset..];
         let rest = rest.split(['\n', '\r']).next().unwrap_or("");
-        let width = rest[..len.min(rest.len())].chars().count().max(1);
+        let width = rest
+            .char_indices()
+            .take_while(|(i, _)| *i < len)
+            .count()
+            .max(1);
         Location {
             file: Arc::clone(self),
             line,
@@ -91,8 +103,14 @@ impl SourceFile {
         window: usize,
         needle: &str,
     ) -> Option<Location> {
-        let start = start.min(self.text.len());
-        let end = start.saturating_add(window).min(self.text.len());
+        let mut start = start.min(self.text.len());
+        while !self.text.is_char_boundary(start) {
+            start -= 1;
+        }
+        let mut end = start.saturating_add(window).min(self.text.len());
+        while !self.text.is_char_boundary(end) {
+            end -= 1;
+        }
         let found = self.text.get(start..end)?.find(needle)?;
         Some(self.span(start + found, needle.len()))
     }

@@ -53,10 +53,12 @@ fn escape_into(out: &mut String, part: &str) {
 
 /// The default key of an item: a scalar's text; an identity-like field of a mapping; else the
 /// mapping's values joined with commas (a CSV row reads as itself); else, for long or nested
-/// items, a short hash of the content. All are stable across runs and orderings.
+/// items, a short hash of the content. None depends on the item's position, so keys are stable
+/// when rows are reordered (though not when a CSV's columns are).
 pub fn item_key(item: &Value) -> String {
     match item.kind() {
-        ValueKind::String | ValueKind::Number | ValueKind::Bool => return item.to_string(),
+        ValueKind::Bool => return item.is_true().to_string(),
+        ValueKind::String | ValueKind::Number => return item.to_string(),
         ValueKind::Map => {
             let fields: Vec<(String, Value)> = item
                 .try_iter()
@@ -154,19 +156,25 @@ impl<'s> Planner<'_, 's> {
         }))?;
         for step in &self.steps {
             if step.is_deferred() {
-                sink.record(PlanRecord::Step(StepHeader {
-                    tenant: tenant.name().into(),
-                    step: step.key.into(),
-                    number: step.index + 1,
-                    cmdlet: step.step.cmdlet.value.as_str().into(),
-                    items: None,
-                }))?;
+                if self.skipped_for_tenant(tenant, &scope, step, sink, summary)? {
+                    continue;
+                }
+                self.step_header(tenant, step, None, sink)?;
                 let params = self.preview_params(step, &scope, tenant.name())?;
                 sink.record(PlanRecord::Deferred(Deferred {
                     tenant: tenant.name().into(),
                     step: step.key.into(),
                     depends_on: step.depends_on.iter().map(|d| d.as_str().into()).collect(),
                     cmdlet: step.step.cmdlet.value.as_str().into(),
+                    when: step
+                        .step
+                        .when
+                        .as_ref()
+                        .filter(|_| step.when_is_runtime)
+                        .map(|w| match &w.value {
+                            crate::playbook::NodeValue::String(s) => s.as_str().into(),
+                            _ => w.to_json().to_string().into(),
+                        }),
                     params,
                 }))?;
                 summary.deferred += 1;
@@ -193,6 +201,11 @@ impl<'s> Planner<'_, 's> {
             e.diagnostic(file).help(what).into()
         };
         let tenant_scope = Scope::tenant(scope);
+        // A condition that does not read run-time values is decided once, before `for_each`
+        // is evaluated: a step switched off for a tenant must not need that tenant's data.
+        if self.skipped_for_tenant(tenant, scope, step, sink, summary)? {
+            return Ok(());
+        }
         let items: Option<Vec<Value>> = match &step.for_each {
             None => None,
             Some(c) => {
@@ -219,28 +232,7 @@ impl<'s> Planner<'_, 's> {
                 })?)
             }
         };
-        sink.record(PlanRecord::Step(StepHeader {
-            tenant: name.into(),
-            step: step.key.into(),
-            number: step.index + 1,
-            cmdlet: step.step.cmdlet.value.as_str().into(),
-            items: items.as_ref().map(Vec::len),
-        }))?;
-        // A condition that does not read `item` is decided once for the whole step.
-        if let Some(when) = step.when.as_ref().filter(|_| !step.when_uses_item)
-            && !when
-                .render_condition(&tenant_scope)
-                .map_err(|e| located(e, format!("while evaluating `when` for tenant `{name}`")))?
-        {
-            summary.skipped += 1;
-            return Ok(sink.record(PlanRecord::Skipped(Skipped {
-                id: task_id(name, step.key, None),
-                tenant: name.into(),
-                step: step.key.into(),
-                item: None,
-                reason: "when is false".into(),
-            }))?);
-        }
+        self.step_header(tenant, step, items.as_ref().map(Vec::len), sink)?;
         let Some(items) = items else {
             let params = self.render_params(step, &tenant_scope, name, None)?;
             return self.emit(step, name, None, None, params, sink, summary);
@@ -261,11 +253,18 @@ impl<'s> Planner<'_, 's> {
                     v.to_string()
                 }
             };
-            // Equal keys get #2, #3… in order, so every id stays unique and deterministic.
+            // Equal keys get #2, #3… in order, skipping any suffix an item already has, so
+            // every id stays unique and deterministic.
             let n = seen.entry(key.clone()).or_insert(0);
             *n += 1;
             if *n > 1 {
-                key = format!("{key}#{n}");
+                let base = key.clone();
+                let mut suffix = *n;
+                while seen.contains_key(&format!("{base}#{suffix}")) {
+                    suffix += 1;
+                }
+                key = format!("{base}#{suffix}");
+                seen.insert(key.clone(), 1);
             }
             if step.when_uses_item
                 && let Some(when) = &step.when
@@ -290,6 +289,58 @@ impl<'s> Planner<'_, 's> {
             self.emit(step, name, Some(key), Some(i), params, sink, summary)?;
         }
         Ok(())
+    }
+
+    /// Evaluates a step's `when` for the whole tenant when it reads no run-time values; when it
+    /// is false, records the step as skipped and returns true.
+    fn skipped_for_tenant(
+        &self,
+        tenant: &Tenant,
+        scope: &Arc<TenantScope>,
+        step: &CompiledStep<'_, 's>,
+        sink: &mut dyn Sink,
+        summary: &mut Summary,
+    ) -> Result<bool, PlanError> {
+        let Some(when) = step.when.as_ref().filter(|_| !step.when_is_runtime) else {
+            return Ok(false);
+        };
+        let name = tenant.name();
+        let holds = when.render_condition(&Scope::tenant(scope)).map_err(|e| {
+            PlanError::from(
+                e.diagnostic(&self.playbook.source)
+                    .help(format!("while evaluating `when` for tenant `{name}`")),
+            )
+        })?;
+        if holds {
+            return Ok(false);
+        }
+        self.step_header(tenant, step, None, sink)?;
+        summary.skipped += 1;
+        sink.record(PlanRecord::Skipped(Skipped {
+            id: task_id(name, step.key, None),
+            tenant: name.into(),
+            step: step.key.into(),
+            item: None,
+            reason: "when is false".into(),
+        }))?;
+        Ok(true)
+    }
+
+    fn step_header(
+        &self,
+        tenant: &Tenant,
+        step: &CompiledStep<'_, 's>,
+        items: Option<usize>,
+        sink: &mut dyn Sink,
+    ) -> std::io::Result<()> {
+        sink.record(PlanRecord::Step(StepHeader {
+            tenant: tenant.name().into(),
+            step: step.key.into(),
+            number: step.index + 1,
+            cmdlet: step.step.cmdlet.value.as_str().into(),
+            read_only: step.read_only,
+            items,
+        }))
     }
 
     /// The parameters of a step that expands at run time, with what depends on run-time values

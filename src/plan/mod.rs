@@ -7,7 +7,7 @@ mod expand;
 mod record;
 mod render;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use indexmap::IndexMap;
@@ -15,7 +15,9 @@ use minijinja::Environment;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile};
 use crate::playbook::{Playbook, Step, select_tenants, suggest, suggest_prefixed, verbs};
-use crate::template::{CONTEXT_NAMES, Compiled, Piece, global_names};
+use crate::template::{
+    CONTEXT_NAMES, Callee, Compiled, Piece, callees, global_names, is_known, known_filters,
+};
 
 pub use expand::{item_key, task_id};
 pub use record::{
@@ -81,7 +83,11 @@ pub struct CompiledStep<'e, 's> {
     params: Vec<(&'s str, Compiled<'e, 's>)>,
     for_each: Option<Compiled<'e, 's>>,
     when: Option<Compiled<'e, 's>>,
+    /// `when` reads `item` or `loop`: it is decided per item.
     when_uses_item: bool,
+    /// `when` reads `item`, `loop` or `steps`: it cannot be decided for the whole tenant
+    /// before the run.
+    when_is_runtime: bool,
     item_key: Option<Compiled<'e, 's>>,
 }
 
@@ -154,6 +160,7 @@ impl<'e, 's> Planner<'e, 's> {
             );
         }
         let globals = global_names(env);
+        let mut known_callees = HashSet::new();
         let file = &playbook.source;
         let mut steps = Vec::new();
         for index in 0..playbook.doc.steps.len() {
@@ -163,6 +170,8 @@ impl<'e, 's> Planner<'e, 's> {
             match compile_step(env, playbook, index, file) {
                 Ok(mut compiled) => {
                     check_references(
+                        env,
+                        &mut known_callees,
                         playbook,
                         &compiled,
                         &selected,
@@ -233,9 +242,24 @@ fn parse_overrides(
                     .help("variable names are letters, digits and `_`"),
             );
         }
-        out.insert(name.clone(), serde_json::Value::String(value.clone()));
+        out.insert(name.clone(), typed_scalar(value));
     }
     out
+}
+
+/// A `--var` value read as a YAML scalar, so `--var flag=false` overrides a boolean with a
+/// boolean and `--var days=5` a number with a number; anything else stays text.
+fn typed_scalar(text: &str) -> serde_json::Value {
+    match serde_saphyr::from_str_with_options::<serde_json::Value>(
+        text,
+        crate::playbook::load::options(),
+    ) {
+        Ok(v @ (serde_json::Value::Bool(_) | serde_json::Value::Number(_))) => v,
+        Ok(serde_json::Value::Null) if text.trim().is_empty() => {
+            serde_json::Value::String(String::new())
+        }
+        _ => serde_json::Value::String(text.to_owned()),
+    }
 }
 
 fn compile_step<'e, 's>(
@@ -266,12 +290,16 @@ fn compile_step<'e, 's>(
     let when = optional(&step.when, true);
     let item_key = optional(&step.key, false);
     errors.into_result()?;
-    let when_uses_item = when.as_ref().is_some_and(|w| {
-        w.pieces()
-            .iter()
-            .flat_map(|p| p.references())
-            .any(|r| root(&r) == "item" || root(&r) == "loop")
-    });
+    let when_reads = |roots: &[&str]| {
+        when.as_ref().is_some_and(|w| {
+            w.pieces()
+                .iter()
+                .flat_map(|p| p.references())
+                .any(|r| roots.contains(&root(&r)))
+        })
+    };
+    let when_uses_item = when_reads(&["item", "loop"]);
+    let when_is_runtime = when_reads(&["item", "loop", "steps"]);
     Ok(CompiledStep {
         index,
         key: &playbook.step_keys[index],
@@ -282,6 +310,7 @@ fn compile_step<'e, 's>(
         for_each,
         when,
         when_uses_item,
+        when_is_runtime,
         item_key,
     })
 }
@@ -322,7 +351,10 @@ fn all_pieces<'a, 'e, 's>(step: &'a CompiledStep<'e, 's>) -> Vec<(&'a Piece<'e, 
 
 /// Checks every name a step's templates read: known roots, `item` only under `for_each`, and
 /// `steps.ID` naming an earlier, selected step.
+#[allow(clippy::too_many_arguments)] // the context of one check, passed as it is
 fn check_references(
+    env: &Environment<'_>,
+    known_callees: &mut HashSet<Callee>,
     playbook: &Playbook,
     step: &CompiledStep<'_, '_>,
     selected: &[bool],
@@ -350,6 +382,27 @@ fn check_references(
     );
     all_vars.extend(overrides.keys().map(String::as_str));
     for (piece, part) in all_pieces(step) {
+        for callee in callees(piece) {
+            if known_callees.contains(&callee) {
+                continue;
+            }
+            if is_known(env, &callee) {
+                known_callees.insert(callee);
+                continue;
+            }
+            let (what, name) = match &callee {
+                Callee::Filter(n) => ("filter", n.as_str()),
+                Callee::Test(n) => ("test", n.as_str()),
+            };
+            let mut d = Diagnostic::new(format!("unknown {what} `{name}`"))
+                .at(locate_in_piece(file, piece, name));
+            if let Callee::Filter(_) = callee {
+                let filters = known_filters(env);
+                d.message.push_str(&suggest(name, filters.iter().copied()));
+                d = d.help(format!("filters: {}", filters.join(", ")));
+            }
+            errors.push(d);
+        }
         for reference in piece.references() {
             let mut parts = reference.split('.');
             let head = parts.next().unwrap_or_default();
@@ -411,6 +464,7 @@ fn check_references(
                 "vars" => {
                     if let Some(name) = second
                         && !var_defined(name)
+                        && !guarded(piece.source(), &format!("vars.{name}"))
                     {
                         errors.push(
                             Diagnostic::new(format!(
@@ -447,6 +501,27 @@ fn check_references(
             }
         }
     }
+}
+
+/// True when every use of `reference` in `source` is guarded against being undefined:
+/// `vars.x | default(…)`, `vars.x | d(…)`, or a test `vars.x is defined`.
+fn guarded(source: &str, reference: &str) -> bool {
+    let mut uses = source.match_indices(reference).peekable();
+    if uses.peek().is_none() {
+        return false;
+    }
+    uses.all(|(at, _)| {
+        let after = source[at + reference.len()..].trim_start();
+        if after.starts_with(|c: char| c.is_alphanumeric() || c == '_' || c == '.') {
+            return false;
+        }
+        let filter = after.strip_prefix('|').map(str::trim_start);
+        filter
+            .is_some_and(|f| f.starts_with("default") || f.starts_with("d(") || f.starts_with("d "))
+            || after.starts_with("is defined")
+            || after.starts_with("is not defined")
+            || after.starts_with("is undefined")
+    })
 }
 
 /// The location of `needle` inside a template piece, or the piece itself.

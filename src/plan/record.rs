@@ -101,6 +101,8 @@ pub struct StepHeader<'a> {
     pub number: usize,
     /// The cmdlet.
     pub cmdlet: Cow<'a, str>,
+    /// True when the cmdlet only reads.
+    pub read_only: bool,
     /// Items of `for_each`, when the step has one and it is known now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub items: Option<usize>,
@@ -157,6 +159,9 @@ pub struct Deferred<'a> {
     pub depends_on: Vec<Cow<'a, str>>,
     /// The cmdlet.
     pub cmdlet: Cow<'a, str>,
+    /// The step's condition as written, when it reads run-time values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when: Option<Cow<'a, str>>,
     /// The parameters as far as they are known now: values that read `item`, `loop` or
     /// `steps` are left as written.
     pub params: serde_json::Map<String, serde_json::Value>,

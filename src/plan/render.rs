@@ -69,7 +69,9 @@ impl<W: Write> Sink for TextSink<W> {
             self.skipped += 1;
             return Ok(());
         }
-        if self.skipped > 0 {
+        // Skipped items are counted per step; the count is written when the step ends.
+        let closes_step = !matches!(record, PlanRecord::Task(_) | PlanRecord::Skipped(_));
+        if closes_step && self.skipped > 0 {
             let _ = writeln!(
                 l,
                 "    {} item{} skipped: when is false",
@@ -120,7 +122,8 @@ impl<W: Write> Sink for TextSink<W> {
             PlanRecord::Task(t) => {
                 let _ = write!(l, "    ");
                 if let Some(item) = &t.item {
-                    let _ = write!(l, "[{item}] ");
+                    // An item's key comes from data; escape it so it cannot break the line.
+                    let _ = write!(l, "[{}] ", item.escape_debug());
                 }
                 let _ = write!(l, "{}", t.cmdlet);
                 for (name, value) in &t.params {
@@ -143,6 +146,9 @@ impl<W: Write> Sink for TextSink<W> {
                     })
                     .collect();
                 let _ = writeln!(l, "    expands at run time from {}", from.join(", "));
+                if let Some(when) = &d.when {
+                    let _ = writeln!(l, "    when: {when}");
+                }
                 let _ = write!(l, "    {}", d.cmdlet);
                 for (name, value) in &d.params {
                     let _ = write!(l, " ");
@@ -218,6 +224,12 @@ fn powershell_param(out: &mut String, name: &str, value: &serde_json::Value) {
     }
 }
 
+/// The characters PowerShell reads as a single quote; inside a single-quoted string each is
+/// escaped by doubling it.
+const SINGLE_QUOTES: [char; 5] = ['\'', '\u{2018}', '\u{2019}', '\u{201A}', '\u{201B}'];
+/// The characters PowerShell reads as a double quote.
+const DOUBLE_QUOTES: [char; 4] = ['"', '\u{201C}', '\u{201D}', '\u{201E}'];
+
 static BAREWORD: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z][A-Za-z0-9._@-]*$").expect("valid regex"));
 
@@ -240,7 +252,7 @@ fn powershell_value(out: &mut String, value: &serde_json::Value) {
                     '\n' => out.push_str("`n"),
                     '\r' => out.push_str("`r"),
                     '\t' => out.push_str("`t"),
-                    '`' | '$' | '"' | '\u{201C}' | '\u{201D}' => {
+                    c if c == '`' || c == '$' || DOUBLE_QUOTES.contains(&c) => {
                         out.push('`');
                         out.push(c);
                     }
@@ -257,7 +269,7 @@ fn powershell_value(out: &mut String, value: &serde_json::Value) {
             // PowerShell single-quoted strings escape a quote by doubling it; typographic
             // quotes count as quotes too.
             for c in s.chars() {
-                if matches!(c, '\'' | '\u{2018}' | '\u{2019}') {
+                if SINGLE_QUOTES.contains(&c) {
                     out.push(c);
                 }
                 out.push(c);
@@ -270,7 +282,14 @@ fn powershell_value(out: &mut String, value: &serde_json::Value) {
                 if i > 0 {
                     out.push(',');
                 }
-                powershell_value(out, item);
+                // A list inside a list keeps its own `@()`, or it would read as flattened.
+                if item.as_array().is_some_and(|a| !a.is_empty()) {
+                    out.push_str("@(");
+                    powershell_value(out, item);
+                    out.push(')');
+                } else {
+                    powershell_value(out, item);
+                }
             }
         }
         serde_json::Value::Object(map) => {
@@ -339,6 +358,15 @@ mod tests {
             "-EmailAddresses @{Add=@('smtp:a@b.com')}"
         );
         assert_eq!(ps("Members", serde_json::json!([])), "-Members @()");
+        assert_eq!(
+            ps("Nested", serde_json::json!([[1, 2], [3], []])),
+            "-Nested @(1,2),@(3),@()"
+        );
+        assert_eq!(
+            ps("Q", "x\u{201A}; Remove-Mailbox ceo \u{201B}".into()),
+            "-Q 'x\u{201A}\u{201A}; Remove-Mailbox ceo \u{201B}\u{201B}'"
+        );
+        assert_eq!(ps("D", "a\n\u{201E}b".into()), "-D \"a`n`\u{201E}b\"");
         assert_eq!(
             ps("Text", "a\nb $x \"q\"".into()),
             "-Text \"a`nb `$x `\"q`\"\""

@@ -34,7 +34,21 @@ pub fn read_source(path: &Path) -> Result<Arc<SourceFile>, Diagnostic> {
             "keep bulk data in a CSV or JSON file and read it with csv() or json() in a template",
         ));
     }
-    let bytes = std::fs::read(path).map_err(|e| io_diagnostic(path, &e))?;
+    // Pipes and devices report no length; read at most one byte past the limit to find out.
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX_FILE_BYTES + 1), &mut bytes)
+        })
+        .map_err(|e| io_diagnostic(path, &e))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(Diagnostic::new(format!(
+            "`{}` is larger than {} MiB, the most tenantry reads from a YAML file",
+            path.display(),
+            MAX_FILE_BYTES / (1024 * 1024)
+        ))
+        .in_file(path));
+    }
     decode(path, bytes)
 }
 
@@ -98,12 +112,21 @@ pub fn parse<T: DeserializeOwned>(file: &Arc<SourceFile>, what: &str) -> Result<
                 .help(format!("it should hold {what}")),
         );
     }
-    let options = serde_saphyr::options! {
+    serde_saphyr::from_str_with_options(file.text(), options())
+        .map_err(|e| yaml_diagnostic(file, &e))
+}
+
+/// tenantry's YAML rules: duplicate keys are errors, parsing has budgets, and scalars follow
+/// YAML 1.2 rather than 1.1, so a country code `NO` stays a string instead of becoming `false`
+/// and a postal code `01234` keeps its leading zero.
+pub(crate) fn options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
         with_snippet: false,
         duplicate_keys: serde_saphyr::options::DuplicateKeyPolicy::Error,
         budget: Some(budget()),
-    };
-    serde_saphyr::from_str_with_options(file.text(), options).map_err(|e| yaml_diagnostic(file, &e))
+        strict_booleans: true,
+        leading_zero_numbers_as_strings: true,
+    }
 }
 
 /// Limits well above any real playbook that stop resource-amplifying input (an alias bomb
@@ -182,6 +205,10 @@ fn yaml_diagnostic(file: &Arc<SourceFile>, e: &serde_saphyr::Error) -> Diagnosti
             "the YAML expands beyond tenantry's limits (too many aliases, anchors or nodes)",
         )
         .help("a playbook this large is almost always an alias bomb; write the data out plainly or read it with csv()/json()"),
+        E::MultipleDocuments { .. } => Diagnostic::new(
+            "the file holds more than one YAML document",
+        )
+        .help("a playbook is one document: remove the second `---` and what follows, or merge them"),
         other => Diagnostic::new(humanise(&strip_position(&other.to_string()))),
     };
     d.location = location;
@@ -196,8 +223,13 @@ fn yaml_diagnostic(file: &Arc<SourceFile>, e: &serde_saphyr::Error) -> Diagnosti
         } else if d.message.starts_with("expected a mapping") {
             d.message = format!("`{key}` must be a mapping of `name: value` pairs");
         } else if d.message.starts_with("invalid u32") || d.message.starts_with("invalid u64") {
-            d.message = format!("`{key}` must be a whole number, 0 or more");
+            d.message = format!("`{key}` must be a whole number from 0 to {}", u32::MAX);
         }
+    }
+    if let Some(loc) = &d.location
+        && file.line_text(loc.line).contains(": {{")
+    {
+        d = d.help("a value that starts with `{{` must be quoted: `Identity: \"{{ item.Name }}\"`");
     }
     if d.message.contains("found a tab") {
         d.message = "a tab is used for indentation".to_owned();
@@ -249,7 +281,25 @@ fn key_at(file: &Arc<SourceFile>, loc: &crate::diagnostic::Location) -> Option<S
     let here = file.line_text(loc.line);
     let before: String = here.chars().take(loc.column.saturating_sub(1)).collect();
     if before.contains(':') {
-        return key_of(loc.line);
+        // The key written right before the value: the last `key:` ahead of the column
+        // (`limits: { connections: -1 }` names `connections`).
+        let head = before
+            .trim_end()
+            .strip_suffix(':')
+            .unwrap_or(before.trim_end());
+        let key: String = head
+            .chars()
+            .rev()
+            .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '-')
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        return if key.is_empty() {
+            key_of(loc.line)
+        } else {
+            Some(key)
+        };
     }
     (1..loc.line)
         .rev()
@@ -322,6 +372,7 @@ fn humanise(text: &str) -> String {
     )
     .replace("expected sequence start", "expected a list here")
     .replace("expected u32", "expected a whole number")
+    .replace(", use Option<String>", "")
     .replace("expected u64", "expected a whole number")
     .replace("struct ", "")
     .replace("a sequence", "a list")
@@ -346,17 +397,27 @@ fn find_key(
     needle: &str,
 ) -> crate::diagnostic::Location {
     let lines = from.line..from.line + 40;
-    // First as a key (`needle:`), then as a value (`method: needle`).
+    // First as a key: `needle:` at the start of a line or after `- `, `{` or `,` (flow
+    // mappings), on the reported line from its column on, then on the lines below.
     for line in lines.clone() {
         let text = file.line_text(line);
-        let trimmed = text.trim_start_matches([' ', '-']);
-        if let Some(rest) = trimmed.strip_prefix(needle)
-            && rest.trim_start().starts_with(':')
-        {
-            let column = text[..text.len() - trimmed.len()].chars().count() + 1;
-            return file.at(line, column, needle.chars().count());
+        let skip = if line == from.line {
+            from.column - 1
+        } else {
+            0
+        };
+        let mut search_from = text.char_indices().nth(skip).map_or(text.len(), |(i, _)| i);
+        while let Some(found) = text[search_from..].find(needle) {
+            let at = search_from + found;
+            let after = text[at + needle.len()..].trim_start();
+            let before = text[..at].trim_end();
+            if after.starts_with(':') && (before.is_empty() || before.ends_with(['-', '{', ','])) {
+                return file.at(line, text[..at].chars().count() + 1, needle.chars().count());
+            }
+            search_from = at + needle.len();
         }
     }
+    // Then as a value: `method: needle`.
     for line in lines {
         let text = file.line_text(line);
         if let Some(i) = text.find(&format!(": {needle}")) {

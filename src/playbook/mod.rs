@@ -1,7 +1,7 @@
 //! The playbook language: typed loading with located errors, and the structural validation
 //! that needs no templates (names, ids, cmdlets, auth blocks, limits).
 
-mod load;
+pub(crate) mod load;
 mod node;
 mod select;
 mod types;
@@ -352,18 +352,12 @@ impl Playbook {
             verbs::check_cmdlet(&self.locate(&step.cmdlet), &step.cmdlet.value, out);
             for (param, value) in &step.params {
                 if !PARAM_NAME.is_match(param) {
-                    let from = value
-                        .pos
-                        .offset_in(&self.source)
-                        .saturating_sub(param.len() + 256);
-                    let key = format!("{param}:");
-                    let at = self
-                        .source
-                        .find_near(from, param.len() + 512, &key)
-                        .map(|mut l| {
-                            l.width = param.chars().count();
-                            l
-                        })
+                    // Keys carry no position, but a key is written just before its value:
+                    // the nearest occurrence before the value is this one.
+                    let value_at = value.pos.offset_in(&self.source);
+                    let at = self.source.text()[..value_at]
+                        .rfind(param.as_str())
+                        .map(|i| self.source.span(i, param.len()))
                         .unwrap_or_else(|| self.locate_node(value));
                     let mut d = Diagnostic::new(format!("invalid parameter name `{param}`")).at(at);
                     d = match param.strip_prefix('-') {
@@ -510,9 +504,14 @@ fn step_keys(steps: &[Step]) -> Vec<String> {
                 (None, Some(name)) if !slug(name).is_empty() => slug(name),
                 _ => format!("{}-{}", i + 1, step.cmdlet.value.to_ascii_lowercase()),
             };
-            let n = used.entry(base.clone()).or_insert(0);
-            *n += 1;
-            if *n == 1 { base } else { format!("{base}-{n}") }
+            let mut key = base.clone();
+            let mut n = 1;
+            while used.contains_key(&key) {
+                n += 1;
+                key = format!("{base}-{n}");
+            }
+            used.insert(key.clone(), 1);
+            key
         })
         .collect()
 }
@@ -569,5 +568,10 @@ mod tests {
     fn slugs_and_keys_are_stable_and_unique() {
         assert_eq!(slug("Set retention (30 days)"), "set-retention-30-days");
         assert_eq!(slug("!!!"), "");
+        let steps: Vec<Step> = serde_saphyr::from_str(
+            "- { name: a, cmdlet: Get-User }\n- { name: a, cmdlet: Get-User }\n- { name: a 2, cmdlet: Get-User }\n- { cmdlet: Get-User }\n- { id: x, cmdlet: Get-User }\n",
+        )
+        .unwrap();
+        assert_eq!(step_keys(&steps), ["a", "a-2", "a-2-2", "4-get-user", "x"]);
     }
 }

@@ -19,6 +19,14 @@ pub fn select_tenants(tenants: &[Tenant], patterns: &[String]) -> Result<Selecti
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .collect();
+    if terms.is_empty() && !patterns.is_empty() {
+        // An empty variable in a cron line (`--limit "$TENANTS"`) must not mean every tenant.
+        return Err(
+            Diagnostic::new("`--limit` is empty, so it selects no tenant")
+                .help("name tenants or tags, or leave `--limit` out to select every tenant")
+                .into(),
+        );
+    }
     let mut errors = Diagnostics::default();
     let mut include: Option<Vec<bool>> = None;
     let mut exclude = vec![false; tenants.len()];

@@ -143,9 +143,9 @@ pub(crate) fn register(env: &mut Environment<'_>, files: &Arc<DataFiles>) {
     let f = Arc::clone(files);
     env.add_function("yaml", move |path: &str| -> Result<Value, Error> {
         f.load(path, "yaml", |name, text| {
-            let options = serde_saphyr::options! { with_snippet: false };
-            let v: serde_json::Value = serde_saphyr::from_str_with_options(text, options)
-                .map_err(|e| invalid(format!("data file `{name}` is not valid YAML: {e}")))?;
+            let v: serde_json::Value =
+                serde_saphyr::from_str_with_options(text, crate::playbook::load::options())
+                    .map_err(|e| invalid(format!("data file `{name}` is not valid YAML: {e}")))?;
             Ok(Value::from(Serde(v)))
         })
     });
@@ -192,6 +192,13 @@ fn parse_csv(name: &str, text: &str, delimiter: u8) -> Result<Value, Error> {
         .collect();
     if headers.is_empty() || headers.iter().all(|h| h.as_str() == Some("")) {
         return Err(invalid(format!("data file `{name}` has no header row")));
+    }
+    for (i, h) in headers.iter().enumerate() {
+        if headers[..i].contains(h) {
+            return Err(invalid(format!(
+                "data file `{name}` has the column `{h}` twice; each row becomes a mapping, so column names must be unique"
+            )));
+        }
     }
     let mut rows = Vec::new();
     for record in reader.records() {

@@ -8,11 +8,10 @@ mod filters;
 
 use std::fmt;
 use std::path::Path;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 use minijinja::value::{Enumerator, Object, Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, Expression, Template, UndefinedBehavior};
-use regex::Regex;
 
 use crate::diagnostic::{Diagnostic, Location, SourceFile, did_you_mean};
 use crate::playbook::{Node, NodeValue, Pos};
@@ -202,19 +201,22 @@ pub enum Compiled<'e, 's> {
     Map(Vec<(String, Compiled<'e, 's>)>),
 }
 
-/// Matches a value that is exactly one `{{ expr }}`, with nothing else around it.
-static WHOLE_EXPR: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?s)^\s*\{\{-?(.*?)-?\}\}\s*$").expect("valid regex"));
+/// The longest template string tenantry compiles. minijinja's compiler recurses per operator,
+/// so a pathological template of a few hundred kilobytes would exhaust the stack; no real
+/// cmdlet parameter comes near this.
+pub const MAX_TEMPLATE_CHARS: usize = 16 * 1024;
 
 fn is_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%") || s.contains("{#")
 }
 
-/// The inner expression when `s` is exactly one `{{ expr }}`.
+/// The inner text when `s` has the shape of exactly one `{{ expr }}` (a block scalar's final
+/// line break allowed). Whether the inner text is one expression is decided by compiling it.
 pub fn whole_expression(s: &str) -> Option<&str> {
-    let caps = WHOLE_EXPR.captures(s)?;
-    let inner = caps.get(1)?.as_str();
-    (!inner.contains("{{") && !inner.contains("}}") && !inner.contains("{%")).then_some(inner)
+    let s = s.strip_suffix('\n').unwrap_or(s);
+    let inner = s.strip_prefix("{{")?.strip_suffix("}}")?;
+    let inner = inner.strip_prefix('-').unwrap_or(inner);
+    Some(inner.strip_suffix('-').unwrap_or(inner))
 }
 
 impl<'e, 's> Compiled<'e, 's> {
@@ -261,6 +263,14 @@ impl<'e, 's> Compiled<'e, 's> {
                     pos: node.pos,
                 }))
             }
+            NodeValue::String(s) if outside_braces_compares(s) => Err(Diagnostic::new(
+                "this condition compares text outside `{{ }}`, so it is always true",
+            )
+            .at(file.at(node.pos.line, node.pos.column, s.chars().count() + 2))
+            .help(format!(
+                "`{}` renders to text such as `30 == 31`; put the comparison inside the braces, or write the condition bare without braces",
+                s.trim()
+            ))),
             _ => Compiled::compile(env, node, file),
         }
     }
@@ -341,17 +351,37 @@ impl<'e, 's> Compiled<'e, 's> {
             Compiled::Literal(json) => truthy_json(json),
             Compiled::Template(p) => {
                 let v = p.eval(scope)?;
-                match (&p.kind, v.as_str()) {
-                    (PieceKind::Text(_), Some(text)) => !matches!(
+                match v.as_str() {
+                    Some(text) => !matches!(
                         text.trim().to_ascii_lowercase().as_str(),
                         "" | "false" | "no" | "0" | "none"
                     ),
-                    _ => v.is_true(),
+                    None => v.is_true(),
                 }
             }
             other => truthy_json(&other.render(scope)?),
         })
     }
+}
+
+/// True when the text between a template's `{{ }}` blocks holds a comparison or a boolean
+/// operator: `{{ x }} == 3` is the classic way to write a condition that is always true.
+fn outside_braces_compares(s: &str) -> bool {
+    let mut outside = String::new();
+    let mut rest = s;
+    while let Some(open) = rest.find("{{") {
+        outside.push_str(&rest[..open]);
+        outside.push(' ');
+        match rest[open..].find("}}") {
+            Some(close) => rest = &rest[open + close + 2..],
+            None => return false,
+        }
+    }
+    outside.push_str(rest);
+    let padded = format!(" {outside} ");
+    ["==", "!=", "<", ">", " and ", " or ", " not ", " in "]
+        .iter()
+        .any(|op| padded.contains(op))
 }
 
 fn truthy_json(v: &serde_json::Value) -> bool {
@@ -380,8 +410,20 @@ fn compile_piece<'e, 's>(
     pos: Pos,
     file: &Arc<SourceFile>,
 ) -> Result<Piece<'e, 's>, Diagnostic> {
-    let (kind, source) = match whole_expression(text) {
-        Some(inner) => (env.compile_expression(inner).map(PieceKind::Expr), inner),
+    if text.chars().count() > MAX_TEMPLATE_CHARS {
+        return Err(Diagnostic::new(format!(
+            "this template is {} characters long; the limit is {MAX_TEMPLATE_CHARS}",
+            text.chars().count()
+        ))
+        .at(file.at(pos.line, pos.column, 1))
+        .help("move long text to a data file and read it with lines() or json()"));
+    }
+    // `{{ a }} {{ b }}` has the outer shape of one expression but is two; compiling the inner
+    // text as an expression tells them apart, and keeps `{{ ['}}'] }}` typed.
+    let whole = whole_expression(text)
+        .and_then(|inner| env.compile_expression(inner).ok().map(|e| (e, inner)));
+    let (kind, source) = match whole {
+        Some((expr, inner)) => (Ok(PieceKind::Expr(expr)), inner),
         None => (env.template_from_str(text).map(PieceKind::Text), text),
     };
     match kind {
@@ -395,13 +437,135 @@ fn compile_piece<'e, 's>(
     }
 }
 
+/// A filter or test name a template uses, found by reading its text.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Callee {
+    /// `value | name`
+    Filter(String),
+    /// `value is name`
+    Test(String),
+}
+
+/// The filters and tests a piece names. minijinja resolves them only when rendering, so a
+/// misspelt filter in a step that expands at run time would otherwise surface mid-run.
+pub fn callees(piece: &Piece<'_, '_>) -> Vec<Callee> {
+    static FILTER: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\|\s*([A-Za-z_][A-Za-z0-9_]*)").expect("valid regex")
+    });
+    static TEST: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\bis\s+(?:not\s+)?([A-Za-z_][A-Za-z0-9_]*)").expect("valid regex")
+    });
+    let code = match piece.kind {
+        PieceKind::Expr(_) => strip_strings(piece.source),
+        PieceKind::Text(_) => code_regions(piece.source)
+            .iter()
+            .map(|r| strip_strings(r))
+            .collect::<Vec<_>>()
+            .join(" "),
+    };
+    let mut out: Vec<Callee> = FILTER
+        .captures_iter(&code)
+        .map(|c| Callee::Filter(c[1].to_owned()))
+        .chain(
+            TEST.captures_iter(&code)
+                .map(|c| Callee::Test(c[1].to_owned())),
+        )
+        .collect();
+    out.dedup();
+    out
+}
+
+/// The text inside `{{ }}` and `{% %}` blocks.
+fn code_regions(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find(['{']) {
+        let after = &rest[open + 1..];
+        let close = match after.chars().next() {
+            Some('{') => "}}",
+            Some('%') => "%}",
+            _ => {
+                rest = after;
+                continue;
+            }
+        };
+        match after[1..].find(close) {
+            Some(end) => {
+                out.push(&after[1..1 + end]);
+                rest = &after[1 + end + 2..];
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+/// The text with the contents of string literals removed, so `'a|b'` names no filter.
+fn strip_strings(code: &str) -> String {
+    let mut out = String::with_capacity(code.len());
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in code.chars() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                    out.push(c);
+                }
+            }
+            None => {
+                if c == '\'' || c == '"' {
+                    quote = Some(c);
+                }
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+/// Whether `env` knows the filter or test, asked by rendering a probe that uses it.
+pub fn is_known(env: &Environment<'_>, callee: &Callee) -> bool {
+    let (probe, unknown) = match callee {
+        Callee::Filter(name) => (format!("{{{{ none | {name} }}}}"), ErrorKind::UnknownFilter),
+        Callee::Test(name) => (format!("{{{{ none is {name} }}}}"), ErrorKind::UnknownTest),
+    };
+    match env.render_str(&probe, ()) {
+        Ok(_) => true,
+        Err(e) => e.kind() != unknown,
+    }
+}
+
+/// The filters `env` knows among the names tenantry suggests from.
+pub fn known_filters(env: &Environment<'_>) -> Vec<&'static str> {
+    FILTER_NAMES
+        .iter()
+        .copied()
+        .filter(|f| is_known(env, &Callee::Filter((*f).to_owned())))
+        .collect()
+}
+
 /// A template value as JSON. Undefined cannot reach here under strict undefined.
 pub fn to_json(value: &Value) -> Result<serde_json::Value, Error> {
-    if value.kind() == ValueKind::Undefined {
-        return Err(Error::new(
-            ErrorKind::UndefinedError,
-            "the value is undefined",
-        ));
+    match value.kind() {
+        ValueKind::Undefined => {
+            return Err(Error::new(
+                ErrorKind::UndefinedError,
+                "the value is undefined",
+            ));
+        }
+        // Functions and other opaque objects would serialize as their Rust type name.
+        ValueKind::Plain | ValueKind::Invalid => {
+            return Err(Error::new(
+                ErrorKind::InvalidOperation,
+                "this is a function, not a value: call it, e.g. csv('users.csv')",
+            ));
+        }
+        _ => {}
     }
     serde_json::to_value(value).map_err(|e| {
         Error::new(
@@ -439,8 +603,26 @@ impl<'s> RenderError<'s> {
         }
     }
 
+    /// The failing text. An attribute error's span can start at the dot (`.b.c` of
+    /// `vars.a.b.c`); widen it to the whole path.
     fn snippet(&self) -> Option<&'s str> {
-        snippet(&self.error, self.source).or(self.whole)
+        let Some(range) = self
+            .error
+            .range()
+            .filter(|r| self.source.get(r.clone()).is_some())
+        else {
+            return self.whole;
+        };
+        let before = &self.source[..range.start];
+        let start = before
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| c.is_alphanumeric() || *c == '_' || *c == '.')
+            .last()
+            .map_or(range.start, |(i, _)| i);
+        let widen = self.source[range.start..].starts_with('.');
+        self.source
+            .get(if widen { start } else { range.start }..range.end)
     }
 
     /// What went wrong, without location.
@@ -476,16 +658,18 @@ impl<'s> RenderError<'s> {
         if let Some(h) = &self.hint {
             d = d.help(h.clone());
         }
-        if self.error.kind() == ErrorKind::UnknownFilter {
-            d = d.help("filters: minijinja's built-ins (upper, lower, default, join, map, select, …) and regex_replace, regex_search, to_json, from_json, b64encode, b64decode, flatten, combine, difference, intersect, union, dict2items, items2dict, ternary, mandatory");
-        }
         d
     }
 
     /// Finds the failing part of the template in the file: the template's text is in the
     /// YAML scalar at `pos`, possibly quoted or folded, so search for it from there.
     fn location(&self, file: &Arc<SourceFile>) -> Location {
-        let start = self.pos.offset_in(file);
+        // The text as written is never shorter than the template (quotes, escapes and
+        // indentation only add), so the failing part is at least this far into the file.
+        let start = self.pos.offset_in(file)
+            + self
+                .snippet()
+                .map_or(0, |s| s.as_ptr() as usize - self.source.as_ptr() as usize);
         let window = self.source.len() * 2 + 256;
         if let Some(found) = self
             .snippet()
@@ -686,7 +870,10 @@ mod tests {
         let cases = [
             ("{{ vars.days }}", serde_json::json!(30)),
             ("{{ vars.names }}", serde_json::json!(["a", "b"])),
-            ("  {{- vars.days > 7 -}} ", serde_json::json!(true)),
+            ("{{- vars.days > 7 -}}", serde_json::json!(true)),
+            (" {{ vars.days }} ", serde_json::json!(" 30 ")),
+            ("{{ ['}}', vars.days] }}", serde_json::json!(["}}", 30])),
+            ("{{ vars.days }}\n", serde_json::json!(30)),
             ("{{ vars.days }} days", serde_json::json!("30 days")),
             ("{{ vars.days }}{{ vars.days }}", serde_json::json!("3030")),
             ("{% if true %}x{% endif %}", serde_json::json!("x")),
@@ -713,16 +900,38 @@ mod tests {
     }
 
     #[test]
+    fn comparisons_outside_braces_are_refused() {
+        let env = environment(Path::new("."));
+        let file = SourceFile::new("t.yaml", String::new());
+        for text in [
+            "{{ vars.days }} == 31",
+            "{{ a }} and {{ b }}",
+            "{{ x }} != 'y'",
+        ] {
+            let n = node(text);
+            let err = Compiled::compile_condition(&env, &n, &file).unwrap_err();
+            assert!(
+                err.message.contains("always true"),
+                "{text}: {}",
+                err.message
+            );
+        }
+        let n = node("Dept: {{ vars.days }}");
+        assert!(Compiled::compile_condition(&env, &n, &file).is_ok());
+    }
+
+    #[test]
     fn conditions_follow_ansible_truthiness() {
         let env = environment(Path::new("."));
         let file = SourceFile::new("t.yaml", String::new());
         for (text, expected) in [
             ("vars.days > 7", true),
             ("{{ vars.days < 7 }}", false),
-            ("{{ 'False' }}", true), // a whole expression keeps its type: a non-empty string
+            ("{{ 'False' }}", false), // a string reading false is false, whatever made it
+            ("{{ 'no' }}", false),
+            ("{{ vars.names }}", true),
             ("x{{ '' }}", true),
             ("{% if false %}yes{% endif %}", false),
-            ("{{ vars.days }} == 30", true),
         ] {
             let n = node(text);
             let c = Compiled::compile_condition(&env, &n, &file).unwrap();

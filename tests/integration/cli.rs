@@ -53,7 +53,7 @@ fn validate_reports_what_it_checked() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         run.stderr.trim(),
-        "playbook.yaml is valid: 3 tenants, 3 steps, 6 tasks known now, 3 steps expanding at run time"
+        "playbook.yaml is valid: 3 tenants, 3 steps, 6 tasks known now, 1 step expanding at run time"
     );
 }
 
@@ -333,4 +333,98 @@ fn usage_errors_exit_2_and_help_exits_0() {
         "{}",
         run.stderr
     );
+}
+
+#[test]
+fn var_values_keep_their_yaml_type() {
+    let playbook = r#"version: 1
+name: Typed
+tenants:
+  - { name: a, organization: a.onmicrosoft.com, cloud: sandbox }
+vars: { enabled: true, size: 10 }
+steps:
+  - cmdlet: Set-Mailbox
+    when: "{{ vars.enabled }}"
+    params: { Identity: x, Size: "{{ vars.size }}", Note: "{{ vars.note | default('none') }}" }
+"#;
+    let ws = Workspace::new(&[("p.yaml", playbook)]);
+    let params = |args: &[&str]| -> serde_json::Value {
+        let mut full = vec!["plan", "p.yaml", "--format", "json"];
+        full.extend_from_slice(args);
+        let run = ws.run(&full);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.stdout
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON"))
+            .find(|r| r["type"] == "task")
+            .map_or(serde_json::Value::Null, |r| r["params"].clone())
+    };
+    assert_eq!(
+        params(&["--var", "size=5"])["Size"],
+        5,
+        "a number stays a number"
+    );
+    assert_eq!(
+        params(&["--var", "note=01234"])["Note"],
+        "01234",
+        "leading zeros stay text"
+    );
+    assert_eq!(
+        params(&["--var", "note=NO"])["Note"],
+        "NO",
+        "NO is a country code, not false"
+    );
+    assert_eq!(
+        params(&["--var", "enabled=false"]),
+        serde_json::Value::Null,
+        "false turns the step off"
+    );
+}
+
+#[test]
+fn an_empty_limit_selects_nothing_rather_than_everything() {
+    let run = workspace().run(&["plan", "playbook.yaml", "--limit", ""]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("`--limit` is empty"), "{}", run.stderr);
+}
+
+#[test]
+fn a_step_switched_off_for_a_tenant_does_not_read_its_data() {
+    let playbook = r#"version: 1
+name: Per-tenant data
+tenants:
+  - { name: a, organization: a.onmicrosoft.com, cloud: sandbox }
+  - { name: b, organization: b.onmicrosoft.com, cloud: sandbox }
+steps:
+  - cmdlet: Add-DistributionGroupMember
+    when: tenant.name == 'a'
+    for_each: "{{ csv(tenant.name ~ '.csv') }}"
+    params: { Identity: Sales, Member: "{{ item.Email }}" }
+"#;
+    let ws = Workspace::new(&[("p.yaml", playbook), ("a.csv", "Email\nx@a.com\n")]);
+    let run = ws.run(&["plan", "p.yaml", "--format", "json"]);
+    assert_eq!(run.code, 0, "b.csv must not be read:\n{}", run.stderr);
+    assert_eq!(
+        task_ids(&run.stdout),
+        ["a/1-add-distributiongroupmember/x@a.com"]
+    );
+}
+
+#[test]
+fn invalid_input_is_reported_even_when_the_reader_has_gone() {
+    let playbook = "version: 1\nname: Midway\ntenants:\n  - { name: a, organization: a.onmicrosoft.com, cloud: sandbox, vars: { g: x } }\n  - { name: b, organization: b.onmicrosoft.com, cloud: sandbox, vars: { h: x } }\nsteps:\n  - cmdlet: Get-DistributionGroup\n    params: { Identity: \"{{ vars.g }}\" }\n";
+    let ws = Workspace::new(&[("p.yaml", playbook)]);
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_tenantry"))
+        .args(["plan", "p.yaml"])
+        .current_dir(ws.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Close the reading end at once, as `tenantry plan p.yaml | true` does.
+    let mut child = child;
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("exit");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`vars.g` is undefined"));
 }
