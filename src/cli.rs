@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::diagnostic::plural;
 use crate::exit;
 use crate::plan::{
     CountingSink, JsonSink, PlanError, PlanFailure, PlanOptions, PlanRecord, Planner, Sink,
@@ -155,16 +156,16 @@ fn run(cli: Cli) -> Result<i32, CliError> {
                 "{} is valid: {} tenant{}, {} step{}, {} task{} known now{}",
                 args.playbook.display(),
                 summary.tenants,
-                s(summary.tenants),
+                plural(summary.tenants),
                 planner.steps().len(),
-                s(planner.steps().len()),
+                plural(planner.steps().len()),
                 summary.tasks,
-                s(summary.tasks),
+                plural(summary.tasks),
                 if summary.deferred_steps > 0 {
                     format!(
                         ", {} step{} expanding at run time",
                         summary.deferred_steps,
-                        s(summary.deferred_steps)
+                        plural(summary.deferred_steps)
                     )
                 } else {
                     String::new()
@@ -240,10 +241,6 @@ fn write_plan<S: Sink, W: Write>(
     into_inner(sink).flush()?;
     result?;
     Ok(exit::OK)
-}
-
-fn s(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 impl PlanArgs {

@@ -334,6 +334,28 @@ where
         .map(|(_, _, c)| c)
 }
 
+/// Offers the closest known name for an unknown one: `, did you mean `x`?` or nothing.
+pub fn suggest<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> String {
+    suggest_prefixed("", word, known)
+}
+
+/// As [`suggest`], writing the suggestion with `prefix` before it (`vars.`).
+pub fn suggest_prefixed<'a>(
+    prefix: &str,
+    word: &str,
+    known: impl IntoIterator<Item = &'a str>,
+) -> String {
+    match did_you_mean(word, known) {
+        Some(best) => format!(", did you mean `{prefix}{best}`?"),
+        None => String::new(),
+    }
+}
+
+/// `""` for one, `"s"` for any other count.
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,8 @@ use indexmap::IndexMap;
 use minijinja::Environment;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile};
-use crate::playbook::{Playbook, Step, select_tenants, suggest, suggest_prefixed, verbs};
+use crate::diagnostic::{suggest, suggest_prefixed};
+use crate::playbook::{Playbook, Step, select_tenants, verbs};
 use crate::template::{
     CONTEXT_NAMES, Callee, Compiled, Piece, callees, global_names, is_known, known_filters,
 };
@@ -126,7 +127,7 @@ impl<'e, 's> Planner<'e, 's> {
     ) -> Result<Self, PlanError> {
         let mut errors = Diagnostics::default();
         let tenants = match select_tenants(&playbook.tenants, &options.limit) {
-            Ok(sel) => sel.0,
+            Ok(sel) => sel,
             Err(d) => {
                 d.0.into_iter().for_each(|d| errors.push(d));
                 Vec::new()

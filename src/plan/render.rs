@@ -9,6 +9,7 @@ use regex::Regex;
 
 use super::Sink;
 use super::record::PlanRecord;
+use crate::diagnostic::plural;
 
 /// Writes one JSON object per line.
 pub struct JsonSink<W: Write> {
@@ -185,10 +186,6 @@ impl<W: Write> Sink for TextSink<W> {
         };
         self.out.write_all(self.line.as_bytes())
     }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }
 
 /// Counts records without writing them, for `validate` and benchmarks.

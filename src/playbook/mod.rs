@@ -16,13 +16,13 @@ use serde_saphyr::Spanned;
 
 pub use load::{MAX_FILE_BYTES, read_source};
 pub use node::{Node, NodeValue, Pos};
-pub use select::{Selection, select_tenants};
+pub use select::select_tenants;
 pub use types::{
     Auth, Cloud, CustomEndpoints, HumanDuration, Limits, OnError, PlaybookDoc, Step, StepDefaults,
     Tenant, TenantLimits, TenantsSource,
 };
 
-use crate::diagnostic::{Diagnostic, Diagnostics, Location, SourceFile, did_you_mean};
+use crate::diagnostic::{Diagnostic, Diagnostics, Location, SourceFile};
 
 /// The default number of concurrent calls per tenant: Exchange Online's per-user limit.
 pub const DEFAULT_CONNECTIONS_PER_TENANT: u32 = 3;
@@ -196,11 +196,6 @@ impl Playbook {
             .max_in_flight
             .as_ref()
             .map_or(DEFAULT_MAX_IN_FLIGHT, |s| s.value)
-    }
-
-    /// The step index with this key (`steps.KEY`), if any.
-    pub fn step_index(&self, key: &str) -> Option<usize> {
-        self.step_keys.iter().position(|k| k == key)
     }
 
     /// The structural checks: version, names, ids, cmdlets, auth blocks, limits. Template
@@ -394,7 +389,7 @@ fn looks_like_tenant_list(text: &str) -> bool {
 /// The position of the first string inside `node` that holds template syntax.
 fn find_template(node: &Node) -> Option<Pos> {
     match &node.value {
-        NodeValue::String(s) if s.contains("{{") || s.contains("{%") => Some(node.pos),
+        NodeValue::String(s) if crate::template::is_template(s) => Some(node.pos),
         NodeValue::Seq(items) => items.iter().find_map(find_template),
         NodeValue::Map(map) => map.values().find_map(find_template),
         _ => None,
@@ -526,23 +521,6 @@ fn slug(text: &str) -> String {
         }
     }
     out.trim_end_matches('-').to_owned()
-}
-
-/// Offers the closest known name for an unknown one: `, did you mean `x`?` or nothing.
-pub fn suggest<'a>(word: &str, known: impl IntoIterator<Item = &'a str>) -> String {
-    suggest_prefixed("", word, known)
-}
-
-/// As [`suggest`], writing the suggestion with `prefix` before it (`vars.`).
-pub fn suggest_prefixed<'a>(
-    prefix: &str,
-    word: &str,
-    known: impl IntoIterator<Item = &'a str>,
-) -> String {
-    match did_you_mean(word, known) {
-        Some(best) => format!(", did you mean `{prefix}{best}`?"),
-        None => String::new(),
-    }
 }
 
 static TENANT_NAME: LazyLock<Regex> =

@@ -104,18 +104,6 @@ impl Node {
                 .into(),
         }
     }
-
-    /// A short name for the node's kind, for messages.
-    pub fn kind(&self) -> &'static str {
-        match self.value {
-            NodeValue::Null => "null",
-            NodeValue::Bool(_) => "a boolean",
-            NodeValue::Number(_) => "a number",
-            NodeValue::String(_) => "a string",
-            NodeValue::Seq(_) => "a list",
-            NodeValue::Map(_) => "a mapping",
-        }
-    }
 }
 
 impl<'de> Deserialize<'de> for Node {

@@ -2,17 +2,15 @@
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 
-use super::{Tenant, suggest};
-
-/// The tenants a run covers, as indexes into the playbook's tenant list, in written order.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Selection(pub Vec<usize>);
+use super::Tenant;
+use crate::diagnostic::suggest;
 
 /// Applies `--limit` patterns. Each pattern is a comma-separated list of terms: `NAME`,
 /// `tag:TAG`, `all`, or either prefixed with `!` to exclude. With no including term every
 /// tenant is included before exclusions apply. Unknown names and tags are errors: a typo in a
 /// selector must not quietly select nothing, or everything.
-pub fn select_tenants(tenants: &[Tenant], patterns: &[String]) -> Result<Selection, Diagnostics> {
+/// Returns the selected tenants as indexes into `tenants`, in written order.
+pub fn select_tenants(tenants: &[Tenant], patterns: &[String]) -> Result<Vec<usize>, Diagnostics> {
     let terms: Vec<&str> = patterns
         .iter()
         .flat_map(|p| p.split(','))
@@ -99,5 +97,5 @@ pub fn select_tenants(tenants: &[Tenant], patterns: &[String]) -> Result<Selecti
         .help("every tenant it includes is also excluded")
         .into());
     }
-    Ok(Selection(chosen))
+    Ok(chosen)
 }

@@ -206,7 +206,8 @@ pub enum Compiled<'e, 's> {
 /// cmdlet parameter comes near this.
 pub const MAX_TEMPLATE_CHARS: usize = 16 * 1024;
 
-fn is_template(s: &str) -> bool {
+/// True when `s` holds template syntax (`{{`, `{%` or `{#`).
+pub fn is_template(s: &str) -> bool {
     s.contains("{{") || s.contains("{%") || s.contains("{#")
 }
 
@@ -302,23 +303,7 @@ impl<'e, 's> Compiled<'e, 's> {
 
     /// Renders to JSON, the form cmdlet parameters are sent in.
     pub fn render(&self, scope: &Value) -> Result<serde_json::Value, RenderError<'s>> {
-        Ok(match self {
-            Compiled::Literal(json) => json.clone(),
-            Compiled::Template(p) => {
-                let value = p.eval(scope)?;
-                to_json(&value).map_err(|error| RenderError::new(error, p.source, p.pos, scope))?
-            }
-            Compiled::Seq(items) => items
-                .iter()
-                .map(|c| c.render(scope))
-                .collect::<Result<Vec<_>, _>>()?
-                .into(),
-            Compiled::Map(entries) => entries
-                .iter()
-                .map(|(k, c)| Ok((k.clone(), c.render(scope)?)))
-                .collect::<Result<serde_json::Map<_, _>, _>>()?
-                .into(),
-        })
+        self.preview(scope, &|_| false)
     }
 
     /// Renders what can be rendered now and leaves the templates `later` picks as written:
@@ -329,8 +314,12 @@ impl<'e, 's> Compiled<'e, 's> {
         later: &dyn Fn(&Piece<'e, 's>) -> bool,
     ) -> Result<serde_json::Value, RenderError<'s>> {
         Ok(match self {
+            Compiled::Literal(json) => json.clone(),
             Compiled::Template(p) if later(p) => serde_json::Value::String(p.written.to_owned()),
-            Compiled::Literal(_) | Compiled::Template(_) => self.render(scope)?,
+            Compiled::Template(p) => {
+                let value = p.eval(scope)?;
+                to_json(&value).map_err(|error| RenderError::new(error, p.source, p.pos, scope))?
+            }
             Compiled::Seq(items) => items
                 .iter()
                 .map(|c| c.preview(scope, later))
@@ -642,7 +631,7 @@ impl<'s> RenderError<'s> {
                     .unwrap_or("?");
                 format!(
                     "unknown filter `{name}`{}",
-                    crate::playbook::suggest(name, FILTER_NAMES.iter().copied())
+                    crate::diagnostic::suggest(name, FILTER_NAMES.iter().copied())
                 )
             }
             (kind, _) => match self.error.detail() {
