@@ -1,8 +1,8 @@
 //! tenantry runs declarative YAML playbooks of Exchange Online admin cmdlets across many
-//! tenants: templated steps are expanded per tenant into cmdlet calls, scheduled within the
-//! service's connection limits, and reported task by task.
+//! tenants: templated steps are expanded per tenant into cmdlet calls, which are then scheduled
+//! within the service's connection limits and reported task by task.
 //!
-//! The pipeline, one module per stage: [`playbook`] (typed, located loading and validation),
+//! This library holds the stages up to the plan, one module per stage: [`playbook`] (typed, located loading and validation),
 //! [`template`] (minijinja with tenantry's data functions and filters), [`plan`] (expansion into
 //! tasks with stable ids, and their text and JSON renderings), and [`cli`].
 //!

@@ -363,8 +363,9 @@ pub struct Step {
     /// `{{ csv('users.csv') }}`).
     #[serde(default)]
     pub for_each: Option<Node>,
-    /// The item's key in task ids (a template over `item`); by default the item's Identity,
-    /// UserPrincipalName, PrimarySmtpAddress, Email, Name or similar, else a hash of the item.
+    /// The item's key in task ids (a template over `item`). By default: a string or number item
+    /// itself; a mapping's Identity, UserPrincipalName, PrimarySmtpAddress, Email, Name or
+    /// similar; else its values joined with commas; else a hash of the item.
     #[serde(default)]
     pub key: Option<Node>,
     /// Run only when this is true: a template, a bare expression, or a boolean.
