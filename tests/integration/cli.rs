@@ -194,8 +194,8 @@ fn tags_select_steps_and_guard_their_dependencies() {
             .iter()
             .all(|id| id.contains("/members/"))
     );
-    // `Set retention` has no tags, so selecting by `read` leaves it out together with its
-    // dependency's consumers; selecting its consumer without `mailboxes` is an error.
+    // Tag `Set retention` `write`: selecting `--tags write` would run it without `mailboxes`,
+    // whose output it reads, and that is an error.
     let ws2 = Workspace::new(&[
         (
             "playbook.yaml",
