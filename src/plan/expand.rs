@@ -156,7 +156,7 @@ impl<'s> Planner<'_, 's> {
         }))?;
         for step in &self.steps {
             if step.is_deferred() {
-                if self.skipped_for_tenant(tenant, &scope, step, sink, summary)? {
+                if self.skipped_for_tenant(tenant, &scope, step, false, sink, summary)? {
                     continue;
                 }
                 self.step_header(tenant, step, None, sink)?;
@@ -203,7 +203,7 @@ impl<'s> Planner<'_, 's> {
         let tenant_scope = Scope::tenant(scope);
         // A condition that does not read run-time values is decided once, before `for_each`
         // is evaluated: a step switched off for a tenant must not need that tenant's data.
-        if self.skipped_for_tenant(tenant, scope, step, sink, summary)? {
+        if self.skipped_for_tenant(tenant, scope, step, true, sink, summary)? {
             return Ok(());
         }
         let items: Option<Vec<Value>> = match &step.for_each {
@@ -291,17 +291,20 @@ impl<'s> Planner<'_, 's> {
         Ok(())
     }
 
-    /// Evaluates a step's `when` for the whole tenant when it reads no run-time values; when it
-    /// is false, records the step as skipped and returns true.
+    /// Evaluates a step's `when` once for the whole tenant, when it can be: it must not read
+    /// `item` or `loop`, and, unless `outputs_known` (the run has the `steps` output it reads),
+    /// not `steps` either. When it is false, records the step as skipped and returns true.
     fn skipped_for_tenant(
         &self,
         tenant: &Tenant,
         scope: &Arc<TenantScope>,
         step: &CompiledStep<'_, 's>,
+        outputs_known: bool,
         sink: &mut dyn Sink,
         summary: &mut Summary,
     ) -> Result<bool, PlanError> {
-        let Some(when) = step.when.as_ref().filter(|_| !step.when_is_runtime) else {
+        let decidable = !step.when_uses_item && (outputs_known || !step.when_is_runtime);
+        let Some(when) = step.when.as_ref().filter(|_| decidable) else {
             return Ok(false);
         };
         let name = tenant.name();
