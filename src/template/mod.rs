@@ -174,7 +174,9 @@ impl<'e, 's> Piece<'e, 's> {
                             self.pos,
                             scope,
                         );
-                        err.whole = Some(self.source.trim());
+                        let source = self.source;
+                        let start = source.len() - source.trim_start().len();
+                        err.whole = Some(start..source.trim_end().len());
                         err.hint = undefined_hint(self.source.trim(), scope);
                         return Err(err);
                     }
@@ -573,7 +575,7 @@ pub struct RenderError<'s> {
     hint: Option<String>,
     /// The failing text when the error carries no span of its own (a whole expression that
     /// is undefined).
-    whole: Option<&'s str>,
+    whole: Option<std::ops::Range<usize>>,
 }
 
 impl<'s> RenderError<'s> {
@@ -595,23 +597,28 @@ impl<'s> RenderError<'s> {
     /// The failing text. An attribute error's span can start at the dot (`.b.c` of
     /// `vars.a.b.c`); widen it to the whole path.
     fn snippet(&self) -> Option<&'s str> {
+        self.snippet_range().and_then(|r| self.source.get(r))
+    }
+
+    /// Where [`Self::snippet`] is in the template's source.
+    fn snippet_range(&self) -> Option<std::ops::Range<usize>> {
         let Some(range) = self
             .error
             .range()
             .filter(|r| self.source.get(r.clone()).is_some())
         else {
-            return self.whole;
+            return self.whole.clone();
         };
-        let before = &self.source[..range.start];
-        let start = before
+        if !self.source[range.start..].starts_with('.') {
+            return Some(range);
+        }
+        let start = self.source[..range.start]
             .char_indices()
             .rev()
             .take_while(|(_, c)| c.is_alphanumeric() || *c == '_' || *c == '.')
             .last()
             .map_or(range.start, |(i, _)| i);
-        let widen = self.source[range.start..].starts_with('.');
-        self.source
-            .get(if widen { start } else { range.start }..range.end)
+        Some(start..range.end)
     }
 
     /// What went wrong, without location.
@@ -655,10 +662,7 @@ impl<'s> RenderError<'s> {
     fn location(&self, file: &Arc<SourceFile>) -> Location {
         // The text as written is never shorter than the template (quotes, escapes and
         // indentation only add), so the failing part is at least this far into the file.
-        let start = self.pos.offset_in(file)
-            + self
-                .snippet()
-                .map_or(0, |s| s.as_ptr() as usize - self.source.as_ptr() as usize);
+        let start = self.pos.offset_in(file) + self.snippet_range().map_or(0, |r| r.start);
         let window = self.source.len() * 2 + 256;
         if let Some(found) = self
             .snippet()

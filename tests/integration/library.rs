@@ -3,21 +3,11 @@
 
 use std::sync::Arc;
 
+use crate::support::Collect;
 use minijinja::value::{Serde, Value};
-use tenantry::plan::{PlanOptions, PlanRecord, Planner, Sink, Summary};
+use tenantry::plan::{PlanOptions, Planner, Summary};
 use tenantry::playbook::Playbook;
 use tenantry::template::TenantScope;
-
-#[derive(Default)]
-struct Collect(Vec<serde_json::Value>);
-
-impl Sink for Collect {
-    fn record(&mut self, record: PlanRecord<'_>) -> std::io::Result<()> {
-        self.0
-            .push(serde_json::to_value(&record).expect("records serialize"));
-        Ok(())
-    }
-}
 
 #[test]
 fn a_step_reading_earlier_output_expands_once_that_output_is_known() {

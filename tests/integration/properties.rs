@@ -4,20 +4,10 @@
 
 use std::collections::HashSet;
 
+use crate::support::Collect;
 use proptest::prelude::*;
-use tenantry::plan::{PlanOptions, PlanRecord, Planner, Sink};
+use tenantry::plan::{PlanOptions, Planner};
 use tenantry::playbook::Playbook;
-
-#[derive(Default)]
-struct Collect(Vec<serde_json::Value>);
-
-impl Sink for Collect {
-    fn record(&mut self, record: PlanRecord<'_>) -> std::io::Result<()> {
-        self.0
-            .push(serde_json::to_value(&record).expect("records serialize"));
-        Ok(())
-    }
-}
 
 /// A playbook with `tenants` tenants and one step per entry of `steps`, all with the same name
 /// (so step keys collide too), each looping over its items (strings, some repeated) and

@@ -46,6 +46,18 @@ pub fn tenantry(args: &[&str]) -> Run {
     tenantry_in(&root(), args)
 }
 
+/// A plan sink that keeps every record as JSON, for tests of the library API.
+#[derive(Default)]
+pub struct Collect(pub Vec<serde_json::Value>);
+
+impl tenantry::plan::Sink for Collect {
+    fn record(&mut self, record: tenantry::plan::PlanRecord<'_>) -> std::io::Result<()> {
+        self.0
+            .push(serde_json::to_value(&record).expect("records serialize"));
+        Ok(())
+    }
+}
+
 /// A temporary folder holding a playbook and the files it reads, removed when dropped.
 pub struct Workspace {
     dir: tempfile::TempDir,
