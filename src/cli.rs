@@ -40,6 +40,9 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Serve the built-in Exchange Online sandbox on loopback until stopped: the admin API and
+    /// the token endpoints of N seeded tenants, with the service's limits and injectable faults.
+    Sandbox(SandboxArgs),
     /// Print a JSON Schema: of playbooks (for editors), or of `plan --format json` records.
     Schema {
         /// Which schema.
@@ -62,6 +65,63 @@ pub struct PlanArgs {
     /// Only steps with one of these tags (comma-separated or repeated).
     #[arg(long, value_name = "TAG", value_delimiter = ',')]
     pub tags: Vec<String>,
+}
+
+/// The options of `tenantry sandbox`.
+#[derive(Debug, clap::Args)]
+pub struct SandboxArgs {
+    /// The loopback port to listen on; 0 picks a free one.
+    #[arg(long, default_value_t = 5800)]
+    pub port: u16,
+    /// How many tenants: contoso, fabrikam, northwind, … then tenant011 and on.
+    #[arg(long, default_value_t = 3)]
+    pub tenants: usize,
+    /// User mailboxes per tenant.
+    #[arg(long, default_value_t = 100)]
+    pub mailboxes: usize,
+    /// The seed of every directory (same seed, same directory) and of the fault draws.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Time each admin API call takes: `50ms`, a range `20ms..80ms`, or `exp:50ms`.
+    #[arg(long, default_value = "0ms", value_parser = parse_latency)]
+    pub latency: crate::sandbox::Latency,
+    /// Concurrent admin API requests per tenant; one more is answered with 429.
+    #[arg(long, default_value_t = 3)]
+    pub limit: usize,
+    /// Sustained admin API requests per second per tenant (a token bucket); none by default.
+    #[arg(long, value_name = "PER_SECOND")]
+    pub rate: Option<f64>,
+    /// The Retry-After sent with 429, in seconds (fractions allowed).
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    pub retry_after: f64,
+    /// How long access tokens live (`60m`, `30s`).
+    #[arg(long, default_value = "60m", value_parser = parse_duration_arg)]
+    pub token_ttl: std::time::Duration,
+    /// Inject a fault into a fraction of admin API calls: 429, 503, 504, 401 or drop, e.g.
+    /// `--fault 503:0.01` (repeatable).
+    #[arg(long = "fault", value_name = "KIND:RATE", value_parser = parse_fault)]
+    pub faults: Vec<crate::sandbox::Fault>,
+    /// The polling interval device-code sign-ins ask for.
+    #[arg(long, default_value = "5s", value_parser = parse_duration_arg)]
+    pub device_code_interval: std::time::Duration,
+    /// Require X-AnchorMailbox on beta InvokeCommand too (v2.0 always requires it).
+    #[arg(long)]
+    pub require_anchor: bool,
+    /// Write the sample app's certificate and private key into this folder and exit.
+    #[arg(long, value_name = "DIR")]
+    pub write_certificate: Option<PathBuf>,
+}
+
+fn parse_latency(s: &str) -> Result<crate::sandbox::Latency, String> {
+    s.parse()
+}
+
+fn parse_fault(s: &str) -> Result<crate::sandbox::Fault, String> {
+    s.parse()
+}
+
+fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
+    crate::sandbox::config::parse_duration(s)
 }
 
 /// Output formats of `plan`.
@@ -122,6 +182,9 @@ pub enum CliError {
     /// Output could not be written.
     #[error("cannot write output: {0}")]
     Output(#[from] io::Error),
+    /// The sandbox could not start.
+    #[error("sandbox: {0}")]
+    Sandbox(#[from] crate::sandbox::SandboxError),
 }
 
 fn report(e: &CliError) -> i32 {
@@ -136,6 +199,10 @@ fn report(e: &CliError) -> i32 {
     let _ = write!(io::stderr().lock(), "{e}");
     match e {
         CliError::Playbook(_) | CliError::Plan(PlanError::Invalid(_)) => exit::INVALID_INPUT,
+        CliError::Sandbox(crate::sandbox::SandboxError::Config(_)) => {
+            let _ = writeln!(io::stderr());
+            exit::INVALID_INPUT
+        }
         _ => {
             let _ = writeln!(io::stderr());
             exit::TASKS_FAILED
@@ -184,6 +251,7 @@ fn run(cli: Cli) -> Result<i32, CliError> {
                 Format::Json => write_plan(&planner, JsonSink::new(out), JsonSink::into_inner),
             }
         }
+        Command::Sandbox(args) => crate::sandbox::serve::run(&args).map_err(CliError::from),
         Command::Schema { kind } => {
             let schema = match kind {
                 SchemaKind::Playbook => playbook_schema(),

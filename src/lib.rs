@@ -37,9 +37,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+// The sandbox builds its fixed Exchange objects with large `json!` literals.
+#![recursion_limit = "256"]
+
 pub mod cli;
 pub mod diagnostic;
 pub mod exit;
+pub mod jwt;
 pub mod plan;
 pub mod playbook;
+pub mod sandbox;
 pub mod template;

@@ -1,0 +1,413 @@
+//! How a sandbox is shaped: its tenants, their limits, latency and injected faults.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::rng::Rng;
+
+/// Tenant names the sandbox uses first, before `tenant011` and on.
+const NAMES: &[&str] = &[
+    "contoso",
+    "fabrikam",
+    "northwind",
+    "adatum",
+    "litware",
+    "tailspin",
+    "wingtip",
+    "woodgrove",
+    "proseware",
+    "fourthcoffee",
+];
+
+/// Everything a sandbox needs to start.
+#[derive(Clone, Debug)]
+pub struct SandboxConfig {
+    /// The address to listen on; loopback unless the caller insists.
+    pub host: IpAddr,
+    /// The port; 0 picks a free one.
+    pub port: u16,
+    /// The seed of every directory and of the fault draws.
+    pub seed: u64,
+    /// The tenants served.
+    pub tenants: Vec<TenantConfig>,
+    /// How long issued access tokens live.
+    pub token_ttl: Duration,
+    /// The polling interval a device code asks for.
+    pub device_code_interval: Duration,
+    /// Whether beta/v1.0 InvokeCommand requires `X-AnchorMailbox` (v2.0 always does).
+    pub require_anchor: bool,
+    /// The server-side cmdlet timeout: a call whose latency would exceed it gets 504.
+    pub call_timeout: Duration,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            seed: 1,
+            tenants: Vec::new(),
+            token_ttl: Duration::from_secs(3600),
+            device_code_interval: Duration::from_secs(5),
+            require_anchor: false,
+            call_timeout: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+impl SandboxConfig {
+    /// A sandbox of `count` tenants (contoso, fabrikam, northwind, … then tenant011, …), each
+    /// with `mailboxes` user mailboxes.
+    pub fn with_tenants(count: usize, mailboxes: usize) -> Self {
+        let tenants = (0..count)
+            .map(|i| {
+                let name = match NAMES.get(i) {
+                    Some(name) => (*name).to_string(),
+                    None => format!("tenant{:03}", i + 1),
+                };
+                TenantConfig::new(&format!("{name}.onmicrosoft.com"), mailboxes)
+            })
+            .collect();
+        SandboxConfig {
+            tenants,
+            ..SandboxConfig::default()
+        }
+    }
+
+    /// A sandbox serving exactly these tenant domains (`contoso.onmicrosoft.com`, …).
+    pub fn with_domains<S: AsRef<str>>(domains: &[S], mailboxes: usize) -> Self {
+        SandboxConfig {
+            tenants: domains
+                .iter()
+                .map(|d| TenantConfig::new(d.as_ref(), mailboxes))
+                .collect(),
+            ..SandboxConfig::default()
+        }
+    }
+
+    /// Applies `f` to every tenant: the way to set one limit, latency or fault for all.
+    pub fn each_tenant(mut self, f: impl Fn(&mut TenantConfig)) -> Self {
+        self.tenants.iter_mut().for_each(f);
+        self
+    }
+}
+
+/// One sandbox tenant.
+#[derive(Clone, Debug)]
+pub struct TenantConfig {
+    /// The initial domain, `<name>.onmicrosoft.com`.
+    pub domain: String,
+    /// The tenant GUID; derived from the seed and domain when `None`.
+    pub id: Option<String>,
+    /// How many user mailboxes the directory holds.
+    pub mailboxes: usize,
+    /// The service side of the tenant: limits, latency and faults, changeable while running.
+    pub behaviour: Behaviour,
+}
+
+impl TenantConfig {
+    /// A tenant with default behaviour.
+    pub fn new(domain: &str, mailboxes: usize) -> Self {
+        TenantConfig {
+            domain: domain.to_ascii_lowercase(),
+            id: None,
+            mailboxes,
+            behaviour: Behaviour::default(),
+        }
+    }
+
+    /// The tenant GUID this configuration gives under `seed`.
+    pub fn tenant_id(&self, seed: u64) -> String {
+        match &self.id {
+            Some(id) => id.to_ascii_lowercase(),
+            None => Rng::derive(seed, &format!("tenant-id/{}", self.domain)).guid(),
+        }
+    }
+}
+
+/// How a tenant's admin API behaves: limits, latency and faults.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Behaviour {
+    /// Concurrent admin API requests allowed; one more is answered with 429.
+    pub limit: usize,
+    /// Sustained requests per second allowed (a token bucket); `None` for no rate limit.
+    pub rate: Option<f64>,
+    /// The bucket's size: requests allowed in a burst.
+    pub burst: f64,
+    /// The `Retry-After` sent with 429, in seconds (fractions allowed).
+    pub retry_after: f64,
+    /// Time each admin API call takes.
+    pub latency: Latency,
+    /// Faults injected at random, each with its rate.
+    pub faults: Vec<Fault>,
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        Behaviour {
+            limit: 3,
+            rate: None,
+            burst: 10.0,
+            retry_after: 1.0,
+            latency: Latency::Fixed(Duration::ZERO),
+            faults: Vec::new(),
+        }
+    }
+}
+
+/// The time an admin API call takes: fixed, or drawn from a distribution.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Latency {
+    /// Always this long (`50ms`).
+    Fixed(Duration),
+    /// Uniform between two bounds (`20ms..80ms`).
+    Uniform(Duration, Duration),
+    /// Exponential with this mean (`exp:50ms`): mostly short, with a long tail.
+    Exponential(Duration),
+}
+
+impl Latency {
+    /// Draws one latency.
+    pub fn draw(&self, rng: &mut Rng) -> Duration {
+        match *self {
+            Latency::Fixed(d) => d,
+            Latency::Uniform(lo, hi) => lo + (hi.saturating_sub(lo)).mul_f64(rng.next_f64()),
+            Latency::Exponential(mean) => {
+                // Inverse transform; 1 - u is in (0, 1], so ln never sees zero. Capped at 20
+                // means so one draw cannot stall a test.
+                let x = -(1.0 - rng.next_f64()).ln();
+                mean.mul_f64(x.min(20.0))
+            }
+        }
+    }
+
+    /// The mean latency, for computing ideal throughput.
+    pub fn mean(&self) -> Duration {
+        match *self {
+            Latency::Fixed(d) | Latency::Exponential(d) => d,
+            Latency::Uniform(lo, hi) => (lo + hi) / 2,
+        }
+    }
+}
+
+impl fmt::Display for Latency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Latency::Fixed(d) => write!(f, "{}", fmt_duration(*d)),
+            Latency::Uniform(a, b) => write!(f, "{}..{}", fmt_duration(*a), fmt_duration(*b)),
+            Latency::Exponential(d) => write!(f, "exp:{}", fmt_duration(*d)),
+        }
+    }
+}
+
+impl FromStr for Latency {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if let Some(mean) = s.strip_prefix("exp:") {
+            return Ok(Latency::Exponential(parse_duration(mean)?));
+        }
+        if let Some((lo, hi)) = s.split_once("..") {
+            let (lo, hi) = (parse_duration(lo)?, parse_duration(hi)?);
+            if hi < lo {
+                return Err(format!("latency range '{s}' ends before it starts"));
+            }
+            return Ok(Latency::Uniform(lo, hi));
+        }
+        parse_duration(s).map(Latency::Fixed).map_err(|e| {
+            format!("{e}; latency is a duration (50ms), a range (20ms..80ms) or exp:MEAN")
+        })
+    }
+}
+
+impl Serialize for Latency {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Latency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// What an injected fault does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FaultKind {
+    /// 429 Too Many Requests with `Retry-After`.
+    TooManyRequests,
+    /// 503 Service Unavailable.
+    Unavailable,
+    /// 504 Gateway Timeout.
+    GatewayTimeout,
+    /// 401 as if the token had been revoked.
+    Unauthorized,
+    /// The connection is closed without an answer.
+    Drop,
+}
+
+impl FaultKind {
+    /// The name used in `--fault` and in statistics.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::TooManyRequests => "429",
+            FaultKind::Unavailable => "503",
+            FaultKind::GatewayTimeout => "504",
+            FaultKind::Unauthorized => "401",
+            FaultKind::Drop => "drop",
+        }
+    }
+}
+
+/// A fault injected into a fraction of admin API requests (`503:0.01`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Fault {
+    /// What happens.
+    pub kind: FaultKind,
+    /// The fraction of requests it happens to, 0 to 1.
+    pub rate: f64,
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.kind.name(), self.rate)
+    }
+}
+
+impl FromStr for Fault {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (kind, rate) = s
+            .split_once(':')
+            .ok_or_else(|| format!("fault '{s}' is not KIND:RATE, e.g. 503:0.01"))?;
+        let kind = match kind.trim() {
+            "429" => FaultKind::TooManyRequests,
+            "503" => FaultKind::Unavailable,
+            "504" => FaultKind::GatewayTimeout,
+            "401" => FaultKind::Unauthorized,
+            "drop" | "reset" => FaultKind::Drop,
+            other => {
+                return Err(format!(
+                    "fault kind '{other}' is not one of 429, 503, 504, 401, drop"
+                ));
+            }
+        };
+        let rate: f64 = rate
+            .trim()
+            .parse()
+            .map_err(|_| format!("fault rate '{rate}' is not a number between 0 and 1"))?;
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(format!("fault rate {rate} is not between 0 and 1"));
+        }
+        Ok(Fault { kind, rate })
+    }
+}
+
+impl Serialize for Fault {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Fault {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Parses `250ms`, `3s`, `1.5s`, `60m`, `2h`, `1d`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration such as 50ms, 3s or 60m"))?;
+    let scale = match unit {
+        "ms" => 0.001,
+        "s" | "" if !num.is_empty() => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        "d" => 86400.0,
+        _ => return Err(format!("'{s}' has an unknown unit (use ms, s, m, h or d)")),
+    };
+    let secs = value * scale;
+    if !secs.is_finite() || secs > 1e9 {
+        return Err(format!("'{s}' is too long"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Formats a duration the way [`parse_duration`] reads it.
+pub fn fmt_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms.is_multiple_of(3_600_000) && ms > 0 {
+        format!("{}h", ms / 3_600_000)
+    } else if ms.is_multiple_of(60_000) && ms > 0 {
+        format!("{}m", ms / 60_000)
+    } else if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_and_fault_specs_parse_and_print_back() {
+        for text in ["50ms", "20ms..80ms", "exp:50ms", "2s", "0s"] {
+            let latency: Latency = text.parse().unwrap();
+            assert_eq!(latency.to_string(), text);
+        }
+        assert!("80ms..20ms".parse::<Latency>().is_err());
+        assert!("fast".parse::<Latency>().is_err());
+        let fault: Fault = "503:0.01".parse().unwrap();
+        assert_eq!(fault.kind, FaultKind::Unavailable);
+        assert_eq!(fault.to_string(), "503:0.01");
+        assert!("500:0.1".parse::<Fault>().is_err());
+        assert!("429:1.5".parse::<Fault>().is_err());
+        assert!("429".parse::<Fault>().is_err());
+        assert_eq!(parse_duration("60m").unwrap(), Duration::from_secs(3600));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert!(parse_duration("ms").is_err());
+    }
+
+    #[test]
+    fn drawn_latencies_stay_in_range_and_average_near_the_mean() {
+        let mut rng = Rng::new(3);
+        let uniform: Latency = "20ms..80ms".parse().unwrap();
+        let exp: Latency = "exp:50ms".parse().unwrap();
+        let mut total = Duration::ZERO;
+        for _ in 0..10_000 {
+            let d = uniform.draw(&mut rng);
+            assert!(d >= Duration::from_millis(20) && d <= Duration::from_millis(80));
+            total += exp.draw(&mut rng);
+        }
+        let mean = total.as_secs_f64() / 10_000.0;
+        assert!((0.045..0.055).contains(&mean), "exponential mean {mean}");
+    }
+
+    #[test]
+    fn tenant_names_and_ids_are_stable() {
+        let config = SandboxConfig::with_tenants(12, 5);
+        assert_eq!(config.tenants[0].domain, "contoso.onmicrosoft.com");
+        assert_eq!(config.tenants[11].domain, "tenant012.onmicrosoft.com");
+        let a = config.tenants[0].tenant_id(1);
+        assert_eq!(a, config.tenants[0].tenant_id(1));
+        assert_ne!(a, config.tenants[0].tenant_id(2));
+        assert_ne!(a, config.tenants[1].tenant_id(1));
+    }
+}

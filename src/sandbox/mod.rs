@@ -1,0 +1,361 @@
+//! The built-in Exchange Online sandbox: an HTTP server on loopback that answers like Microsoft
+//! Entra ID's token endpoints and Exchange Online's admin API, over a seeded in-memory directory
+//! per tenant.
+//!
+//! The wire shapes follow `InvokeCommand` as the ExchangeOnlineManagement V3 module speaks it:
+//! the same URLs, headers, bodies, paging, error bodies, status codes and throttling. Everything
+//! it served is counted ([`Stats`]), so tests assert what happened at the service instead of
+//! trusting the client.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), tenantry::sandbox::SandboxError> {
+//! use tenantry::sandbox::{Sandbox, SandboxConfig};
+//! let sandbox = Sandbox::start(SandboxConfig::with_tenants(3, 50)).await?;
+//! println!("admin API at {}/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand", sandbox.url());
+//! let stats = sandbox.stats();
+//! assert_eq!(stats.tenants.len(), 3);
+//! sandbox.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod clock;
+pub mod cmdlets;
+pub mod config;
+pub mod directory;
+mod filter;
+pub mod identity;
+pub mod rng;
+pub mod serve;
+mod server;
+pub mod stats;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde::Serialize;
+
+pub use config::{Behaviour, Fault, FaultKind, Latency, SandboxConfig, TenantConfig};
+pub use identity::{APP_CERTIFICATE, APP_PRIVATE_KEY, APPS, EXO_PUBLIC_CLIENT, USERS};
+pub use stats::{Stats, TenantStats, WriteRecord};
+
+use directory::Directory;
+use identity::Identity;
+use rng::Rng;
+
+/// Why a sandbox could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}; choose another port with --port, or 0 for any")]
+    Bind {
+        /// The address tried.
+        addr: SocketAddr,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// The configuration is inconsistent.
+    #[error("{0}")]
+    Config(String),
+    /// A file could not be written, or the runtime could not start.
+    #[error("{0}")]
+    Io(String),
+    /// The built-in keys could not be read (a build problem, not a user one).
+    #[error("the sandbox's built-in keys are unreadable: {0}")]
+    Keys(#[from] crate::jwt::JwtError),
+}
+
+/// A tenant as the sandbox serves it.
+#[derive(Clone, Debug, Serialize)]
+pub struct TenantInfo {
+    /// The initial domain (`contoso.onmicrosoft.com`).
+    pub domain: String,
+    /// The vanity domain (`contoso.com`), also accepted in URLs.
+    pub vanity_domain: String,
+    /// The tenant GUID.
+    pub id: String,
+    /// How many user mailboxes it started with.
+    pub mailboxes: usize,
+    /// Its token endpoint.
+    pub token_url: String,
+    /// Its InvokeCommand URL.
+    pub invoke_url: String,
+}
+
+/// A running sandbox; dropping it stops the server.
+pub struct Sandbox {
+    state: Arc<State>,
+    addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Sandbox {
+    /// Builds the directories, binds the port and starts serving on the current tokio runtime.
+    pub async fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
+        let addr = SocketAddr::new(config.host, config.port);
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| SandboxError::Bind { addr, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| SandboxError::Bind { addr, source })?;
+        let base_url = format!("http://{addr}");
+        let state = Arc::new(State::new(config, base_url)?);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(server::serve(listener, state.clone(), rx));
+        Ok(Sandbox {
+            state,
+            addr,
+            shutdown: Some(tx),
+            task: Some(task),
+        })
+    }
+
+    /// The base URL, `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        self.state.base_url.clone()
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The tenants it serves, in configuration order.
+    pub fn tenants(&self) -> Vec<TenantInfo> {
+        self.state
+            .tenants
+            .iter()
+            .map(|t| t.info(&self.state.base_url))
+            .collect()
+    }
+
+    /// A snapshot of everything counted so far.
+    pub fn stats(&self) -> Stats {
+        self.state.stats(true)
+    }
+
+    /// Completes a pending device-code sign-in as `username` (who passes MFA), as the user's
+    /// browser would.
+    pub fn approve_device_code(&self, user_code: &str, username: &str) -> Result<(), String> {
+        self.state
+            .identity
+            .approve_device_code(user_code, username, false)
+    }
+
+    /// Makes every access token issued so far for a tenant invalid, as a revoked session or
+    /// a token the service no longer accepts; false if the tenant is unknown.
+    pub fn revoke_tokens(&self, tenant: &str) -> bool {
+        match self.state.tenant(tenant) {
+            Some(t) => {
+                t.revoke(self.state.identity.issued());
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A tenant's behaviour (limit, latency, faults) now.
+    pub fn behaviour(&self, tenant: &str) -> Option<Behaviour> {
+        self.state
+            .tenant(tenant)
+            .map(|t| lock(&t.behaviour).clone())
+    }
+
+    /// Changes a tenant's behaviour while serving; false if the tenant is unknown.
+    pub fn set_behaviour(&self, tenant: &str, behaviour: Behaviour) -> bool {
+        match self.state.tenant(tenant) {
+            Some(t) => {
+                *lock(&t.behaviour) = behaviour;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The whole directory of a tenant as JSON.
+    pub fn directory(&self, tenant: &str) -> Option<serde_json::Value> {
+        self.state
+            .tenant(tenant)
+            .map(|t| lock(&t.directory).snapshot())
+    }
+
+    /// Stops accepting connections and waits for the server task to end.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// The sandbox's shared state.
+pub(crate) struct State {
+    pub(crate) base_url: String,
+    pub(crate) config: SandboxConfig,
+    pub(crate) identity: Identity,
+    pub(crate) tenants: Vec<Tenant>,
+    by_key: HashMap<String, usize>,
+    pub(crate) cursors: Mutex<HashMap<String, server::Cursor>>,
+    writes: Mutex<Vec<WriteRecord>>,
+    started: Instant,
+    pub(crate) requests: AtomicU64,
+    /// Request ids and page tokens; not part of any deterministic output.
+    pub(crate) request_ids: Mutex<Rng>,
+}
+
+impl State {
+    fn new(config: SandboxConfig, base_url: String) -> Result<Self, SandboxError> {
+        let identity = Identity::new(&base_url, config.token_ttl, config.device_code_interval)?;
+        let mut tenants = Vec::new();
+        let mut by_key = HashMap::new();
+        for (index, tc) in config.tenants.iter().enumerate() {
+            let domain = tc.domain.to_ascii_lowercase();
+            if !domain.contains('.') || domain.contains('/') || domain.contains(' ') {
+                return Err(SandboxError::Config(format!(
+                    "'{domain}' is not a tenant domain such as contoso.onmicrosoft.com"
+                )));
+            }
+            let id = tc.tenant_id(config.seed);
+            let label = domain.split('.').next().unwrap_or(&domain).to_string();
+            let vanity = format!("{label}.com");
+            for key in [&domain, &id, &vanity] {
+                if by_key.insert(key.clone(), index).is_some() {
+                    return Err(SandboxError::Config(format!(
+                        "tenant '{key}' is configured twice"
+                    )));
+                }
+            }
+            let directory = Directory::generate(&domain, &id, tc.mailboxes, config.seed);
+            tenants.push(Tenant {
+                rng: Mutex::new(Rng::derive(config.seed, &format!("faults/{domain}"))),
+                domain,
+                id,
+                vanity,
+                mailboxes: tc.mailboxes,
+                directory: Mutex::new(directory),
+                bucket: Mutex::new((tc.behaviour.burst, Instant::now())),
+                behaviour: Mutex::new(tc.behaviour.clone()),
+                in_flight: AtomicUsize::new(0),
+                peak: AtomicUsize::new(0),
+                revoked_through: AtomicU64::new(0),
+                counters: Mutex::new(TenantStats::default()),
+            });
+        }
+        Ok(State {
+            base_url,
+            config,
+            identity,
+            tenants,
+            by_key,
+            cursors: Mutex::new(HashMap::new()),
+            writes: Mutex::new(Vec::new()),
+            started: Instant::now(),
+            requests: AtomicU64::new(0),
+            request_ids: Mutex::new(Rng::derive(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or(0),
+                "request-ids",
+            )),
+        })
+    }
+
+    /// A tenant by initial domain, vanity domain or GUID, case-insensitively.
+    pub(crate) fn tenant(&self, key: &str) -> Option<&Tenant> {
+        let key = key.to_ascii_lowercase();
+        self.by_key.get(&key).map(|&i| &self.tenants[i])
+    }
+
+    pub(crate) fn elapsed_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    pub(crate) fn log_write(&self, mut record: WriteRecord) {
+        let mut writes = lock(&self.writes);
+        record.seq = writes.len() as u64 + 1;
+        writes.push(record);
+    }
+
+    pub(crate) fn stats(&self, with_writes: bool) -> Stats {
+        let tenants = self
+            .tenants
+            .iter()
+            .map(|t| {
+                let mut s = lock(&t.counters).clone();
+                s.id = t.id.clone();
+                s.limit = lock(&t.behaviour).limit;
+                s.peak_concurrency = t.peak.load(std::sync::atomic::Ordering::SeqCst);
+                s.in_flight = t.in_flight.load(std::sync::atomic::Ordering::SeqCst);
+                (t.domain.clone(), s)
+            })
+            .collect();
+        Stats {
+            uptime_ms: self.elapsed_ms(),
+            tenants,
+            writes: if with_writes {
+                lock(&self.writes).clone()
+            } else {
+                Vec::new()
+            },
+        }
+    }
+}
+
+/// One tenant's live state.
+pub(crate) struct Tenant {
+    pub(crate) domain: String,
+    pub(crate) id: String,
+    pub(crate) vanity: String,
+    mailboxes: usize,
+    pub(crate) directory: Mutex<Directory>,
+    pub(crate) behaviour: Mutex<Behaviour>,
+    pub(crate) bucket: Mutex<(f64, Instant)>,
+    pub(crate) in_flight: AtomicUsize,
+    pub(crate) peak: AtomicUsize,
+    pub(crate) revoked_through: AtomicU64,
+    pub(crate) counters: Mutex<TenantStats>,
+    pub(crate) rng: Mutex<Rng>,
+}
+
+impl Tenant {
+    fn info(&self, base_url: &str) -> TenantInfo {
+        TenantInfo {
+            domain: self.domain.clone(),
+            vanity_domain: self.vanity.clone(),
+            id: self.id.clone(),
+            mailboxes: self.mailboxes,
+            token_url: format!("{base_url}/{}/oauth2/v2.0/token", self.domain),
+            invoke_url: format!("{base_url}/adminapi/beta/{}/InvokeCommand", self.domain),
+        }
+    }
+
+    /// Refuses every token issued so far (sequence numbers up to `issued`).
+    pub(crate) fn revoke(&self, issued: u64) {
+        self.revoked_through
+            .store(issued, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Locks a mutex, using the data even if another thread panicked while holding it: every
+/// critical section here leaves the data consistent.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,1260 @@
+//! The sandbox's HTTP server: routing, the admin API's request and response shapes, limits,
+//! faults and paging. Identity and cmdlets live in their own modules.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderMap, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use super::cmdlets::{self, Access, CmdletError};
+use super::config::FaultKind;
+use super::identity::{Grant, OAuthError, TenantRef};
+use super::stats::WriteRecord;
+use super::{State, Tenant, lock};
+
+type Body = Full<Bytes>;
+
+/// The largest request body accepted.
+const MAX_BODY: usize = 8 << 20;
+/// Requests in one `$batch`.
+const MAX_BATCH: usize = 20;
+/// How long an unread page cursor lives.
+const CURSOR_TTL: Duration = Duration::from_secs(600);
+/// The backend the responses claim to come from.
+const BACKEND: &str = "AM6PR01MB7412.eurprd01.prod.exchangelabs.com";
+/// The routing mailbox prefixes X-AnchorMailbox may carry.
+const ANCHOR_PREFIXES: &[&str] = &["UPN:", "SMTP:", "APP:", "MBX:", "OID:"];
+/// The v2.0 endpoints and the cmdlets each accepts.
+const V2_ENDPOINTS: &[(&str, &[&str])] = &[
+    ("OrganizationConfig", &["Get-OrganizationConfig"]),
+    ("AcceptedDomain", &["Get-AcceptedDomain"]),
+    ("Mailbox", &["Get-Mailbox", "Set-Mailbox"]),
+    (
+        "MailboxFolderPermission",
+        &[
+            "Get-MailboxFolderPermission",
+            "Add-MailboxFolderPermission",
+            "Set-MailboxFolderPermission",
+            "Remove-MailboxFolderPermission",
+        ],
+    ),
+    ("DistributionGroupMember", &["Get-DistributionGroupMember"]),
+    (
+        "DynamicDistributionGroupMember",
+        &["Get-DynamicDistributionGroupMember"],
+    ),
+];
+
+/// A page cursor: the rest of a result, waiting for its `@odata.nextLink`.
+pub(crate) struct Cursor {
+    tenant: String,
+    request_hash: [u8; 32],
+    items: Arc<Vec<Value>>,
+    offset: usize,
+    expires: Instant,
+}
+
+/// Returned by a handler to close the connection without answering (an injected drop).
+#[derive(Debug)]
+pub(crate) struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by fault injection")
+    }
+}
+
+impl std::error::Error for Dropped {}
+
+/// Accepts connections until `stop` fires; each connection is served on its own task and
+/// aborted when the server stops.
+pub(crate) async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<State>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else {
+                    // Out of file descriptors or similar: wait instead of spinning.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                let state = state.clone();
+                connections.spawn(async move {
+                    let service = service_fn(move |req| handle(state.clone(), req));
+                    let _ = http1::Builder::new()
+                        .keep_alive(true)
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+                // Reap finished connections so the set does not grow with every client.
+                while connections.try_join_next().is_some() {}
+            }
+        }
+    }
+    connections.abort_all();
+}
+
+async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>, Dropped> {
+    state.requests.fetch_add(1, Ordering::Relaxed);
+    let client_request_id = header(req.headers(), "client-request-id").map(str::to_string);
+    let mut response = route(&state, req).await?;
+    let headers = response.headers_mut();
+    let request_id = lock(&state.request_ids).guid();
+    insert(headers, "request-id", &request_id);
+    if let Some(id) = client_request_id {
+        insert(headers, "client-request-id", &id);
+    }
+    Ok(response)
+}
+
+async fn route(state: &Arc<State>, req: Request<Incoming>) -> Result<Response<Body>, Dropped> {
+    let path = req.uri().path().to_string();
+    let segments: Vec<String> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(percent_decode)
+        .collect();
+    let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let method = req.method().clone();
+    match (method.clone(), segs.as_slice()) {
+        (Method::GET, []) => Ok(json_response(StatusCode::OK, &index(state))),
+        (_, ["adminapi", version, tenant, rest @ ..]) => {
+            let version = version.to_string();
+            let tenant = tenant.to_string();
+            let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
+            admin(state, req, &version, &tenant, &rest).await
+        }
+        (_, ["sandbox", rest @ ..]) => {
+            let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
+            control(state, req, &rest).await
+        }
+        (Method::GET, [tenant, ".well-known", "openid-configuration"])
+        | (Method::GET, [tenant, "v2.0", ".well-known", "openid-configuration"]) => {
+            match known_authority(state, tenant) {
+                true => Ok(json_response(
+                    StatusCode::OK,
+                    &state.identity.openid_configuration(tenant),
+                )),
+                false => Ok(oauth_error(&tenant_not_found(tenant))),
+            }
+        }
+        (Method::GET, [tenant, "discovery", "v2.0", "keys"])
+        | (Method::GET, [tenant, "discovery", "keys"]) => match known_authority(state, tenant) {
+            true => Ok(json_response(StatusCode::OK, &state.identity.jwks())),
+            false => Ok(oauth_error(&tenant_not_found(tenant))),
+        },
+        (Method::POST, [tenant, "oauth2", "v2.0", "token"]) => {
+            let tenant = tenant.to_string();
+            token(state, req, &tenant).await
+        }
+        (Method::POST, [tenant, "oauth2", "v2.0", "devicecode"]) => {
+            let tenant = tenant.to_string();
+            device_code(state, req, &tenant).await
+        }
+        _ => Ok(json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"error": {"code": "NotFound", "message": format!("No sandbox endpoint at {method} {path}.")}}),
+        )),
+    }
+}
+
+fn known_authority(state: &State, tenant: &str) -> bool {
+    matches!(tenant, "common" | "organizations") || state.tenant(tenant).is_some()
+}
+
+fn index(state: &State) -> Value {
+    let b = &state.base_url;
+    json!({
+        "sandbox": "tenantry's built-in Exchange Online sandbox",
+        "tenants": state.tenants.iter().map(|t| t.domain.clone()).collect::<Vec<_>>(),
+        "endpoints": {
+            "token": format!("{b}/{{tenant}}/oauth2/v2.0/token"),
+            "devicecode": format!("{b}/{{tenant}}/oauth2/v2.0/devicecode"),
+            "openid_configuration": format!("{b}/{{tenant}}/v2.0/.well-known/openid-configuration"),
+            "invoke_command": format!("{b}/adminapi/beta/{{tenant}}/InvokeCommand"),
+            "batch": format!("{b}/adminapi/beta/{{tenant}}/$batch"),
+            "stats": format!("{b}/sandbox/stats"),
+            "devicelogin": format!("{b}/sandbox/devicelogin"),
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identity endpoints
+
+fn tenant_not_found(tenant: &str) -> OAuthError {
+    OAuthError {
+        status: 400,
+        error: "invalid_tenant",
+        code: 90002,
+        description: format!(
+            "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."
+        ),
+    }
+}
+
+fn oauth_error(error: &OAuthError) -> Response<Body> {
+    let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let trace = format!("{:016x}", rand_u64());
+    let correlation = format!("{:016x}", rand_u64());
+    let mut response = json_response(status, &error.body(&trace, &correlation));
+    if status == StatusCode::UNAUTHORIZED {
+        insert(
+            response.headers_mut(),
+            "www-authenticate",
+            "Basic realm=\"sandbox\"",
+        );
+    }
+    response
+}
+
+async fn read_form(req: Request<Incoming>) -> Result<HashMap<String, String>, Response<Body>> {
+    let basic = header(req.headers(), "authorization")
+        .and_then(|h| h.strip_prefix("Basic "))
+        .map(str::to_string);
+    let body = read_body(req).await?;
+    let text = String::from_utf8_lossy(&body);
+    let mut form: HashMap<String, String> = parse_query(&text).into_iter().collect();
+    // client_secret_basic: the client id and secret in an Authorization header.
+    if let Some(basic) = basic {
+        use base64::Engine;
+        if let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(basic.trim())
+            && let Ok(pair) = String::from_utf8(decoded)
+            && let Some((id, secret)) = pair.split_once(':')
+        {
+            form.entry("client_id".into())
+                .or_insert_with(|| percent_decode(id));
+            form.entry("client_secret".into())
+                .or_insert_with(|| percent_decode(secret));
+        }
+    }
+    Ok(form)
+}
+
+async fn token(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+    tenant_key: &str,
+) -> Result<Response<Body>, Dropped> {
+    let Some(tenant) = state.tenant(tenant_key) else {
+        return Ok(oauth_error(&tenant_not_found(tenant_key)));
+    };
+    let form = match read_form(req).await {
+        Ok(form) => form,
+        Err(response) => return Ok(response),
+    };
+    let target = TenantRef {
+        domain: &tenant.domain,
+        id: &tenant.id,
+    };
+    match state.identity.token(&target, &form) {
+        Ok((body, grant)) => {
+            let name = match grant {
+                Grant::ClientSecret => "client_secret",
+                Grant::Certificate => "certificate",
+                Grant::Password => "password",
+                Grant::DeviceCode => "device_code",
+                Grant::RefreshToken => "refresh_token",
+            };
+            *lock(&tenant.counters)
+                .tokens_issued
+                .entry(name.into())
+                .or_default() += 1;
+            Ok(json_response(StatusCode::OK, &body))
+        }
+        Err(error) => {
+            *lock(&tenant.counters)
+                .token_errors
+                .entry(error.error.into())
+                .or_default() += 1;
+            Ok(oauth_error(&error))
+        }
+    }
+}
+
+async fn device_code(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+    tenant_key: &str,
+) -> Result<Response<Body>, Dropped> {
+    let Some(tenant) = state.tenant(tenant_key) else {
+        return Ok(oauth_error(&tenant_not_found(tenant_key)));
+    };
+    let form = match read_form(req).await {
+        Ok(form) => form,
+        Err(response) => return Ok(response),
+    };
+    let target = TenantRef {
+        domain: &tenant.domain,
+        id: &tenant.id,
+    };
+    match state.identity.device_code(&target, &form) {
+        Ok(body) => Ok(json_response(StatusCode::OK, &body)),
+        Err(error) => Ok(oauth_error(&error)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sandbox control endpoints
+
+const DEVICE_LOGIN_PAGE: &str = r#"<!doctype html>
+<html><head><meta charset="utf-8"><title>Sandbox sign-in</title></head>
+<body style="font-family: sans-serif; max-width: 32em; margin: 3em auto">
+<h1>Sandbox sign-in</h1>
+<p>This page stands in for signing in with multi-factor authentication. Enter the code the
+command line showed and the account to sign in as.</p>
+<form method="post">
+<p><label>Code <input name="user_code" autofocus></label></p>
+<p><label>Account <input name="username" placeholder="admin@contoso.onmicrosoft.com"></label></p>
+<p><button>Sign in</button> <button name="decline" value="true">Decline</button></p>
+</form></body></html>"#;
+
+async fn control(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+    rest: &[String],
+) -> Result<Response<Body>, Dropped> {
+    let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+    let method = req.method().clone();
+    match (method, rest.as_slice()) {
+        (Method::GET, ["stats"]) => {
+            let query = parse_query(req.uri().query().unwrap_or(""));
+            let with_writes = !query
+                .iter()
+                .any(|(k, v)| k == "writes" && matches!(v.as_str(), "0" | "false"));
+            let stats = state.stats(with_writes);
+            Ok(json_response(
+                StatusCode::OK,
+                &serde_json::to_value(stats).unwrap_or(Value::Null),
+            ))
+        }
+        (Method::GET, ["devicelogin"]) => {
+            let mut response =
+                Response::new(Full::new(Bytes::from_static(DEVICE_LOGIN_PAGE.as_bytes())));
+            insert(
+                response.headers_mut(),
+                "content-type",
+                "text/html; charset=utf-8",
+            );
+            Ok(response)
+        }
+        (Method::POST, ["devicelogin"]) => {
+            let is_json = header(req.headers(), "content-type")
+                .is_some_and(|c| c.starts_with("application/json"));
+            let body = match read_body(req).await {
+                Ok(body) => body,
+                Err(response) => return Ok(response),
+            };
+            let fields: HashMap<String, String> = if is_json {
+                match serde_json::from_slice::<Map<String, Value>>(&body) {
+                    Ok(map) => map
+                        .into_iter()
+                        .map(|(k, v)| {
+                            let v = match v {
+                                Value::String(s) => s,
+                                other => other.to_string(),
+                            };
+                            (k, v)
+                        })
+                        .collect(),
+                    Err(e) => return Ok(bad_request(&format!("The body is not JSON: {e}"))),
+                }
+            } else {
+                parse_query(&String::from_utf8_lossy(&body))
+                    .into_iter()
+                    .collect()
+            };
+            let code = fields.get("user_code").map(String::as_str).unwrap_or("");
+            let user = fields.get("username").map(String::as_str).unwrap_or("");
+            let decline = fields
+                .get("decline")
+                .is_some_and(|v| v == "true" || v == "1");
+            match state.identity.approve_device_code(code, user, decline) {
+                Ok(()) => Ok(json_response(
+                    StatusCode::OK,
+                    &json!({"approved": !decline, "user_code": code, "username": user}),
+                )),
+                Err(message) => Ok(bad_request(&message)),
+            }
+        }
+        (Method::GET, ["tenants"]) => {
+            let tenants: Vec<Value> = state
+                .tenants
+                .iter()
+                .map(|t| serde_json::to_value(t.info(&state.base_url)).unwrap_or(Value::Null))
+                .collect();
+            Ok(json_response(StatusCode::OK, &Value::Array(tenants)))
+        }
+        (method, ["tenants", key, what]) => {
+            let Some(tenant) = state.tenant(key) else {
+                return Ok(json_response(
+                    StatusCode::NOT_FOUND,
+                    &json!({"error": {"code": "NotFound", "message": format!("The sandbox has no tenant '{key}'.")}}),
+                ));
+            };
+            match (method, *what) {
+                (Method::GET, "directory") => Ok(json_response(
+                    StatusCode::OK,
+                    &lock(&tenant.directory).snapshot(),
+                )),
+                (Method::POST, "revoke") => {
+                    tenant.revoke(state.identity.issued());
+                    Ok(json_response(StatusCode::OK, &json!({"revoked": true})))
+                }
+                (Method::GET, "behaviour") => Ok(json_response(
+                    StatusCode::OK,
+                    &serde_json::to_value(lock(&tenant.behaviour).clone()).unwrap_or(Value::Null),
+                )),
+                (Method::PATCH | Method::PUT, "behaviour") => {
+                    let body = match read_body(req).await {
+                        Ok(body) => body,
+                        Err(response) => return Ok(response),
+                    };
+                    let patch: Map<String, Value> = match serde_json::from_slice(&body) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            return Ok(bad_request(&format!("The body is not a JSON object: {e}")));
+                        }
+                    };
+                    let mut current = serde_json::to_value(lock(&tenant.behaviour).clone())
+                        .unwrap_or(Value::Null);
+                    if let Value::Object(map) = &mut current {
+                        map.extend(patch);
+                    }
+                    match serde_json::from_value(current) {
+                        Ok(behaviour) => {
+                            *lock(&tenant.behaviour) = behaviour;
+                            Ok(json_response(
+                                StatusCode::OK,
+                                &serde_json::to_value(lock(&tenant.behaviour).clone())
+                                    .unwrap_or(Value::Null),
+                            ))
+                        }
+                        Err(e) => Ok(bad_request(&format!("Not a valid behaviour: {e}"))),
+                    }
+                }
+                _ => Ok(json_response(
+                    StatusCode::NOT_FOUND,
+                    &json!({"error": {"code": "NotFound", "message": "No such sandbox endpoint."}}),
+                )),
+            }
+        }
+        _ => Ok(json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"error": {"code": "NotFound", "message": "No such sandbox endpoint."}}),
+        )),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admin API
+
+/// Decrements a tenant's in-flight count when the request ends, however it ends.
+struct Slot<'a>(&'a Tenant);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+fn count(tenant: &Tenant, cmdlet: &str, status: &str) {
+    let mut c = lock(&tenant.counters);
+    *c.requests
+        .entry(cmdlet.to_string())
+        .or_default()
+        .entry(status.to_string())
+        .or_default() += 1;
+    *c.statuses.entry(status.to_string()).or_default() += 1;
+}
+
+async fn admin(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+    version: &str,
+    tenant_key: &str,
+    rest: &[String],
+) -> Result<Response<Body>, Dropped> {
+    if !matches!(version, "beta" | "v1.0" | "v2.0") {
+        return Ok(json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"error": {"code": "NotFound", "message": format!("Unknown admin API version '{version}'.")}}),
+        ));
+    }
+    let Some(tenant) = state.tenant(tenant_key) else {
+        return Ok(json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"error": {"code": "NotFound", "message": format!("The tenant '{tenant_key}' was not found.")}}),
+        ));
+    };
+    let (parts, body) = req.into_parts();
+    let headers = parts.headers;
+    let query = parse_query(parts.uri.query().unwrap_or(""));
+    let endpoint = rest.first().map(String::as_str).unwrap_or("");
+    let kind = match (parts.method.clone(), endpoint, rest.len()) {
+        (Method::POST, "InvokeCommand", 1) if version != "v2.0" => Kind::Invoke,
+        (Method::POST, "$batch", 1) => Kind::Batch,
+        (Method::GET, "EXOModuleFile", 1) => Kind::ModuleFile,
+        (Method::POST, name, 1) if version == "v2.0" => {
+            match V2_ENDPOINTS
+                .iter()
+                .find(|(e, _)| e.eq_ignore_ascii_case(name))
+            {
+                Some((_, cmdlets)) => Kind::V2(cmdlets),
+                None => {
+                    return Ok(json_response(
+                        StatusCode::NOT_FOUND,
+                        &json!({"error": {"code": "NotFound", "message": format!("The v2.0 admin API has no endpoint '{name}'.")}}),
+                    ));
+                }
+            }
+        }
+        _ => {
+            return Ok(json_response(
+                StatusCode::NOT_FOUND,
+                &json!({"error": {"code": "NotFound", "message": format!("No admin API route {} /adminapi/{version}/{tenant_key}/{}.", parts.method, rest.join("/"))}}),
+            ));
+        }
+    };
+    let limited = Limited::new(body, MAX_BODY);
+    let body = match limited.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            return Ok(json_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &json!({"error": {"code": "RequestEntityTooLarge", "message": "The request body is too large."}}),
+            ));
+        }
+    };
+    let input: Option<Value> = serde_json::from_slice(&body).ok();
+    let cmdlet_label = input
+        .as_ref()
+        .and_then(|v| v.pointer("/CmdletInput/CmdletName"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| header(&headers, "x-cmdletname").map(str::to_string))
+        .unwrap_or_else(|| match kind {
+            Kind::Batch => "$batch".into(),
+            Kind::ModuleFile => "EXOModuleFile".into(),
+            _ => "(none)".into(),
+        });
+
+    // 1. Authentication and authorisation.
+    let caller = match state.identity.verify(header(&headers, "authorization")) {
+        Ok(caller) => caller,
+        Err(refused) => return Ok(unauthorized(tenant, &cmdlet_label, refused.0)),
+    };
+    if caller.tid != tenant.id {
+        return Ok(unauthorized(
+            tenant,
+            &cmdlet_label,
+            "the token was issued for another tenant",
+        ));
+    }
+    if caller.seq <= tenant.revoked_through.load(Ordering::SeqCst) {
+        return Ok(unauthorized(
+            tenant,
+            &cmdlet_label,
+            "the token has been revoked",
+        ));
+    }
+    if !caller.permitted(version) {
+        count(tenant, &cmdlet_label, "403");
+        let needed = if version == "v2.0" {
+            "Exchange.ManageAsAppV2 (app) or Exchange.ManageV2 (delegated)"
+        } else {
+            "Exchange.ManageAsApp (app) or Exchange.Manage (delegated)"
+        };
+        return Ok(json_response(
+            StatusCode::FORBIDDEN,
+            &json!({"error": {"code": "Forbidden", "message": format!("The access token does not grant {needed}. Grant the permission and admin consent for the app.")}}),
+        ));
+    }
+
+    // 2. The tenant's concurrency limit and request rate.
+    let behaviour = lock(&tenant.behaviour).clone();
+    let in_flight = tenant.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    let _slot = Slot(tenant);
+    tenant.peak.fetch_max(in_flight, Ordering::SeqCst);
+    if in_flight > behaviour.limit {
+        lock(&tenant.counters).throttled += 1;
+        count(tenant, &cmdlet_label, "429");
+        return Ok(throttled(
+            behaviour.retry_after,
+            "You have reached the maximum number of concurrent requests per tenant. Please wait and try again",
+        ));
+    }
+    let mut rate_headers = None;
+    if let Some(rate) = behaviour.rate {
+        let mut bucket = lock(&tenant.bucket);
+        let now = Instant::now();
+        let refill = now.duration_since(bucket.1).as_secs_f64() * rate;
+        bucket.0 = (bucket.0 + refill).min(behaviour.burst);
+        bucket.1 = now;
+        if bucket.0 < 1.0 {
+            let wait = (1.0 - bucket.0) / rate.max(1e-9);
+            drop(bucket);
+            lock(&tenant.counters).throttled += 1;
+            count(tenant, &cmdlet_label, "429");
+            let mut response = throttled(
+                wait.max(0.001),
+                "The request was throttled: the tenant's request budget is spent. Please wait and try again",
+            );
+            insert(response.headers_mut(), "rate-limit-remaining", "0");
+            insert(
+                response.headers_mut(),
+                "rate-limit-reset",
+                &format!("{wait:.3}"),
+            );
+            return Ok(response);
+        }
+        bucket.0 -= 1.0;
+        rate_headers = Some(bucket.0.floor() as u64);
+    }
+
+    // 3. Injected faults and latency, drawn from the tenant's seeded generator.
+    let (fault, latency) = {
+        let mut rng = lock(&tenant.rng);
+        let mut fault = None;
+        for f in &behaviour.faults {
+            if rng.chance(f.rate) && fault.is_none() {
+                fault = Some(f.kind);
+            }
+        }
+        (fault, behaviour.latency.draw(&mut rng))
+    };
+    if let Some(kind) = fault {
+        *lock(&tenant.counters)
+            .faults
+            .entry(kind.name().into())
+            .or_default() += 1;
+        match kind {
+            FaultKind::Drop => {
+                count(tenant, &cmdlet_label, "drop");
+                // Part-way through the call, as a reset connection would be.
+                tokio::time::sleep(latency / 2).await;
+                return Err(Dropped);
+            }
+            FaultKind::TooManyRequests => {
+                count(tenant, &cmdlet_label, "429");
+                return Ok(throttled(
+                    behaviour.retry_after,
+                    "The request was throttled. Please wait and try again",
+                ));
+            }
+            FaultKind::Unavailable => {
+                count(tenant, &cmdlet_label, "503");
+                return Ok(json_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &json!({"error": {"code": "ServiceUnavailable", "message": "The service is temporarily unavailable. Please try again later."}}),
+                ));
+            }
+            FaultKind::GatewayTimeout => {
+                tokio::time::sleep(latency).await;
+                count(tenant, &cmdlet_label, "504");
+                return Ok(json_response(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    &json!({"error": {"code": "GatewayTimeout", "message": "The operation timed out."}}),
+                ));
+            }
+            FaultKind::Unauthorized => {
+                return Ok(unauthorized(
+                    tenant,
+                    &cmdlet_label,
+                    "the token is no longer accepted",
+                ));
+            }
+        }
+    }
+    if latency >= state.config.call_timeout {
+        tokio::time::sleep(state.config.call_timeout).await;
+        count(tenant, &cmdlet_label, "504");
+        return Ok(json_response(
+            StatusCode::GATEWAY_TIMEOUT,
+            &json!({"error": {"code": "GatewayTimeout", "message": "The cmdlet did not finish within the server's time limit."}}),
+        ));
+    }
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+
+    // 4. The request itself.
+    if header(&headers, "x-responseformat").is_some_and(|f| f.eq_ignore_ascii_case("clixml")) {
+        count(tenant, &cmdlet_label, "400");
+        return Ok(bad_request(
+            "The sandbox answers in JSON only; do not send X-ResponseFormat: clixml.",
+        ));
+    }
+    let anchor = header(&headers, "x-anchormailbox");
+    let anchor_required = version == "v2.0" || state.config.require_anchor;
+    match anchor {
+        Some(a) if !ANCHOR_PREFIXES.iter().any(|p| starts_with_ci(a, p)) => {
+            count(tenant, &cmdlet_label, "400");
+            return Ok(bad_request(&format!(
+                "X-AnchorMailbox '{a}' is not a routing hint (UPN:, SMTP:, APP: or MBX:)."
+            )));
+        }
+        None if anchor_required => {
+            count(tenant, &cmdlet_label, "400");
+            return Ok(bad_request("The X-AnchorMailbox header is required."));
+        }
+        _ => {}
+    }
+    let access = if caller.full_access() {
+        Access::Full
+    } else {
+        Access::ReadOnly
+    };
+    let ctx = Ctx {
+        state,
+        tenant,
+        tenant_key,
+        version,
+        access,
+        client_request_id: header(&headers, "client-request-id").map(str::to_string),
+    };
+    let mut response = match kind {
+        Kind::ModuleFile => {
+            let exported: Vec<&str> = cmdlets::known_cmdlets()
+                .iter()
+                .copied()
+                .filter(|c| access == Access::Full || !cmdlets::is_write(c))
+                .collect();
+            count(tenant, &cmdlet_label, "200");
+            json_response(
+                StatusCode::OK,
+                &json!({"value": {"exportedCmdlets": exported.join(",")}}),
+            )
+        }
+        Kind::Batch => {
+            let response = batch(&ctx, input.as_ref(), &headers);
+            count(tenant, &cmdlet_label, response.status().as_str());
+            response
+        }
+        Kind::Invoke | Kind::V2(..) => {
+            let allowed = match kind {
+                Kind::V2(cmdlets) => Some(cmdlets),
+                _ => None,
+            };
+            let (status, body, error_type) = invoke(
+                &ctx,
+                input.as_ref(),
+                &query,
+                prefer_page_size(&headers),
+                allowed,
+            );
+            count(tenant, &cmdlet_label, status.as_str());
+            let mut response = json_response(status, &body);
+            if let Some(error_type) = error_type {
+                insert(response.headers_mut(), "x-exceptiontype", &error_type);
+            }
+            response
+        }
+    };
+    if let Some(remaining) = rate_headers {
+        insert(
+            response.headers_mut(),
+            "rate-limit-remaining",
+            &remaining.to_string(),
+        );
+    }
+    insert(response.headers_mut(), "x-calculatedbetarget", BACKEND);
+    Ok(response)
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Invoke,
+    Batch,
+    ModuleFile,
+    V2(&'static [&'static str]),
+}
+
+struct Ctx<'a> {
+    state: &'a Arc<State>,
+    tenant: &'a Tenant,
+    tenant_key: &'a str,
+    version: &'a str,
+    access: Access,
+    client_request_id: Option<String>,
+}
+
+/// Runs one InvokeCommand body, returning the status, the JSON body and the X-ExceptionType.
+fn invoke(
+    ctx: &Ctx<'_>,
+    input: Option<&Value>,
+    query: &[(String, String)],
+    page_size: usize,
+    allowed: Option<&[&str]>,
+) -> (StatusCode, Value, Option<String>) {
+    let Some(input) = input else {
+        return bad_request_body("The request body is not valid JSON.");
+    };
+    let Some(cmdlet_input) = input.get("CmdletInput").and_then(Value::as_object) else {
+        return bad_request_body(
+            "The request body must be {\"CmdletInput\":{\"CmdletName\":…,\"Parameters\":{…}}}.",
+        );
+    };
+    let Some(name) = cmdlet_input.get("CmdletName").and_then(Value::as_str) else {
+        return bad_request_body("CmdletInput.CmdletName is missing or not a string.");
+    };
+    let empty = Map::new();
+    let params = match cmdlet_input.get("Parameters") {
+        None | Some(Value::Null) => &empty,
+        Some(Value::Object(p)) => p,
+        Some(_) => return bad_request_body("CmdletInput.Parameters must be a JSON object."),
+    };
+    if let Some(allowed) = allowed
+        && !allowed.iter().any(|c| c.eq_ignore_ascii_case(name))
+    {
+        return bad_request_body(&format!(
+            "The cmdlet '{name}' is not supported on this endpoint; it accepts {}.",
+            allowed.join(", ")
+        ));
+    }
+    let select = query
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("$select"))
+        .map(|(_, v)| {
+            v.split(',')
+                .map(|s| s.trim().to_string())
+                .collect::<Vec<_>>()
+        });
+    let skiptoken = query
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("$skiptoken"))
+        .map(|(_, v)| v.clone());
+    let request_hash: [u8; 32] = Sha256::digest(
+        serde_json::to_vec(&Value::Object(cmdlet_input.clone())).unwrap_or_default(),
+    )
+    .into();
+
+    // A follow-up page: serve from the cursor, never re-running the cmdlet.
+    if let Some(token) = skiptoken {
+        let mut cursors = lock(&ctx.state.cursors);
+        let valid = cursors.get(&token).is_some_and(|c| {
+            c.tenant == ctx.tenant.domain
+                && c.request_hash == request_hash
+                && c.expires > Instant::now()
+        });
+        if !valid {
+            cursors.remove(&token);
+            return bad_request_body(
+                "The $skiptoken is not valid for this request: it has expired, was altered, or the body differs from the first page's.",
+            );
+        }
+        let Some(cursor) = cursors.get_mut(&token) else {
+            return bad_request_body("The $skiptoken is not valid.");
+        };
+        let start = cursor.offset;
+        let end = (start + page_size).min(cursor.items.len());
+        let page: Vec<Value> = cursor.items[start..end].to_vec();
+        cursor.offset = end;
+        let done = end >= cursor.items.len();
+        if done {
+            cursors.remove(&token);
+        }
+        drop(cursors);
+        let next = (!done).then_some(token);
+        return (
+            StatusCode::OK,
+            page_body(ctx, page, &[], next, select.as_deref()),
+            None,
+        );
+    }
+
+    let canonical = cmdlets::known_cmdlets()
+        .iter()
+        .find(|c| c.eq_ignore_ascii_case(name))
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| name.to_string());
+    let result = {
+        let mut directory = lock(&ctx.tenant.directory);
+        cmdlets::invoke(&mut directory, name, params, ctx.access)
+    };
+    if cmdlets::is_write(name) {
+        let (status, changed, error) = match &result {
+            Ok(out) => (200, out.changed, None),
+            Err(e) => (e.status, false, Some(e.class.clone())),
+        };
+        ctx.state.log_write(WriteRecord {
+            seq: 0,
+            at_ms: ctx.state.elapsed_ms(),
+            tenant: ctx.tenant.domain.clone(),
+            cmdlet: canonical,
+            parameters: Value::Object(params.clone()),
+            status,
+            changed,
+            error,
+            client_request_id: ctx.client_request_id.clone(),
+        });
+    }
+    match result {
+        Ok(output) => {
+            let mut items = output.value;
+            let next = if items.len() > page_size {
+                let rest: Vec<Value> = items.split_off(page_size);
+                let mut all = Vec::with_capacity(rest.len());
+                all.extend(rest);
+                let token = new_cursor(ctx, request_hash, all);
+                Some(token)
+            } else {
+                None
+            };
+            (
+                StatusCode::OK,
+                page_body(ctx, items, &output.warnings, next, select.as_deref()),
+                None,
+            )
+        }
+        Err(error) => {
+            let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let exception = error.exception_type().to_string();
+            (status, cmdlet_error_body(&error), Some(exception))
+        }
+    }
+}
+
+fn new_cursor(ctx: &Ctx<'_>, request_hash: [u8; 32], rest: Vec<Value>) -> String {
+    let token = {
+        let mut rng = lock(&ctx.state.request_ids);
+        format!("{:016x}{:016x}", rng.next_u64(), rng.next_u64())
+    };
+    let now = Instant::now();
+    let mut cursors = lock(&ctx.state.cursors);
+    cursors.retain(|_, c| c.expires > now);
+    cursors.insert(
+        token.clone(),
+        Cursor {
+            tenant: ctx.tenant.domain.clone(),
+            request_hash,
+            items: Arc::new(rest),
+            offset: 0,
+            expires: now + CURSOR_TTL,
+        },
+    );
+    token
+}
+
+fn page_body(
+    ctx: &Ctx<'_>,
+    items: Vec<Value>,
+    warnings: &[String],
+    next: Option<String>,
+    select: Option<&[String]>,
+) -> Value {
+    let base = format!(
+        "{}/adminapi/{}/{}",
+        ctx.state.base_url, ctx.version, ctx.tenant_key
+    );
+    let items: Vec<Value> = match select {
+        None => items,
+        Some(fields) => items
+            .into_iter()
+            .map(|item| project(item, fields))
+            .collect(),
+    };
+    let mut body = Map::new();
+    body.insert(
+        "@odata.context".into(),
+        format!("{base}/$metadata#Collection(Exchange.GenericHashTable)").into(),
+    );
+    body.insert("value".into(), Value::Array(items));
+    if let Some(token) = next {
+        let mut link = format!("{base}/InvokeCommand?$skiptoken={token}");
+        if let Some(fields) = select {
+            link.push_str("&$select=");
+            link.push_str(&fields.join(","));
+        }
+        body.insert("@odata.nextLink".into(), link.into());
+    }
+    if !warnings.is_empty() {
+        body.insert("@adminapi.warnings".into(), json!(warnings));
+    }
+    Value::Object(body)
+}
+
+fn project(item: Value, fields: &[String]) -> Value {
+    match item {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(k, _)| fields.iter().any(|f| f.eq_ignore_ascii_case(k)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+fn cmdlet_error_body(error: &CmdletError) -> Value {
+    let detail = format!("{}|{}|{}", error.error_id, error.class, error.message);
+    json!({"error": {
+        "code": "InternalServerError",
+        "message": "Error executing cmdlet",
+        "details": [{"code": error.category, "target": error.target, "message": detail}],
+        "innererror": {
+            "message": "Error executing cmdlet",
+            "type": "Microsoft.Exchange.Admin.OData.Core.ODataServiceException",
+            "stacktrace": "",
+            "internalexception": {"message": error.message, "type": error.class, "stacktrace": ""}
+        }
+    }})
+}
+
+fn batch(ctx: &Ctx<'_>, input: Option<&Value>, headers: &HeaderMap) -> Response<Body> {
+    let Some(requests) = input
+        .and_then(|v| v.get("requests"))
+        .and_then(Value::as_array)
+    else {
+        return bad_request(
+            "A $batch body is {\"requests\":[{\"id\":…,\"method\":\"POST\",\"url\":…,\"body\":{…}}]}.",
+        );
+    };
+    if requests.len() > MAX_BATCH {
+        return bad_request(&format!(
+            "A $batch holds at most {MAX_BATCH} requests; this one has {}.",
+            requests.len()
+        ));
+    }
+    let outer_page = prefer_page_size(headers);
+    let mut responses = Vec::with_capacity(requests.len());
+    for request in requests {
+        let id = request.get("id").cloned().unwrap_or(Value::Null);
+        let url = request.get("url").and_then(Value::as_str).unwrap_or("");
+        let (path, query_text) = url.split_once('?').unwrap_or((url, ""));
+        if !path.trim_end_matches('/').ends_with("InvokeCommand") {
+            responses.push(json!({"id": id, "status": 400, "body": {"error": {"code": "BadRequest", "message": format!("Batch item url '{url}' is not an InvokeCommand URL.")}}}));
+            continue;
+        }
+        let query = parse_query(query_text);
+        let sub_page = request
+            .get("headers")
+            .and_then(|h| h.as_object())
+            .and_then(|h| {
+                h.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("prefer"))
+                    .and_then(|(_, v)| v.as_str())
+                    .and_then(page_size_of)
+            })
+            .unwrap_or(outer_page);
+        let (status, body, error_type) = invoke(ctx, request.get("body"), &query, sub_page, None);
+        let mut item_headers = json!({"Content-Type": "application/json"});
+        if let Some(error_type) = error_type {
+            item_headers["X-ExceptionType"] = error_type.into();
+        }
+        if let Some(name) = request
+            .pointer("/body/CmdletInput/CmdletName")
+            .and_then(Value::as_str)
+        {
+            item_headers["Cmdlet-Name"] = name.into();
+        }
+        responses.push(
+            json!({"id": id, "status": status.as_u16(), "headers": item_headers, "body": body}),
+        );
+    }
+    json_response(StatusCode::OK, &json!({"responses": responses}))
+}
+
+fn unauthorized(tenant: &Tenant, cmdlet: &str, reason: &'static str) -> Response<Body> {
+    count(tenant, cmdlet, "401");
+    *lock(&tenant.counters)
+        .unauthorized
+        .entry(reason.into())
+        .or_default() += 1;
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::UNAUTHORIZED;
+    let challenge = format!(
+        "Bearer realm=\"\",authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\",client_id=\"00000002-0000-0ff1-ce00-000000000000\",error=\"invalid_token\",error_description=\"{reason}\""
+    );
+    insert(response.headers_mut(), "www-authenticate", &challenge);
+    insert(
+        response.headers_mut(),
+        "x-ms-diagnostics",
+        &format!("2000001;reason=\"{reason}\";error_category=\"invalid_token\""),
+    );
+    response
+}
+
+fn throttled(retry_after: f64, message: &str) -> Response<Body> {
+    let mut response = json_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        &json!({"error": {"code": "TooManyRequests", "message": message}}),
+    );
+    // Whole seconds print without a fraction; the service's header may carry one.
+    let text = if retry_after.fract() == 0.0 {
+        format!("{}", retry_after as u64)
+    } else {
+        format!("{retry_after:.3}")
+    };
+    insert(response.headers_mut(), "retry-after", &text);
+    response
+}
+
+fn bad_request_body(message: &str) -> (StatusCode, Value, Option<String>) {
+    (
+        StatusCode::BAD_REQUEST,
+        json!({"error": {"code": "BadRequest", "message": message}}),
+        None,
+    )
+}
+
+fn bad_request(message: &str) -> Response<Body> {
+    let (status, body, _) = bad_request_body(message);
+    json_response(status, &body)
+}
+
+/// `Prefer: odata.maxpagesize=N` (1..5000), else 1000; tolerates spaces and other preferences.
+fn prefer_page_size(headers: &HeaderMap) -> usize {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(page_size_of)
+        .unwrap_or(1000)
+}
+
+fn page_size_of(prefer: &str) -> Option<usize> {
+    prefer.split([';', ',']).find_map(|part| {
+        let (k, v) = part.split_once('=')?;
+        if !k.trim().eq_ignore_ascii_case("odata.maxpagesize") {
+            return None;
+        }
+        let n: usize = v.trim().parse().ok()?;
+        Some(n.clamp(1, 5000))
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small HTTP helpers
+
+async fn read_body(req: Request<Incoming>) -> Result<Bytes, Response<Body>> {
+    match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(_) => Err(json_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &json!({"error": {"code": "RequestEntityTooLarge", "message": "The request body is too large."}}),
+        )),
+    }
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut response = Response::new(Full::new(Bytes::from(bytes)));
+    *response.status_mut() = status;
+    insert(
+        response.headers_mut(),
+        "content-type",
+        "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8",
+    );
+    response
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(name, value);
+    }
+}
+
+fn starts_with_ci(text: &str, prefix: &str) -> bool {
+    text.len() >= prefix.len()
+        && text.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
+/// Decodes `%XX` escapes (and leaves malformed ones as they are).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push(h * 16 + l);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Parses `a=1&b=two+words` (query strings and form bodies).
+fn parse_query(text: &str) -> Vec<(String, String)> {
+    text.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (
+                percent_decode(&k.replace('+', " ")),
+                percent_decode(&v.replace('+', " ")),
+            )
+        })
+        .collect()
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(Instant::now())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefer_headers_in_the_forms_clients_send() {
+        assert_eq!(page_size_of("odata.maxpagesize=1000"), Some(1000));
+        assert_eq!(
+            page_size_of("odata.maxpagesize = 250;odata.continue-on-error"),
+            Some(250)
+        );
+        assert_eq!(page_size_of("odata.maxpagesize=999999"), Some(5000));
+        assert_eq!(page_size_of("odata.continue-on-error"), None);
+    }
+
+    #[test]
+    fn percent_decoding_and_queries() {
+        assert_eq!(percent_decode("%24batch"), "$batch");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+        assert_eq!(
+            parse_query("a=1&b=two+words&c=%2F"),
+            vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "two words".into()),
+                ("c".into(), "/".into())
+            ]
+        );
+    }
+}

@@ -1,0 +1,97 @@
+//! What the sandbox served, so tests assert behaviour instead of trusting the client: per
+//! tenant the peak concurrency, requests by cmdlet and status, tokens issued, faults injected,
+//! and the ordered log of writes.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A snapshot of the sandbox's counters (`GET /sandbox/stats`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Stats {
+    /// Milliseconds since the sandbox started.
+    pub uptime_ms: u64,
+    /// Per tenant, keyed by initial domain.
+    pub tenants: BTreeMap<String, TenantStats>,
+    /// Every write cmdlet that ran, in the order it ran.
+    pub writes: Vec<WriteRecord>,
+}
+
+impl Stats {
+    /// The counters of a tenant, by domain; empty counters for an unknown one.
+    pub fn tenant(&self, domain: &str) -> TenantStats {
+        self.tenants.get(domain).cloned().unwrap_or_default()
+    }
+
+    /// Admin API responses with this status (`"200"`, `"429"`, `"drop"`), over all tenants.
+    pub fn responses(&self, status: &str) -> u64 {
+        self.tenants
+            .values()
+            .map(|t| t.statuses.get(status).copied().unwrap_or(0))
+            .sum()
+    }
+}
+
+/// One tenant's counters.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct TenantStats {
+    /// The tenant GUID.
+    pub id: String,
+    /// The concurrency limit in force.
+    pub limit: usize,
+    /// The most admin API requests that were in flight at once, counting any refused for
+    /// exceeding the limit: a client that respects the limit keeps this at or below it.
+    pub peak_concurrency: usize,
+    /// Requests in flight now.
+    pub in_flight: usize,
+    /// Responses by cmdlet, then by status (`"200"`, `"400"`, `"429"`, `"drop"`, …).
+    pub requests: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Responses by status, all cmdlets together.
+    pub statuses: BTreeMap<String, u64>,
+    /// Requests refused with 429 because the concurrency limit or the rate was exceeded.
+    pub throttled: u64,
+    /// Faults injected, by kind.
+    pub faults: BTreeMap<String, u64>,
+    /// Access tokens issued, by grant (`client_secret`, `certificate`, `device_code`, …).
+    pub tokens_issued: BTreeMap<String, u64>,
+    /// Token requests refused, by OAuth2 error.
+    pub token_errors: BTreeMap<String, u64>,
+    /// Admin API requests refused with 401, by reason.
+    pub unauthorized: BTreeMap<String, u64>,
+}
+
+impl TenantStats {
+    /// All access tokens issued, whatever the grant.
+    pub fn tokens(&self) -> u64 {
+        self.tokens_issued.values().sum()
+    }
+
+    /// Responses with a status, all cmdlets together.
+    pub fn status(&self, status: &str) -> u64 {
+        self.statuses.get(status).copied().unwrap_or(0)
+    }
+}
+
+/// One write cmdlet the sandbox ran.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct WriteRecord {
+    /// Position in the log, from 1.
+    pub seq: u64,
+    /// Milliseconds since the sandbox started.
+    pub at_ms: u64,
+    /// The tenant's initial domain.
+    pub tenant: String,
+    /// The cmdlet, as the directory knows it.
+    pub cmdlet: String,
+    /// The parameters as sent.
+    pub parameters: Value,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// Whether the directory changed.
+    pub changed: bool,
+    /// The exception class, when the cmdlet failed.
+    pub error: Option<String>,
+    /// The caller's `client-request-id`, when it sent one.
+    pub client_request_id: Option<String>,
+}

@@ -1,0 +1,481 @@
+//! The sandbox's Entra ID on the wire: the token endpoint for every grant, certificate
+//! assertions verified against the registered certificate, device code, discovery.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+use tenantry::jwt::{self, Algorithm, Certificate};
+use tenantry::sandbox::{APP_PRIVATE_KEY, APPS, EXO_PUBLIC_CLIENT, SandboxConfig};
+
+use crate::wire::{CONTOSO, SCOPE, Wire, claims};
+
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+const OTHER_KEY: &str = include_str!("../fixtures/other.key");
+const OTHER_CERT: &str = include_str!("../fixtures/other.crt");
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A client assertion as MSAL builds one: x5t header, iss = sub = client id, aud = token URL.
+fn assertion(key_pem: &str, cert_pem: &str, alg: Algorithm, aud: &str, exp: i64) -> String {
+    let key = jwt::private_key_from_pem(key_pem).unwrap();
+    let cert = Certificate::from_pem(cert_pem).unwrap();
+    let mut header = Map::new();
+    header.insert("x5t".into(), cert.x5t.into());
+    let claims = json!({
+        "aud": aud, "iss": APPS[0].client_id, "sub": APPS[0].client_id,
+        "jti": "a1b2c3", "nbf": now() - 10, "exp": exp,
+    });
+    jwt::sign(header, claims.as_object().unwrap(), alg, &key).unwrap()
+}
+
+/// Asserts an Entra error body: status, `error`, and the AADSTS code leading the description.
+fn assert_entra_error(reply: &crate::wire::Reply, status: u16, error: &str, code: u32) {
+    assert_eq!(reply.status, status, "{}", reply.json);
+    assert_eq!(reply.json["error"], error, "{}", reply.json);
+    let description = reply.json["error_description"].as_str().unwrap();
+    assert!(
+        description.starts_with(&format!("AADSTS{code}: ")),
+        "{description}"
+    );
+    assert!(description.contains("Trace ID: ") && description.contains("Timestamp: "));
+    assert_eq!(reply.json["error_codes"], json!([code]));
+    for field in ["timestamp", "trace_id", "correlation_id", "error_uri"] {
+        assert!(
+            reply.json[field].is_string(),
+            "{field} missing: {}",
+            reply.json
+        );
+    }
+}
+
+#[tokio::test]
+async fn client_secret_grant_issues_a_jwt_with_the_exchange_claims() {
+    let wire = Wire::tenants(3).await;
+    let tenant = &wire.sandbox.tenants()[0];
+    let reply = wire
+        .token_request(
+            CONTOSO,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", APPS[0].client_id),
+                ("client_secret", APPS[0].client_secret),
+                ("scope", SCOPE),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json["token_type"], "Bearer");
+    assert_eq!(reply.json["expires_in"], 3600);
+    assert!(
+        reply.json.get("refresh_token").is_none(),
+        "app-only tokens have no refresh token"
+    );
+    let c = claims(reply.json["access_token"].as_str().unwrap());
+    assert_eq!(c["aud"], "https://outlook.office365.com");
+    assert_eq!(c["tid"], tenant.id.as_str());
+    assert_eq!(
+        c["roles"],
+        json!(["Exchange.ManageAsApp", "Exchange.ManageAsAppV2"])
+    );
+    assert_eq!(c["appid"], APPS[0].client_id);
+    assert_eq!(c["appidacr"], "1");
+    let exp = c["exp"].as_i64().unwrap();
+    assert!((exp - now() - 3600).abs() <= 5, "exp {exp}");
+    // The token verifies against the published signing key.
+    let jwks: Value = wire
+        .http
+        .get(format!("{}/{CONTOSO}/discovery/v2.0/keys", wire.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"][0]["kty"], "RSA");
+    assert_eq!(
+        tenantry::jwt::parse(reply.json["access_token"].as_str().unwrap())
+            .unwrap()
+            .header["kid"],
+        jwks["keys"][0]["kid"]
+    );
+    // Tenant by GUID works as well as by domain.
+    let by_id = wire
+        .token_request(
+            &tenant.id,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", APPS[0].client_id),
+                ("client_secret", APPS[0].client_secret),
+                ("scope", SCOPE),
+            ],
+        )
+        .await;
+    assert_eq!(by_id.status, 200);
+    assert_eq!(
+        wire.sandbox.stats().tenant(CONTOSO).tokens_issued["client_secret"],
+        2
+    );
+}
+
+#[tokio::test]
+async fn bad_client_credentials_get_entra_errors() {
+    let wire = Wire::tenants(1).await;
+    let form = |id: &'static str, secret: &'static str| {
+        vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", secret),
+            ("scope", SCOPE),
+        ]
+    };
+    let wrong_secret = wire
+        .token_request(CONTOSO, &form(APPS[0].client_id, "nope"))
+        .await;
+    assert_entra_error(&wrong_secret, 401, "invalid_client", 7000215);
+    let unknown_app = wire
+        .token_request(CONTOSO, &form("00000000-0000-0000-0000-000000000001", "x"))
+        .await;
+    assert_entra_error(&unknown_app, 400, "unauthorized_client", 700016);
+    let unknown_tenant = wire
+        .token_request(
+            "nowhere.onmicrosoft.com",
+            &form(APPS[0].client_id, APPS[0].client_secret),
+        )
+        .await;
+    assert_entra_error(&unknown_tenant, 400, "invalid_tenant", 90002);
+    let bad_scope = wire
+        .token_request(
+            CONTOSO,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", APPS[0].client_id),
+                ("client_secret", APPS[0].client_secret),
+                ("scope", "https://example.invalid/.default"),
+            ],
+        )
+        .await;
+    assert_entra_error(&bad_scope, 400, "invalid_resource", 500011);
+    let no_grant = wire
+        .token_request(CONTOSO, &[("client_id", APPS[0].client_id)])
+        .await;
+    assert_entra_error(&no_grant, 400, "invalid_request", 900144);
+    let counted = wire.sandbox.stats().tenant(CONTOSO).token_errors;
+    assert_eq!(counted["invalid_client"], 1);
+    assert_eq!(wire.sandbox.stats().tenant(CONTOSO).tokens(), 0);
+}
+
+#[tokio::test]
+async fn certificate_assertions_are_verified_against_the_registered_certificate() {
+    let wire = Wire::tenants(1).await;
+    let token_url = format!("{}/{CONTOSO}/oauth2/v2.0/token", wire.url());
+    let cert = tenantry::sandbox::APP_CERTIFICATE;
+    let send = |assertion: String| {
+        let wire = &wire;
+        async move {
+            wire.token_request(
+                CONTOSO,
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", APPS[0].client_id),
+                    ("client_assertion_type", ASSERTION_TYPE),
+                    ("client_assertion", &assertion),
+                    ("scope", SCOPE),
+                ],
+            )
+            .await
+        }
+    };
+    for alg in [Algorithm::Rs256, Algorithm::Ps256] {
+        let ok = send(assertion(
+            APP_PRIVATE_KEY,
+            cert,
+            alg,
+            &token_url,
+            now() + 600,
+        ))
+        .await;
+        assert_eq!(ok.status, 200, "{}: {}", alg.name(), ok.json);
+        assert_eq!(
+            claims(ok.json["access_token"].as_str().unwrap())["appidacr"],
+            "2"
+        );
+    }
+    // Signed with another key but claiming the registered certificate's thumbprint.
+    let forged = send(assertion(
+        OTHER_KEY,
+        cert,
+        Algorithm::Rs256,
+        &token_url,
+        now() + 600,
+    ))
+    .await;
+    assert_entra_error(&forged, 401, "invalid_client", 700027);
+    assert!(
+        forged.json["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("signature value did not match")
+    );
+    // A certificate that is not registered for the app.
+    let unregistered = send(assertion(
+        OTHER_KEY,
+        OTHER_CERT,
+        Algorithm::Rs256,
+        &token_url,
+        now() + 600,
+    ))
+    .await;
+    assert_entra_error(&unregistered, 401, "invalid_client", 700027);
+    assert!(
+        unregistered.json["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("The key was not found")
+    );
+    // The audience must be this tenant's token endpoint.
+    let wrong_aud = send(assertion(
+        APP_PRIVATE_KEY,
+        cert,
+        Algorithm::Rs256,
+        "https://login.microsoftonline.com/other/oauth2/v2.0/token",
+        now() + 600,
+    ))
+    .await;
+    assert_entra_error(&wrong_aud, 401, "invalid_client", 700212);
+    // Expired more than the five minutes of allowed skew ago.
+    let expired = send(assertion(
+        APP_PRIVATE_KEY,
+        cert,
+        Algorithm::Rs256,
+        &token_url,
+        now() - 400,
+    ))
+    .await;
+    assert_entra_error(&expired, 401, "invalid_client", 700024);
+    // The unconsented app has no certificate registered at all.
+    let tokens = wire.sandbox.stats().tenant(CONTOSO).tokens_issued;
+    assert_eq!(tokens["certificate"], 2);
+}
+
+#[tokio::test]
+async fn password_grant_works_without_mfa_and_is_refused_for_mfa_users() {
+    let wire = Wire::tenants(1).await;
+    let password = |user: &str, pass: &str| {
+        vec![
+            ("grant_type", "password".to_string()),
+            ("client_id", EXO_PUBLIC_CLIENT.to_string()),
+            ("username", format!("{user}@{CONTOSO}")),
+            ("password", pass.to_string()),
+            ("scope", format!("{SCOPE} offline_access")),
+        ]
+    };
+    let send = |form: Vec<(&'static str, String)>| {
+        let wire = &wire;
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            wire.token_request(CONTOSO, &form).await
+        }
+    };
+    let legacy = send(password("legacy.admin", "Sandbox-Legacy-1")).await;
+    assert_eq!(legacy.status, 200, "{}", legacy.json);
+    let c = claims(legacy.json["access_token"].as_str().unwrap());
+    assert_eq!(c["upn"], format!("legacy.admin@{CONTOSO}"));
+    assert!(
+        c["scp"]
+            .as_str()
+            .unwrap()
+            .split(' ')
+            .any(|s| s == "Exchange.Manage")
+    );
+    assert!(legacy.json["refresh_token"].is_string());
+
+    let mfa = send(password("admin", "Sandbox-Admin-1")).await;
+    assert_entra_error(&mfa, 400, "invalid_grant", 50076);
+    assert!(
+        mfa.json["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("multi-factor authentication")
+    );
+    let wrong = send(password("legacy.admin", "guess")).await;
+    assert_entra_error(&wrong, 400, "invalid_grant", 50126);
+    let nobody = send(password("nobody", "x")).await;
+    assert_entra_error(&nobody, 400, "invalid_grant", 50034);
+
+    // A refresh token is exchanged once; the new one replaces it.
+    let refresh = legacy.json["refresh_token"].as_str().unwrap().to_string();
+    let form = |token: &str| {
+        vec![
+            ("grant_type", "refresh_token".to_string()),
+            ("client_id", EXO_PUBLIC_CLIENT.to_string()),
+            ("refresh_token", token.to_string()),
+            ("scope", SCOPE.to_string()),
+        ]
+    };
+    let renewed = send(form(&refresh)).await;
+    assert_eq!(renewed.status, 200, "{}", renewed.json);
+    assert_ne!(renewed.json["refresh_token"].as_str().unwrap(), refresh);
+    let reused = send(form(&refresh)).await;
+    assert_entra_error(&reused, 400, "invalid_grant", 70008);
+    let tokens = wire.sandbox.stats().tenant(CONTOSO).tokens_issued;
+    assert_eq!((tokens["password"], tokens["refresh_token"]), (1, 1));
+}
+
+#[tokio::test]
+async fn device_code_flow_polls_until_the_user_approves_with_mfa() {
+    let mut config = SandboxConfig::with_tenants(1, 3);
+    config.device_code_interval = Duration::from_secs(1);
+    let wire = Wire::start(config).await;
+    let start = wire
+        .http
+        .post(format!("{}/{CONTOSO}/oauth2/v2.0/devicecode", wire.url()))
+        .form(&[
+            ("client_id", EXO_PUBLIC_CLIENT),
+            ("scope", &format!("{SCOPE} offline_access")),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let start = crate::wire::read(start).await;
+    assert_eq!(start.status, 200, "{}", start.json);
+    let user_code = start.json["user_code"].as_str().unwrap().to_string();
+    let device_code = start.json["device_code"].as_str().unwrap().to_string();
+    assert_eq!(start.json["interval"], 1);
+    assert!(start.json["message"].as_str().unwrap().contains(&user_code));
+    assert!(
+        start.json["verification_uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("/sandbox/devicelogin")
+    );
+
+    let poll = || {
+        let wire = &wire;
+        let device_code = device_code.clone();
+        async move {
+            wire.token_request(
+                CONTOSO,
+                &[
+                    ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                    ("client_id", EXO_PUBLIC_CLIENT),
+                    ("device_code", &device_code),
+                ],
+            )
+            .await
+        }
+    };
+    let pending = poll().await;
+    assert_entra_error(&pending, 400, "authorization_pending", 70016);
+    let too_fast = poll().await;
+    assert_eq!(too_fast.json["error"], "slow_down", "{}", too_fast.json);
+
+    // The sign-in page's form, as the user's browser submits it.
+    let approved = wire
+        .http
+        .post(format!("{}/sandbox/devicelogin", wire.url()))
+        .form(&[
+            ("user_code", user_code.as_str()),
+            ("username", &format!("admin@{CONTOSO}")),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(approved.status(), 200);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let granted = poll().await;
+    assert_eq!(granted.status, 200, "{}", granted.json);
+    let c = claims(granted.json["access_token"].as_str().unwrap());
+    assert_eq!(c["upn"], format!("admin@{CONTOSO}"));
+    assert_eq!(c["amr"], json!(["pwd", "mfa"]));
+    assert!(granted.json["refresh_token"].is_string());
+    // The code is used up.
+    let again = poll().await;
+    assert_entra_error(&again, 400, "invalid_grant", 70000);
+    // A confidential app cannot start a device-code sign-in.
+    let confidential = wire
+        .http
+        .post(format!("{}/{CONTOSO}/oauth2/v2.0/devicecode", wire.url()))
+        .form(&[("client_id", APPS[0].client_id), ("scope", SCOPE)])
+        .send()
+        .await
+        .unwrap();
+    assert_entra_error(
+        &crate::wire::read(confidential).await,
+        401,
+        "invalid_client",
+        7000218,
+    );
+}
+
+#[tokio::test]
+async fn a_declined_device_code_sign_in_fails() {
+    let wire = Wire::tenants(1).await;
+    let start = crate::wire::read(
+        wire.http
+            .post(format!("{}/{CONTOSO}/oauth2/v2.0/devicecode", wire.url()))
+            .form(&[("client_id", EXO_PUBLIC_CLIENT), ("scope", SCOPE)])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let user_code = start.json["user_code"].as_str().unwrap();
+    let declined = wire
+        .http
+        .post(format!("{}/sandbox/devicelogin", wire.url()))
+        .json(&json!({"user_code": user_code, "decline": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(declined.status(), 200);
+    let reply = wire
+        .token_request(
+            CONTOSO,
+            &[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                ("client_id", EXO_PUBLIC_CLIENT),
+                ("device_code", start.json["device_code"].as_str().unwrap()),
+            ],
+        )
+        .await;
+    assert_entra_error(&reply, 400, "authorization_declined", 70000);
+    // Approving an unknown code is refused rather than ignored.
+    assert!(
+        wire.sandbox
+            .approve_device_code("NOSUCHCODE", "admin@contoso.onmicrosoft.com")
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn openid_configuration_points_at_the_sandbox_endpoints() {
+    let wire = Wire::tenants(1).await;
+    for path in [
+        format!("{CONTOSO}/v2.0/.well-known/openid-configuration"),
+        "common/.well-known/openid-configuration".to_string(),
+    ] {
+        let doc: Value = wire
+            .http
+            .get(format!("{}/{path}", wire.url()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = doc["token_endpoint"].as_str().unwrap();
+        assert!(token.starts_with(&wire.url()) && token.ends_with("/oauth2/v2.0/token"));
+        assert!(
+            doc["device_authorization_endpoint"]
+                .as_str()
+                .unwrap()
+                .ends_with("/devicecode")
+        );
+        assert!(doc["jwks_uri"].is_string());
+    }
+}
