@@ -205,6 +205,9 @@ impl Drop for Sandbox {
     }
 }
 
+/// How many writes the log keeps.
+const MAX_WRITES: usize = 1_000_000;
+
 /// The sandbox's shared state.
 pub(crate) struct State {
     pub(crate) base_url: String,
@@ -214,6 +217,7 @@ pub(crate) struct State {
     by_key: HashMap<String, usize>,
     pub(crate) cursors: Mutex<HashMap<String, server::Cursor>>,
     writes: Mutex<Vec<WriteRecord>>,
+    writes_dropped: AtomicU64,
     started: Instant,
     pub(crate) requests: AtomicU64,
     /// Request ids and page tokens; not part of any deterministic output.
@@ -266,6 +270,7 @@ impl State {
             by_key,
             cursors: Mutex::new(HashMap::new()),
             writes: Mutex::new(Vec::new()),
+            writes_dropped: AtomicU64::new(0),
             started: Instant::now(),
             requests: AtomicU64::new(0),
             request_ids: Mutex::new(Rng::derive(
@@ -290,6 +295,13 @@ impl State {
 
     pub(crate) fn log_write(&self, mut record: WriteRecord) {
         let mut writes = lock(&self.writes);
+        // A sandbox left serving must not grow without bound: past the cap, writes are counted
+        // but not kept, and the statistics say how many.
+        if writes.len() >= MAX_WRITES {
+            self.writes_dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return;
+        }
         record.seq = writes.len() as u64 + 1;
         writes.push(record);
     }
@@ -309,6 +321,9 @@ impl State {
             .collect();
         Stats {
             uptime_ms: self.elapsed_ms(),
+            writes_not_logged: self
+                .writes_dropped
+                .load(std::sync::atomic::Ordering::Relaxed),
             tenants,
             writes: if with_writes {
                 lock(&self.writes).clone()

@@ -14,8 +14,10 @@ pub struct Stats {
     pub uptime_ms: u64,
     /// Per tenant, keyed by initial domain.
     pub tenants: BTreeMap<String, TenantStats>,
-    /// Every write cmdlet that ran, in the order it ran.
+    /// Every write cmdlet that ran, in the order it ran (the first million).
     pub writes: Vec<WriteRecord>,
+    /// Writes that ran after the log was full, so are counted here only.
+    pub writes_not_logged: u64,
 }
 
 impl Stats {
