@@ -263,6 +263,19 @@ pub enum Grant {
     RefreshToken,
 }
 
+impl Grant {
+    /// The name statistics count it under.
+    pub fn name(self) -> &'static str {
+        match self {
+            Grant::ClientSecret => "client_secret",
+            Grant::Certificate => "certificate",
+            Grant::Password => "password",
+            Grant::DeviceCode => "device_code",
+            Grant::RefreshToken => "refresh_token",
+        }
+    }
+}
+
 /// The sandbox's identity provider.
 pub struct Identity {
     base_url: String,

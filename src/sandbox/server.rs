@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::cmdlets::{self, Access, CmdletError};
 use super::config::FaultKind;
-use super::identity::{Grant, OAuthError, TenantRef};
+use super::identity::{OAuthError, TenantRef};
 use super::stats::WriteRecord;
 use super::{State, Tenant, lock};
 
@@ -162,11 +162,11 @@ async fn route(state: &Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         },
         (Method::POST, [tenant, "oauth2", "v2.0", "token"]) => {
             let tenant = tenant.to_string();
-            token(state, req, &tenant).await
+            identity_endpoint(state, req, &tenant, IdentityEndpoint::Token).await
         }
         (Method::POST, [tenant, "oauth2", "v2.0", "devicecode"]) => {
             let tenant = tenant.to_string();
-            device_code(state, req, &tenant).await
+            identity_endpoint(state, req, &tenant, IdentityEndpoint::DeviceCode).await
         }
         _ => Ok(json_response(
             StatusCode::NOT_FOUND,
@@ -248,10 +248,18 @@ async fn read_form(req: Request<Incoming>) -> Result<HashMap<String, String>, Re
     Ok(form)
 }
 
-async fn token(
+/// Which identity endpoint a request is for.
+#[derive(Clone, Copy)]
+enum IdentityEndpoint {
+    Token,
+    DeviceCode,
+}
+
+async fn identity_endpoint(
     state: &Arc<State>,
     req: Request<Incoming>,
     tenant_key: &str,
+    endpoint: IdentityEndpoint,
 ) -> Result<Response<Body>, Dropped> {
     let Some(tenant) = state.tenant(tenant_key) else {
         return Ok(oauth_error(&tenant_not_found(tenant_key)));
@@ -264,21 +272,18 @@ async fn token(
         domain: &tenant.domain,
         id: &tenant.id,
     };
-    match state.identity.token(&target, &form) {
-        Ok((body, grant)) => {
-            let name = match grant {
-                Grant::ClientSecret => "client_secret",
-                Grant::Certificate => "certificate",
-                Grant::Password => "password",
-                Grant::DeviceCode => "device_code",
-                Grant::RefreshToken => "refresh_token",
-            };
+    let result = match endpoint {
+        IdentityEndpoint::DeviceCode => state.identity.device_code(&target, &form),
+        IdentityEndpoint::Token => state.identity.token(&target, &form).map(|(body, grant)| {
             *lock(&tenant.counters)
                 .tokens_issued
-                .entry(name.into())
+                .entry(grant.name().into())
                 .or_default() += 1;
-            Ok(json_response(StatusCode::OK, &body))
-        }
+            body
+        }),
+    };
+    match result {
+        Ok(body) => Ok(json_response(StatusCode::OK, &body)),
         Err(error) => {
             *lock(&tenant.counters)
                 .token_errors
@@ -286,28 +291,6 @@ async fn token(
                 .or_default() += 1;
             Ok(oauth_error(&error))
         }
-    }
-}
-
-async fn device_code(
-    state: &Arc<State>,
-    req: Request<Incoming>,
-    tenant_key: &str,
-) -> Result<Response<Body>, Dropped> {
-    let Some(tenant) = state.tenant(tenant_key) else {
-        return Ok(oauth_error(&tenant_not_found(tenant_key)));
-    };
-    let form = match read_form(req).await {
-        Ok(form) => form,
-        Err(response) => return Ok(response),
-    };
-    let target = TenantRef {
-        domain: &tenant.domain,
-        id: &tenant.id,
-    };
-    match state.identity.device_code(&target, &form) {
-        Ok(body) => Ok(json_response(StatusCode::OK, &body)),
-        Err(error) => Ok(oauth_error(&error)),
     }
 }
 

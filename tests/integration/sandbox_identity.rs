@@ -21,13 +21,20 @@ fn now() -> i64 {
 }
 
 /// A client assertion as MSAL builds one: x5t header, iss = sub = client id, aud = token URL.
-fn assertion(key_pem: &str, cert_pem: &str, alg: Algorithm, aud: &str, exp: i64) -> String {
+fn assertion(
+    client_id: &str,
+    key_pem: &str,
+    cert_pem: &str,
+    alg: Algorithm,
+    aud: &str,
+    exp: i64,
+) -> String {
     let key = jwt::private_key_from_pem(key_pem).unwrap();
     let cert = Certificate::from_pem(cert_pem).unwrap();
     let mut header = Map::new();
     header.insert("x5t".into(), cert.x5t.into());
     let claims = json!({
-        "aud": aud, "iss": APPS[0].client_id, "sub": APPS[0].client_id,
+        "aud": aud, "iss": client_id, "sub": client_id,
         "jti": "a1b2c3", "nbf": now() - 10, "exp": exp,
     });
     jwt::sign(header, claims.as_object().unwrap(), alg, &key).unwrap()
@@ -192,6 +199,7 @@ async fn certificate_assertions_are_verified_against_the_registered_certificate(
     };
     for alg in [Algorithm::Rs256, Algorithm::Ps256] {
         let ok = send(assertion(
+            APPS[0].client_id,
             APP_PRIVATE_KEY,
             cert,
             alg,
@@ -207,6 +215,7 @@ async fn certificate_assertions_are_verified_against_the_registered_certificate(
     }
     // Signed with another key but claiming the registered certificate's thumbprint.
     let forged = send(assertion(
+        APPS[0].client_id,
         OTHER_KEY,
         cert,
         Algorithm::Rs256,
@@ -223,6 +232,7 @@ async fn certificate_assertions_are_verified_against_the_registered_certificate(
     );
     // A certificate that is not registered for the app.
     let unregistered = send(assertion(
+        APPS[0].client_id,
         OTHER_KEY,
         OTHER_CERT,
         Algorithm::Rs256,
@@ -239,6 +249,7 @@ async fn certificate_assertions_are_verified_against_the_registered_certificate(
     );
     // The audience must be this tenant's token endpoint.
     let wrong_aud = send(assertion(
+        APPS[0].client_id,
         APP_PRIVATE_KEY,
         cert,
         Algorithm::Rs256,
@@ -249,6 +260,7 @@ async fn certificate_assertions_are_verified_against_the_registered_certificate(
     assert_entra_error(&wrong_aud, 401, "invalid_client", 700212);
     // Expired more than the five minutes of allowed skew ago.
     let expired = send(assertion(
+        APPS[0].client_id,
         APP_PRIVATE_KEY,
         cert,
         Algorithm::Rs256,
@@ -257,7 +269,41 @@ async fn certificate_assertions_are_verified_against_the_registered_certificate(
     ))
     .await;
     assert_entra_error(&expired, 401, "invalid_client", 700024);
+    // An assertion made out for another app is not this app's proof.
+    let other_app = send(assertion(
+        APPS[1].client_id,
+        APP_PRIVATE_KEY,
+        cert,
+        Algorithm::Rs256,
+        &token_url,
+        now() + 600,
+    ))
+    .await;
+    assert_entra_error(&other_app, 401, "invalid_client", 700021);
     // The unconsented app has no certificate registered at all.
+    let unconsented = wire
+        .token_request(
+            CONTOSO,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", APPS[2].client_id),
+                ("client_assertion_type", ASSERTION_TYPE),
+                (
+                    "client_assertion",
+                    &assertion(
+                        APPS[2].client_id,
+                        APP_PRIVATE_KEY,
+                        cert,
+                        Algorithm::Rs256,
+                        &token_url,
+                        now() + 600,
+                    ),
+                ),
+                ("scope", SCOPE),
+            ],
+        )
+        .await;
+    assert_entra_error(&unconsented, 401, "invalid_client", 700027);
     let tokens = wire.sandbox.stats().tenant(CONTOSO).tokens_issued;
     assert_eq!(tokens["certificate"], 2);
 }
