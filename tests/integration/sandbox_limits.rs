@@ -299,3 +299,101 @@ async fn futures_join<F: std::future::Future>(
         .map(|o| o.expect("every future finished"))
         .collect()
 }
+
+#[tokio::test]
+async fn a_token_revoked_mid_paging_is_refused_and_a_fresh_one_continues_the_same_pages() {
+    let wire = Wire::tenants(25).await;
+    let old = wire.app_token(CONTOSO, 0).await;
+    let body = cmdlet_input("Get-Mailbox", json!({"ResultSize": "Unlimited"}));
+    let prefer = [("Prefer", "odata.maxpagesize=10")];
+    let first = wire.invoke_with(CONTOSO, &old, &body, &prefer).await;
+    let next = first.json["@odata.nextLink"].as_str().unwrap().to_string();
+    assert!(wire.sandbox.revoke_tokens(CONTOSO));
+    let refused = wire.post(&next, &old, &body, &prefer).await;
+    assert_eq!(refused.status, 401);
+    assert!(
+        refused
+            .header("www-authenticate")
+            .unwrap()
+            .contains("revoked")
+    );
+    let fresh = wire.app_token(CONTOSO, 0).await;
+    let second = wire.post(&next, &fresh, &body, &prefer).await;
+    assert_eq!(second.status, 200, "{}", second.json);
+    assert_ne!(
+        first.json["value"][0]["Guid"],
+        second.json["value"][0]["Guid"]
+    );
+}
+
+#[tokio::test]
+async fn a_call_longer_than_the_server_timeout_gets_504() {
+    let mut config = one_tenant(Behaviour {
+        latency: "400ms".parse().unwrap(),
+        ..Behaviour::default()
+    });
+    config.call_timeout = Duration::from_millis(100);
+    let wire = Wire::start(config).await;
+    let token = wire.app_token(CONTOSO, 0).await;
+    let started = Instant::now();
+    let reply = wire
+        .invoke_with(
+            CONTOSO,
+            &token,
+            &cmdlet_input(
+                "Set-Mailbox",
+                json!({"Identity": "user001", "CustomAttribute4": "slow"}),
+            ),
+            &[],
+        )
+        .await;
+    assert_eq!(reply.status, 504);
+    assert!(
+        started.elapsed() < Duration::from_millis(400),
+        "answered at the timeout, not after the call"
+    );
+    assert!(
+        wire.stats().await.writes.is_empty(),
+        "a timed-out call changed nothing"
+    );
+}
+
+#[tokio::test]
+async fn the_module_file_lists_the_cmdlets_the_callers_role_may_run() {
+    let wire = Wire::tenants(1).await;
+    let url = format!(
+        "{}/adminapi/v1.0/{CONTOSO}/EXOModuleFile?Version=3.7.1",
+        wire.url()
+    );
+    let list = |token: String| {
+        let wire = &wire;
+        let url = url.clone();
+        async move {
+            let reply = crate::wire::read(
+                wire.http
+                    .get(url)
+                    .bearer_auth(token)
+                    .header("CommandName", "*")
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!(reply.status, 200, "{}", reply.json);
+            reply.json["value"]["exportedCmdlets"]
+                .as_str()
+                .unwrap()
+                .split(',')
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        }
+    };
+    let admin = list(wire.app_token(CONTOSO, 0).await).await;
+    let reader = list(wire.app_token(CONTOSO, 1).await).await;
+    assert!(
+        admin.contains(&"Set-Mailbox".to_string()) && admin.contains(&"Get-Mailbox".to_string())
+    );
+    assert!(
+        reader.contains(&"Get-Mailbox".to_string()) && !reader.contains(&"Set-Mailbox".to_string())
+    );
+}
