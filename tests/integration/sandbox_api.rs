@@ -520,3 +520,50 @@ async fn the_same_seed_builds_the_same_directory() {
         .unwrap();
     assert_eq!(Some(served), b.directory(CONTOSO));
 }
+
+/// Every call the example playbooks plan binds in the sandbox: the cmdlet exists there and
+/// takes every parameter the examples pass, with values of the right type. (The objects they
+/// name may not exist in a sandbox tenant; that is a different error and allowed.)
+#[tokio::test]
+async fn every_call_in_the_examples_binds_in_the_sandbox() {
+    let wire = Wire::tenants(5).await;
+    let token = wire.app_token(CONTOSO, 0).await;
+    let mut calls = Vec::new();
+    for entry in std::fs::read_dir(crate::support::root().join("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        let is_playbook = path.extension().is_some_and(|e| e == "yaml")
+            && path.file_name().is_some_and(|n| n != "tenants.yaml");
+        if !is_playbook {
+            continue;
+        }
+        let run = crate::support::tenantry(&["plan", path.to_str().unwrap(), "--format", "json"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        for line in run.stdout.lines() {
+            let record: Value = serde_json::from_str(line).unwrap();
+            let complete = !record["params"].to_string().contains("{{");
+            if matches!(record["type"].as_str(), Some("task" | "deferred")) && complete {
+                calls.push((
+                    record["cmdlet"].as_str().unwrap().to_string(),
+                    record["params"].clone(),
+                ));
+            }
+        }
+    }
+    assert!(calls.len() > 10, "the examples plan calls: {}", calls.len());
+    let mut cmdlets = HashSet::new();
+    for (cmdlet, params) in calls {
+        let reply = wire
+            .invoke_with(CONTOSO, &token, &cmdlet_input(&cmdlet, params.clone()), &[])
+            .await;
+        cmdlets.insert(cmdlet.clone());
+        if reply.status == 200 {
+            continue;
+        }
+        let (_, class, text) = reply.cmdlet_error();
+        assert!(
+            !class.starts_with("System.Management.Automation."),
+            "{cmdlet} {params} does not bind: {class}: {text}"
+        );
+    }
+    assert!(cmdlets.len() >= 8, "{cmdlets:?}");
+}
