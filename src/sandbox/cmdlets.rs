@@ -34,6 +34,8 @@ pub struct CmdletOutput {
     pub warnings: Vec<String>,
     /// Whether the directory changed.
     pub changed: bool,
+    /// Whether more objects follow the requested [`Page`].
+    pub more: bool,
 }
 
 impl CmdletOutput {
@@ -42,23 +44,46 @@ impl CmdletOutput {
             value,
             warnings: Vec::new(),
             changed: false,
+            more: false,
         }
     }
 
     fn changed(value: Vec<Value>) -> Self {
         CmdletOutput {
-            value,
-            warnings: Vec::new(),
             changed: true,
+            ..CmdletOutput::objects(value)
         }
     }
 
     fn warning(text: String) -> Self {
         CmdletOutput {
-            value: Vec::new(),
             warnings: vec![text],
-            changed: false,
+            ..CmdletOutput::objects(Vec::new())
         }
+    }
+}
+
+/// The part of a cmdlet's output wanted: objects `skip..skip + take`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Page {
+    /// Objects to pass over.
+    pub skip: usize,
+    /// Objects to return at most.
+    pub take: usize,
+}
+
+impl Page {
+    /// The whole output.
+    pub const ALL: Page = Page {
+        skip: 0,
+        take: usize::MAX,
+    };
+
+    /// The window of `items`, and whether more follow it.
+    fn cut(self, items: &[u32]) -> (&[u32], bool) {
+        let start = self.skip.min(items.len());
+        let end = start.saturating_add(self.take).min(items.len());
+        (&items[start..end], end < items.len())
     }
 }
 
@@ -209,6 +234,18 @@ pub fn invoke(
     params: &Map<String, Value>,
     access: Access,
 ) -> Result<CmdletOutput> {
+    invoke_page(dir, cmdlet, params, access, Page::ALL)
+}
+
+/// Runs one cmdlet and returns one page of its output. Reading cmdlets render only the objects
+/// on the page, so paging through a large tenant costs what the pages hold.
+pub fn invoke_page(
+    dir: &mut Directory,
+    cmdlet: &str,
+    params: &Map<String, Value>,
+    access: Access,
+    page: Page,
+) -> Result<CmdletOutput> {
     let Some(name) = CMDLETS.iter().find(|c| c.eq_ignore_ascii_case(cmdlet)) else {
         return Err(not_recognized(cmdlet));
     };
@@ -216,18 +253,25 @@ pub fn invoke(
     if access == Access::ReadOnly && is_write(name) {
         return Err(not_recognized(cmdlet));
     }
-    let args = Args::new(params);
+    let args = Args::new(params, page);
     let what_if = args.switch("WhatIf");
     if what_if && is_write(name) {
         // Validate as the real call would, on a copy, and report without changing anything.
         let mut copy = dir.clone();
         return run(&mut copy, name, &args).map(|out| CmdletOutput {
-            value: Vec::new(),
             warnings: out.warnings,
-            changed: false,
+            ..CmdletOutput::objects(Vec::new())
         });
     }
-    run(dir, name, &args)
+    let mut out = run(dir, name, &args)?;
+    if !args.paged.get() {
+        // Cmdlets that do not page themselves return little; cut their output here.
+        let start = page.skip.min(out.value.len());
+        let end = start.saturating_add(page.take).min(out.value.len());
+        out.more = end < out.value.len();
+        out.value = out.value.drain(start..end).collect();
+    }
+    Ok(out)
 }
 
 fn run(dir: &mut Directory, name: &str, args: &Args) -> Result<CmdletOutput> {
@@ -277,16 +321,54 @@ fn run(dir: &mut Directory, name: &str, args: &Args) -> Result<CmdletOutput> {
 /// A cmdlet's parameters: names matched case-insensitively, `@odata.type` annotations set aside.
 struct Args {
     items: Vec<(String, Value)>,
+    /// The window of output wanted.
+    page: Page,
+    /// Set by cmdlets that applied `page` themselves.
+    paged: std::cell::Cell<bool>,
 }
 
 impl Args {
-    fn new(params: &Map<String, Value>) -> Self {
+    fn new(params: &Map<String, Value>, page: Page) -> Self {
         let items = params
             .iter()
             .filter(|(k, _)| !k.contains("@odata."))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        Args { items }
+        Args {
+            items,
+            page,
+            paged: std::cell::Cell::new(false),
+        }
+    }
+
+    /// Renders the page of `slots` (already cut to ResultSize `size`, which warns on the first
+    /// page when it hid objects).
+    fn render_page(
+        &self,
+        dir: &Directory,
+        slots: &[u32],
+        size: Option<usize>,
+        view: u8,
+    ) -> CmdletOutput {
+        let limited = size.is_some_and(|n| slots.len() > n);
+        let slots = match size {
+            Some(n) if slots.len() > n => &slots[..n],
+            _ => slots,
+        };
+        let (window, more) = self.page.cut(slots);
+        self.paged.set(true);
+        let mut out = CmdletOutput::objects(
+            window
+                .iter()
+                .filter_map(|s| dir.obj(*s))
+                .map(|o| dir.render(o, view))
+                .collect(),
+        );
+        out.more = more;
+        if limited && self.page.skip == 0 {
+            out.warnings.push(MORE_RESULTS.to_string());
+        }
+        out
     }
 
     fn get(&self, name: &str) -> Option<&Value> {
@@ -893,8 +975,9 @@ fn result_size(args: &Args) -> Result<Option<usize>> {
                 Value::String(s) => s.trim().parse::<u64>().ok(),
                 _ => None,
             };
+            // The parameter is an Unlimited<UInt32>.
             match n {
-                Some(n) if n > 0 => Ok(Some(n as usize)),
+                Some(n) if n > 0 && n <= u64::from(u32::MAX) => Ok(Some(n as usize)),
                 _ => Err(cannot_convert(
                     "ResultSize",
                     v,
@@ -907,19 +990,6 @@ fn result_size(args: &Args) -> Result<Option<usize>> {
 }
 
 const MORE_RESULTS: &str = "There are more results available than are currently displayed. To view them, increase the value for the ResultSize parameter.";
-
-/// Cuts `items` to `ResultSize`, warning as the service does when more exist.
-fn limit(mut items: Vec<Value>, size: Option<usize>) -> CmdletOutput {
-    let mut out = CmdletOutput::objects(Vec::new());
-    if let Some(size) = size
-        && items.len() > size
-    {
-        items.truncate(size);
-        out.warnings.push(MORE_RESULTS.to_string());
-    }
-    out.value = items;
-    out
-}
 
 fn compile_filter(dir: &Directory, text: &str, view: u8) -> Result<filter::Filter> {
     let _ = dir;
@@ -1020,16 +1090,7 @@ fn get_recipients(dir: &Directory, args: &Args, scope: Scope) -> Result<CmdletOu
             .map(|(s, _)| s)
             .collect(),
     };
-    // Only as many objects as ResultSize allows (plus one, to know whether to warn) are
-    // rendered: a 5,000-mailbox tenant asked for 10 renders 11.
-    let take = size.map(|n| n + 1).unwrap_or(usize::MAX);
-    let items: Vec<Value> = slots
-        .iter()
-        .take(take)
-        .filter_map(|s| dir.obj(*s))
-        .map(|o| dir.render(o, view))
-        .collect();
-    Ok(limit(items, size))
+    Ok(args.render_page(dir, &slots, size, view))
 }
 
 /// Parameters of Set- cmdlets that are not properties of the view.
@@ -1439,15 +1500,17 @@ fn get_members(dir: &Directory, args: &Args) -> Result<CmdletOutput> {
     let identity = args.required("Get-DistributionGroupMember", "Identity")?;
     let size = result_size(args)?;
     let slot = resolve(dir, &identity, &is_group)?;
-    let members = dir.obj(slot).map(|g| g.members.clone()).unwrap_or_default();
-    let take = size.map(|n| n + 1).unwrap_or(usize::MAX);
-    let items = members
-        .iter()
-        .take(take)
-        .filter_map(|m| dir.obj(*m))
-        .map(|o| dir.render(o, RCP))
-        .collect();
-    Ok(limit(items, size))
+    let members: Vec<u32> = dir
+        .obj(slot)
+        .map(|g| {
+            g.members
+                .iter()
+                .copied()
+                .filter(|m| dir.obj(*m).is_some())
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(args.render_page(dir, &members, size, RCP))
 }
 
 fn change_member(dir: &mut Directory, args: &Args, add: bool) -> Result<CmdletOutput> {
@@ -1886,10 +1949,11 @@ fn apply_rule_params(
 
 fn new_rule_cmdlet(dir: &mut Directory, args: &Args) -> Result<CmdletOutput> {
     let name = args.required("New-TransportRule", "Name")?;
-    let when = dir.tick();
-    let guid = dir.new_guid();
-    let mut rule = new_rule(&dir.tenant, &name, &guid, when.as_str().unwrap_or(""));
-    let priority = apply_rule_params(dir, args, &mut rule, &["Name"])?;
+    // Bind and check everything before the clock or the GUID stream moves, so a failed call
+    // leaves the directory exactly as it was.
+    let mut probe = Map::new();
+    let priority = apply_rule_params(dir, args, &mut probe, &["Name"])?;
+    check_priority(priority, dir.transport_rules.len())?;
     if dir.transport_rules.iter().any(|r| {
         r.get("Name")
             .and_then(Value::as_str)
@@ -1902,14 +1966,29 @@ fn new_rule_cmdlet(dir: &mut Directory, args: &Args) -> Result<CmdletOutput> {
             format!("Transport rule \"{name}\" already exists. Please specify a different name."),
         ));
     }
-    let at = priority
-        .unwrap_or(dir.transport_rules.len())
-        .min(dir.transport_rules.len());
+    let when = dir.tick();
+    let guid = dir.new_guid();
+    let mut rule = new_rule(&dir.tenant, &name, &guid, when.as_str().unwrap_or(""));
+    apply_rule_params(dir, args, &mut rule, &["Name"])?;
+    let at = priority.unwrap_or(dir.transport_rules.len());
     dir.transport_rules.insert(at, rule);
     dir.renumber_rules();
     Ok(CmdletOutput::changed(vec![Value::Object(
         dir.transport_rules[at].clone(),
     )]))
+}
+
+/// A rule Priority must name a place in the list (for a new rule, the end too).
+fn check_priority(priority: Option<usize>, highest: usize) -> Result<()> {
+    match priority {
+        Some(p) if p > highest => Err(out_of_range(
+            "Priority",
+            &p.to_string(),
+            "0",
+            &highest.to_string(),
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn set_rule(dir: &mut Directory, args: &Args) -> Result<CmdletOutput> {
@@ -1921,6 +2000,7 @@ fn set_rule(dir: &mut Directory, args: &Args) -> Result<CmdletOutput> {
     let before = dir.transport_rules[index].clone();
     let mut rule = before.clone();
     let priority = apply_rule_params(dir, args, &mut rule, &["Identity", "Name"])?;
+    check_priority(priority, dir.transport_rules.len().saturating_sub(1))?;
     if let Some(new_name) = args.text("Name")? {
         let taken = dir.transport_rules.iter().enumerate().any(|(i, r)| {
             i != index
@@ -1941,7 +2021,7 @@ fn set_rule(dir: &mut Directory, args: &Args) -> Result<CmdletOutput> {
         rule.insert("Name".into(), json!(new_name));
     }
     super::directory::refresh_rule(&dir.tenant, &mut rule);
-    let moved = priority.is_some_and(|p| p.min(dir.transport_rules.len() - 1) != index);
+    let moved = priority.is_some_and(|p| p != index);
     if rule == before && !moved {
         return Ok(no_change(
             before

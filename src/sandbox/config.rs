@@ -42,6 +42,8 @@ pub struct SandboxConfig {
     pub require_anchor: bool,
     /// The server-side cmdlet timeout: a call whose latency would exceed it gets 504.
     pub call_timeout: Duration,
+    /// The certificate (PEM) registered for the sample apps; the built-in one when `None`.
+    pub app_certificate: Option<String>,
 }
 
 impl Default for SandboxConfig {
@@ -55,6 +57,7 @@ impl Default for SandboxConfig {
             device_code_interval: Duration::from_secs(5),
             require_anchor: false,
             call_timeout: Duration::from_secs(15 * 60),
+            app_certificate: None,
         }
     }
 }
@@ -145,6 +148,50 @@ pub struct Behaviour {
     pub latency: Latency,
     /// Faults injected at random, each with its rate.
     pub faults: Vec<Fault>,
+    /// The `Retry-After` sent with injected 503 and 504, in seconds; none when `None`.
+    pub fault_retry_after: Option<f64>,
+    /// The status of cmdlet errors by exception (`ManagementObjectNotFoundException` → 404);
+    /// 400 for any not listed, as the service answers nearly every cmdlet error.
+    pub error_status: std::collections::BTreeMap<String, u16>,
+}
+
+impl Behaviour {
+    /// Checks that every value makes sense, naming the first that does not.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.limit == 0 {
+            return Err("limit must be at least 1".into());
+        }
+        if let Some(rate) = self.rate
+            && !(rate.is_finite() && rate > 0.0)
+        {
+            return Err(format!(
+                "rate {rate} is not a positive number of requests per second"
+            ));
+        }
+        if !(self.burst.is_finite() && self.burst >= 1.0) {
+            return Err(format!("burst {} must be at least 1", self.burst));
+        }
+        for (name, value) in [
+            ("retry_after", Some(self.retry_after)),
+            ("fault_retry_after", self.fault_retry_after),
+        ] {
+            if let Some(v) = value
+                && !(v.is_finite() && (0.0..=86_400.0).contains(&v))
+            {
+                return Err(format!(
+                    "{name} {v} is not a number of seconds between 0 and 86400"
+                ));
+            }
+        }
+        for (exception, status) in &self.error_status {
+            if !matches!(status, 400 | 403 | 404 | 409 | 500 | 503) {
+                return Err(format!(
+                    "error_status for {exception} must be 400, 403, 404, 409, 500 or 503, not {status}"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for Behaviour {
@@ -156,6 +203,8 @@ impl Default for Behaviour {
             retry_after: 1.0,
             latency: Latency::Fixed(Duration::ZERO),
             faults: Vec::new(),
+            fault_retry_after: None,
+            error_status: std::collections::BTreeMap::new(),
         }
     }
 }

@@ -166,6 +166,7 @@ pub(crate) fn compile(
         next: 0,
         end,
         depth: 0,
+        connectors: 0,
         resolve,
     };
     let root = parser.expr()?;
@@ -343,6 +344,9 @@ fn tokenize(text: &str) -> Result<Vec<Token>, FilterError> {
 
 /// Nesting deeper than this is refused rather than risking the stack.
 const MAX_DEPTH: usize = 100;
+/// `-and`/`-or` connectors allowed in one filter: evaluating and dropping the tree recurse once
+/// per connector, so a chain of thousands would overflow the stack.
+const MAX_CONNECTORS: usize = 500;
 
 struct Parser<'a> {
     tokens: &'a [Token],
@@ -350,6 +354,7 @@ struct Parser<'a> {
     /// The position just past the text, for errors at its end.
     end: usize,
     depth: usize,
+    connectors: usize,
     resolve: &'a dyn Fn(&str) -> Option<(usize, Kind)>,
 }
 
@@ -378,6 +383,10 @@ impl Parser<'_> {
                 Some(Tok::Op(op)) if op == "or" => false,
                 _ => return Ok(left),
             };
+            self.connectors += 1;
+            if self.connectors > MAX_CONNECTORS {
+                return Err(self.error_here());
+            }
             self.next += 1;
             let right = self.unary()?;
             left = if and {
@@ -727,6 +736,14 @@ mod tests {
 
     fn no(filter: &str) {
         assert_eq!(check(filter), Ok(false), "{filter}");
+    }
+
+    #[test]
+    fn a_very_long_chain_is_refused_instead_of_overflowing_the_stack() {
+        let chain = vec!["Name -eq 'x'"; 8000].join(" -and ");
+        assert!(matches!(check(&chain), Err(FilterError::Syntax { .. })));
+        let fine = vec!["Name -eq 'x'"; 400].join(" -or ");
+        assert_eq!(check(&fine), Ok(false));
     }
 
     #[test]

@@ -229,6 +229,7 @@ enum DeviceState {
 
 #[derive(Debug)]
 struct DeviceCode {
+    client_id: String,
     tenant_id: String,
     tenant_domain: String,
     user_code: String,
@@ -292,19 +293,34 @@ pub struct Identity {
     serial: AtomicU64,
 }
 
+/// Device-code sign-ins that may wait at once.
+const MAX_PENDING_DEVICE_CODES: usize = 10_000;
+/// Refresh tokens remembered; past this, the oldest sessions are forgotten.
+const MAX_REFRESH_TOKENS: usize = 100_000;
+
+/// Whether an authority segment names no tenant (`common`, `organizations`): the tenant then
+/// comes from the user signing in.
+pub fn is_generic(tenant: &str) -> bool {
+    tenant.eq_ignore_ascii_case("common") || tenant.eq_ignore_ascii_case("organizations")
+}
+
 /// How many verified tokens are remembered before the cache starts again.
 const VERIFIED_CACHE: usize = 100_000;
 
 impl Identity {
     /// An identity provider answering at `base_url`.
+    ///
+    /// `app_certificate` is the PEM registered for the sample apps ([`APP_CERTIFICATE`] when
+    /// `None`).
     pub fn new(
         base_url: &str,
         ttl: Duration,
         device_interval: Duration,
+        app_certificate: Option<&str>,
     ) -> Result<Self, crate::jwt::JwtError> {
         let key = jwt::private_key_from_pem(ISSUER_KEY)?;
         let public = key.to_public_key();
-        let app_cert = Certificate::from_pem(APP_CERTIFICATE)?;
+        let app_cert = Certificate::from_pem(app_certificate.unwrap_or(APP_CERTIFICATE))?;
         // Secrets handed out (device codes, refresh tokens) must differ between runs, unlike
         // the directory, so this generator is seeded from the clock.
         let nanos = std::time::SystemTime::now()
@@ -333,6 +349,11 @@ impl Identity {
         (0..len)
             .map(|_| ALPHABET[rng.below(ALPHABET.len() as u64) as usize] as char)
             .collect()
+    }
+
+    /// The token lifetime in whole seconds, rounded up, at least one.
+    fn ttl_secs(&self) -> i64 {
+        (self.ttl.as_secs_f64().ceil() as i64).max(1)
     }
 
     /// The sequence number the next token will carry, minus one: every token issued so far has
@@ -386,6 +407,17 @@ impl Identity {
         form: &HashMap<String, String>,
     ) -> Result<(Value, Grant), OAuthError> {
         let grant_type = form.get("grant_type").map(String::as_str).unwrap_or("");
+        if is_generic(tenant.id) && grant_type == "client_credentials" {
+            return Err(OAuthError::new(
+                400,
+                "invalid_request",
+                900023,
+                format!(
+                    "Specified tenant identifier '{}' is neither a valid DNS name, nor a valid external domain. App-only sign-in needs the tenant's own token endpoint.",
+                    tenant.id
+                ),
+            ));
+        }
         match grant_type {
             "client_credentials" => self.client_credentials(tenant, form),
             "password" => self.password(tenant, form),
@@ -561,7 +593,7 @@ impl Identity {
             return Err(malformed("the assertion has no 'exp' claim".into()));
         };
         // Entra allows five minutes of clock skew.
-        if exp + 300 < now || nbf.is_some_and(|nbf| nbf - 300 > now) {
+        if exp.saturating_add(300) < now || nbf.is_some_and(|nbf| nbf.saturating_sub(300) > now) {
             return Err(OAuthError::new(
                 401,
                 "invalid_client",
@@ -640,7 +672,11 @@ impl Identity {
             claims.insert("wids".into(), json!([role]));
         }
         let refresh = self.random_token(96);
-        lock(&self.refresh).insert(
+        let mut sessions = lock(&self.refresh);
+        if sessions.len() >= MAX_REFRESH_TOKENS {
+            sessions.clear();
+        }
+        sessions.insert(
             refresh.clone(),
             RefreshGrant {
                 tenant_id: tenant.id.to_string(),
@@ -660,8 +696,9 @@ impl Identity {
         let client_id = required(form, "client_id")?;
         let token = required(form, "refresh_token")?;
         let resource = resource_of(form, &self.base_url)?;
-        // Refresh tokens are single use here, as rotation makes them in practice.
-        let grant = lock(&self.refresh).remove(token);
+        // A refresh token stays valid after use, as Entra's do, until the tenant's sessions are
+        // revoked; each use also hands out a new one.
+        let grant = lock(&self.refresh).get(token).cloned();
         let Some(grant) = grant else {
             return Err(OAuthError::new(
                 400,
@@ -670,7 +707,8 @@ impl Identity {
                 "The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.",
             ));
         };
-        if grant.client_id != client_id || grant.tenant_id != tenant.id {
+        if grant.client_id != client_id || !(grant.tenant_id == tenant.id || is_generic(tenant.id))
+        {
             return Err(OAuthError::new(
                 400,
                 "invalid_grant",
@@ -720,9 +758,21 @@ impl Identity {
         };
         let expires_in = 900;
         let uri = format!("{}/sandbox/devicelogin", self.base_url);
-        lock(&self.devices).insert(
+        let mut devices = lock(&self.devices);
+        let now = Instant::now();
+        devices.retain(|_, d| d.expires > now);
+        if devices.len() >= MAX_PENDING_DEVICE_CODES {
+            return Err(OAuthError::new(
+                400,
+                "temporarily_unavailable",
+                90033,
+                "Too many sign-ins are waiting. Complete or let some expire, then try again.",
+            ));
+        }
+        devices.insert(
             device_code.clone(),
             DeviceCode {
+                client_id: client_id.to_string(),
                 tenant_id: tenant.id.to_string(),
                 tenant_domain: tenant.domain.to_string(),
                 user_code: user_code.clone(),
@@ -738,17 +788,22 @@ impl Identity {
             "device_code": device_code,
             "verification_uri": uri,
             "expires_in": expires_in,
-            "interval": self.device_interval.as_secs().max(1),
+            // Whole seconds, rounded up, so a client that waits what it is told never polls too soon.
+            "interval": (self.device_interval.as_secs_f64().ceil() as u64).max(1),
             "message": format!("To sign in, use a web browser to open the page {uri} and enter the code {user_code} to authenticate."),
         }))
     }
 
     /// Completes (or declines) a device-code sign-in as the user would in a browser with MFA.
+    ///
+    /// `resolve` maps a domain to its tenant (domain, id), for sign-ins started at `common` or
+    /// `organizations`, where the user's account decides the tenant.
     pub fn approve_device_code(
         &self,
         user_code: &str,
         username: &str,
         decline: bool,
+        resolve: &dyn Fn(&str) -> Option<(String, String)>,
     ) -> Result<(), String> {
         let mut devices = lock(&self.devices);
         let code = devices
@@ -762,6 +817,13 @@ impl Identity {
             code.state = DeviceState::Declined;
             return Ok(());
         }
+        if is_generic(&code.tenant_id) {
+            let domain = username.rsplit_once('@').map(|(_, d)| d).unwrap_or("");
+            let (domain, id) = resolve(domain)
+                .ok_or_else(|| format!("'{username}' is not an account of a sandbox tenant"))?;
+            code.tenant_domain = domain;
+            code.tenant_id = id;
+        }
         let tenant = TenantRef {
             domain: &code.tenant_domain,
             id: &code.tenant_id,
@@ -769,6 +831,16 @@ impl Identity {
         find_user(username, &tenant).map_err(|e| e.description)?;
         code.state = DeviceState::Approved(username.to_ascii_lowercase());
         Ok(())
+    }
+
+    /// The tenant a refresh token belongs to, for requests at `common` or `organizations`.
+    pub fn refresh_tenant(&self, token: &str) -> Option<String> {
+        lock(&self.refresh).get(token).map(|g| g.tenant_id.clone())
+    }
+
+    /// Forgets every refresh token of a tenant, as revoking its users' sessions does.
+    pub fn revoke_refresh_tokens(&self, tenant_id: &str) {
+        lock(&self.refresh).retain(|_, g| g.tenant_id != tenant_id);
     }
 
     fn device_token(
@@ -788,6 +860,17 @@ impl Identity {
                     "Provided grant is invalid or malformed.",
                 ));
             };
+            // The code belongs to the client and tenant that started it; a request from
+            // elsewhere is refused without touching it.
+            let same_tenant = code.tenant_id == tenant.id || is_generic(tenant.id);
+            if code.client_id != client_id || !same_tenant {
+                return Err(OAuthError::new(
+                    400,
+                    "invalid_grant",
+                    70000,
+                    "Provided grant is invalid or malformed.",
+                ));
+            }
             let now = Instant::now();
             if code.expires < now {
                 devices.remove(device_code);
@@ -839,14 +922,10 @@ impl Identity {
         let (upn, Some(code)) = approved else {
             return Err(missing("device_code"));
         };
-        if code.tenant_id != tenant.id {
-            return Err(OAuthError::new(
-                400,
-                "invalid_grant",
-                70000,
-                "Provided grant is invalid or malformed.",
-            ));
-        }
+        let tenant = &TenantRef {
+            domain: &code.tenant_domain,
+            id: &code.tenant_id,
+        };
         let local = upn.split('@').next().unwrap_or("");
         let user = USERS.iter().find(|u| u.name == local).ok_or_else(|| {
             OAuthError::new(
@@ -877,7 +956,9 @@ impl Identity {
         );
         claims.insert("iat".into(), now.into());
         claims.insert("nbf".into(), now.into());
-        claims.insert("exp".into(), (now + self.ttl.as_secs() as i64).into());
+        // `exp` has one-second precision: round the lifetime up and add the second already
+        // begun, so a token lives at least the configured time.
+        claims.insert("exp".into(), (now + self.ttl_secs() + 1).into());
         claims.insert("tid".into(), tenant.id.into());
         claims.insert("uti".into(), self.random_token(22).into());
         // The sandbox's own bookkeeping: revocation invalidates every token issued before a
@@ -896,7 +977,7 @@ impl Identity {
         header.insert("kid".into(), self.kid.clone().into());
         let token = jwt::sign(header, claims, Algorithm::Rs256, &self.key)
             .map_err(|e| OAuthError::new(500, "server_error", 90000, e.to_string()))?;
-        let expires_in = self.ttl.as_secs();
+        let expires_in = self.ttl_secs();
         let mut body = json!({
             "token_type": "Bearer",
             "expires_in": expires_in,

@@ -24,6 +24,7 @@ pub mod config;
 pub mod directory;
 mod filter;
 pub mod identity;
+mod paging;
 pub mod rng;
 pub mod serve;
 mod server;
@@ -141,9 +142,7 @@ impl Sandbox {
     /// Completes a pending device-code sign-in as `username` (who passes MFA), as the user's
     /// browser would.
     pub fn approve_device_code(&self, user_code: &str, username: &str) -> Result<(), String> {
-        self.state
-            .identity
-            .approve_device_code(user_code, username, false)
+        self.state.approve(user_code, username, false)
     }
 
     /// Makes every access token issued so far for a tenant invalid, as a revoked session or
@@ -151,7 +150,7 @@ impl Sandbox {
     pub fn revoke_tokens(&self, tenant: &str) -> bool {
         match self.state.tenant(tenant) {
             Some(t) => {
-                t.revoke(self.state.identity.issued());
+                self.state.revoke(t);
                 true
             }
             None => false,
@@ -165,15 +164,15 @@ impl Sandbox {
             .map(|t| lock(&t.behaviour).clone())
     }
 
-    /// Changes a tenant's behaviour while serving; false if the tenant is unknown.
-    pub fn set_behaviour(&self, tenant: &str, behaviour: Behaviour) -> bool {
-        match self.state.tenant(tenant) {
-            Some(t) => {
-                *lock(&t.behaviour) = behaviour;
-                true
-            }
-            None => false,
-        }
+    /// Changes a tenant's behaviour while serving.
+    pub fn set_behaviour(&self, tenant: &str, behaviour: Behaviour) -> Result<(), SandboxError> {
+        behaviour.validate().map_err(SandboxError::Config)?;
+        let t = self
+            .state
+            .tenant(tenant)
+            .ok_or_else(|| SandboxError::Config(format!("the sandbox has no tenant '{tenant}'")))?;
+        *lock(&t.behaviour) = behaviour;
+        Ok(())
     }
 
     /// The whole directory of a tenant as JSON.
@@ -215,7 +214,7 @@ pub(crate) struct State {
     pub(crate) identity: Identity,
     pub(crate) tenants: Vec<Tenant>,
     by_key: HashMap<String, usize>,
-    pub(crate) cursors: Mutex<HashMap<String, server::Cursor>>,
+    pub(crate) page_tokens: paging::PageTokens,
     writes: Mutex<Vec<WriteRecord>>,
     writes_dropped: AtomicU64,
     started: Instant,
@@ -226,11 +225,19 @@ pub(crate) struct State {
 
 impl State {
     fn new(config: SandboxConfig, base_url: String) -> Result<Self, SandboxError> {
-        let identity = Identity::new(&base_url, config.token_ttl, config.device_code_interval)?;
+        let identity = Identity::new(
+            &base_url,
+            config.token_ttl,
+            config.device_code_interval,
+            config.app_certificate.as_deref(),
+        )?;
         let mut tenants = Vec::new();
         let mut by_key = HashMap::new();
         for (index, tc) in config.tenants.iter().enumerate() {
             let domain = tc.domain.to_ascii_lowercase();
+            tc.behaviour
+                .validate()
+                .map_err(|e| SandboxError::Config(format!("tenant {domain}: {e}")))?;
             if !domain.contains('.') || domain.contains('/') || domain.contains(' ') {
                 return Err(SandboxError::Config(format!(
                     "'{domain}' is not a tenant domain such as contoso.onmicrosoft.com"
@@ -268,7 +275,13 @@ impl State {
             identity,
             tenants,
             by_key,
-            cursors: Mutex::new(HashMap::new()),
+            page_tokens: paging::PageTokens::new(&mut Rng::derive(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or(0),
+                "page-tokens",
+            )),
             writes: Mutex::new(Vec::new()),
             writes_dropped: AtomicU64::new(0),
             started: Instant::now(),
@@ -281,6 +294,26 @@ impl State {
                 "request-ids",
             )),
         })
+    }
+
+    /// Completes or declines a device-code sign-in (see [`Identity::approve_device_code`]).
+    pub(crate) fn approve(
+        &self,
+        user_code: &str,
+        username: &str,
+        decline: bool,
+    ) -> Result<(), String> {
+        self.identity
+            .approve_device_code(user_code, username, decline, &|domain| {
+                self.tenant(domain)
+                    .map(|t| (t.domain.clone(), t.id.clone()))
+            })
+    }
+
+    /// Refuses every access and refresh token issued so far for a tenant.
+    pub(crate) fn revoke(&self, tenant: &Tenant) {
+        tenant.revoke(self.identity.issued());
+        self.identity.revoke_refresh_tokens(&tenant.id);
     }
 
     /// A tenant by initial domain, vanity domain or GUID, case-insensitively.

@@ -20,14 +20,6 @@ pub fn run(args: &SandboxArgs) -> Result<i32, SandboxError> {
     if args.tenants == 0 {
         return Err(SandboxError::Config("--tenants must be at least 1".into()));
     }
-    if args.limit == 0 {
-        return Err(SandboxError::Config("--limit must be at least 1".into()));
-    }
-    if !(args.retry_after.is_finite() && args.retry_after >= 0.0) {
-        return Err(SandboxError::Config(
-            "--retry-after must be a number of seconds".into(),
-        ));
-    }
     let behaviour = Behaviour {
         limit: args.limit,
         rate: args.rate,
@@ -36,6 +28,12 @@ pub fn run(args: &SandboxArgs) -> Result<i32, SandboxError> {
         faults: args.faults.clone(),
         ..Behaviour::default()
     };
+    behaviour.validate().map_err(|e| {
+        SandboxError::Config(format!(
+            "{}: check --limit, --rate and --retry-after",
+            e.replace('_', "-")
+        ))
+    })?;
     let mut config = SandboxConfig::with_tenants(args.tenants, args.mailboxes)
         .each_tenant(|t| t.behaviour = behaviour.clone());
     config.port = args.port;

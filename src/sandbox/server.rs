@@ -29,8 +29,6 @@ type Body = Full<Bytes>;
 const MAX_BODY: usize = 8 << 20;
 /// Requests in one `$batch`.
 const MAX_BATCH: usize = 20;
-/// How long an unread page cursor lives.
-const CURSOR_TTL: Duration = Duration::from_secs(600);
 /// The backend the responses claim to come from.
 const BACKEND: &str = "AM6PR01MB7412.eurprd01.prod.exchangelabs.com";
 /// The routing mailbox prefixes X-AnchorMailbox may carry.
@@ -55,15 +53,6 @@ const V2_ENDPOINTS: &[(&str, &[&str])] = &[
         &["Get-DynamicDistributionGroupMember"],
     ),
 ];
-
-/// A page cursor: the rest of a result, waiting for its `@odata.nextLink`.
-pub(crate) struct Cursor {
-    tenant: String,
-    request_hash: [u8; 32],
-    items: Arc<Vec<Value>>,
-    offset: usize,
-    expires: Instant,
-}
 
 /// Returned by a handler to close the connection without answering (an injected drop).
 #[derive(Debug)]
@@ -99,6 +88,9 @@ pub(crate) async fn serve(
                 connections.spawn(async move {
                     let service = service_fn(move |req| handle(state.clone(), req));
                     let _ = http1::Builder::new()
+                        .timer(hyper_util::rt::TokioTimer::new())
+                        // A client that never finishes its headers must not hold a task forever.
+                        .header_read_timeout(Duration::from_secs(30))
                         .keep_alive(true)
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
@@ -261,34 +253,67 @@ async fn identity_endpoint(
     tenant_key: &str,
     endpoint: IdentityEndpoint,
 ) -> Result<Response<Body>, Dropped> {
-    let Some(tenant) = state.tenant(tenant_key) else {
+    let generic = super::identity::is_generic(tenant_key);
+    if !generic && state.tenant(tenant_key).is_none() {
         return Ok(oauth_error(&tenant_not_found(tenant_key)));
-    };
+    }
     let form = match read_form(req).await {
         Ok(form) => form,
         Err(response) => return Ok(response),
     };
-    let target = TenantRef {
-        domain: &tenant.domain,
-        id: &tenant.id,
+    // At `common` or `organizations` the tenant is the signing-in user's: by the user name's
+    // domain, the refresh token's session, or (for device code) the account that approved.
+    let tenant = if generic {
+        form.get("username")
+            .and_then(|u| u.rsplit_once('@'))
+            .and_then(|(_, domain)| state.tenant(domain))
+            .or_else(|| {
+                form.get("refresh_token")
+                    .and_then(|t| state.identity.refresh_tenant(t))
+                    .and_then(|id| state.tenant(&id))
+            })
+    } else {
+        state.tenant(tenant_key)
+    };
+    let generic_key = tenant_key.to_ascii_lowercase();
+    let target = match tenant {
+        Some(t) => TenantRef {
+            domain: &t.domain,
+            id: &t.id,
+        },
+        None => TenantRef {
+            domain: &generic_key,
+            id: &generic_key,
+        },
     };
     let result = match endpoint {
         IdentityEndpoint::DeviceCode => state.identity.device_code(&target, &form),
         IdentityEndpoint::Token => state.identity.token(&target, &form).map(|(body, grant)| {
-            *lock(&tenant.counters)
-                .tokens_issued
-                .entry(grant.name().into())
-                .or_default() += 1;
+            // Counted under the tenant the token is for, which a device code decides late.
+            let issued_in = body
+                .get("access_token")
+                .and_then(Value::as_str)
+                .and_then(|t| crate::jwt::parse(t).ok())
+                .and_then(|p| p.claim_str("tid").map(str::to_string))
+                .and_then(|tid| state.tenant(&tid));
+            if let Some(t) = issued_in {
+                *lock(&t.counters)
+                    .tokens_issued
+                    .entry(grant.name().into())
+                    .or_default() += 1;
+            }
             body
         }),
     };
     match result {
         Ok(body) => Ok(json_response(StatusCode::OK, &body)),
         Err(error) => {
-            *lock(&tenant.counters)
-                .token_errors
-                .entry(error.error.into())
-                .or_default() += 1;
+            if let Some(t) = tenant {
+                *lock(&t.counters)
+                    .token_errors
+                    .entry(error.error.into())
+                    .or_default() += 1;
+            }
             Ok(oauth_error(&error))
         }
     }
@@ -369,7 +394,7 @@ async fn control(
             let decline = fields
                 .get("decline")
                 .is_some_and(|v| v == "true" || v == "1");
-            match state.identity.approve_device_code(code, user, decline) {
+            match state.approve(code, user, decline) {
                 Ok(()) => Ok(json_response(
                     StatusCode::OK,
                     &json!({"approved": !decline, "user_code": code, "username": user}),
@@ -398,7 +423,7 @@ async fn control(
                     &lock(&tenant.directory).snapshot(),
                 )),
                 (Method::POST, "revoke") => {
-                    tenant.revoke(state.identity.issued());
+                    state.revoke(tenant);
                     Ok(json_response(StatusCode::OK, &json!({"revoked": true})))
                 }
                 (Method::GET, "behaviour") => Ok(json_response(
@@ -421,7 +446,10 @@ async fn control(
                     if let Value::Object(map) = &mut current {
                         map.extend(patch);
                     }
-                    match serde_json::from_value(current) {
+                    match serde_json::from_value::<super::config::Behaviour>(current)
+                        .map_err(|e| e.to_string())
+                        .and_then(|b| b.validate().map(|()| b))
+                    {
                         Ok(behaviour) => {
                             *lock(&tenant.behaviour) = behaviour;
                             Ok(json_response(
@@ -455,6 +483,18 @@ struct Slot<'a>(&'a Tenant);
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The name statistics count a request under: the canonical cmdlet name, or `(unknown)` for
+/// anything else, so a client cannot grow the statistics with names of its own.
+fn stats_label(name: Option<&str>) -> String {
+    match name {
+        None => "(none)".to_string(),
+        Some(name) => cmdlets::known_cmdlets()
+            .iter()
+            .find(|c| c.eq_ignore_ascii_case(name))
+            .map_or_else(|| "(unknown)".to_string(), |c| c.to_string()),
     }
 }
 
@@ -492,7 +532,7 @@ async fn admin(
     let query = parse_query(parts.uri.query().unwrap_or(""));
     let endpoint = rest.first().map(String::as_str).unwrap_or("");
     let kind = match (parts.method.clone(), endpoint, rest.len()) {
-        (Method::POST, "InvokeCommand", 1) if version != "v2.0" => Kind::Invoke,
+        (Method::POST, "InvokeCommand", 1) => Kind::Invoke,
         (Method::POST, "$batch", 1) => Kind::Batch,
         (Method::GET, "EXOModuleFile", 1) => Kind::ModuleFile,
         (Method::POST, name, 1) if version == "v2.0" => {
@@ -527,17 +567,16 @@ async fn admin(
         }
     };
     let input: Option<Value> = serde_json::from_slice(&body).ok();
-    let cmdlet_label = input
+    let named = input
         .as_ref()
         .and_then(|v| v.pointer("/CmdletInput/CmdletName"))
         .and_then(Value::as_str)
-        .map(str::to_string)
-        .or_else(|| header(&headers, "x-cmdletname").map(str::to_string))
-        .unwrap_or_else(|| match kind {
-            Kind::Batch => "$batch".into(),
-            Kind::ModuleFile => "EXOModuleFile".into(),
-            _ => "(none)".into(),
-        });
+        .or_else(|| header(&headers, "x-cmdletname"));
+    let cmdlet_label = match kind {
+        Kind::Batch => "$batch".to_string(),
+        Kind::ModuleFile => "EXOModuleFile".to_string(),
+        _ => stats_label(named),
+    };
 
     // 1. Authentication and authorisation.
     let caller = match state.identity.verify(header(&headers, "authorization")) {
@@ -644,18 +683,26 @@ async fn admin(
             }
             FaultKind::Unavailable => {
                 count(tenant, &cmdlet_label, "503");
-                return Ok(json_response(
+                let mut response = json_response(
                     StatusCode::SERVICE_UNAVAILABLE,
                     &json!({"error": {"code": "ServiceUnavailable", "message": "The service is temporarily unavailable. Please try again later."}}),
-                ));
+                );
+                if let Some(after) = behaviour.fault_retry_after {
+                    insert(response.headers_mut(), "retry-after", &seconds(after));
+                }
+                return Ok(response);
             }
             FaultKind::GatewayTimeout => {
                 tokio::time::sleep(latency).await;
                 count(tenant, &cmdlet_label, "504");
-                return Ok(json_response(
+                let mut response = json_response(
                     StatusCode::GATEWAY_TIMEOUT,
                     &json!({"error": {"code": "GatewayTimeout", "message": "The operation timed out."}}),
-                ));
+                );
+                if let Some(after) = behaviour.fault_retry_after {
+                    insert(response.headers_mut(), "retry-after", &seconds(after));
+                }
+                return Ok(response);
             }
             FaultKind::Unauthorized => {
                 return Ok(unauthorized(
@@ -707,6 +754,11 @@ async fn admin(
     };
     let ctx = Ctx {
         state,
+        behaviour: &behaviour,
+        endpoint: match kind {
+            Kind::V2(_) => endpoint,
+            _ => "InvokeCommand",
+        },
         tenant,
         tenant_key,
         version,
@@ -772,11 +824,25 @@ enum Kind {
 
 struct Ctx<'a> {
     state: &'a Arc<State>,
+    behaviour: &'a super::config::Behaviour,
+    /// The endpoint the request named (`InvokeCommand`, or a v2.0 endpoint such as `Mailbox`),
+    /// which page links repeat.
+    endpoint: &'a str,
     tenant: &'a Tenant,
     tenant_key: &'a str,
     version: &'a str,
     access: Access,
     client_request_id: Option<String>,
+}
+
+impl Ctx<'_> {
+    /// The status this tenant answers a cmdlet error with, when configured.
+    fn behaviour_status(&self, error: &CmdletError) -> Option<StatusCode> {
+        self.behaviour
+            .error_status
+            .get(error.exception_type())
+            .and_then(|s| StatusCode::from_u16(*s).ok())
+    }
 }
 
 /// Runs one InvokeCommand body, returning the status, the JSON body and the X-ExceptionType.
@@ -829,39 +895,27 @@ fn invoke(
     )
     .into();
 
-    // A follow-up page: serve from the cursor, never re-running the cmdlet.
-    if let Some(token) = skiptoken {
-        let mut cursors = lock(&ctx.state.cursors);
-        let valid = cursors.get(&token).is_some_and(|c| {
-            c.tenant == ctx.tenant.domain
-                && c.request_hash == request_hash
-                && c.expires > Instant::now()
-        });
-        if !valid {
-            cursors.remove(&token);
-            return bad_request_body(
-                "The $skiptoken is not valid for this request: it has expired, was altered, or the body differs from the first page's.",
-            );
-        }
-        let Some(cursor) = cursors.get_mut(&token) else {
-            return bad_request_body("The $skiptoken is not valid.");
-        };
-        let start = cursor.offset;
-        let end = (start + page_size).min(cursor.items.len());
-        let page: Vec<Value> = cursor.items[start..end].to_vec();
-        cursor.offset = end;
-        let done = end >= cursor.items.len();
-        if done {
-            cursors.remove(&token);
-        }
-        drop(cursors);
-        let next = (!done).then_some(token);
-        return (
-            StatusCode::OK,
-            page_body(ctx, page, &[], next, select.as_deref()),
-            None,
-        );
-    }
+    // A follow-up page names its offset in a signed token; the cmdlet runs again and only that
+    // page is rendered. Nothing is kept between pages, and the same link gives the same page.
+    let skip = match skiptoken {
+        None => 0,
+        Some(token) => match ctx
+            .state
+            .page_tokens
+            .open(&token, &ctx.tenant.domain, &request_hash)
+        {
+            Some(offset) => offset,
+            None => {
+                return bad_request_body(
+                    "The $skiptoken is not valid for this request: it has expired, was altered, or the body differs from the first page's.",
+                );
+            }
+        },
+    };
+    let page = cmdlets::Page {
+        skip,
+        take: page_size,
+    };
 
     let canonical = cmdlets::known_cmdlets()
         .iter()
@@ -870,70 +924,50 @@ fn invoke(
         .unwrap_or_else(|| name.to_string());
     let result = {
         let mut directory = lock(&ctx.tenant.directory);
-        cmdlets::invoke(&mut directory, name, params, ctx.access)
+        let result = cmdlets::invoke_page(&mut directory, name, params, ctx.access, page);
+        // Logged under the directory's lock, so the log's order is the order writes applied.
+        if cmdlets::is_write(name) {
+            let (status, changed, error) = match &result {
+                Ok(out) => (200, out.changed, None),
+                Err(e) => (e.status, false, Some(e.class.clone())),
+            };
+            ctx.state.log_write(WriteRecord {
+                seq: 0,
+                at_ms: ctx.state.elapsed_ms(),
+                tenant: ctx.tenant.domain.clone(),
+                cmdlet: canonical,
+                parameters: Value::Object(params.clone()),
+                status,
+                changed,
+                error,
+                client_request_id: ctx.client_request_id.clone(),
+            });
+        }
+        result
     };
-    if cmdlets::is_write(name) {
-        let (status, changed, error) = match &result {
-            Ok(out) => (200, out.changed, None),
-            Err(e) => (e.status, false, Some(e.class.clone())),
-        };
-        ctx.state.log_write(WriteRecord {
-            seq: 0,
-            at_ms: ctx.state.elapsed_ms(),
-            tenant: ctx.tenant.domain.clone(),
-            cmdlet: canonical,
-            parameters: Value::Object(params.clone()),
-            status,
-            changed,
-            error,
-            client_request_id: ctx.client_request_id.clone(),
-        });
-    }
     match result {
         Ok(output) => {
-            let mut items = output.value;
-            let next = if items.len() > page_size {
-                let rest: Vec<Value> = items.split_off(page_size);
-                let mut all = Vec::with_capacity(rest.len());
-                all.extend(rest);
-                let token = new_cursor(ctx, request_hash, all);
-                Some(token)
-            } else {
-                None
-            };
+            let next = output.more.then(|| {
+                ctx.state.page_tokens.seal(
+                    &ctx.tenant.domain,
+                    &request_hash,
+                    skip + output.value.len(),
+                )
+            });
             (
                 StatusCode::OK,
-                page_body(ctx, items, &output.warnings, next, select.as_deref()),
+                page_body(ctx, output.value, &output.warnings, next, select.as_deref()),
                 None,
             )
         }
         Err(error) => {
-            let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let status = ctx.behaviour_status(&error).unwrap_or_else(|| {
+                StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST)
+            });
             let exception = error.exception_type().to_string();
             (status, cmdlet_error_body(&error), Some(exception))
         }
     }
-}
-
-fn new_cursor(ctx: &Ctx<'_>, request_hash: [u8; 32], rest: Vec<Value>) -> String {
-    let token = {
-        let mut rng = lock(&ctx.state.request_ids);
-        format!("{:016x}{:016x}", rng.next_u64(), rng.next_u64())
-    };
-    let now = Instant::now();
-    let mut cursors = lock(&ctx.state.cursors);
-    cursors.retain(|_, c| c.expires > now);
-    cursors.insert(
-        token.clone(),
-        Cursor {
-            tenant: ctx.tenant.domain.clone(),
-            request_hash,
-            items: Arc::new(rest),
-            offset: 0,
-            expires: now + CURSOR_TTL,
-        },
-    );
-    token
 }
 
 fn page_body(
@@ -961,7 +995,7 @@ fn page_body(
     );
     body.insert("value".into(), Value::Array(items));
     if let Some(token) = next {
-        let mut link = format!("{base}/InvokeCommand?$skiptoken={token}");
+        let mut link = format!("{base}/{}?$skiptoken={token}", ctx.endpoint);
         if let Some(fields) = select {
             link.push_str("&$select=");
             link.push_str(&fields.join(","));
@@ -1000,6 +1034,50 @@ fn cmdlet_error_body(error: &CmdletError) -> Value {
     }})
 }
 
+/// Checks that a batch item is a POST to InvokeCommand of the batch's own tenant (as a path, or
+/// a URL on this server), as the service routes a batch to one tenant.
+fn batch_item_target(
+    ctx: &Ctx<'_>,
+    request: &Value,
+    path: &str,
+) -> Result<(), (StatusCode, String)> {
+    let method = request.get("method").and_then(Value::as_str).unwrap_or("");
+    if !method.eq_ignore_ascii_case("POST") {
+        return Err((
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("Batch items must use POST, not '{method}'."),
+        ));
+    }
+    let path = path.strip_prefix(&ctx.state.base_url).unwrap_or(path);
+    let segments: Vec<String> = path
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(percent_decode)
+        .collect();
+    match segments
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["adminapi", version, tenant, "InvokeCommand"]
+            if matches!(*version, "beta" | "v1.0" | "v2.0") =>
+        {
+            match ctx.state.tenant(tenant) {
+                Some(t) if t.domain == ctx.tenant.domain => Ok(()),
+                _ => Err((
+                    StatusCode::BAD_REQUEST,
+                    format!("Batch item url '{path}' addresses another tenant than the batch."),
+                )),
+            }
+        }
+        _ => Err((
+            StatusCode::BAD_REQUEST,
+            format!("Batch item url '{path}' is not an InvokeCommand URL of this service."),
+        )),
+    }
+}
+
 fn batch(ctx: &Ctx<'_>, input: Option<&Value>, headers: &HeaderMap) -> Response<Body> {
     let Some(requests) = input
         .and_then(|v| v.get("requests"))
@@ -1021,8 +1099,14 @@ fn batch(ctx: &Ctx<'_>, input: Option<&Value>, headers: &HeaderMap) -> Response<
         let id = request.get("id").cloned().unwrap_or(Value::Null);
         let url = request.get("url").and_then(Value::as_str).unwrap_or("");
         let (path, query_text) = url.split_once('?').unwrap_or((url, ""));
-        if !path.trim_end_matches('/').ends_with("InvokeCommand") {
-            responses.push(json!({"id": id, "status": 400, "body": {"error": {"code": "BadRequest", "message": format!("Batch item url '{url}' is not an InvokeCommand URL.")}}}));
+        let cmdlet = stats_label(
+            request
+                .pointer("/body/CmdletInput/CmdletName")
+                .and_then(Value::as_str),
+        );
+        if let Err((status, message)) = batch_item_target(ctx, request, path) {
+            count(ctx.tenant, &cmdlet, status.as_str());
+            responses.push(json!({"id": id, "status": status.as_u16(), "body": {"error": {"code": status.canonical_reason().unwrap_or("BadRequest").replace(' ', ""), "message": message}}}));
             continue;
         }
         let query = parse_query(query_text);
@@ -1037,6 +1121,7 @@ fn batch(ctx: &Ctx<'_>, input: Option<&Value>, headers: &HeaderMap) -> Response<
             })
             .unwrap_or(outer_page);
         let (status, body, error_type) = invoke(ctx, request.get("body"), &query, sub_page, None);
+        count(ctx.tenant, &cmdlet, status.as_str());
         let mut item_headers = json!({"Content-Type": "application/json"});
         if let Some(error_type) = error_type {
             item_headers["X-ExceptionType"] = error_type.into();
@@ -1079,14 +1164,17 @@ fn throttled(retry_after: f64, message: &str) -> Response<Body> {
         StatusCode::TOO_MANY_REQUESTS,
         &json!({"error": {"code": "TooManyRequests", "message": message}}),
     );
-    // Whole seconds print without a fraction; the service's header may carry one.
-    let text = if retry_after.fract() == 0.0 {
-        format!("{}", retry_after as u64)
-    } else {
-        format!("{retry_after:.3}")
-    };
-    insert(response.headers_mut(), "retry-after", &text);
+    insert(response.headers_mut(), "retry-after", &seconds(retry_after));
     response
+}
+
+/// A `Retry-After` value: whole seconds without a fraction; the service's header may carry one.
+fn seconds(value: f64) -> String {
+    if value.fract() == 0.0 {
+        format!("{}", value as u64)
+    } else {
+        format!("{value:.3}")
+    }
 }
 
 fn bad_request_body(message: &str) -> (StatusCode, Value, Option<String>) {

@@ -330,7 +330,16 @@ async fn roles_decide_what_a_caller_may_run() {
         set.cmdlet_error().1,
         "System.Management.Automation.CommandNotFoundException"
     );
-    assert!(wire.stats().await.writes.iter().all(|w| w.status != 200));
+    let log = wire.stats().await.writes;
+    assert_eq!(log.len(), 1, "the refused write is logged as refused");
+    assert_eq!((log[0].status, log[0].changed), (400, false));
+    let unchanged = wire
+        .invoke(CONTOSO, "Get-Mailbox", json!({"Identity": "user001"}))
+        .await;
+    assert_eq!(
+        unchanged.json["value"][0]["HiddenFromAddressListsEnabled"],
+        false
+    );
     // An app without admin consent has no Exchange role at all.
     let unconsented = wire.app_token(CONTOSO, 2).await;
     let refused = wire
@@ -566,4 +575,225 @@ async fn every_call_in_the_examples_binds_in_the_sandbox() {
         );
     }
     assert!(cmdlets.len() >= 8, "{cmdlets:?}");
+}
+
+#[tokio::test]
+async fn a_page_link_can_be_retried_and_gives_the_same_page() {
+    let wire = Wire::tenants(30).await;
+    let token = wire.app_token(CONTOSO, 0).await;
+    let body = cmdlet_input(
+        "Get-Mailbox",
+        json!({"RecipientTypeDetails": "UserMailbox", "ResultSize": 25}),
+    );
+    let prefer = [("Prefer", "odata.maxpagesize=10")];
+    let first = wire.invoke_with(CONTOSO, &token, &body, &prefer).await;
+    let next = first.json["@odata.nextLink"].as_str().unwrap().to_string();
+    let once = wire.post(&next, &token, &body, &prefer).await;
+    let again = wire.post(&next, &token, &body, &prefer).await;
+    assert_eq!(once.json["value"], again.json["value"]);
+    assert_eq!(once.json["value"][0]["Alias"], "user011");
+    let last = wire
+        .post(
+            once.json["@odata.nextLink"].as_str().unwrap(),
+            &token,
+            &body,
+            &prefer,
+        )
+        .await;
+    let aliases: Vec<&str> = last.json["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["Alias"].as_str())
+        .collect();
+    assert_eq!(
+        aliases.len(),
+        5,
+        "ResultSize 25 ends the third page at five"
+    );
+    assert!(last.json.get("@odata.nextLink").is_none());
+}
+
+#[tokio::test]
+async fn v2_endpoints_page_on_their_own_endpoint() {
+    let wire = Wire::tenants(12).await;
+    let token = wire.app_token(CONTOSO, 0).await;
+    let url = format!("{}/adminapi/v2.0/{CONTOSO}/Mailbox", wire.url());
+    let headers = [
+        (
+            "X-AnchorMailbox",
+            "APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@contoso.onmicrosoft.com",
+        ),
+        ("Prefer", "odata.maxpagesize=5"),
+    ];
+    let body = cmdlet_input("Get-Mailbox", json!({"ResultSize": "Unlimited"}));
+    let mut reply = wire.post(&url, &token, &body, &headers).await;
+    let mut total = 0;
+    loop {
+        assert_eq!(reply.status, 200, "{}", reply.json);
+        total += reply.json["value"].as_array().unwrap().len();
+        let Some(next) = reply.json["@odata.nextLink"].as_str() else {
+            break;
+        };
+        assert!(
+            next.contains("/adminapi/v2.0/contoso.onmicrosoft.com/Mailbox?"),
+            "{next}"
+        );
+        reply = wire.post(next, &token, &body, &headers).await;
+    }
+    assert_eq!(total, 16, "12 users, 3 shared mailboxes and a room");
+    // InvokeCommand answers on v2.0 too.
+    let invoke = format!("{}/adminapi/v2.0/{CONTOSO}/InvokeCommand", wire.url());
+    assert_eq!(
+        wire.post(
+            &invoke,
+            &token,
+            &cmdlet_input("Get-AcceptedDomain", json!({})),
+            &headers
+        )
+        .await
+        .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn batch_items_must_post_to_the_batchs_tenant_and_are_counted_by_cmdlet() {
+    let wire = Wire::tenants(3).await;
+    let token = wire.app_token(CONTOSO, 0).await;
+    let base = wire.url();
+    let batch = json!({"requests": [
+        {"id": "a", "method": "POST", "url": format!("{base}/adminapi/beta/fabrikam.onmicrosoft.com/InvokeCommand"), "body": cmdlet_input("Get-AcceptedDomain", json!({}))},
+        {"id": "b", "method": "DELETE", "url": format!("/adminapi/beta/{CONTOSO}/InvokeCommand"), "body": cmdlet_input("Set-Mailbox", json!({"Identity": "user001", "CustomAttribute1": "x"}))},
+        {"id": "c", "method": "POST", "url": format!("/adminapi/beta/{CONTOSO}/InvokeCommand"), "body": cmdlet_input("Get-AcceptedDomain", json!({}))},
+    ]});
+    let reply = wire
+        .post(
+            &format!("{base}/adminapi/beta/{CONTOSO}/$batch"),
+            &token,
+            &batch,
+            &[],
+        )
+        .await;
+    let statuses: Vec<u64> = reply.json["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, [400, 405, 200]);
+    let stats = wire.stats().await;
+    assert!(stats.writes.is_empty(), "the DELETE item did not run");
+    let contoso = stats.tenant(CONTOSO);
+    assert_eq!(contoso.requests["Get-AcceptedDomain"]["200"], 1);
+    assert_eq!(contoso.requests["Get-AcceptedDomain"]["400"], 1);
+    assert_eq!(contoso.requests["Set-Mailbox"]["405"], 1);
+    assert_eq!(contoso.requests["$batch"]["200"], 1);
+}
+
+#[tokio::test]
+async fn the_write_log_is_in_the_order_writes_applied_under_concurrency() {
+    let wire =
+        Wire::start(SandboxConfig::with_tenants(1, 3).each_tenant(|t| t.behaviour.limit = 64))
+            .await;
+    let token = wire.app_token(CONTOSO, 0).await;
+    let calls = (0..40).map(|i| {
+        let body = cmdlet_input(
+            "Set-Mailbox",
+            json!({"Identity": "user001", "CustomAttribute1": format!("v{i}")}),
+        );
+        let wire = &wire;
+        let token = token.clone();
+        async move { wire.invoke_with(CONTOSO, &token, &body, &[]).await }
+    });
+    let mut handles = Vec::new();
+    for call in calls {
+        handles.push(call);
+    }
+    for reply in crate::sandbox_limits::futures_join(handles).await {
+        assert_eq!(reply.status, 200);
+    }
+    let log = wire.stats().await.writes;
+    assert_eq!(log.len(), 40);
+    let last = log.iter().rev().find(|w| w.changed).unwrap();
+    let now = wire
+        .invoke(CONTOSO, "Get-Mailbox", json!({"Identity": "user001"}))
+        .await;
+    assert_eq!(
+        now.json["value"][0]["CustomAttribute1"],
+        last.parameters["CustomAttribute1"]
+    );
+    assert!(log.windows(2).all(|w| w[0].seq + 1 == w[1].seq));
+}
+
+#[tokio::test]
+async fn hostile_requests_get_errors_and_the_server_keeps_serving() {
+    let wire = Wire::tenants(3).await;
+    let token = wire.app_token(CONTOSO, 0).await;
+    let chain = vec!["Alias -eq 'x'"; 8000].join(" -and ");
+    let cases = [
+        json!({"Filter": chain}),
+        json!({"ResultSize": u64::MAX}),
+        json!({"ResultSize": 4_294_967_296u64}),
+        json!({"ResultSize": -1}),
+        json!({"Identity": "*".repeat(10_000)}),
+        json!({"Identity": {"nested": [1, 2, {"deeper": null}]}}),
+    ];
+    for params in cases {
+        let reply = wire
+            .invoke_with(
+                CONTOSO,
+                &token,
+                &cmdlet_input("Get-Mailbox", params.clone()),
+                &[],
+            )
+            .await;
+        assert!(
+            matches!(reply.status, 200 | 400),
+            "{params}: {}",
+            reply.json
+        );
+    }
+    // Names a client makes up are counted together, so they cannot grow the statistics.
+    let made_up = wire
+        .invoke_with(
+            CONTOSO,
+            &token,
+            &cmdlet_input(&"Get-X".repeat(1000), json!({})),
+            &[],
+        )
+        .await;
+    assert_eq!(made_up.status, 400);
+    let stats = wire.stats().await.tenant(CONTOSO);
+    assert_eq!(stats.requests["(unknown)"]["400"], 1);
+    assert!(
+        stats.requests.keys().all(|k| k.len() < 40),
+        "{:?}",
+        stats.requests.keys()
+    );
+    assert_eq!(
+        wire.invoke(CONTOSO, "Get-AcceptedDomain", json!({}))
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn cmdlet_error_statuses_can_be_configured_per_exception() {
+    let wire = Wire::start(SandboxConfig::with_tenants(1, 3).each_tenant(|t| {
+        t.behaviour
+            .error_status
+            .insert("ManagementObjectNotFoundException".into(), 404);
+    }))
+    .await;
+    let missing = wire
+        .invoke(CONTOSO, "Get-Mailbox", json!({"Identity": "ghost"}))
+        .await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.cmdlet_error().0, "Ex6F9304");
+    let unbound = wire
+        .invoke(CONTOSO, "Get-Mailbox", json!({"Colour": "x"}))
+        .await;
+    assert_eq!(unbound.status, 400);
 }

@@ -137,6 +137,10 @@ fn bad_sandbox_options_are_refused_with_exit_code_2() {
         &["sandbox", "--latency", "fast"],
         &["sandbox", "--token-ttl", "soon"],
         &["sandbox", "--tenants", "0", "--port", "0"],
+        &["sandbox", "--rate", "0", "--port", "0"],
+        &["sandbox", "--rate", "NaN", "--port", "0"],
+        &["sandbox", "--limit", "0", "--port", "0"],
+        &["sandbox", "--retry-after", "-1", "--port", "0"],
     ] {
         let run = tenantry(args);
         assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);

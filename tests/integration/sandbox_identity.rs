@@ -366,10 +366,172 @@ async fn password_grant_works_without_mfa_and_is_refused_for_mfa_users() {
     let renewed = send(form(&refresh)).await;
     assert_eq!(renewed.status, 200, "{}", renewed.json);
     assert_ne!(renewed.json["refresh_token"].as_str().unwrap(), refresh);
+    // As with Entra, the old one stays valid: two refreshes racing both succeed.
     let reused = send(form(&refresh)).await;
-    assert_entra_error(&reused, 400, "invalid_grant", 70008);
+    assert_eq!(reused.status, 200, "{}", reused.json);
+    // Presented at another tenant it is refused, and that does not use it up.
+    let elsewhere = wire
+        .token_request(
+            "fabrikam.onmicrosoft.com",
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", EXO_PUBLIC_CLIENT),
+                ("refresh_token", &refresh),
+                ("scope", SCOPE),
+            ],
+        )
+        .await;
+    assert_entra_error(&elsewhere, 400, "invalid_grant", 70000);
+    assert_eq!(send(form(&refresh)).await.status, 200);
+    // Revoking the tenant's sessions ends it.
+    assert!(wire.sandbox.revoke_tokens(CONTOSO));
+    let revoked = send(form(&refresh)).await;
+    assert_entra_error(&revoked, 400, "invalid_grant", 70008);
     let tokens = wire.sandbox.stats().tenant(CONTOSO).tokens_issued;
-    assert_eq!((tokens["password"], tokens["refresh_token"]), (1, 1));
+    assert_eq!((tokens["password"], tokens["refresh_token"]), (1, 3));
+}
+
+#[tokio::test]
+async fn an_expired_registered_certificate_is_refused() {
+    let mut config = SandboxConfig::with_tenants(1, 3);
+    config.app_certificate = Some(include_str!("../fixtures/expired.crt").to_string());
+    let wire = Wire::start(config).await;
+    let token_url = format!("{}/{CONTOSO}/oauth2/v2.0/token", wire.url());
+    let signed = assertion(
+        APPS[0].client_id,
+        APP_PRIVATE_KEY,
+        include_str!("../fixtures/expired.crt"),
+        Algorithm::Rs256,
+        &token_url,
+        now() + 600,
+    );
+    let reply = wire
+        .token_request(
+            CONTOSO,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", APPS[0].client_id),
+                ("client_assertion_type", ASSERTION_TYPE),
+                ("client_assertion", &signed),
+                ("scope", SCOPE),
+            ],
+        )
+        .await;
+    assert_entra_error(&reply, 401, "invalid_client", 700027);
+    assert!(
+        reply.json["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("expired")
+    );
+}
+
+#[tokio::test]
+async fn hostile_assertions_and_forms_get_errors_not_crashes() {
+    let wire = Wire::tenants(1).await;
+    let token_url = format!("{}/{CONTOSO}/oauth2/v2.0/token", wire.url());
+    for exp in [i64::MAX, i64::MIN] {
+        let signed = assertion(
+            APPS[0].client_id,
+            APP_PRIVATE_KEY,
+            tenantry::sandbox::APP_CERTIFICATE,
+            Algorithm::Rs256,
+            &token_url,
+            exp,
+        );
+        let reply = wire
+            .token_request(
+                CONTOSO,
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", APPS[0].client_id),
+                    ("client_assertion_type", ASSERTION_TYPE),
+                    ("client_assertion", &signed),
+                    ("scope", SCOPE),
+                ],
+            )
+            .await;
+        assert!(
+            matches!(reply.status, 200 | 401),
+            "exp {exp}: {}",
+            reply.json
+        );
+    }
+    for assertion in ["", "a.b.c", "....", &"x".repeat(100_000)] {
+        let reply = wire
+            .token_request(
+                CONTOSO,
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", APPS[0].client_id),
+                    ("client_assertion_type", ASSERTION_TYPE),
+                    ("client_assertion", assertion),
+                    ("scope", SCOPE),
+                ],
+            )
+            .await;
+        assert!(matches!(reply.status, 400 | 401), "{}", reply.json);
+    }
+}
+
+#[tokio::test]
+async fn device_code_at_organizations_signs_in_to_the_approving_users_tenant() {
+    let mut config = SandboxConfig::with_tenants(2, 3);
+    config.device_code_interval = Duration::from_millis(200);
+    let wire = Wire::start(config).await;
+    let start = crate::wire::read(
+        wire.http
+            .post(format!(
+                "{}/organizations/oauth2/v2.0/devicecode",
+                wire.url()
+            ))
+            .form(&[("client_id", EXO_PUBLIC_CLIENT), ("scope", SCOPE)])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(start.status, 200, "{}", start.json);
+    let code = start.json["user_code"].as_str().unwrap();
+    wire.sandbox
+        .approve_device_code(code, "admin@fabrikam.onmicrosoft.com")
+        .unwrap();
+    let reply = wire
+        .token_request(
+            "organizations",
+            &[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                ("client_id", EXO_PUBLIC_CLIENT),
+                ("device_code", start.json["device_code"].as_str().unwrap()),
+            ],
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    let fabrikam = &wire.sandbox.tenants()[1];
+    assert_eq!(
+        claims(reply.json["access_token"].as_str().unwrap())["tid"],
+        fabrikam.id.as_str()
+    );
+    assert_eq!(
+        wire.sandbox
+            .stats()
+            .tenant("fabrikam.onmicrosoft.com")
+            .tokens_issued["device_code"],
+        1
+    );
+    // App-only sign-in needs a tenant.
+    let app = wire
+        .token_request(
+            "common",
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", APPS[0].client_id),
+                ("client_secret", APPS[0].client_secret),
+                ("scope", SCOPE),
+            ],
+        )
+        .await;
+    assert_entra_error(&app, 400, "invalid_request", 900023);
 }
 
 #[tokio::test]

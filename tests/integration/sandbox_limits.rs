@@ -269,7 +269,7 @@ async fn latency_is_applied_to_each_call_and_can_change_while_serving() {
 }
 
 /// Runs futures concurrently on the current task and returns their outputs in order.
-async fn futures_join<F: std::future::Future>(
+pub async fn futures_join<F: std::future::Future>(
     futures: impl IntoIterator<Item = F>,
 ) -> Vec<F::Output> {
     let mut set = Vec::new();
@@ -395,5 +395,49 @@ async fn the_module_file_lists_the_cmdlets_the_callers_role_may_run() {
     );
     assert!(
         reader.contains(&"Get-Mailbox".to_string()) && !reader.contains(&"Set-Mailbox".to_string())
+    );
+}
+
+#[tokio::test]
+async fn injected_503s_can_carry_retry_after_and_nonsense_behaviour_is_refused() {
+    let wire = Wire::start(one_tenant(Behaviour {
+        faults: vec!["503:1".parse().unwrap()],
+        fault_retry_after: Some(0.25),
+        ..Behaviour::default()
+    }))
+    .await;
+    let token = wire.app_token(CONTOSO, 0).await;
+    let reply = wire
+        .invoke_with(
+            CONTOSO,
+            &token,
+            &cmdlet_input("Get-AcceptedDomain", json!({})),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        (reply.status, reply.header("retry-after")),
+        (503, Some("0.250"))
+    );
+    let url = format!("{}/sandbox/tenants/{CONTOSO}/behaviour", wire.url());
+    for patch in [
+        json!({"limit": 0}),
+        json!({"retry_after": -0.5}),
+        json!({"rate": 0.0}),
+        json!({"error_status": {"X": 200}}),
+        json!({"colour": 1}),
+    ] {
+        let refused = wire.http.patch(&url).json(&patch).send().await.unwrap();
+        assert_eq!(refused.status(), 400, "{patch}");
+    }
+    let bad = Behaviour {
+        limit: 0,
+        ..Behaviour::default()
+    };
+    assert!(wire.sandbox.set_behaviour(CONTOSO, bad).is_err());
+    assert_eq!(
+        wire.sandbox.behaviour(CONTOSO).unwrap().limit,
+        3,
+        "nothing changed"
     );
 }
