@@ -2,9 +2,12 @@
 //! tenants: templated steps are expanded per tenant into cmdlet calls, which are then scheduled
 //! within the service's connection limits and reported task by task.
 //!
-//! This library holds the stages up to the plan, one module per stage: [`playbook`] (typed, located loading and validation),
-//! [`template`] (minijinja with tenantry's data functions and filters), [`plan`] (expansion into
-//! tasks with stable ids, and their text and JSON renderings), and [`cli`].
+//! This library holds the stages up to the plan, one module per stage: [`playbook`] (typed,
+//! located loading and validation), [`template`] (minijinja with tenantry's data functions and
+//! filters), [`plan`] (expansion into tasks with stable ids, and their text and JSON
+//! renderings), and [`cli`]. Beside them, [`sandbox`] is the built-in Exchange Online that the
+//! tests, the benchmarks and the quick start run against, and [`jwt`] signs and verifies the
+//! RSA tokens both sides of OAuth2 need.
 //!
 //! Planning a playbook from code:
 //!

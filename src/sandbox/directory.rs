@@ -2,7 +2,7 @@
 //! groups, mailbox and Send As permissions, transport rules, the organization configuration and
 //! the accepted domains, generated deterministically from a seed.
 //!
-//! Recipients are property bags over one schema, [`PROPS`] (indexed by [`P`]), modelled on
+//! Recipients are property bags over one schema, `PROPS` (indexed by `P`), modelled on
 //! Exchange Online's own: each property belongs to one or more *views* (what Get-Mailbox,
 //! Get-User, Get-CASMailbox, Get-Recipient and Get-DistributionGroup show), may be settable by
 //! some Set-* cmdlets, and has a default. An object stores only the values that differ from the
@@ -10,8 +10,8 @@
 //! WindowsEmailAddress, …) are computed when read, so a rename never leaves them stale.
 //!
 //! Transport rules, the organization configuration and accepted domains are few, so they are kept
-//! as ready-made JSON objects; their settable parameters are described by [`RULE_PARAMS`] and
-//! [`ORG_PARAMS`].
+//! as ready-made JSON objects; their settable parameters are described by `RULE_PARAMS` and
+//! `ORG_PARAMS`.
 //!
 //! Nothing here reads the clock: timestamps come from the seed, and writes advance a logical
 //! clock one second at a time.
