@@ -97,8 +97,9 @@ pub struct SandboxArgs {
     /// How long access tokens live (`60m`, `30s`).
     #[arg(long, default_value = "60m", value_parser = parse_duration_arg)]
     pub token_ttl: std::time::Duration,
-    /// Inject a fault into a fraction of admin API calls: 429, 503, 504, 401 or drop, e.g.
-    /// `--fault 503:0.01` (repeatable).
+    /// Inject a fault into a fraction of admin API calls: 429, 503, 504, 401, drop (the
+    /// connection closes unanswered), or applied-504 / applied-drop (the cmdlet runs, then the
+    /// answer is lost), e.g. `--fault 503:0.01` (repeatable).
     #[arg(long = "fault", value_name = "KIND:RATE", value_parser = parse_fault)]
     pub faults: Vec<crate::sandbox::Fault>,
     /// The polling interval device-code sign-ins ask for.

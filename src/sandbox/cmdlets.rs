@@ -36,6 +36,9 @@ pub struct CmdletOutput {
     pub changed: bool,
     /// Whether more objects follow the requested [`Page`].
     pub more: bool,
+    /// For a write asked to confirm (`Confirm: true`) or only to tell (`WhatIf`): what it would
+    /// do, the `@adminapi.confirmationmessage`; nothing was changed.
+    pub confirmation: Option<String>,
 }
 
 impl CmdletOutput {
@@ -45,6 +48,7 @@ impl CmdletOutput {
             warnings: Vec::new(),
             changed: false,
             more: false,
+            confirmation: None,
         }
     }
 
@@ -254,12 +258,24 @@ pub fn invoke_page(
         return Err(not_recognized(cmdlet));
     }
     let args = Args::new(params, page);
+    // The module sends a ShouldProcess cmdlet with `Confirm: true` first and reads the
+    // confirmation message, then sends it again with `Confirm: false`; WhatIf only tells.
+    let confirm = args.switch("Confirm");
     let what_if = args.switch("WhatIf");
-    if what_if && is_write(name) {
+    if (what_if || confirm) && is_write(name) {
         // Validate as the real call would, on a copy, and report without changing anything.
         let mut copy = dir.clone();
+        let target = ["Identity", "Name"]
+            .iter()
+            .find_map(|p| args.text(p).ok().flatten())
+            .unwrap_or_default();
         return run(&mut copy, name, &args).map(|out| CmdletOutput {
             warnings: out.warnings,
+            confirmation: Some(if what_if {
+                format!("What if: Performing the operation \"{name}\" on target \"{target}\".")
+            } else {
+                format!("Are you sure you want to perform this action?\nPerforming the operation \"{name}\" on target \"{target}\".")
+            }),
             ..CmdletOutput::objects(Vec::new())
         });
     }
@@ -819,6 +835,7 @@ fn normalize_proxy(s: &str) -> String {
 }
 
 fn is_address(s: &str) -> bool {
+    const FORBIDDEN: &[char] = &[':', ',', ';', '<', '>', '"', '(', ')', '[', ']', '\\'];
     match s.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()
@@ -826,6 +843,7 @@ fn is_address(s: &str) -> bool {
                 && !domain.starts_with('.')
                 && !domain.ends_with('.')
                 && !s.contains(char::is_whitespace)
+                && !s.contains(FORBIDDEN)
                 && s.matches('@').count() == 1
         }
         None => false,
@@ -986,6 +1004,21 @@ fn result_size(args: &Args) -> Result<Option<usize>> {
                 )),
             }
         }
+    }
+}
+
+/// Cuts a small, already rendered list to `ResultSize`, warning when it hid objects.
+fn limit_rendered(mut items: Vec<Value>, size: Option<usize>) -> CmdletOutput {
+    let mut warnings = Vec::new();
+    if let Some(n) = size
+        && items.len() > n
+    {
+        items.truncate(n);
+        warnings.push(MORE_RESULTS.to_string());
+    }
+    CmdletOutput {
+        warnings,
+        ..CmdletOutput::objects(items)
     }
 }
 
@@ -1206,17 +1239,16 @@ fn set_recipient(dir: &mut Directory, args: &Args, scope: Scope) -> Result<Cmdle
 /// refuses names and addresses another recipient holds.
 fn reconcile_addresses(dir: &Directory, slot: u32, current: &Obj, next: &mut Obj) -> Result<()> {
     if next.name() != current.name() {
-        if next.name().is_empty() {
-            return Err(out_of_range("Name", "", "1 character", "64 characters"));
-        }
+        check_name(next.name())?;
         if dir.name_owner(next.name(), Some(slot)).is_some() {
             return Err(name_taken(next.name()));
         }
     }
-    if next.text(P::Alias) != current.text(P::Alias)
-        && let Some(owner) = dir.alias_owner(next.text(P::Alias), Some(slot))
-    {
-        return Err(proxy_in_use(dir, next.text(P::Alias), owner));
+    if next.text(P::Alias) != current.text(P::Alias) {
+        check_alias(next.text(P::Alias))?;
+        if let Some(owner) = dir.alias_owner(next.text(P::Alias), Some(slot)) {
+            return Err(proxy_in_use(dir, next.text(P::Alias), owner));
+        }
     }
     let mut proxies: Vec<String> = next.strings(P::EmailAddresses, &dir.tenant);
     // A new primary address (from PrimarySmtpAddress or WindowsEmailAddress) becomes the
@@ -1250,19 +1282,43 @@ fn reconcile_addresses(dir: &Directory, slot: u32, current: &Obj, next: &mut Obj
     }
     let primary = proxy_address(primaries[0]).to_string();
     let before: Vec<String> = current.strings(P::EmailAddresses, &dir.tenant);
-    for proxy in &proxies {
-        let address = proxy_address(proxy);
-        if proxy
-            .get(..5)
-            .is_some_and(|p| p.eq_ignore_ascii_case("smtp:"))
-            && !before
-                .iter()
-                .any(|b| proxy_address(b).eq_ignore_ascii_case(address))
+    // SMTP addresses compare without their prefix (SMTP: and smtp: are one address); other
+    // types compare whole.
+    let key = |p: &str| -> String {
+        if super::directory::is_smtp_proxy(p) {
+            proxy_address(p).to_lowercase()
+        } else {
+            p.to_lowercase()
+        }
+    };
+    for (i, proxy) in proxies.iter().enumerate() {
+        if proxies[..i]
+            .iter()
+            .any(|earlier| key(earlier) == key(proxy))
         {
+            return Err(CmdletError::exchange(
+                VALIDATION,
+                "InvalidArgument",
+                "",
+                format!("The address \"{proxy}\" appears more than once in EmailAddresses."),
+            ));
+        }
+        if before.iter().any(|b| key(b) == key(proxy)) {
+            continue;
+        }
+        if super::directory::is_smtp_proxy(proxy) {
+            let address = proxy_address(proxy);
             check_address(dir, "EmailAddresses", address)?;
             if let Some(owner) = dir.address_owner(address, Some(slot)) {
                 return Err(proxy_in_use(dir, proxy, owner));
             }
+        } else if let Some((owner, _)) = dir.live().find(|(s, o)| {
+            *s != slot
+                && o.strings(P::EmailAddresses, &dir.tenant)
+                    .iter()
+                    .any(|p| p.eq_ignore_ascii_case(proxy))
+        }) {
+            return Err(proxy_in_use(dir, proxy, owner));
         }
     }
     next.set(P::EmailAddresses, json!(proxies));
@@ -1271,6 +1327,46 @@ fn reconcile_addresses(dir: &Directory, slot: u32, current: &Obj, next: &mut Obj
         next.set(P::WindowsEmailAddress, json!(primary));
     }
     Ok(())
+}
+
+/// A Name: 1 to 64 characters.
+fn check_name(name: &str) -> Result<()> {
+    let n = name.chars().count();
+    if n == 0 || n > 64 {
+        return Err(CmdletError::exchange(
+            VALIDATION,
+            "InvalidArgument",
+            name,
+            format!(
+                "The length of the property is too long or too short. The maximum length is 64 and the length of the value provided is {n}. Property Name."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// An Alias: 1 to 64 characters, letters, digits and `!#$%&'*+-/=?^_`{|}~.`, no leading,
+/// trailing or doubled dot.
+fn check_alias(alias: &str) -> Result<()> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c);
+    let ok = !alias.is_empty()
+        && alias.chars().count() <= 64
+        && alias.chars().all(allowed)
+        && !alias.starts_with('.')
+        && !alias.ends_with('.')
+        && !alias.contains("..");
+    if ok {
+        Ok(())
+    } else {
+        Err(CmdletError::exchange(
+            VALIDATION,
+            "InvalidArgument",
+            alias,
+            format!(
+                "The alias \"{alias}\" isn't valid. An alias can contain letters, numbers and !#$%&'*+-/=?^_`{{|}}~. (not at its start or end, and not twice in a row), up to 64 characters."
+            ),
+        ))
+    }
 }
 
 fn name_taken(name: &str) -> CmdletError {
@@ -1301,10 +1397,9 @@ fn new_identity(
     cmdlet: &str,
 ) -> Result<(String, String, String, String)> {
     let name = args.required(cmdlet, "Name")?;
+    check_name(&name)?;
     let alias = args.text("Alias")?.unwrap_or_else(|| alias_from(&name));
-    if alias.is_empty() {
-        return Err(out_of_range("Alias", "", "1 character", "64 characters"));
-    }
+    check_alias(&alias)?;
     let display = args.text("DisplayName")?.unwrap_or_else(|| name.clone());
     let address = args
         .text("PrimarySmtpAddress")?
@@ -1378,7 +1473,8 @@ fn new_mailbox(dir: &mut Directory, args: &Args) -> Result<CmdletOutput> {
     o.set(P::PrimarySmtpAddress, json!(address));
     let mut proxies = vec![format!("SMTP:{address}")];
     let initial = format!("{alias}@{}", dir.tenant.domain);
-    if !initial.eq_ignore_ascii_case(&address) {
+    // The routing address on the initial domain, unless someone already has it.
+    if !initial.eq_ignore_ascii_case(&address) && dir.address_owner(&initial, None).is_none() {
         proxies.push(format!("smtp:{initial}"));
     }
     o.set(P::EmailAddresses, json!(proxies));
@@ -1641,7 +1737,7 @@ fn get_mailbox_permission(dir: &Directory, args: &Args) -> Result<CmdletOutput> 
             .filter(|p| p.mailbox == mailbox && user.is_none_or(|u| p.user == u))
             .map(|p| mailbox_permission_object(dir, p)),
     );
-    Ok(CmdletOutput::objects(items))
+    Ok(limit_rendered(items, result_size(args)?))
 }
 
 fn rights_of(args: &Args, allowed: &[&str], cmdlet: &str) -> Result<Vec<String>> {
@@ -1805,7 +1901,7 @@ fn get_recipient_permission(dir: &Directory, args: &Args) -> Result<CmdletOutput
         })
         .map(|p| recipient_permission_object(dir, p))
         .collect();
-    Ok(CmdletOutput::objects(items))
+    Ok(limit_rendered(items, result_size(args)?))
 }
 
 fn change_recipient_permission(
@@ -1902,7 +1998,7 @@ fn get_rules(dir: &Directory, args: &Args) -> Result<CmdletOutput> {
             .map(|r| Value::Object(r.clone()))
             .collect(),
     };
-    Ok(CmdletOutput::objects(rules))
+    Ok(limit_rendered(rules, result_size(args)?))
 }
 
 /// Applies rule parameters to `rule`; `Priority` is returned for the caller to place the rule.
@@ -1949,6 +2045,7 @@ fn apply_rule_params(
 
 fn new_rule_cmdlet(dir: &mut Directory, args: &Args) -> Result<CmdletOutput> {
     let name = args.required("New-TransportRule", "Name")?;
+    check_name(&name)?;
     // Bind and check everything before the clock or the GUID stream moves, so a failed call
     // leaves the directory exactly as it was.
     let mut probe = Map::new();
@@ -2018,6 +2115,7 @@ fn set_rule(dir: &mut Directory, args: &Args) -> Result<CmdletOutput> {
                 ),
             ));
         }
+        check_name(&new_name)?;
         rule.insert("Name".into(), json!(new_name));
     }
     super::directory::refresh_rule(&dir.tenant, &mut rule);
@@ -2116,7 +2214,7 @@ fn get_accepted_domains(dir: &Directory, args: &Args) -> Result<CmdletOutput> {
     {
         return Err(not_found(dir, &id));
     }
-    Ok(CmdletOutput::objects(domains))
+    Ok(limit_rendered(domains, result_size(args)?))
 }
 
 #[cfg(test)]
@@ -2715,5 +2813,214 @@ mod tests {
         );
         assert!(!out.changed);
         assert_eq!(dir.snapshot(), before);
+    }
+}
+
+#[cfg(test)]
+mod integrity {
+    //! A failed or odd call must leave the directory consistent: addresses unique, identities
+    //! unambiguous, references following renames and removals.
+    use super::*;
+
+    fn contoso() -> Directory {
+        Directory::generate(
+            "contoso.onmicrosoft.com",
+            "0550b473-1111-4c5d-8e7f-9a0b1c2d3e4f",
+            10,
+            1,
+        )
+    }
+
+    fn run(dir: &mut Directory, cmdlet: &str, params: Value) -> Result<CmdletOutput> {
+        invoke(dir, cmdlet, params.as_object().unwrap(), Access::Full)
+    }
+
+    #[test]
+    fn prefixed_or_malformed_addresses_are_refused() {
+        let mut dir = contoso();
+        for address in [
+            "SMTP:alice@contoso.com",
+            "a b@contoso.com",
+            "a@b@contoso.com",
+            "<a>@contoso.com",
+        ] {
+            let e = run(
+                &mut dir,
+                "Set-Mailbox",
+                json!({"Identity": "user001", "PrimarySmtpAddress": address}),
+            )
+            .unwrap_err();
+            assert_eq!(e.class, VALIDATION, "{address}");
+            assert!(
+                run(
+                    &mut dir,
+                    "New-Mailbox",
+                    json!({"Shared": true, "Name": "x", "PrimarySmtpAddress": address})
+                )
+                .is_err()
+            );
+        }
+    }
+
+    #[test]
+    fn a_new_mailbox_does_not_take_an_address_someone_holds() {
+        let mut dir = contoso();
+        let add = json!({"Identity": "user001", "EmailAddresses": {"Add": ["bob@contoso.onmicrosoft.com"]}});
+        run(&mut dir, "Set-Mailbox", add).unwrap();
+        run(
+            &mut dir,
+            "New-Mailbox",
+            json!({"Name": "bob", "Shared": true, "PrimarySmtpAddress": "bob@contoso.com"}),
+        )
+        .unwrap();
+        let owner = run(
+            &mut dir,
+            "Get-Mailbox",
+            json!({"Identity": "bob@contoso.onmicrosoft.com"}),
+        )
+        .unwrap();
+        assert_eq!(owner.value[0]["Alias"], "user001");
+    }
+
+    #[test]
+    fn other_proxy_types_do_not_identify_a_recipient_and_duplicates_are_refused() {
+        let mut dir = contoso();
+        run(
+            &mut dir,
+            "Set-Mailbox",
+            json!({"Identity": "user002", "EmailAddresses": {"Add": ["X500:user003"]}}),
+        )
+        .unwrap();
+        let found = run(&mut dir, "Get-Mailbox", json!({"Identity": "user003"})).unwrap();
+        assert_eq!(found.value[0]["Alias"], "user003");
+        let taken = run(
+            &mut dir,
+            "Set-Mailbox",
+            json!({"Identity": "user004", "EmailAddresses": {"Add": ["x500:USER003"]}}),
+        );
+        assert_eq!(taken.unwrap_err().class, PROXY_EXISTS);
+        let twice = run(
+            &mut dir,
+            "Set-Mailbox",
+            json!({"Identity": "user005", "EmailAddresses": ["SMTP:user005@contoso.onmicrosoft.com", "smtp:USER005@contoso.onmicrosoft.com"]}),
+        );
+        assert_eq!(twice.unwrap_err().class, VALIDATION);
+    }
+
+    #[test]
+    fn references_follow_renames_and_removals() {
+        let mut dir = contoso();
+        run(&mut dir, "New-DistributionGroup", json!({"Name": "Temp"})).unwrap();
+        run(&mut dir, "Set-Mailbox", json!({"Identity": "user008", "AcceptMessagesOnlyFrom": "Temp", "ForwardingAddress": "user009"})).unwrap();
+        run(
+            &mut dir,
+            "Set-Mailbox",
+            json!({"Identity": "user009", "Name": "nine"}),
+        )
+        .unwrap();
+        let mbx = run(&mut dir, "Get-Mailbox", json!({"Identity": "user008"})).unwrap();
+        assert_eq!(mbx.value[0]["ForwardingAddress"], "nine");
+        run(
+            &mut dir,
+            "Remove-DistributionGroup",
+            json!({"Identity": "Temp"}),
+        )
+        .unwrap();
+        let mbx = run(&mut dir, "Get-Mailbox", json!({"Identity": "user008"})).unwrap();
+        assert_eq!(mbx.value[0]["AcceptMessagesOnlyFrom"], json!([]));
+    }
+
+    #[test]
+    fn names_and_aliases_are_validated() {
+        let mut dir = contoso();
+        for alias in ["", "has space", "a@b", ".dot", "dot.", "a..b"] {
+            let e = run(
+                &mut dir,
+                "Set-Mailbox",
+                json!({"Identity": "user001", "Alias": alias}),
+            )
+            .unwrap_err();
+            assert_eq!(e.class, VALIDATION, "{alias:?}");
+        }
+        let long = "n".repeat(65);
+        assert!(
+            run(
+                &mut dir,
+                "Set-Mailbox",
+                json!({"Identity": "user001", "Name": long})
+            )
+            .is_err()
+        );
+        assert!(run(&mut dir, "New-DistributionGroup", json!({"Name": long})).is_err());
+        assert!(
+            run(
+                &mut dir,
+                "Set-TransportRule",
+                json!({"Identity": "External email tag", "Name": ""})
+            )
+            .is_err()
+        );
+        assert!(
+            run(
+                &mut dir,
+                "New-TransportRule",
+                json!({"Name": "x", "Priority": 99})
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn confirm_true_describes_the_change_without_making_it() {
+        let mut dir = contoso();
+        let before = dir.snapshot();
+        let asked = run(
+            &mut dir,
+            "New-DistributionGroup",
+            json!({"Name": "Confirmed", "Confirm": true}),
+        )
+        .unwrap();
+        assert!(
+            asked
+                .confirmation
+                .unwrap()
+                .contains("\"New-DistributionGroup\" on target \"Confirmed\"")
+        );
+        assert_eq!(dir.snapshot(), before);
+        assert!(
+            run(
+                &mut dir,
+                "New-DistributionGroup",
+                json!({"Name": "Confirmed", "Confirm": false})
+            )
+            .unwrap()
+            .changed
+        );
+    }
+
+    #[test]
+    fn every_get_honours_result_size() {
+        let mut dir = contoso();
+        let rules = run(&mut dir, "Get-TransportRule", json!({"ResultSize": 1})).unwrap();
+        assert_eq!((rules.value.len(), rules.warnings.len()), (1, 1));
+        assert!(
+            run(
+                &mut dir,
+                "Get-AcceptedDomain",
+                json!({"ResultSize": "garbage"})
+            )
+            .is_err()
+        );
+        assert_eq!(
+            run(
+                &mut dir,
+                "Get-MailboxPermission",
+                json!({"Identity": "info", "ResultSize": 1})
+            )
+            .unwrap()
+            .value
+            .len(),
+            1
+        );
     }
 }

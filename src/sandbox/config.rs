@@ -300,6 +300,10 @@ pub enum FaultKind {
     Unauthorized,
     /// The connection is closed without an answer.
     Drop,
+    /// The cmdlet runs (a write is made), then 504 is answered: the client cannot know.
+    AppliedTimeout,
+    /// The cmdlet runs, then the connection is closed without an answer.
+    AppliedDrop,
 }
 
 impl FaultKind {
@@ -311,6 +315,8 @@ impl FaultKind {
             FaultKind::GatewayTimeout => "504",
             FaultKind::Unauthorized => "401",
             FaultKind::Drop => "drop",
+            FaultKind::AppliedTimeout => "applied-504",
+            FaultKind::AppliedDrop => "applied-drop",
         }
     }
 }
@@ -342,9 +348,11 @@ impl FromStr for Fault {
             "504" => FaultKind::GatewayTimeout,
             "401" => FaultKind::Unauthorized,
             "drop" | "reset" => FaultKind::Drop,
+            "applied-504" => FaultKind::AppliedTimeout,
+            "applied-drop" => FaultKind::AppliedDrop,
             other => {
                 return Err(format!(
-                    "fault kind '{other}' is not one of 429, 503, 504, 401, drop"
+                    "fault kind '{other}' is not one of 429, 503, 504, 401, drop, applied-504, applied-drop"
                 ));
             }
         };
@@ -399,6 +407,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// Formats a duration the way [`parse_duration`] reads it.
 pub fn fmt_duration(d: Duration) -> String {
+    if d.subsec_nanos() % 1_000_000 != 0 {
+        // Below a millisecond's precision: keep it, rather than round it away.
+        let ms = format!("{:.6}", d.as_secs_f64() * 1000.0);
+        return format!("{}ms", ms.trim_end_matches('0').trim_end_matches('.'));
+    }
     let ms = d.as_millis();
     if ms.is_multiple_of(3_600_000) && ms > 0 {
         format!("{}h", ms / 3_600_000)
@@ -417,7 +430,15 @@ mod tests {
 
     #[test]
     fn latency_and_fault_specs_parse_and_print_back() {
-        for text in ["50ms", "20ms..80ms", "exp:50ms", "2s", "0s"] {
+        for text in [
+            "50ms",
+            "20ms..80ms",
+            "exp:50ms",
+            "2s",
+            "0s",
+            "0.5ms",
+            "1.25ms",
+        ] {
             let latency: Latency = text.parse().unwrap();
             assert_eq!(latency.to_string(), text);
         }
@@ -429,6 +450,10 @@ mod tests {
         assert!("500:0.1".parse::<Fault>().is_err());
         assert!("429:1.5".parse::<Fault>().is_err());
         assert!("429".parse::<Fault>().is_err());
+        assert_eq!(
+            "applied-504:0.1".parse::<Fault>().unwrap().kind,
+            FaultKind::AppliedTimeout
+        );
         assert_eq!(parse_duration("60m").unwrap(), Duration::from_secs(3600));
         assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
         assert!(parse_duration("ms").is_err());

@@ -2545,8 +2545,48 @@ impl Directory {
         self.remove_keys(slot, &old);
         o.set(P::WhenChanged, self.tick());
         self.add_keys(slot, &o);
+        let (old_name, new_name) = (old.name().to_string(), o.name().to_string());
         if let Some(entry) = self.recipients.get_mut(slot as usize) {
             *entry = Some(o);
+        }
+        if old_name != new_name {
+            self.rewrite_references(&old_name, Some(&new_name));
+        }
+    }
+
+    /// Follows a rename (`new` is the new Name) or a removal (`None`) in every property that
+    /// refers to recipients by Name (ManagedBy, GrantSendOnBehalfTo, Manager, …), as the
+    /// service's links would.
+    fn rewrite_references(&mut self, old: &str, new: Option<&str>) {
+        let reference_props: Vec<P> = PROPS
+            .iter()
+            .filter(|d| matches!(d.ty, Ty::Recipient | Ty::Recipients))
+            .map(|d| d.p)
+            .collect();
+        for o in self.recipients.iter_mut().flatten() {
+            for &p in &reference_props {
+                let Some(value) = o.stored(p).cloned() else {
+                    continue;
+                };
+                let renamed = match value {
+                    Value::String(s) if s.eq_ignore_ascii_case(old) => {
+                        new.map_or(Value::Null, |n| Value::String(n.to_string()))
+                    }
+                    Value::Array(items) => Value::Array(
+                        items
+                            .into_iter()
+                            .filter_map(|v| match v.as_str() {
+                                Some(s) if s.eq_ignore_ascii_case(old) => {
+                                    new.map(|n| Value::String(n.to_string()))
+                                }
+                                _ => Some(v),
+                            })
+                            .collect(),
+                    ),
+                    _ => continue,
+                };
+                o.set(p, renamed);
+            }
         }
     }
 
@@ -2572,6 +2612,7 @@ impl Directory {
         for o in self.recipients.iter_mut().flatten() {
             o.members.retain(|m| *m != slot);
         }
+        self.rewrite_references(old.name(), None);
         self.mailbox_permissions
             .retain(|p| p.mailbox != slot && p.user != slot);
         self.recipient_permissions
@@ -2592,7 +2633,12 @@ impl Directory {
         push(&self.tenant.dn(o.name()), KEY_ID);
         push(o.text(P::UserPrincipalName), KEY_ADDRESS);
         if let Some(Value::Array(proxies)) = o.stored(P::EmailAddresses) {
-            for proxy in proxies.iter().filter_map(Value::as_str) {
+            // Only SMTP addresses identify a recipient; X500:, SIP: and other proxies do not.
+            for proxy in proxies
+                .iter()
+                .filter_map(Value::as_str)
+                .filter(|p| is_smtp_proxy(p))
+            {
                 push(proxy_address(proxy), KEY_ADDRESS);
             }
         }
@@ -2699,6 +2745,16 @@ fn sample(rng: &mut Rng, items: &[u32], n: usize) -> Vec<u32> {
         }
     }
     out
+}
+
+/// Whether a proxy address is an SMTP one (`SMTP:`, `smtp:`, or no prefix).
+pub(crate) fn is_smtp_proxy(proxy: &str) -> bool {
+    match proxy.split_once(':') {
+        Some((prefix, _)) if !prefix.contains('@') && !prefix.is_empty() => {
+            prefix.eq_ignore_ascii_case("smtp")
+        }
+        _ => true,
+    }
 }
 
 /// The address part of a proxy address (`SMTP:a@b` → `a@b`); addresses without a prefix are

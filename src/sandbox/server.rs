@@ -478,11 +478,19 @@ async fn control(
 // Admin API
 
 /// Decrements a tenant's in-flight count when the request ends, however it ends.
-struct Slot<'a>(&'a Tenant);
+/// Counts an abandoned request as `aborted`.
+struct Slot<'a> {
+    tenant: &'a Tenant,
+    label: &'a str,
+    finished: bool,
+}
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.tenant.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if !self.finished {
+            count(self.tenant, self.label, "aborted");
+        }
     }
 }
 
@@ -613,8 +621,15 @@ async fn admin(
     // 2. The tenant's concurrency limit and request rate.
     let behaviour = lock(&tenant.behaviour).clone();
     let in_flight = tenant.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    let _slot = Slot(tenant);
+    let mut slot = Slot {
+        tenant,
+        label: &cmdlet_label,
+        finished: false,
+    };
     tenant.peak.fetch_max(in_flight, Ordering::SeqCst);
+    // Everything from here runs in one block, so a request the client abandons (the future is
+    // dropped part-way) is told apart from one that was answered, and counted as aborted.
+    let outcome = async {
     if in_flight > behaviour.limit {
         lock(&tenant.counters).throttled += 1;
         count(tenant, &cmdlet_label, "429");
@@ -662,7 +677,15 @@ async fn admin(
         }
         (fault, behaviour.latency.draw(&mut rng))
     };
-    if let Some(kind) = fault {
+    // Faults that strike after the cmdlet ran: the change is made, the answer is lost.
+    let after = fault.filter(|k| matches!(k, FaultKind::AppliedTimeout | FaultKind::AppliedDrop));
+    if let Some(kind) = after {
+        *lock(&tenant.counters)
+            .faults
+            .entry(kind.name().into())
+            .or_default() += 1;
+    }
+    if let Some(kind) = fault.filter(|_| after.is_none()) {
         *lock(&tenant.counters)
             .faults
             .entry(kind.name().into())
@@ -711,6 +734,7 @@ async fn admin(
                     "the token is no longer accepted",
                 ));
             }
+            FaultKind::AppliedTimeout | FaultKind::AppliedDrop => {}
         }
     }
     if latency >= state.config.call_timeout {
@@ -772,17 +796,12 @@ async fn admin(
                 .copied()
                 .filter(|c| access == Access::Full || !cmdlets::is_write(c))
                 .collect();
-            count(tenant, &cmdlet_label, "200");
             json_response(
                 StatusCode::OK,
                 &json!({"value": {"exportedCmdlets": exported.join(",")}}),
             )
         }
-        Kind::Batch => {
-            let response = batch(&ctx, input.as_ref(), &headers);
-            count(tenant, &cmdlet_label, response.status().as_str());
-            response
-        }
+        Kind::Batch => batch(&ctx, input.as_ref(), &headers),
         Kind::Invoke | Kind::V2(..) => {
             let allowed = match kind {
                 Kind::V2(cmdlets) => Some(cmdlets),
@@ -795,7 +814,6 @@ async fn admin(
                 prefer_page_size(&headers),
                 allowed,
             );
-            count(tenant, &cmdlet_label, status.as_str());
             let mut response = json_response(status, &body);
             if let Some(error_type) = error_type {
                 insert(response.headers_mut(), "x-exceptiontype", &error_type);
@@ -811,7 +829,27 @@ async fn admin(
         );
     }
     insert(response.headers_mut(), "x-calculatedbetarget", BACKEND);
-    Ok(response)
+    match after {
+        Some(FaultKind::AppliedDrop) => {
+            count(tenant, &cmdlet_label, "drop");
+            Err(Dropped)
+        }
+        Some(_) => {
+            count(tenant, &cmdlet_label, "504");
+            Ok(json_response(
+                StatusCode::GATEWAY_TIMEOUT,
+                &json!({"error": {"code": "GatewayTimeout", "message": "The operation timed out."}}),
+            ))
+        }
+        None => {
+            count(tenant, &cmdlet_label, response.status().as_str());
+            Ok(response)
+        }
+    }
+    }
+    .await;
+    slot.finished = true;
+    outcome
 }
 
 #[derive(Clone, Copy)]
@@ -878,6 +916,17 @@ fn invoke(
             allowed.join(", ")
         ));
     }
+    if allowed.is_some()
+        && !cmdlets::known_cmdlets()
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(name))
+    {
+        return (
+            StatusCode::NOT_IMPLEMENTED,
+            json!({"error": {"code": "NotImplemented", "message": format!("The sandbox does not implement {name}; this v2.0 endpoint is routed but has no cmdlets behind it yet.")}}),
+            None,
+        );
+    }
     let select = query
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("$select"))
@@ -890,10 +939,7 @@ fn invoke(
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("$skiptoken"))
         .map(|(_, v)| v.clone());
-    let request_hash: [u8; 32] = Sha256::digest(
-        serde_json::to_vec(&Value::Object(cmdlet_input.clone())).unwrap_or_default(),
-    )
-    .into();
+    let request_hash = request_hash(name, params);
 
     // A follow-up page names its offset in a signed token; the cmdlet runs again and only that
     // page is rendered. Nothing is kept between pages, and the same link gives the same page.
@@ -954,11 +1000,11 @@ fn invoke(
                     skip + output.value.len(),
                 )
             });
-            (
-                StatusCode::OK,
-                page_body(ctx, output.value, &output.warnings, next, select.as_deref()),
-                None,
-            )
+            let mut body = page_body(ctx, output.value, &output.warnings, next, select.as_deref());
+            if let (Some(message), Value::Object(map)) = (output.confirmation, &mut body) {
+                map.insert("@adminapi.confirmationmessage".into(), message.into());
+            }
+            (StatusCode::OK, body, None)
         }
         Err(error) => {
             let status = ctx.behaviour_status(&error).unwrap_or_else(|| {
@@ -1006,6 +1052,52 @@ fn page_body(
         body.insert("@adminapi.warnings".into(), json!(warnings));
     }
     Value::Object(body)
+}
+
+/// A hash of what a request asks, not how it is spelled: the cmdlet and parameter names in any
+/// case, object keys in any order. A page link is valid for any body that asks the same.
+fn request_hash(cmdlet: &str, params: &Map<String, Value>) -> [u8; 32] {
+    fn canonical(value: &Value, out: &mut String, lower_keys: bool) {
+        match value {
+            Value::Object(map) => {
+                let mut entries: Vec<(String, &Value)> = map
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            if lower_keys {
+                                k.to_lowercase()
+                            } else {
+                                k.clone()
+                            },
+                            v,
+                        )
+                    })
+                    .collect();
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                out.push('{');
+                for (k, v) in entries {
+                    out.push_str(&serde_json::to_string(&k).unwrap_or_default());
+                    out.push(':');
+                    canonical(v, out, false);
+                    out.push(',');
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for item in items {
+                    canonical(item, out, false);
+                    out.push(',');
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut text = cmdlet.to_lowercase();
+    text.push('\n');
+    canonical(&Value::Object(params.clone()), &mut text, true);
+    Sha256::digest(text.as_bytes()).into()
 }
 
 fn project(item: Value, fields: &[String]) -> Value {
@@ -1060,9 +1152,8 @@ fn batch_item_target(
         .collect::<Vec<_>>()
         .as_slice()
     {
-        ["adminapi", version, tenant, "InvokeCommand"]
-            if matches!(*version, "beta" | "v1.0" | "v2.0") =>
-        {
+        // Items run with the batch's own version, permissions and headers.
+        ["adminapi", version, tenant, "InvokeCommand"] if *version == ctx.version => {
             match ctx.state.tenant(tenant) {
                 Some(t) if t.domain == ctx.tenant.domain => Ok(()),
                 _ => Err((

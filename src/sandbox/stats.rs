@@ -47,7 +47,8 @@ pub struct TenantStats {
     pub peak_concurrency: usize,
     /// Requests in flight now.
     pub in_flight: usize,
-    /// Responses by cmdlet, then by status (`"200"`, `"400"`, `"429"`, `"drop"`, …).
+    /// Responses by cmdlet, then by status (`"200"`, `"400"`, `"429"`, `"drop"`, …);
+    /// `"aborted"` counts requests the client gave up on before the answer.
     pub requests: BTreeMap<String, BTreeMap<String, u64>>,
     /// Responses by status, all cmdlets together.
     pub statuses: BTreeMap<String, u64>,

@@ -797,3 +797,58 @@ async fn cmdlet_error_statuses_can_be_configured_per_exception() {
         .await;
     assert_eq!(unbound.status, 400);
 }
+
+#[tokio::test]
+async fn a_page_link_accepts_the_same_request_spelled_differently() {
+    let wire = Wire::tenants(12).await;
+    let token = wire.app_token(CONTOSO, 0).await;
+    let first = wire
+        .invoke_with(CONTOSO, &token, &json!({"CmdletInput": {"CmdletName": "Get-Mailbox", "Parameters": {"ResultSize": "Unlimited", "RecipientTypeDetails": "UserMailbox"}}}), &[("Prefer", "odata.maxpagesize=5")])
+        .await;
+    let next = first.json["@odata.nextLink"].as_str().unwrap();
+    // Keys in another order and parameter names in another case: the same request.
+    let respelled = json!({"CmdletInput": {"Parameters": {"recipienttypedetails": "UserMailbox", "resultsize": "Unlimited"}, "CmdletName": "get-mailbox"}});
+    let second = wire
+        .post(
+            next,
+            &token,
+            &respelled,
+            &[("Prefer", "odata.maxpagesize=5")],
+        )
+        .await;
+    assert_eq!(second.status, 200, "{}", second.json);
+    assert_eq!(second.json["value"][0]["Alias"], "user006");
+}
+
+#[tokio::test]
+async fn unimplemented_v2_endpoints_say_so_and_batches_keep_their_version() {
+    let wire = Wire::tenants(3).await;
+    let token = wire.app_token(CONTOSO, 0).await;
+    let anchor = [("X-AnchorMailbox", "UPN:user001@contoso.onmicrosoft.com")];
+    let url = format!(
+        "{}/adminapi/v2.0/{CONTOSO}/MailboxFolderPermission",
+        wire.url()
+    );
+    let reply = wire
+        .post(
+            &url,
+            &token,
+            &cmdlet_input(
+                "Get-MailboxFolderPermission",
+                json!({"Identity": "user001:\\Calendar"}),
+            ),
+            &anchor,
+        )
+        .await;
+    assert_eq!(reply.status, 501, "{}", reply.json);
+    let batch = json!({"requests": [{"id": "1", "method": "POST", "url": format!("/adminapi/v2.0/{CONTOSO}/InvokeCommand"), "body": cmdlet_input("Get-AcceptedDomain", json!({}))}]});
+    let reply = wire
+        .post(
+            &format!("{}/adminapi/beta/{CONTOSO}/$batch", wire.url()),
+            &token,
+            &batch,
+            &[],
+        )
+        .await;
+    assert_eq!(reply.json["responses"][0]["status"], 400, "{}", reply.json);
+}

@@ -441,3 +441,72 @@ async fn injected_503s_can_carry_retry_after_and_nonsense_behaviour_is_refused()
         "nothing changed"
     );
 }
+
+#[tokio::test]
+async fn applied_faults_make_the_change_and_lose_the_answer() {
+    for (fault, status) in [("applied-504:1", Some(504)), ("applied-drop:1", None)] {
+        let wire = Wire::start(one_tenant(Behaviour {
+            faults: vec![fault.parse().unwrap()],
+            ..Behaviour::default()
+        }))
+        .await;
+        let token = wire.app_token(CONTOSO, 0).await;
+        let sent = wire
+            .http
+            .post(format!(
+                "{}/adminapi/beta/{CONTOSO}/InvokeCommand",
+                wire.url()
+            ))
+            .bearer_auth(&token)
+            .json(&cmdlet_input(
+                "Set-Mailbox",
+                json!({"Identity": "user001", "CustomAttribute2": "applied"}),
+            ))
+            .send()
+            .await;
+        match status {
+            Some(status) => assert_eq!(sent.unwrap().status().as_u16(), status),
+            None => assert!(sent.is_err()),
+        }
+        let stats = wire.stats().await;
+        assert_eq!(stats.writes.len(), 1, "{fault}: the write happened");
+        assert!(stats.writes[0].changed);
+        let name = fault.split(':').next().unwrap();
+        assert_eq!(stats.tenant(CONTOSO).faults[name], 1);
+    }
+}
+
+#[tokio::test]
+async fn a_request_the_client_abandons_is_counted_as_aborted() {
+    let wire = Wire::start(one_tenant(Behaviour {
+        latency: "2s".parse().unwrap(),
+        ..Behaviour::default()
+    }))
+    .await;
+    let token = wire.app_token(CONTOSO, 0).await;
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let sent = impatient
+        .post(format!(
+            "{}/adminapi/beta/{CONTOSO}/InvokeCommand",
+            wire.url()
+        ))
+        .bearer_auth(&token)
+        .json(&cmdlet_input("Get-AcceptedDomain", json!({})))
+        .send()
+        .await;
+    assert!(sent.is_err());
+    // The server notices when it next touches the closed connection.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let stats = wire.sandbox.stats().tenant(CONTOSO);
+        if stats.status("aborted") == 1 {
+            assert_eq!(stats.in_flight, 0);
+            break;
+        }
+        assert!(Instant::now() < deadline, "never counted: {stats:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
