@@ -407,7 +407,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// Formats a duration the way [`parse_duration`] reads it.
 pub fn fmt_duration(d: Duration) -> String {
-    if d.subsec_nanos() % 1_000_000 != 0 {
+    if !d.subsec_nanos().is_multiple_of(1_000_000) {
         // Below a millisecond's precision: keep it, rather than round it away.
         let ms = format!("{:.6}", d.as_secs_f64() * 1000.0);
         return format!("{}ms", ms.trim_end_matches('0').trim_end_matches('.'));
