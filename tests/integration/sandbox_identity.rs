@@ -213,73 +213,74 @@ async fn certificate_assertions_are_verified_against_the_registered_certificate(
             "2"
         );
     }
-    // Signed with another key but claiming the registered certificate's thumbprint.
-    let forged = send(assertion(
-        APPS[0].client_id,
-        OTHER_KEY,
-        cert,
-        Algorithm::Rs256,
-        &token_url,
-        now() + 600,
-    ))
-    .await;
-    assert_entra_error(&forged, 401, "invalid_client", 700027);
-    assert!(
-        forged.json["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("signature value did not match")
-    );
-    // A certificate that is not registered for the app.
-    let unregistered = send(assertion(
-        APPS[0].client_id,
-        OTHER_KEY,
-        OTHER_CERT,
-        Algorithm::Rs256,
-        &token_url,
-        now() + 600,
-    ))
-    .await;
-    assert_entra_error(&unregistered, 401, "invalid_client", 700027);
-    assert!(
-        unregistered.json["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("The key was not found")
-    );
-    // The audience must be this tenant's token endpoint.
-    let wrong_aud = send(assertion(
-        APPS[0].client_id,
-        APP_PRIVATE_KEY,
-        cert,
-        Algorithm::Rs256,
-        "https://login.microsoftonline.com/other/oauth2/v2.0/token",
-        now() + 600,
-    ))
-    .await;
-    assert_entra_error(&wrong_aud, 401, "invalid_client", 700212);
-    // Expired more than the five minutes of allowed skew ago.
-    let expired = send(assertion(
-        APPS[0].client_id,
-        APP_PRIVATE_KEY,
-        cert,
-        Algorithm::Rs256,
-        &token_url,
-        now() - 400,
-    ))
-    .await;
-    assert_entra_error(&expired, 401, "invalid_client", 700024);
-    // An assertion made out for another app is not this app's proof.
-    let other_app = send(assertion(
-        APPS[1].client_id,
-        APP_PRIVATE_KEY,
-        cert,
-        Algorithm::Rs256,
-        &token_url,
-        now() + 600,
-    ))
-    .await;
-    assert_entra_error(&other_app, 401, "invalid_client", 700021);
+    // Each refusal, with the AADSTS code and the reason Entra gives.
+    let wrong_endpoint = "https://login.microsoftonline.com/other/oauth2/v2.0/token";
+    let refusals = [
+        (
+            "signed with another key, claiming the registered thumbprint",
+            APPS[0].client_id,
+            OTHER_KEY,
+            cert,
+            token_url.as_str(),
+            now() + 600,
+            700027,
+            "signature value did not match",
+        ),
+        (
+            "a certificate not registered for the app",
+            APPS[0].client_id,
+            OTHER_KEY,
+            OTHER_CERT,
+            token_url.as_str(),
+            now() + 600,
+            700027,
+            "The key was not found",
+        ),
+        (
+            "an audience other than this tenant's token endpoint",
+            APPS[0].client_id,
+            APP_PRIVATE_KEY,
+            cert,
+            wrong_endpoint,
+            now() + 600,
+            700212,
+            "audience",
+        ),
+        (
+            "expired beyond the five minutes of allowed skew",
+            APPS[0].client_id,
+            APP_PRIVATE_KEY,
+            cert,
+            token_url.as_str(),
+            now() - 400,
+            700024,
+            "valid time range",
+        ),
+        (
+            "made out for another app",
+            APPS[1].client_id,
+            APP_PRIVATE_KEY,
+            cert,
+            token_url.as_str(),
+            now() + 600,
+            700021,
+            "doesn't match",
+        ),
+    ];
+    for (case, client, key, certificate, aud, exp, code, reason) in refusals {
+        let reply = send(assertion(
+            client,
+            key,
+            certificate,
+            Algorithm::Rs256,
+            aud,
+            exp,
+        ))
+        .await;
+        assert_entra_error(&reply, 401, "invalid_client", code);
+        let description = reply.json["error_description"].as_str().unwrap();
+        assert!(description.contains(reason), "{case}: {description}");
+    }
     // The unconsented app has no certificate registered at all.
     let unconsented = wire
         .token_request(

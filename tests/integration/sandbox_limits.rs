@@ -177,19 +177,11 @@ async fn injected_faults_answer_503_504_429_401_or_drop_the_connection() {
         }))
         .await;
         let token = wire.app_token(CONTOSO, 0).await;
-        let sent = wire
-            .http
-            .post(format!(
-                "{}/adminapi/beta/{CONTOSO}/InvokeCommand",
-                wire.url()
-            ))
-            .bearer_auth(&token)
-            .json(&cmdlet_input(
-                "Set-Mailbox",
-                json!({"Identity": "user001", "CustomAttribute2": "x"}),
-            ))
-            .send()
-            .await;
+        let body = cmdlet_input(
+            "Set-Mailbox",
+            json!({"Identity": "user001", "CustomAttribute2": "x"}),
+        );
+        let sent = wire.send_raw(CONTOSO, &token, &body).await;
         match status {
             Some(status) => assert_eq!(sent.unwrap().status().as_u16(), status, "{kind:?}"),
             None => assert!(
@@ -451,19 +443,11 @@ async fn applied_faults_make_the_change_and_lose_the_answer() {
         }))
         .await;
         let token = wire.app_token(CONTOSO, 0).await;
-        let sent = wire
-            .http
-            .post(format!(
-                "{}/adminapi/beta/{CONTOSO}/InvokeCommand",
-                wire.url()
-            ))
-            .bearer_auth(&token)
-            .json(&cmdlet_input(
-                "Set-Mailbox",
-                json!({"Identity": "user001", "CustomAttribute2": "applied"}),
-            ))
-            .send()
-            .await;
+        let body = cmdlet_input(
+            "Set-Mailbox",
+            json!({"Identity": "user001", "CustomAttribute2": "applied"}),
+        );
+        let sent = wire.send_raw(CONTOSO, &token, &body).await;
         match status {
             Some(status) => assert_eq!(sent.unwrap().status().as_u16(), status),
             None => assert!(sent.is_err()),

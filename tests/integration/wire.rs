@@ -133,6 +133,25 @@ impl Wire {
         read(request.send().await.expect("the admin API answers")).await
     }
 
+    /// POSTs an InvokeCommand body and returns the raw outcome, so a test can see a closed
+    /// connection as the client sees it.
+    pub async fn send_raw(
+        &self,
+        tenant: &str,
+        token: &str,
+        body: &Value,
+    ) -> reqwest::Result<reqwest::Response> {
+        self.http
+            .post(format!(
+                "{}/adminapi/beta/{tenant}/InvokeCommand",
+                self.url()
+            ))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+    }
+
     /// Runs a cmdlet as the admin app in a tenant.
     pub async fn invoke(&self, tenant: &str, cmdlet: &str, params: Value) -> Reply {
         let token = self.app_token(tenant, 0).await;
