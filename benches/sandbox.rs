@@ -36,6 +36,7 @@ fn main() {
             }
         });
         let sandbox = Sandbox::start(config).await.expect("sandbox");
+        tenantry::exchange::install_tls_provider();
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(clients)
             .build()

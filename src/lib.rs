@@ -43,8 +43,11 @@
 // The sandbox builds its fixed Exchange objects with large `json!` literals.
 #![recursion_limit = "256"]
 
+pub mod auth;
 pub mod cli;
+pub mod cloud;
 pub mod diagnostic;
+pub mod exchange;
 pub mod exit;
 pub mod jwt;
 pub mod plan;

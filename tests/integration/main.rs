@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod cli;
+mod client;
 mod examples;
 mod library;
 mod properties;

@@ -518,6 +518,7 @@ async fn the_same_seed_builds_the_same_directory() {
     assert_ne!(a.directory(CONTOSO), c.directory(CONTOSO));
     assert_ne!(a.tenants()[0].id, c.tenants()[0].id);
     // And it is served as the admin API shows it.
+    tenantry::exchange::install_tls_provider();
     let http = reqwest::Client::new();
     let served: Value = http
         .get(format!("{}/sandbox/tenants/{CONTOSO}/directory", a.url()))

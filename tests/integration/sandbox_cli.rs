@@ -100,6 +100,7 @@ fn the_sandbox_prints_its_urls_and_credentials_and_stops_on_sigterm() {
 /// A blocking GET for a test that runs outside an async runtime.
 mod reqwest {
     pub fn blocking_get(url: &str) -> serde_json::Value {
+        tenantry::exchange::install_tls_provider();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -53,6 +53,7 @@ impl Wire {
     /// Starts a sandbox with this configuration.
     pub async fn start(config: SandboxConfig) -> Wire {
         let sandbox = Sandbox::start(config).await.expect("the sandbox starts");
+        tenantry::exchange::install_tls_provider();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))

@@ -1,0 +1,554 @@
+//! The Exchange Online admin API client: InvokeCommand requests built as the
+//! ExchangeOnlineManagement V3 module builds them, paging to the end, warnings kept, cmdlet
+//! errors parsed, and transient failures retried.
+//!
+//! Retries: 429, 503, 504 and connection failures are retried, waiting `Retry-After` when the
+//! service sends it and exponential backoff with jitter otherwise; a 401 renews the token once
+//! and retries; a cmdlet error is final (a step's own `retries` decide whether to try again).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use crate::auth::{AccessToken, AuthError, TokenProvider};
+use crate::cloud::{CloudError, require_https};
+
+/// The system mailbox that app-only calls are routed by, as the module anchors them.
+const APP_ANCHOR_MAILBOX: &str = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}";
+/// The module's default page size.
+pub const DEFAULT_PAGE_SIZE: usize = 1000;
+
+/// Makes rustls use the ring provider for this process; reqwest needs one installed before a
+/// client is built. Idempotent.
+pub fn install_tls_provider() {
+    // An error only means a provider is already installed, which is all this needs.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The HTTP client for tokens and the admin API: TLS through rustls (platform trust store),
+/// no redirects (a redirected token request would carry its secret elsewhere), and a total
+/// timeout a minute above the service's own 15 minutes per cmdlet.
+pub fn http_client() -> Result<reqwest::Client, ExchangeError> {
+    install_tls_provider();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(30))
+        .timeout(Duration::from_secs(16 * 60))
+        .pool_idle_timeout(Duration::from_secs(90))
+        .user_agent(concat!("tenantry/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| ExchangeError::Unexpected {
+            status: 0,
+            body: format!("cannot build the HTTP client: {e}"),
+        })
+}
+
+/// How transient failures are retried.
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// The first backoff; it doubles each time (the module's 2 s × 2ⁿ).
+    pub base: Duration,
+    /// The longest single wait, whether backoff or `Retry-After`.
+    pub max_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 5,
+            base: Duration::from_secs(2),
+            max_wait: Duration::from_secs(120),
+        }
+    }
+}
+
+/// A cmdlet's error as the service reports it (`ErrId|Class|message`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CmdletError {
+    /// The HTTP status.
+    pub status: u16,
+    /// Exchange's error id, e.g. `Ex6F9304`; may be empty.
+    pub id: String,
+    /// The .NET exception class.
+    pub class: String,
+    /// The message.
+    pub message: String,
+}
+
+impl CmdletError {
+    /// The class without its namespace, e.g. `ManagementObjectNotFoundException`.
+    pub fn short_class(&self) -> &str {
+        self.class.rsplit('.').next().unwrap_or(&self.class)
+    }
+}
+
+impl std::fmt::Display for CmdletError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.short_class(), self.message)
+    }
+}
+
+/// Why a call did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExchangeError {
+    /// The cmdlet ran and failed.
+    #[error("{0}")]
+    Cmdlet(CmdletError),
+    /// No token could be had.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The service kept refusing the token after it was renewed.
+    #[error(
+        "the admin API refused a fresh token ({reason}); check the app's Exchange.ManageAsApp permission and admin consent"
+    )]
+    Unauthorized {
+        /// What the service said.
+        reason: String,
+    },
+    /// The token is valid but does not allow the admin API.
+    #[error(
+        "the admin API refused the app (403): {reason} (grant the app Exchange.ManageAsApp with admin consent, and an Exchange role)"
+    )]
+    Forbidden {
+        /// What the service said.
+        reason: String,
+    },
+    /// Retries ran out on throttling, unavailability or the network.
+    #[error("gave up after {attempts} attempts: {last}")]
+    Exhausted {
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        last: String,
+    },
+    /// Any other answer the client cannot use.
+    #[error("the admin API answered {status}: {body}")]
+    Unexpected {
+        /// The HTTP status.
+        status: u16,
+        /// The start of the body.
+        body: String,
+    },
+    /// The endpoint is not allowed (not https outside loopback).
+    #[error(transparent)]
+    Endpoint(#[from] CloudError),
+}
+
+impl ExchangeError {
+    /// Whether this is a cmdlet error, which a step's `retries` may choose to retry.
+    pub fn cmdlet(&self) -> Option<&CmdletError> {
+        match self {
+            ExchangeError::Cmdlet(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// What a cmdlet returned, over every page.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CmdletResult {
+    /// The objects, in order.
+    pub value: Vec<Value>,
+    /// The warnings, without repeats.
+    pub warnings: Vec<String>,
+    /// HTTP requests made (pages and retries).
+    pub requests: u32,
+    /// Why each retry happened (`429`, `503`, `401`, `connection`), in order.
+    pub retries: Vec<String>,
+}
+
+/// A client for one tenant's admin API.
+pub struct Client {
+    http: reqwest::Client,
+    invoke_url: String,
+    anchor: String,
+    connection_id: String,
+    tokens: Arc<TokenProvider>,
+    retry: RetryPolicy,
+    page_size: usize,
+}
+
+impl Client {
+    /// A client calling `invoke_url` (the tenant's InvokeCommand URL) with tokens from
+    /// `tokens`; `organization` is the tenant's domain or GUID, for routing.
+    pub fn new(
+        http: reqwest::Client,
+        invoke_url: &str,
+        organization: &str,
+        tokens: Arc<TokenProvider>,
+        retry: RetryPolicy,
+    ) -> Result<Self, ExchangeError> {
+        require_https(invoke_url)?;
+        Ok(Client {
+            http,
+            invoke_url: invoke_url.to_string(),
+            anchor: format!("APP:{APP_ANCHOR_MAILBOX}@{organization}"),
+            connection_id: uuid_like(),
+            tokens,
+            retry,
+            page_size: DEFAULT_PAGE_SIZE,
+        })
+    }
+
+    /// Sets the page size (`Prefer: odata.maxpagesize`, 1 to 5000).
+    pub fn with_page_size(mut self, size: usize) -> Self {
+        self.page_size = size.clamp(1, 5000);
+        self
+    }
+
+    /// Runs a cmdlet and returns every object it emitted, following `@odata.nextLink` to the
+    /// end.
+    pub async fn invoke(
+        &self,
+        cmdlet: &str,
+        params: &Map<String, Value>,
+    ) -> Result<CmdletResult, ExchangeError> {
+        let body =
+            json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": encode_params(params)}});
+        let mut result = CmdletResult::default();
+        let mut url = self.invoke_url.clone();
+        loop {
+            let page = self.send(&url, cmdlet, &body, &mut result).await?;
+            if let Some(Value::Array(items)) = page.get("value") {
+                result.value.extend(items.iter().cloned());
+            }
+            if let Some(Value::Array(warnings)) = page.get("@adminapi.warnings") {
+                for w in warnings.iter().filter_map(Value::as_str) {
+                    // The module hides warnings that repeat on every page.
+                    if !result.warnings.iter().any(|seen| seen == w) {
+                        result.warnings.push(w.to_string());
+                    }
+                }
+            }
+            match page.get("@odata.nextLink").and_then(Value::as_str) {
+                Some(next) => {
+                    require_https(next)?;
+                    url = next.to_string();
+                }
+                None => return Ok(result),
+            }
+        }
+    }
+
+    /// One page: the request, retried as the policy allows.
+    async fn send(
+        &self,
+        url: &str,
+        cmdlet: &str,
+        body: &Value,
+        result: &mut CmdletResult,
+    ) -> Result<Value, ExchangeError> {
+        let mut attempt: u32 = 0;
+        let mut renewed = false;
+        loop {
+            attempt += 1;
+            result.requests += 1;
+            // A token per request, as the module does: a long paging run outlives tokens.
+            let token = self.tokens.token().await?;
+            let outcome = self.attempt(url, cmdlet, body, &token).await;
+            let (reason, wait) = match outcome {
+                Attempt::Page(page) => return Ok(page),
+                Attempt::Failed(e) => return Err(e),
+                Attempt::Unauthorized(reason) => {
+                    if renewed {
+                        return Err(ExchangeError::Unauthorized { reason });
+                    }
+                    // Once: renew the token and go again at once.
+                    renewed = true;
+                    self.tokens.reject(&token).await;
+                    result.retries.push("401".into());
+                    continue;
+                }
+                Attempt::Transient {
+                    reason,
+                    retry_after,
+                } => (reason, retry_after),
+            };
+            if attempt > self.retry.max_retries {
+                return Err(ExchangeError::Exhausted {
+                    attempts: attempt,
+                    last: reason,
+                });
+            }
+            result
+                .retries
+                .push(reason.split(':').next().unwrap_or("").to_string());
+            let wait = wait.unwrap_or_else(|| backoff(&self.retry, attempt));
+            tokio::time::sleep(wait.min(self.retry.max_wait)).await;
+        }
+    }
+
+    async fn attempt(&self, url: &str, cmdlet: &str, body: &Value, token: &AccessToken) -> Attempt {
+        let request = self
+            .http
+            .post(url)
+            .bearer_auth(token.secret.expose())
+            .header("Accept", "application/json")
+            .header("X-AnchorMailbox", &self.anchor)
+            .header("X-CmdletName", cmdlet)
+            .header("X-ClientApplication", "tenantry")
+            .header("X-ResponseFormat", "json")
+            .header("Prefer", format!("odata.maxpagesize={}", self.page_size))
+            .header("connection-id", &self.connection_id)
+            .header("client-request-id", uuid_like())
+            .json(body);
+        let response = match request.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                return Attempt::Transient {
+                    reason: format!("connection: {}", crate::auth::describe(&e)),
+                    retry_after: None,
+                };
+            }
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64);
+        let challenge = response
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let bytes = match response.bytes().await {
+            Ok(b) => b,
+            Err(e) => {
+                return Attempt::Transient {
+                    reason: format!("connection: {}", crate::auth::describe(&e)),
+                    retry_after: None,
+                };
+            }
+        };
+        let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        match status {
+            200 => Attempt::Page(json),
+            204 => Attempt::Page(json!({"value": []})),
+            401 => Attempt::Unauthorized(challenge.unwrap_or_else(|| "401".into())),
+            403 => Attempt::Failed(ExchangeError::Forbidden {
+                reason: error_message(&json),
+            }),
+            429 | 503 | 504 | 408 => Attempt::Transient {
+                reason: format!("{status}: {}", error_message(&json)),
+                retry_after,
+            },
+            _ => match parse_cmdlet_error(status, &json) {
+                Some(e) => Attempt::Failed(ExchangeError::Cmdlet(e)),
+                None => Attempt::Failed(ExchangeError::Unexpected {
+                    status,
+                    body: String::from_utf8_lossy(&bytes).chars().take(300).collect(),
+                }),
+            },
+        }
+    }
+}
+
+enum Attempt {
+    Page(Value),
+    Failed(ExchangeError),
+    Unauthorized(String),
+    Transient {
+        reason: String,
+        retry_after: Option<Duration>,
+    },
+}
+
+/// Exponential backoff with full jitter: a random wait up to `base × 2^(attempt-1)`, at least
+/// a tenth of it, so retries from many tasks do not arrive together.
+fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
+    let ceiling = policy
+        .base
+        .saturating_mul(
+            1u32.checked_shl(attempt.saturating_sub(1))
+                .unwrap_or(u32::MAX),
+        )
+        .min(policy.max_wait);
+    let jitter = (next_random() % 1000) as f64 / 1000.0;
+    ceiling.mul_f64(0.1 + 0.9 * jitter)
+}
+
+/// Parameters as the module sends them: a hashtable value (add/remove) gets its
+/// `@odata.type`, and a list of hashtables its `<Param>@odata.type` sibling.
+pub fn encode_params(params: &Map<String, Value>) -> Value {
+    let mut out = Map::new();
+    for (name, value) in params {
+        match value {
+            Value::Object(map) => {
+                out.insert(name.clone(), Value::Object(hashtable(map)));
+            }
+            Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_object) => {
+                let tables = items
+                    .iter()
+                    .filter_map(Value::as_object)
+                    .map(|m| Value::Object(hashtable(m)))
+                    .collect();
+                out.insert(name.clone(), Value::Array(tables));
+                out.insert(
+                    format!("{name}@odata.type"),
+                    "#Collection(Exchange.GenericHashTable)".into(),
+                );
+            }
+            other => {
+                out.insert(name.clone(), other.clone());
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+fn hashtable(map: &Map<String, Value>) -> Map<String, Value> {
+    let mut out = Map::new();
+    if !map.contains_key("@odata.type") {
+        out.insert("@odata.type".into(), "#Exchange.GenericHashTable".into());
+    }
+    for (k, v) in map {
+        let v = match v {
+            Value::Object(inner) => Value::Object(hashtable(inner)),
+            other => other.clone(),
+        };
+        out.insert(k.clone(), v);
+    }
+    out
+}
+
+/// The cmdlet error in an error body: `details[0].message` as `ErrId|Class|message`, falling
+/// back to the inner exception and then the top-level message, as the module does.
+pub fn parse_cmdlet_error(status: u16, body: &Value) -> Option<CmdletError> {
+    let error = body.get("error")?;
+    let detail = error.pointer("/details/0/message").and_then(Value::as_str);
+    if let Some(detail) = detail {
+        let mut parts = detail.splitn(3, '|');
+        if let (Some(id), Some(class), Some(message)) = (parts.next(), parts.next(), parts.next()) {
+            return Some(CmdletError {
+                status,
+                id: id.to_string(),
+                class: class.to_string(),
+                message: message.to_string(),
+            });
+        }
+    }
+    let inner = error.pointer("/innererror/internalexception");
+    let message = inner
+        .and_then(|i| i.get("message"))
+        .and_then(Value::as_str)
+        .or(detail)
+        .or_else(|| error.get("message").and_then(Value::as_str))?;
+    Some(CmdletError {
+        status,
+        id: String::new(),
+        class: inner
+            .and_then(|i| i.get("type"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        message: message.to_string(),
+    })
+}
+
+fn error_message(body: &Value) -> String {
+    body.pointer("/error/message")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .chars()
+        .take(200)
+        .collect()
+}
+
+/// A random 64-bit number, without a random-number crate: hashing with a fresh `RandomState`.
+fn next_random() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::Instant::now())
+}
+
+/// A GUID-shaped random id for `client-request-id` and `connection-id`.
+fn uuid_like() -> String {
+    let (a, b) = (next_random(), next_random());
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0x0fff,
+        (b >> 48) & 0x3fff | 0x8000,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashtables_get_their_odata_type_and_lists_of_them_a_sibling() {
+        let params = json!({
+            "Identity": "user001",
+            "EmailAddresses": {"Add": ["a@contoso.com"]},
+            "Rules": [{"Name": "x"}],
+            "Flag": true,
+            "Tags": ["a", "b"],
+        });
+        let encoded = encode_params(params.as_object().unwrap());
+        assert_eq!(
+            encoded["EmailAddresses"]["@odata.type"],
+            "#Exchange.GenericHashTable"
+        );
+        assert_eq!(encoded["EmailAddresses"]["Add"], json!(["a@contoso.com"]));
+        assert_eq!(
+            encoded["Rules@odata.type"],
+            "#Collection(Exchange.GenericHashTable)"
+        );
+        assert_eq!(
+            encoded["Rules"][0]["@odata.type"],
+            "#Exchange.GenericHashTable"
+        );
+        assert_eq!(encoded["Flag"], true);
+        assert_eq!(encoded["Tags"], json!(["a", "b"]));
+    }
+
+    #[test]
+    fn cmdlet_errors_parse_from_details_or_fall_back() {
+        let body = json!({"error": {"code": "InternalServerError", "message": "Error executing cmdlet",
+            "details": [{"code": "Client", "message": "Ex6F9304|Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException|The operation couldn't be performed because object 'x' couldn't be found on 'SRV'."}]}});
+        let e = parse_cmdlet_error(400, &body).unwrap();
+        assert_eq!(
+            (e.id.as_str(), e.short_class()),
+            ("Ex6F9304", "ManagementObjectNotFoundException")
+        );
+        assert!(e.message.contains("'x' couldn't be found"));
+        let inner = json!({"error": {"message": "Error executing cmdlet", "innererror": {"internalexception": {"message": "inner text", "type": "A.B.C"}}}});
+        let e = parse_cmdlet_error(400, &inner).unwrap();
+        assert_eq!((e.message.as_str(), e.short_class()), ("inner text", "C"));
+        let plain = json!({"error": {"message": "Invalid Operation"}});
+        assert_eq!(
+            parse_cmdlet_error(500, &plain).unwrap().message,
+            "Invalid Operation"
+        );
+        assert!(parse_cmdlet_error(400, &json!("x")).is_none());
+    }
+
+    #[test]
+    fn backoff_grows_and_stays_within_its_ceiling() {
+        let policy = RetryPolicy {
+            max_retries: 5,
+            base: Duration::from_millis(100),
+            max_wait: Duration::from_secs(1),
+        };
+        for attempt in 1..=8 {
+            let ceiling =
+                Duration::from_millis(100 * (1 << (attempt - 1))).min(Duration::from_secs(1));
+            for _ in 0..50 {
+                let wait = backoff(&policy, attempt);
+                assert!(
+                    wait <= ceiling && wait >= ceiling / 10,
+                    "{attempt}: {wait:?}"
+                );
+            }
+        }
+        assert!(backoff(&policy, 40) <= Duration::from_secs(1));
+    }
+}
