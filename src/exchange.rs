@@ -160,6 +160,38 @@ pub struct CmdletResult {
     pub retries: Vec<String>,
 }
 
+/// A tenant-wide pause: when the service throttles one call with `Retry-After`, every call to
+/// that tenant waits it out, not only the one that was throttled, so the tenant's other slots
+/// do not keep hitting the limit.
+#[derive(Debug, Default)]
+pub struct Throttle {
+    until: std::sync::Mutex<Option<tokio::time::Instant>>,
+}
+
+impl Throttle {
+    /// Holds every call until `wait` from now (or longer, if already paused longer).
+    pub fn pause(&self, wait: Duration) {
+        let until = tokio::time::Instant::now() + wait;
+        let mut slot = self.until.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none_or(|current| current < until) {
+            *slot = Some(until);
+        }
+    }
+
+    /// Waits while the tenant is paused.
+    pub async fn wait(&self) {
+        loop {
+            let until = *self.until.lock().unwrap_or_else(|e| e.into_inner());
+            match until {
+                Some(until) if until > tokio::time::Instant::now() => {
+                    tokio::time::sleep_until(until).await;
+                }
+                _ => return,
+            }
+        }
+    }
+}
+
 /// A client for one tenant's admin API.
 pub struct Client {
     http: reqwest::Client,
@@ -169,6 +201,7 @@ pub struct Client {
     tokens: Arc<TokenProvider>,
     retry: RetryPolicy,
     page_size: usize,
+    throttle: Throttle,
 }
 
 impl Client {
@@ -190,6 +223,7 @@ impl Client {
             tokens,
             retry,
             page_size: DEFAULT_PAGE_SIZE,
+            throttle: Throttle::default(),
         })
     }
 
@@ -245,6 +279,7 @@ impl Client {
         let mut renewed = false;
         loop {
             attempt += 1;
+            self.throttle.wait().await;
             result.requests += 1;
             // A token per request, as the module does: a long paging run outlives tokens.
             let token = self.tokens.token().await?;
@@ -276,8 +311,11 @@ impl Client {
             result
                 .retries
                 .push(reason.split(':').next().unwrap_or("").to_string());
-            let wait = wait.unwrap_or_else(|| backoff(&self.retry, attempt));
-            tokio::time::sleep(wait.min(self.retry.max_wait)).await;
+            match wait {
+                // The service named the wait: the whole tenant observes it.
+                Some(wait) => self.throttle.pause(wait.min(self.retry.max_wait)),
+                None => tokio::time::sleep(backoff(&self.retry, attempt)).await,
+            }
         }
     }
 

@@ -333,3 +333,59 @@ fn plain_http_is_refused_outside_loopback() {
     );
     assert!(matches!(sandbox_free, Err(ExchangeError::Endpoint(_))));
 }
+
+#[tokio::test]
+async fn retry_after_pauses_every_call_to_the_tenant_not_only_the_throttled_one() {
+    let throttling = Behaviour {
+        faults: vec!["429:1".parse().unwrap()],
+        retry_after: 0.6,
+        ..Behaviour::default()
+    };
+    let sandbox = Sandbox::start(
+        SandboxConfig::with_tenants(1, 3).each_tenant(|t| t.behaviour = throttling.clone()),
+    )
+    .await
+    .unwrap();
+    let patient = RetryPolicy {
+        max_wait: Duration::from_secs(2),
+        ..fast_retries()
+    };
+    let exo = Arc::new(
+        Client::new(
+            http_client().unwrap(),
+            &format!("{}/adminapi/beta/{CONTOSO}/InvokeCommand", sandbox.url()),
+            CONTOSO,
+            provider(&sandbox, secret(0), 0),
+            patient,
+        )
+        .unwrap(),
+    );
+    let first = {
+        let exo = exo.clone();
+        tokio::spawn(async move {
+            exo.invoke(
+                "Set-Mailbox",
+                &params(json!({"Identity": "user001", "CustomAttribute1": "a"})),
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    // The service recovers; a new call arrives while the first waits out its Retry-After.
+    sandbox
+        .set_behaviour(CONTOSO, Behaviour::default())
+        .unwrap();
+    let started = std::time::Instant::now();
+    exo.invoke(
+        "Set-Mailbox",
+        &params(json!({"Identity": "user002", "CustomAttribute1": "b"})),
+    )
+    .await
+    .unwrap();
+    let waited = started.elapsed();
+    first.await.unwrap().unwrap();
+    assert!(
+        waited >= Duration::from_millis(300),
+        "the second call went ahead after {waited:?}"
+    );
+}
