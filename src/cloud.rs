@@ -102,7 +102,10 @@ pub fn require_https(url: &str) -> Result<(), CloudError> {
         return Ok(());
     }
     if let Some(rest) = lower.strip_prefix("http://") {
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let authority = rest.split(['/', '?', '#', '\\']).next().unwrap_or("");
+        // Credentials before `@` are not the host: `http://127.0.0.1:80@evil.example` goes to
+        // evil.example.
+        let authority = authority.rsplit('@').next().unwrap_or("");
         let host = match authority.strip_prefix('[') {
             Some(v6) => v6.split(']').next().unwrap_or(""),
             None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
@@ -162,6 +165,9 @@ mod tests {
             "http://outlook.office365.com",
             "http://10.0.0.1",
             "http://127.0.0.1.evil.example",
+            "http://127.0.0.1:80@evil.example",
+            "http://127.0.0.1@evil.example/x",
+            "HTTP://evil.example",
             "ftp://x",
         ] {
             assert!(require_https(bad).is_err(), "{bad}");
