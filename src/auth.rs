@@ -199,8 +199,11 @@ impl TokenProvider {
         app_id: &str,
         credential: AppCredential,
         refresh_before: Duration,
-    ) -> Self {
-        TokenProvider {
+    ) -> Result<Self, AuthError> {
+        crate::cloud::require_https(token_url).map_err(|e| AuthError::Credential {
+            what: e.to_string(),
+        })?;
+        Ok(TokenProvider {
             http,
             token_url: token_url.to_string(),
             tenant: tenant.to_string(),
@@ -210,7 +213,7 @@ impl TokenProvider {
             refresh_before,
             cached: tokio::sync::Mutex::new(None),
             fetches: AtomicU64::new(0),
-        }
+        })
     }
 
     /// How many tokens this provider has fetched.
@@ -228,9 +231,20 @@ impl TokenProvider {
         }
         // The lock is held across the request: whoever else needs a token now waits for this
         // one rather than asking again.
-        let token = self.fetch().await?;
-        *cached = Some(token.clone());
-        Ok(token)
+        match self.fetch().await {
+            Ok(token) => {
+                *cached = Some(token.clone());
+                Ok(token)
+            }
+            // An early renewal that fails leaves a token that still works: use it, and try
+            // again on the next call.
+            Err(e) => match cached.as_ref() {
+                Some(token) if token.expires_at > Instant::now() + Duration::from_secs(5) => {
+                    Ok(token.clone())
+                }
+                _ => Err(e),
+            },
+        }
     }
 
     /// Drops `rejected` after the service refused it (401), unless a newer token already
@@ -284,7 +298,12 @@ impl TokenProvider {
             let http = http.clone();
             async move {
                 let (parts, body) = req.into_parts();
-                let mut builder = http.request(parts.method, parts.uri.to_string()).body(body);
+                // Its own limit: a stuck sign-in endpoint must not hold the tenant for the
+                // admin API's sixteen minutes.
+                let mut builder = http
+                    .request(parts.method, parts.uri.to_string())
+                    .timeout(Duration::from_secs(30))
+                    .body(body);
                 for (name, value) in &parts.headers {
                     builder = builder.header(name, value);
                 }

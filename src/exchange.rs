@@ -16,6 +16,10 @@ use crate::cloud::{CloudError, require_https};
 
 /// The system mailbox that app-only calls are routed by, as the module anchors them.
 const APP_ANCHOR_MAILBOX: &str = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}";
+/// The longest `Retry-After` honoured; anything longer is taken as a mistake.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
+/// Pages followed at most: 5,000 pages of 1,000 is five million objects.
+const MAX_PAGES: usize = 5000;
 /// The module's default page size.
 pub const DEFAULT_PAGE_SIZE: usize = 1000;
 
@@ -51,8 +55,12 @@ pub struct RetryPolicy {
     pub max_retries: u32,
     /// The first backoff; it doubles each time (the module's 2 s × 2ⁿ).
     pub base: Duration,
-    /// The longest single wait, whether backoff or `Retry-After`.
+    /// The longest backoff between attempts (a `Retry-After` from the service is honoured in
+    /// full).
     pub max_wait: Duration,
+    /// Send a write again when its answer was lost (504, a connection cut after sending): only
+    /// for writes that are safe to repeat.
+    pub resend_unconfirmed_writes: bool,
 }
 
 impl Default for RetryPolicy {
@@ -61,6 +69,7 @@ impl Default for RetryPolicy {
             max_retries: 5,
             base: Duration::from_secs(2),
             max_wait: Duration::from_secs(120),
+            resend_unconfirmed_writes: false,
         }
     }
 }
@@ -100,6 +109,14 @@ pub enum ExchangeError {
     /// No token could be had.
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// A write was sent and its answer lost: it may or may not have run.
+    #[error(
+        "the outcome is unknown ({reason}): the cmdlet may have run; it was not sent again because it writes"
+    )]
+    Unconfirmed {
+        /// What was lost.
+        reason: String,
+    },
     /// The service kept refusing the token after it was renewed.
     #[error(
         "the admin API refused a fresh token ({reason}); check the app's Exchange.ManageAsApp permission and admin consent"
@@ -158,6 +175,8 @@ pub struct CmdletResult {
     pub requests: u32,
     /// Why each retry happened (`429`, `503`, `401`, `connection`), in order.
     pub retries: Vec<String>,
+    /// Non-terminating errors the cmdlet reported (`@adminapi.errors`).
+    pub errors: Vec<String>,
 }
 
 /// A tenant-wide pause: when the service throttles one call with `Retry-After`, every call to
@@ -244,8 +263,16 @@ impl Client {
             json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": encode_params(params)}});
         let mut result = CmdletResult::default();
         let mut url = self.invoke_url.clone();
+        let mut seen = std::collections::HashSet::new();
         loop {
             let page = self.send(&url, cmdlet, &body, &mut result).await?;
+            if let Some(Value::Array(errors)) = page.get("@adminapi.errors") {
+                result.errors.extend(
+                    errors
+                        .iter()
+                        .map(|e| e.as_str().map_or_else(|| e.to_string(), str::to_string)),
+                );
+            }
             if let Some(Value::Array(items)) = page.get("value") {
                 result.value.extend(items.iter().cloned());
             }
@@ -260,6 +287,23 @@ impl Client {
             match page.get("@odata.nextLink").and_then(Value::as_str) {
                 Some(next) => {
                     require_https(next)?;
+                    // The token goes with every page: only to where the first one went.
+                    if origin(next) != origin(&self.invoke_url) {
+                        return Err(ExchangeError::Unexpected {
+                            status: 200,
+                            body: format!(
+                                "the next page is on another host ({next}); not following it"
+                            ),
+                        });
+                    }
+                    if !seen.insert(next.to_string()) || seen.len() > MAX_PAGES {
+                        return Err(ExchangeError::Unexpected {
+                            status: 200,
+                            body: format!(
+                                "paging does not end (link repeated or over {MAX_PAGES} pages)"
+                            ),
+                        });
+                    }
                     url = next.to_string();
                 }
                 None => return Ok(result),
@@ -282,8 +326,24 @@ impl Client {
             self.throttle.wait().await;
             result.requests += 1;
             // A token per request, as the module does: a long paging run outlives tokens.
-            let token = self.tokens.token().await?;
-            let outcome = self.attempt(url, cmdlet, body, &token).await;
+            let token = match self.tokens.token().await {
+                Ok(token) => Some(token),
+                // The sign-in endpoint being unreachable is as transient as the API's.
+                Err(AuthError::Unreachable { url, reason }) => {
+                    if attempt > self.retry.max_retries {
+                        return Err(AuthError::Unreachable { url, reason }.into());
+                    }
+                    None
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let outcome = match &token {
+                Some(token) => self.attempt(url, cmdlet, body, token).await,
+                None => Attempt::Transient {
+                    reason: "sign-in: the token endpoint did not answer".into(),
+                    retry_after: None,
+                },
+            };
             let (reason, wait) = match outcome {
                 Attempt::Page(page) => return Ok(page),
                 Attempt::Failed(e) => return Err(e),
@@ -293,7 +353,9 @@ impl Client {
                     }
                     // Once: renew the token and go again at once.
                     renewed = true;
-                    self.tokens.reject(&token).await;
+                    if let Some(token) = &token {
+                        self.tokens.reject(token).await;
+                    }
                     result.retries.push("401".into());
                     continue;
                 }
@@ -301,6 +363,14 @@ impl Client {
                     reason,
                     retry_after,
                 } => (reason, retry_after),
+                Attempt::Unconfirmed(reason) => {
+                    let resend = crate::playbook::verbs::is_read_only(cmdlet)
+                        || self.retry.resend_unconfirmed_writes;
+                    if !resend {
+                        return Err(ExchangeError::Unconfirmed { reason });
+                    }
+                    (reason, None)
+                }
             };
             if attempt > self.retry.max_retries {
                 return Err(ExchangeError::Exhausted {
@@ -312,8 +382,11 @@ impl Client {
                 .retries
                 .push(reason.split(':').next().unwrap_or("").to_string());
             match wait {
-                // The service named the wait: the whole tenant observes it.
-                Some(wait) => self.throttle.pause(wait.min(self.retry.max_wait)),
+                // The service named the wait: the whole tenant observes it, in full (a
+                // `Retry-After: 0` still gets a short pause, so retries cannot spin).
+                Some(wait) => self
+                    .throttle
+                    .pause(wait.clamp(Duration::from_millis(50), MAX_RETRY_AFTER)),
                 None => tokio::time::sleep(backoff(&self.retry, attempt)).await,
             }
         }
@@ -335,11 +408,22 @@ impl Client {
             .json(body);
         let response = match request.send().await {
             Ok(r) => r,
-            Err(e) => {
+            Err(e) if e.is_builder() => {
+                return Attempt::Failed(ExchangeError::Unexpected {
+                    status: 0,
+                    body: format!("the request cannot be built: {}", crate::auth::describe(&e)),
+                });
+            }
+            // Not connected: the service never saw the request.
+            Err(e) if e.is_connect() => {
                 return Attempt::Transient {
                     reason: format!("connection: {}", crate::auth::describe(&e)),
                     retry_after: None,
                 };
+            }
+            // Sent, then lost: the service may have run it.
+            Err(e) => {
+                return Attempt::Unconfirmed(format!("connection: {}", crate::auth::describe(&e)));
             }
         };
         let status = response.status().as_u16();
@@ -358,24 +442,34 @@ impl Client {
         let bytes = match response.bytes().await {
             Ok(b) => b,
             Err(e) => {
-                return Attempt::Transient {
-                    reason: format!("connection: {}", crate::auth::describe(&e)),
-                    retry_after: None,
-                };
+                return Attempt::Unconfirmed(format!("connection: {}", crate::auth::describe(&e)));
             }
         };
         let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         match status {
-            200 => Attempt::Page(json),
+            200 if json.is_object() => Attempt::Page(json),
+            200 => Attempt::Failed(ExchangeError::Unexpected {
+                status,
+                body: format!(
+                    "a success without a JSON body (a proxy's page?): {}",
+                    String::from_utf8_lossy(&bytes)
+                        .chars()
+                        .take(200)
+                        .collect::<String>()
+                ),
+            }),
             204 => Attempt::Page(json!({"value": []})),
             401 => Attempt::Unauthorized(challenge.unwrap_or_else(|| "401".into())),
             403 => Attempt::Failed(ExchangeError::Forbidden {
                 reason: error_message(&json),
             }),
-            429 | 503 | 504 | 408 => Attempt::Transient {
+            // Refused before running: always safe to send again.
+            429 | 503 | 408 => Attempt::Transient {
                 reason: format!("{status}: {}", error_message(&json)),
                 retry_after,
             },
+            // A gateway timed out: the cmdlet may have run behind it.
+            504 => Attempt::Unconfirmed(format!("504: {}", error_message(&json))),
             _ => match parse_cmdlet_error(status, &json) {
                 Some(e) => Attempt::Failed(ExchangeError::Cmdlet(e)),
                 None => Attempt::Failed(ExchangeError::Unexpected {
@@ -391,10 +485,22 @@ enum Attempt {
     Page(Value),
     Failed(ExchangeError),
     Unauthorized(String),
+    /// The request went out and its answer was lost: retried for reads, and for writes only
+    /// when the policy says they may be sent twice.
+    Unconfirmed(String),
     Transient {
         reason: String,
         retry_after: Option<Duration>,
     },
+}
+
+/// `scheme://host:port` of a URL, lowercased, for same-origin checks.
+fn origin(url: &str) -> String {
+    let lower = url.to_ascii_lowercase();
+    let (scheme, rest) = lower.split_once("://").unwrap_or(("", &lower));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or("");
+    format!("{scheme}://{host}")
 }
 
 /// Exponential backoff with full jitter: a random wait up to `base × 2^(attempt-1)`, at least
@@ -448,6 +554,15 @@ fn hashtable(map: &Map<String, Value>) -> Map<String, Value> {
     for (k, v) in map {
         let v = match v {
             Value::Object(inner) => Value::Object(hashtable(inner)),
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|i| match i {
+                        Value::Object(inner) => Value::Object(hashtable(inner)),
+                        other => other.clone(),
+                    })
+                    .collect(),
+            ),
             other => other.clone(),
         };
         out.insert(k.clone(), v);
@@ -575,6 +690,7 @@ mod tests {
             max_retries: 5,
             base: Duration::from_millis(100),
             max_wait: Duration::from_secs(1),
+            resend_unconfirmed_writes: false,
         };
         for attempt in 1..=8 {
             let ceiling =
@@ -588,5 +704,30 @@ mod tests {
             }
         }
         assert!(backoff(&policy, 40) <= Duration::from_secs(1));
+    }
+}
+
+#[cfg(test)]
+mod origin_tests {
+    use super::origin;
+
+    #[test]
+    fn origins_compare_scheme_host_and_port_only() {
+        assert_eq!(
+            origin("https://Outlook.office365.com/adminapi/beta/x/InvokeCommand?$skiptoken=1"),
+            "https://outlook.office365.com"
+        );
+        assert_ne!(
+            origin("https://outlook.office365.com/x"),
+            origin("https://outlook.office365.com.evil.example/x")
+        );
+        assert_ne!(
+            origin("http://127.0.0.1:5800/x"),
+            origin("http://127.0.0.1:5801/x")
+        );
+        assert_ne!(
+            origin("https://outlook.office365.com/x"),
+            origin("https://u@evil.example/x")
+        );
     }
 }

@@ -18,19 +18,23 @@ fn fast_retries() -> RetryPolicy {
         max_retries: 6,
         base: Duration::from_millis(10),
         max_wait: Duration::from_millis(200),
+        resend_unconfirmed_writes: false,
     }
 }
 
 fn provider(sandbox: &Sandbox, credential: AppCredential, app: usize) -> Arc<TokenProvider> {
-    Arc::new(TokenProvider::new(
-        http_client().unwrap(),
-        &format!("{}/{CONTOSO}/oauth2/v2.0/token", sandbox.url()),
-        CONTOSO,
-        SCOPE,
-        APPS[app].client_id,
-        credential,
-        Duration::from_secs(300),
-    ))
+    Arc::new(
+        TokenProvider::new(
+            http_client().unwrap(),
+            &format!("{}/{CONTOSO}/oauth2/v2.0/token", sandbox.url()),
+            CONTOSO,
+            SCOPE,
+            APPS[app].client_id,
+            credential,
+            Duration::from_secs(300),
+        )
+        .unwrap(),
+    )
 }
 
 fn secret(app: usize) -> AppCredential {
@@ -58,16 +62,16 @@ async fn a_large_get_is_paged_to_the_end_with_routing_headers() {
     // The sandbox insists on X-AnchorMailbox, as v2.0 does: the client always routes.
     config.require_anchor = true;
     let sandbox = Sandbox::start(config).await.unwrap();
-    let exo = client(&sandbox, provider(&sandbox, secret(0), 0));
+    let exo = client(&sandbox, provider(&sandbox, secret(0), 0)).with_page_size(700);
     let result = exo
         .invoke("Get-Mailbox", &params(json!({"ResultSize": "Unlimited"})))
         .await
         .unwrap();
     assert_eq!(result.value.len(), 2504);
-    assert_eq!(result.requests, 3);
+    assert_eq!(result.requests, 4, "pages of 700, as the client asked");
     assert!(result.retries.is_empty());
     let stats = sandbox.stats().tenant(CONTOSO);
-    assert_eq!(stats.requests["Get-Mailbox"]["200"], 3);
+    assert_eq!(stats.requests["Get-Mailbox"]["200"], 4);
     assert_eq!(
         stats.tokens(),
         1,
@@ -196,7 +200,19 @@ async fn throttling_unavailability_and_dropped_connections_are_retried() {
     )
     .await
     .unwrap();
-    let exo = client(&sandbox, provider(&sandbox, secret(0), 0));
+    // Set-Mailbox with the same values is safe to send twice: let lost answers be resent.
+    let idempotent = RetryPolicy {
+        resend_unconfirmed_writes: true,
+        ..fast_retries()
+    };
+    let exo = Client::new(
+        http_client().unwrap(),
+        &format!("{}/adminapi/beta/{CONTOSO}/InvokeCommand", sandbox.url()),
+        CONTOSO,
+        provider(&sandbox, secret(0), 0),
+        idempotent,
+    )
+    .unwrap();
     let mut retries = Vec::new();
     for i in 0..60 {
         let result = exo
@@ -320,15 +336,18 @@ fn plain_http_is_refused_outside_loopback() {
         http_client().unwrap(),
         "http://outlook.office365.com/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand",
         CONTOSO,
-        Arc::new(TokenProvider::new(
-            http_client().unwrap(),
-            "https://login.microsoftonline.com/x/oauth2/v2.0/token",
-            CONTOSO,
-            SCOPE,
-            "app",
-            secret(0),
-            Duration::from_secs(300),
-        )),
+        Arc::new(
+            TokenProvider::new(
+                http_client().unwrap(),
+                "https://login.microsoftonline.com/x/oauth2/v2.0/token",
+                CONTOSO,
+                SCOPE,
+                "app",
+                secret(0),
+                Duration::from_secs(300),
+            )
+            .unwrap(),
+        ),
         RetryPolicy::default(),
     );
     assert!(matches!(sandbox_free, Err(ExchangeError::Endpoint(_))));
@@ -388,4 +407,63 @@ async fn retry_after_pauses_every_call_to_the_tenant_not_only_the_throttled_one(
         waited >= Duration::from_millis(300),
         "the second call went ahead after {waited:?}"
     );
+}
+
+#[tokio::test]
+async fn a_write_whose_answer_is_lost_is_not_sent_again() {
+    for fault in ["applied-drop:1", "applied-504:1"] {
+        let behaviour = Behaviour {
+            faults: vec![fault.parse().unwrap()],
+            ..Behaviour::default()
+        };
+        let sandbox = Sandbox::start(
+            SandboxConfig::with_tenants(1, 3).each_tenant(|t| t.behaviour = behaviour.clone()),
+        )
+        .await
+        .unwrap();
+        let exo = client(&sandbox, provider(&sandbox, secret(0), 0));
+        let err = exo
+            .invoke("New-DistributionGroup", &params(json!({"Name": "Once"})))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, ExchangeError::Unconfirmed { .. }),
+            "{fault}: {err}"
+        );
+        assert!(err.to_string().contains("may have run"));
+        let writes = sandbox.stats().writes;
+        assert_eq!(writes.len(), 1, "{fault}: sent once");
+        assert!(writes[0].changed, "and it did run");
+        // A read in the same situation is simply asked again (and gives up in the end).
+        let read = exo
+            .invoke("Get-AcceptedDomain", &Map::new())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(read, ExchangeError::Exhausted { attempts: 7, .. }),
+            "{fault}: {read}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_token_refused_even_after_renewal_fails_after_one_renewal() {
+    let behaviour = Behaviour {
+        faults: vec!["401:1".parse().unwrap()],
+        ..Behaviour::default()
+    };
+    let sandbox = Sandbox::start(
+        SandboxConfig::with_tenants(1, 3).each_tenant(|t| t.behaviour = behaviour.clone()),
+    )
+    .await
+    .unwrap();
+    let tokens = provider(&sandbox, secret(0), 0);
+    let exo = client(&sandbox, tokens.clone());
+    let err = exo
+        .invoke("Get-AcceptedDomain", &Map::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ExchangeError::Unauthorized { .. }), "{err}");
+    assert_eq!(sandbox.stats().tenant(CONTOSO).status("401"), 2);
+    assert_eq!(tokens.fetches(), 2);
 }
