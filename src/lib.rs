@@ -53,4 +53,5 @@ pub mod jwt;
 pub mod plan;
 pub mod playbook;
 pub mod sandbox;
+pub mod scheduler;
 pub mod template;

@@ -10,5 +10,6 @@ mod sandbox_api;
 mod sandbox_cli;
 mod sandbox_identity;
 mod sandbox_limits;
+mod scheduler;
 mod support;
 mod wire;

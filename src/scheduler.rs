@@ -1,0 +1,366 @@
+//! The scheduler: runs a planned playbook against its tenants. Per tenant the steps run in
+//! order and the items of a step run concurrently, within the tenant's connection limit and a
+//! global in-flight limit; tenants are independent. A step that reads an earlier step's output
+//! is expanded when that output is known. Every task's outcome goes out as an [`Event`].
+//!
+//! Tenants run as futures on the caller's task rather than as spawned tasks: the planner
+//! borrows the playbook, and the work is waiting on the network, not computing.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use minijinja::value::{Serde, Value as TemplateValue};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use tokio::sync::{Semaphore, mpsc::UnboundedSender};
+
+use crate::exchange::{Client, ExchangeError};
+use crate::plan::{CompiledStep, PlanRecord, Planner, Sink, Summary};
+use crate::playbook::{OnError, Playbook};
+use crate::template::TenantScope;
+
+/// A future borrowed from the run, boxed so that futures of different steps can be joined.
+type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// The longest a call may take unless its step says otherwise: the service's own limit.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// A tenant to run, with the client that reaches it.
+pub struct Target {
+    /// The tenant's index in the playbook's tenant list.
+    pub tenant: usize,
+    /// Its admin API client.
+    pub client: Arc<Client>,
+}
+
+/// How a task ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// The cmdlet succeeded.
+    Ok,
+    /// The cmdlet failed.
+    Failed,
+    /// It did not run: its condition was false, or the run stopped first.
+    Skipped,
+}
+
+/// One task's outcome.
+#[derive(Clone, Debug, Serialize)]
+pub struct TaskResult {
+    /// The task id.
+    pub id: String,
+    /// The tenant's name.
+    pub tenant: String,
+    /// The step's key.
+    pub step: String,
+    /// The cmdlet.
+    pub cmdlet: String,
+    /// How it ended.
+    pub status: Status,
+    /// Objects the cmdlet returned.
+    pub objects: usize,
+    /// Its warnings.
+    pub warnings: Vec<String>,
+    /// Why each retry happened, in order.
+    pub retries: Vec<String>,
+    /// HTTP requests made.
+    pub requests: u32,
+    /// The error, when it failed; the reason, when it was skipped.
+    pub error: Option<String>,
+    /// The exception class of a cmdlet error.
+    pub error_class: Option<String>,
+    /// Time from dispatch to outcome.
+    pub duration_ms: u64,
+}
+
+/// What the scheduler tells its reporters.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// A task finished (or was skipped).
+    Task(TaskResult),
+    /// A tenant finished all it will do.
+    Tenant {
+        /// The tenant's name.
+        tenant: String,
+        /// Why it stopped early, if it did.
+        stopped: Option<String>,
+        /// Time from its first dispatch to its end.
+        duration_ms: u64,
+    },
+}
+
+/// Limits across the whole run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Calls in flight across all tenants.
+    pub max_in_flight: usize,
+}
+
+/// Runs every target's tasks and sends their outcomes to `events`.
+pub async fn run(
+    planner: &Planner<'_, '_>,
+    playbook: &Playbook,
+    targets: &[Target],
+    options: &RunOptions,
+    events: UnboundedSender<Event>,
+) {
+    let global = Semaphore::new(options.max_in_flight.max(1));
+    let stop = AtomicBool::new(false);
+    let tenants: Vec<Boxed<'_, ()>> = targets
+        .iter()
+        .map(|target| {
+            let fut = run_tenant(planner, playbook, target, &global, &stop, events.clone());
+            Box::pin(fut) as Pin<Box<dyn Future<Output = ()>>>
+        })
+        .collect();
+    join_all(tenants).await;
+}
+
+async fn run_tenant(
+    planner: &Planner<'_, '_>,
+    playbook: &Playbook,
+    target: &Target,
+    global: &Semaphore,
+    stop: &AtomicBool,
+    events: UnboundedSender<Event>,
+) {
+    let tenant = &playbook.tenants[target.tenant];
+    let name = tenant.name().to_string();
+    let started = Instant::now();
+    let limit = Semaphore::new(playbook.connections_for(tenant).max(1) as usize);
+    let base = planner.tenant_scope(tenant);
+    let mut outputs = Map::new();
+    let mut stopped = None;
+    for step in planner.steps() {
+        if stop.load(Ordering::SeqCst) {
+            stopped = Some("the run was stopped".to_string());
+            break;
+        }
+        let scope = Arc::new(TenantScope {
+            tenant: base.tenant.clone(),
+            vars: base.vars.clone(),
+            steps: TemplateValue::from(Serde(Value::Object(outputs.clone()))),
+        });
+        let mut sink = Collect::default();
+        if let Err(e) =
+            planner.expand_step(tenant, &scope, step, &mut sink, &mut Summary::default())
+        {
+            stopped = Some(format!("step {} could not be expanded: {e}", step.key));
+            break;
+        }
+        for skipped in sink.skipped {
+            let _ = events.send(Event::Task(skipped));
+        }
+        let calls: Vec<Boxed<'_, (TaskResult, Vec<Value>)>> = sink
+            .tasks
+            .into_iter()
+            .map(|task| {
+                Box::pin(run_task(playbook, step, target, &limit, global, stop, task))
+                    as Pin<Box<dyn Future<Output = _>>>
+            })
+            .collect();
+        let results = join_all(calls).await;
+        let mut output = Vec::new();
+        let mut failures = 0;
+        for (result, values) in results {
+            if result.status == Status::Failed {
+                failures += 1;
+            }
+            output.extend(values);
+            let _ = events.send(Event::Task(result));
+        }
+        let mut entry = Map::new();
+        entry.insert("output".into(), Value::Array(output));
+        outputs.insert(step.key.to_string(), Value::Object(entry));
+        if failures > 0 {
+            let on_error = step
+                .step
+                .on_error
+                .or(playbook.doc.defaults.on_error)
+                .unwrap_or_default();
+            match on_error {
+                OnError::Continue => {}
+                OnError::StopTenant => {
+                    stopped = Some(format!(
+                        "step {} failed ({failures} task{})",
+                        step.key,
+                        crate::diagnostic::plural(failures)
+                    ));
+                    break;
+                }
+                OnError::StopRun => {
+                    stop.store(true, Ordering::SeqCst);
+                    stopped = Some(format!("step {} failed and stops the run", step.key));
+                    break;
+                }
+            }
+        }
+    }
+    let _ = events.send(Event::Tenant {
+        tenant: name,
+        stopped,
+        duration_ms: started.elapsed().as_millis() as u64,
+    });
+}
+
+/// A task as planned: what to call.
+struct Planned {
+    id: String,
+    tenant: String,
+    step: String,
+    cmdlet: String,
+    params: Map<String, Value>,
+}
+
+async fn run_task(
+    playbook: &Playbook,
+    step: &CompiledStep<'_, '_>,
+    target: &Target,
+    limit: &Semaphore,
+    global: &Semaphore,
+    stop: &AtomicBool,
+    task: Planned,
+) -> (TaskResult, Vec<Value>) {
+    let mut result = TaskResult {
+        id: task.id,
+        tenant: task.tenant,
+        step: task.step,
+        cmdlet: task.cmdlet,
+        status: Status::Skipped,
+        objects: 0,
+        warnings: Vec::new(),
+        retries: Vec::new(),
+        requests: 0,
+        error: None,
+        error_class: None,
+        duration_ms: 0,
+    };
+    // The tenant's slot first, then the global one: a tenant at its limit never holds a
+    // global slot another tenant could use.
+    let (Ok(_tenant_slot), Ok(_global_slot)) = (limit.acquire().await, global.acquire().await)
+    else {
+        result.error = Some("the run is shutting down".into());
+        return (result, Vec::new());
+    };
+    if stop.load(Ordering::SeqCst) {
+        result.error = Some("the run was stopped before this task".into());
+        return (result, Vec::new());
+    }
+    let started = Instant::now();
+    let defaults = &playbook.doc.defaults;
+    let retries = step.step.retries.or(defaults.retries).unwrap_or(0);
+    let timeout = step
+        .step
+        .timeout
+        .as_ref()
+        .or(defaults.timeout.as_ref())
+        .map_or(DEFAULT_TIMEOUT, |t| t.0);
+    let mut values = Vec::new();
+    for attempt in 0..=retries {
+        let call = target.client.invoke(&result.cmdlet, &task.params);
+        let outcome = match tokio::time::timeout(timeout, call).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(ExchangeError::Unconfirmed {
+                reason: format!(
+                    "no answer within the step's timeout of {}s",
+                    timeout.as_secs()
+                ),
+            }),
+        };
+        match outcome {
+            Ok(ok) => {
+                result.status = Status::Ok;
+                result.objects = ok.value.len();
+                result.warnings = ok.warnings;
+                result.retries.extend(ok.retries);
+                result.requests += ok.requests;
+                result.error = None;
+                result.error_class = None;
+                values = ok.value;
+                break;
+            }
+            Err(e) => {
+                result.status = Status::Failed;
+                result.error_class = e.cmdlet().map(|c| c.short_class().to_string());
+                result.error = Some(e.to_string());
+                // Only cmdlet errors are the step's to retry: the client already retried
+                // everything transient.
+                if e.cmdlet().is_none() || attempt == retries {
+                    break;
+                }
+                result.retries.push(format!(
+                    "cmdlet: {}",
+                    result.error_class.as_deref().unwrap_or("error")
+                ));
+            }
+        }
+    }
+    result.duration_ms = started.elapsed().as_millis() as u64;
+    (result, values)
+}
+
+/// Collects a step's expansion: the tasks to run and the ones skipped.
+#[derive(Default)]
+struct Collect {
+    tasks: Vec<Planned>,
+    skipped: Vec<TaskResult>,
+}
+
+impl Sink for Collect {
+    fn record(&mut self, record: PlanRecord<'_>) -> std::io::Result<()> {
+        match record {
+            PlanRecord::Task(t) => self.tasks.push(Planned {
+                id: t.id,
+                tenant: t.tenant.into_owned(),
+                step: t.step.into_owned(),
+                cmdlet: t.cmdlet.into_owned(),
+                params: t.params,
+            }),
+            PlanRecord::Skipped(s) => self.skipped.push(TaskResult {
+                id: s.id,
+                tenant: s.tenant.into_owned(),
+                step: s.step.into_owned(),
+                cmdlet: String::new(),
+                status: Status::Skipped,
+                objects: 0,
+                warnings: Vec::new(),
+                retries: Vec::new(),
+                requests: 0,
+                error: Some(s.reason.into_owned()),
+                error_class: None,
+                duration_ms: 0,
+            }),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Polls every future until all are done, returning their outputs in order.
+async fn join_all<T>(mut futures: Vec<Boxed<'_, T>>) -> Vec<T> {
+    let mut outputs: Vec<Option<T>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in futures.iter_mut().enumerate() {
+            if outputs[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => outputs[i] = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}

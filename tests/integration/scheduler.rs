@@ -1,0 +1,253 @@
+//! The scheduler against the sandbox: every task runs once, within each tenant's limit, with
+//! run-time expansion from earlier output. What happened is read from the sandbox.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tenantry::auth::{AppCredential, Secret, TokenProvider};
+use tenantry::exchange::{Client, RetryPolicy, http_client};
+use tenantry::plan::{PlanOptions, Planner};
+use tenantry::playbook::Playbook;
+use tenantry::sandbox::{APPS, Behaviour, Sandbox, SandboxConfig};
+use tenantry::scheduler::{Event, RunOptions, Status, Target, TaskResult};
+
+/// Writes a playbook for `tenants` sandbox tenants and loads it.
+fn playbook(dir: &tempfile::TempDir, tenants: &[String], steps: &str) -> Playbook {
+    let list: String = tenants
+        .iter()
+        .map(|d| {
+            let name = d.split('.').next().unwrap_or(d);
+            format!("  - {{ name: {name}, organization: {d}, cloud: sandbox }}\n")
+        })
+        .collect();
+    let path = dir.path().join("p.yaml");
+    std::fs::write(
+        &path,
+        format!("version: 1\nname: Scheduler test\ntenants:\n{list}steps:\n{steps}"),
+    )
+    .unwrap();
+    Playbook::load(&path).expect("a valid playbook")
+}
+
+fn targets(sandbox: &Sandbox, playbook: &Playbook) -> Vec<Target> {
+    let http = http_client().unwrap();
+    let policy = RetryPolicy {
+        max_retries: 8,
+        base: Duration::from_millis(20),
+        max_wait: Duration::from_millis(500),
+        resend_unconfirmed_writes: false,
+    };
+    playbook
+        .tenants
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let org = t.organization.value.as_str();
+            let tokens = TokenProvider::new(
+                http.clone(),
+                &format!("{}/{org}/oauth2/v2.0/token", sandbox.url()),
+                org,
+                "https://outlook.office365.com/.default",
+                APPS[0].client_id,
+                AppCredential::Secret(Secret::new(APPS[0].client_secret)),
+                Duration::from_secs(300),
+            )
+            .unwrap();
+            let client = Client::new(
+                http.clone(),
+                &format!("{}/adminapi/beta/{org}/InvokeCommand", sandbox.url()),
+                org,
+                Arc::new(tokens),
+                policy.clone(),
+            )
+            .unwrap();
+            Target {
+                tenant: i,
+                client: Arc::new(client),
+            }
+        })
+        .collect()
+}
+
+async fn run(sandbox: &Sandbox, playbook: &Playbook) -> Vec<Event> {
+    let env = tenantry::template::environment(&playbook.dir);
+    let planner = Planner::new(&env, playbook, &PlanOptions::default()).expect("plans");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let targets = targets(sandbox, playbook);
+    tenantry::scheduler::run(
+        &planner,
+        playbook,
+        &targets,
+        &RunOptions { max_in_flight: 256 },
+        tx,
+    )
+    .await;
+    let mut events = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    events
+}
+
+fn tasks(events: &[Event]) -> Vec<&TaskResult> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Task(t) => Some(t),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_tenants_of_two_hundred_tasks_run_once_each_within_the_limit() {
+    let behaviour = Behaviour {
+        latency: "20ms".parse().unwrap(),
+        ..Behaviour::default()
+    };
+    let sandbox = Sandbox::start(
+        SandboxConfig::with_tenants(20, 200).each_tenant(|t| t.behaviour = behaviour.clone()),
+    )
+    .await
+    .unwrap();
+    let domains: Vec<String> = sandbox.tenants().iter().map(|t| t.domain.clone()).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let users: Vec<String> = (1..=200).map(|i| format!("user{i:03}")).collect();
+    let pb = playbook(
+        &dir,
+        &domains,
+        &format!(
+            "  - id: tag\n    cmdlet: Set-Mailbox\n    for_each: [{}]\n    params: {{ Identity: \"{{{{ item }}}}\", CustomAttribute7: run-1 }}\n",
+            users.join(", ")
+        ),
+    );
+    let events = run(&sandbox, &pb).await;
+    let done = tasks(&events);
+    assert_eq!(done.len(), 4000);
+    assert!(
+        done.iter().all(|t| t.status == Status::Ok),
+        "{:?}",
+        done.iter().find(|t| t.status != Status::Ok)
+    );
+    let ids: HashSet<&str> = done.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids.len(), 4000, "every id once");
+    let stats = sandbox.stats();
+    for domain in &domains {
+        let t = stats.tenant(domain);
+        assert!(
+            t.peak_concurrency <= 3,
+            "{domain}: peak {}",
+            t.peak_concurrency
+        );
+        assert_eq!(t.throttled, 0, "{domain} was never over its limit");
+    }
+    // The service's own log agrees: 4,000 writes, each mailbox of each tenant once.
+    assert_eq!(stats.writes.len(), 4000);
+    let written: HashSet<(String, String)> = stats
+        .writes
+        .iter()
+        .map(|w| {
+            (
+                w.tenant.clone(),
+                w.parameters["Identity"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(written.len(), 4000);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, Event::Tenant { stopped: None, .. }))
+            .count(),
+        20
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_five_thousand_object_get_feeds_a_five_thousand_task_step() {
+    let sandbox = Sandbox::start(SandboxConfig::with_tenants(1, 5000))
+        .await
+        .unwrap();
+    let domains = vec![sandbox.tenants()[0].domain.clone()];
+    let dir = tempfile::tempdir().unwrap();
+    let pb = playbook(
+        &dir,
+        &domains,
+        r#"  - id: mailboxes
+    cmdlet: Get-Mailbox
+    params: { RecipientTypeDetails: UserMailbox, ResultSize: Unlimited }
+  - id: retention
+    cmdlet: Set-Mailbox
+    for_each: "{{ steps.mailboxes.output }}"
+    when: item.RetainDeletedItemsFor != '30.00:00:00'
+    params: { Identity: "{{ item.UserPrincipalName }}", RetainDeletedItemsFor: "30.00:00:00" }
+"#,
+    );
+    let events = run(&sandbox, &pb).await;
+    let done = tasks(&events);
+    let read = done.iter().find(|t| t.step == "mailboxes").unwrap();
+    assert_eq!(
+        (read.objects, read.requests),
+        (5000, 5),
+        "5,000 objects in pages of 1,000"
+    );
+    let ran = done
+        .iter()
+        .filter(|t| t.step == "retention" && t.status == Status::Ok)
+        .count();
+    let skipped = done
+        .iter()
+        .filter(|t| t.step == "retention" && t.status == Status::Skipped)
+        .count();
+    assert_eq!(ran + skipped, 5000);
+    assert!(
+        ran > 3000 && skipped > 1000,
+        "about 30% already keep 30 days: {ran} ran, {skipped} skipped"
+    );
+    assert_eq!(sandbox.stats().writes.len(), ran);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_step_stops_its_tenant_and_not_the_others() {
+    let sandbox = Sandbox::start(SandboxConfig::with_tenants(2, 5))
+        .await
+        .unwrap();
+    let domains: Vec<String> = sandbox.tenants().iter().map(|t| t.domain.clone()).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let pb = playbook(
+        &dir,
+        &domains,
+        r#"  - id: first
+    cmdlet: Set-Mailbox
+    params: { Identity: "{{ 'ghost' if tenant.name == 'contoso' else 'user001' }}", CustomAttribute1: x }
+  - id: second
+    cmdlet: Get-AcceptedDomain
+"#,
+    );
+    let events = run(&sandbox, &pb).await;
+    let done = tasks(&events);
+    let failed: Vec<_> = done.iter().filter(|t| t.status == Status::Failed).collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(
+        failed[0].error_class.as_deref(),
+        Some("ManagementObjectNotFoundException")
+    );
+    assert_eq!(
+        done.iter().filter(|t| t.step == "second").count(),
+        1,
+        "only fabrikam reached step 2"
+    );
+    let contoso_stop = events.iter().find_map(|e| match e {
+        Event::Tenant {
+            tenant, stopped, ..
+        } if tenant == "contoso" => Some(stopped.clone()),
+        _ => None,
+    });
+    assert!(
+        contoso_stop
+            .flatten()
+            .unwrap()
+            .contains("step first failed")
+    );
+}
