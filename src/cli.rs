@@ -40,6 +40,16 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Run a playbook: every task against its tenant, within the service's limits, reporting
+    /// each outcome. Tenants on `cloud: sandbox` run against the built-in sandbox.
+    Run {
+        /// The playbook and what to select.
+        #[command(flatten)]
+        args: PlanArgs,
+        /// Also write results.jsonl, summary.json, results.csv, junit.xml and summary.md here.
+        #[arg(long, value_name = "DIR")]
+        report: Option<PathBuf>,
+    },
     /// Serve the built-in Exchange Online sandbox on loopback until stopped: the admin API and
     /// the token endpoints of N seeded tenants, with the service's limits and injectable faults.
     Sandbox(SandboxArgs),
@@ -186,6 +196,9 @@ pub enum CliError {
     /// The sandbox could not start.
     #[error("sandbox: {0}")]
     Sandbox(#[from] crate::sandbox::SandboxError),
+    /// A run could not start or report.
+    #[error("{0}")]
+    Run(#[from] crate::run::RunError),
 }
 
 fn report(e: &CliError) -> i32 {
@@ -200,7 +213,8 @@ fn report(e: &CliError) -> i32 {
     let _ = write!(io::stderr().lock(), "{e}");
     match e {
         CliError::Playbook(_) | CliError::Plan(PlanError::Invalid(_)) => exit::INVALID_INPUT,
-        CliError::Sandbox(crate::sandbox::SandboxError::Config(_)) => {
+        CliError::Sandbox(crate::sandbox::SandboxError::Config(_))
+        | CliError::Run(crate::run::RunError::Tenant { .. }) => {
             let _ = writeln!(io::stderr());
             exit::INVALID_INPUT
         }
@@ -251,6 +265,19 @@ fn run(cli: Cli) -> Result<i32, CliError> {
                 Format::Text => write_plan(&planner, TextSink::new(out), TextSink::into_inner),
                 Format::Json => write_plan(&planner, JsonSink::new(out), JsonSink::into_inner),
             }
+        }
+        Command::Run { args, report } => {
+            let playbook = Playbook::parse(&args.playbook)?;
+            let env = crate::template::environment(&playbook.dir);
+            let planner = prepare(&env, &playbook, &args)?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            let settings = crate::run::RunSettings { report };
+            let mut out = io::stdout().lock();
+            let code =
+                runtime.block_on(crate::run::run(&playbook, &planner, &settings, &mut out))?;
+            Ok(code)
         }
         Command::Sandbox(args) => crate::sandbox::serve::run(&args).map_err(CliError::from),
         Command::Schema { kind } => {

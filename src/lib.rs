@@ -52,6 +52,8 @@ pub mod exit;
 pub mod jwt;
 pub mod plan;
 pub mod playbook;
+pub mod report;
+pub mod run;
 pub mod sandbox;
 pub mod scheduler;
 pub mod template;

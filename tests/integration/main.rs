@@ -6,6 +6,7 @@ mod client;
 mod examples;
 mod library;
 mod properties;
+mod run;
 mod sandbox_api;
 mod sandbox_cli;
 mod sandbox_identity;

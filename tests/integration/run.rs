@@ -1,0 +1,145 @@
+//! `tenantry run` as a user runs it: the quick start against the built-in sandbox, its
+//! reports, and its exit codes.
+
+use serde_json::Value;
+
+use crate::support::{Workspace, tenantry};
+
+#[test]
+fn the_quick_start_runs_against_the_sandbox_and_reports_every_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report");
+    let run = tenantry(&[
+        "run",
+        "examples/quickstart.yaml",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("changed  contoso/set-deleted-item-retention/"),
+        "{}",
+        run.stdout
+    );
+    let total = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("total"))
+        .expect("a total line");
+    let numbers: Vec<usize> = total
+        .split_whitespace()
+        .skip(1)
+        .take(4)
+        .map(|n| n.parse().unwrap())
+        .collect();
+    let (ok, changed, failed, skipped) = (numbers[0], numbers[1], numbers[2], numbers[3]);
+    assert_eq!(failed, 0);
+    assert!(ok > 200 && changed > 200 && skipped > 50, "{total}");
+
+    // results.jsonl: one line per task, every id once.
+    let lines = std::fs::read_to_string(report.join("results.jsonl")).unwrap();
+    let results: Vec<Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(results.len(), ok + skipped);
+    let ids: std::collections::HashSet<&str> =
+        results.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), results.len());
+    // summary.json agrees with the terminal.
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["total"]["ok"], ok);
+    assert_eq!(summary["exit_code"], 0);
+    assert_eq!(summary["complete"], true);
+    // The other formats exist and carry the same count.
+    let junit = std::fs::read_to_string(report.join("junit.xml")).unwrap();
+    assert_eq!(junit.matches("<testcase ").count(), results.len());
+    assert_eq!(junit.matches("<testsuite ").count(), 3);
+    let csv = std::fs::read_to_string(report.join("results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), results.len() + 1);
+    let md = std::fs::read_to_string(report.join("summary.md")).unwrap();
+    assert!(md.contains("| **total** |"), "{md}");
+}
+
+#[test]
+fn failed_tasks_exit_1_and_each_failure_says_why() {
+    let ws = Workspace::new(&[(
+        "p.yaml",
+        r#"version: 1
+name: Failing
+tenants:
+  - { name: contoso, organization: contoso.onmicrosoft.com, cloud: sandbox }
+  - { name: fabrikam, organization: fabrikam.onmicrosoft.com, cloud: sandbox }
+steps:
+  - cmdlet: Set-Mailbox
+    on_error: continue
+    params: { Identity: "{{ 'ghost' if tenant.name == 'contoso' else 'user001' }}", CustomAttribute1: x }
+  - cmdlet: Get-AcceptedDomain
+"#,
+    )]);
+    let run = ws.run(&["run", "p.yaml"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("FAILED   contoso/1-set-mailbox"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("ManagementObjectNotFoundException"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("ok       contoso/2-get-accepteddomain"),
+        "on_error: continue goes on:\n{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_tenant_without_credentials_is_refused_before_anything_runs() {
+    let ws = Workspace::new(&[(
+        "p.yaml",
+        r#"version: 1
+name: No credentials
+tenants:
+  - { name: contoso, organization: contoso.onmicrosoft.com }
+steps:
+  - cmdlet: Get-Mailbox
+"#,
+    )]);
+    let run = ws.run(&["run", "p.yaml"]);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("tenant contoso: no `auth` block"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty());
+}
+
+#[test]
+fn a_secret_from_a_missing_variable_is_a_clear_error() {
+    let ws = Workspace::new(&[(
+        "p.yaml",
+        r#"version: 1
+name: Missing secret
+tenants:
+  - name: contoso
+    organization: contoso.onmicrosoft.com
+    auth: { method: client_secret, app_id: 5d1e9c1a-7b0e-4f3a-9c6d-0a7e5a11ad01, secret_env: TENANTRY_TEST_UNSET_SECRET }
+steps:
+  - cmdlet: Get-Mailbox
+"#,
+    )]);
+    let run = ws.run(&["run", "p.yaml"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("TENANTRY_TEST_UNSET_SECRET"),
+        "{}",
+        run.stderr
+    );
+}
