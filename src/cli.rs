@@ -49,6 +49,14 @@ pub enum Command {
         /// Also write results.jsonl, summary.json, results.csv, junit.xml and summary.md here.
         #[arg(long, value_name = "DIR")]
         report: Option<PathBuf>,
+        /// After Ctrl-C or SIGTERM, how long calls in flight may finish before the report is
+        /// written (a second signal stops at once).
+        #[arg(long, default_value = "30s", value_parser = parse_duration_arg)]
+        grace: std::time::Duration,
+        /// The latency of `cloud: sandbox` tenants (`50ms`, `20ms..80ms`, `exp:50ms`), to
+        /// rehearse a run at realistic speed.
+        #[arg(long, default_value = "0ms", value_parser = parse_latency)]
+        sandbox_latency: crate::sandbox::Latency,
     },
     /// Serve the built-in Exchange Online sandbox on loopback until stopped: the admin API and
     /// the token endpoints of N seeded tenants, with the service's limits and injectable faults.
@@ -266,14 +274,23 @@ fn run(cli: Cli) -> Result<i32, CliError> {
                 Format::Json => write_plan(&planner, JsonSink::new(out), JsonSink::into_inner),
             }
         }
-        Command::Run { args, report } => {
+        Command::Run {
+            args,
+            report,
+            grace,
+            sandbox_latency,
+        } => {
             let playbook = Playbook::parse(&args.playbook)?;
             let env = crate::template::environment(&playbook.dir);
             let planner = prepare(&env, &playbook, &args)?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            let settings = crate::run::RunSettings { report };
+            let settings = crate::run::RunSettings {
+                report,
+                grace,
+                sandbox_latency,
+            };
             let mut out = io::stdout().lock();
             let code =
                 runtime.block_on(crate::run::run(&playbook, &planner, &settings, &mut out))?;

@@ -110,6 +110,11 @@ impl<W: Write> Terminal<W> {
     pub fn new(out: W) -> Self {
         Terminal { out }
     }
+
+    /// The writer, for messages outside the event stream.
+    pub fn out(&mut self) -> &mut W {
+        &mut self.out
+    }
 }
 
 impl<W: Write> Reporter for Terminal<W> {
@@ -177,7 +182,7 @@ impl<W: Write> Reporter for Terminal<W> {
         if !summary.complete {
             writeln!(
                 self.out,
-                "\nThe run was interrupted: this report is partial."
+                "\nThe run was interrupted: this report is partial (tasks not listed did not finish)."
             )?;
         }
         self.out.flush()

@@ -44,10 +44,58 @@ pub enum RunError {
 }
 
 /// What `run` was asked to do beyond the playbook.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct RunSettings {
     /// `--report DIR`.
     pub report: Option<PathBuf>,
+    /// How long calls in flight may finish after Ctrl-C or SIGTERM.
+    pub grace: Duration,
+    /// Latency of the in-process sandbox, to rehearse realistic timing.
+    pub sandbox_latency: crate::sandbox::Latency,
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        RunSettings {
+            report: None,
+            grace: Duration::from_secs(30),
+            sandbox_latency: crate::sandbox::Latency::Fixed(Duration::ZERO),
+        }
+    }
+}
+
+/// Ctrl-C and SIGTERM, registered before the run starts so none is missed.
+struct Signals {
+    #[cfg(unix)]
+    unix: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let unix = signal(SignalKind::interrupt())
+                .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
+                .ok();
+            Signals { unix }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    /// The next interrupt or termination request.
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        if let Some((int, term)) = &mut self.unix {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// Mailboxes per sandbox tenant started for a run.
@@ -71,13 +119,10 @@ pub async fn run(
     let sandbox = if sandbox_domains.is_empty() {
         None
     } else {
-        Some(
-            Sandbox::start(SandboxConfig::with_domains(
-                &sandbox_domains,
-                SANDBOX_MAILBOXES,
-            ))
-            .await?,
-        )
+        let latency = settings.sandbox_latency;
+        let config = SandboxConfig::with_domains(&sandbox_domains, SANDBOX_MAILBOXES)
+            .each_tenant(|t| t.behaviour.latency = latency);
+        Some(Sandbox::start(config).await?)
     };
     let http = http_client().map_err(|e| RunError::Other(e.to_string()))?;
     let mut targets = Vec::new();
@@ -103,9 +148,12 @@ pub async fn run(
         ..RunSummary::default()
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let options = RunOptions {
         max_in_flight: playbook.max_in_flight() as usize,
+        stop: stop.clone(),
     };
+    let mut signals = Signals::install();
     let scheduler = crate::scheduler::run(planner, playbook, &targets, &options, tx);
     tokio::pin!(scheduler);
     let mut report_error = None;
@@ -124,17 +172,47 @@ pub async fn run(
     };
     // Events are consumed as they come, so results.jsonl grows while the run goes on.
     let mut finished = false;
+    let mut deadline: Option<tokio::time::Instant> = None;
     while !finished {
+        let grace = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = &mut scheduler => finished = true,
             Some(event) = rx.recv() => consume(event, &mut summary, &mut terminal, &mut report),
+            _ = signals.next() => {
+                summary.complete = false;
+                if deadline.is_some() {
+                    // A second signal: stop now, with what has been reported so far.
+                    let _ = writeln!(terminal.out(), "aborting: calls still in flight are abandoned");
+                    break;
+                }
+                stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                let _ = writeln!(
+                    terminal.out(),
+                    "stopping: no new calls; waiting up to {}s for those in flight (interrupt again to abort)",
+                    settings.grace.as_secs()
+                );
+                deadline = Some(tokio::time::Instant::now() + settings.grace);
+            }
+            _ = grace => {
+                let _ = writeln!(terminal.out(), "stopping: calls still in flight after {}s are abandoned", settings.grace.as_secs());
+                break;
+            }
         }
     }
     while let Ok(event) = rx.try_recv() {
         consume(event, &mut summary, &mut terminal, &mut report);
     }
     summary.duration_ms = started.elapsed().as_millis() as u64;
-    summary.exit_code = exit_code(&summary);
+    summary.exit_code = if summary.complete {
+        exit_code(&summary)
+    } else {
+        exit::INTERRUPTED
+    };
     let _ = terminal.finish(&summary);
     if let Some(mut r) = report {
         let dir = settings.report.clone().unwrap_or_default();

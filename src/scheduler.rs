@@ -100,6 +100,8 @@ pub enum Event {
 pub struct RunOptions {
     /// Calls in flight across all tenants.
     pub max_in_flight: usize,
+    /// Set to stop dispatching: tasks not yet sent are skipped, calls in flight finish.
+    pub stop: Arc<AtomicBool>,
 }
 
 /// Runs every target's tasks and sends their outcomes to `events`.
@@ -111,11 +113,11 @@ pub async fn run(
     events: UnboundedSender<Event>,
 ) {
     let global = Semaphore::new(options.max_in_flight.max(1));
-    let stop = AtomicBool::new(false);
+    let stop = &*options.stop;
     let tenants: Vec<Boxed<'_, ()>> = targets
         .iter()
         .map(|target| {
-            let fut = run_tenant(planner, playbook, target, &global, &stop, events.clone());
+            let fut = run_tenant(planner, playbook, target, &global, stop, events.clone());
             Box::pin(fut) as Pin<Box<dyn Future<Output = ()>>>
         })
         .collect();

@@ -143,3 +143,68 @@ steps:
         run.stderr
     );
 }
+
+/// Ctrl-C stops dispatching, lets calls in flight finish, writes the partial report and exits
+/// 130; every task is accounted for, as done or as skipped because the run stopped.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_run_writes_a_partial_report_and_exits_130() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tenantry"))
+        .args([
+            "run",
+            "examples/quickstart.yaml",
+            "--sandbox-latency",
+            "200ms",
+            "--report",
+        ])
+        .arg(&report)
+        .current_dir(crate::support::root())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = String::new();
+    // Wait until writes are under way, then interrupt.
+    loop {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "the run ended before it was interrupted:\n{seen}"
+        );
+        seen.push_str(&line);
+        if line.starts_with("changed") {
+            break;
+        }
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let code = child.wait().unwrap().code();
+    assert_eq!(code, Some(130), "{seen}{rest}");
+    assert!(rest.contains("stopping: no new calls"), "{rest}");
+    assert!(rest.contains("this report is partial"), "{rest}");
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["complete"], false);
+    assert_eq!(summary["exit_code"], 130);
+    let total = &summary["total"];
+    let accounted = total["ok"].as_u64().unwrap()
+        + total["failed"].as_u64().unwrap()
+        + total["skipped"].as_u64().unwrap();
+    let lines = std::fs::read_to_string(report.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .count() as u64;
+    assert_eq!(accounted, lines, "the report lists every task it counts");
+}

@@ -79,7 +79,10 @@ async fn run(sandbox: &Sandbox, playbook: &Playbook) -> Vec<Event> {
         &planner,
         playbook,
         &targets,
-        &RunOptions { max_in_flight: 256 },
+        &RunOptions {
+            max_in_flight: 256,
+            stop: Default::default(),
+        },
         tx,
     )
     .await;
