@@ -254,3 +254,112 @@ async fn a_failing_step_stops_its_tenant_and_not_the_others() {
             .contains("step first failed")
     );
 }
+
+/// Tokens that live 3 seconds, over a 20-second run with a forced 401 in the middle: no task
+/// fails, no call meets an expired token, and the renewals show in the sandbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn short_lived_tokens_and_a_forced_401_do_not_fail_a_long_run() {
+    let mut config = SandboxConfig::with_tenants(2, 100).each_tenant(|t| {
+        t.behaviour.latency = "300ms".parse().unwrap();
+    });
+    config.token_ttl = Duration::from_secs(3);
+    let sandbox = Arc::new(Sandbox::start(config).await.unwrap());
+    let domains: Vec<String> = sandbox.tenants().iter().map(|t| t.domain.clone()).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let users: Vec<String> = (1..=100).map(|i| format!("user{i:03}")).collect();
+    // 100 tasks at 3 at a time and 300 ms each: about 10 s per step, two steps.
+    let pb = playbook(
+        &dir,
+        &domains,
+        &format!(
+            "  - id: a\n    cmdlet: Set-Mailbox\n    for_each: [{list}]\n    params: {{ Identity: \"{{{{ item }}}}\", CustomAttribute8: a }}\n  - id: b\n    cmdlet: Set-Mailbox\n    for_each: [{list}]\n    params: {{ Identity: \"{{{{ item }}}}\", CustomAttribute8: b }}\n",
+            list = users.join(", ")
+        ),
+    );
+    let revoker = {
+        let sandbox = sandbox.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(8)).await;
+            assert!(sandbox.revoke_tokens(CONTOSO));
+        })
+    };
+    let started = std::time::Instant::now();
+    let events = run(&sandbox, &pb).await;
+    revoker.await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(15),
+        "a long run: {:?}",
+        started.elapsed()
+    );
+    let done = tasks(&events);
+    assert_eq!(done.len(), 400);
+    assert!(
+        done.iter().all(|t| t.status == Status::Ok),
+        "{:?}",
+        done.iter().find(|t| t.status != Status::Ok)
+    );
+    let renewed_after_401 = done
+        .iter()
+        .filter(|t| t.retries.iter().any(|r| r == "401"))
+        .count();
+    assert!(
+        renewed_after_401 >= 1,
+        "the forced 401 was met and recovered"
+    );
+    let stats = sandbox.stats();
+    let contoso = stats.tenant(CONTOSO);
+    assert!(
+        !contoso.unauthorized.contains_key("the token has expired"),
+        "no call used an expired token: {:?}",
+        contoso.unauthorized
+    );
+    assert!(
+        contoso.tokens() >= 6,
+        "renewed before expiry, about every 1.5 s: {}",
+        contoso.tokens()
+    );
+}
+
+/// 5% injected 429 and 503: every task still succeeds, and the retries are in the outcomes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_throttling_and_unavailability_are_retried_to_success() {
+    let behaviour = Behaviour {
+        faults: vec!["429:0.05".parse().unwrap(), "503:0.05".parse().unwrap()],
+        retry_after: 0.05,
+        ..Behaviour::default()
+    };
+    let sandbox = Sandbox::start(
+        SandboxConfig::with_tenants(4, 100).each_tenant(|t| t.behaviour = behaviour.clone()),
+    )
+    .await
+    .unwrap();
+    let domains: Vec<String> = sandbox.tenants().iter().map(|t| t.domain.clone()).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let users: Vec<String> = (1..=100).map(|i| format!("user{i:03}")).collect();
+    let pb = playbook(
+        &dir,
+        &domains,
+        &format!(
+            "  - id: tag\n    cmdlet: Set-Mailbox\n    for_each: [{}]\n    params: {{ Identity: \"{{{{ item }}}}\", CustomAttribute6: t }}\n",
+            users.join(", ")
+        ),
+    );
+    let events = run(&sandbox, &pb).await;
+    let done = tasks(&events);
+    assert_eq!(done.len(), 400);
+    assert!(done.iter().all(|t| t.status == Status::Ok));
+    let retried: usize = done.iter().map(|t| t.retries.len()).sum();
+    let stats = sandbox.stats();
+    let injected: u64 = domains
+        .iter()
+        .map(|d| stats.tenant(d).faults.values().sum::<u64>())
+        .sum();
+    assert!(injected > 10, "{injected}");
+    assert_eq!(
+        retried as u64, injected,
+        "each fault shows as a retry of its task"
+    );
+    assert_eq!(stats.writes.len(), 400);
+}
+
+const CONTOSO: &str = "contoso.onmicrosoft.com";
