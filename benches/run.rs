@@ -1,0 +1,160 @@
+//! Runner throughput against the service bound: T tenants × N tasks on a sandbox in a separate
+//! process with latency L. The best any runner can do is T × c / L calls per second (c = 3
+//! connections per tenant); this reports how close tenantry's scheduler and client come, the
+//! runner's CPU per 1,000 tasks, and its peak memory.
+//!
+//! `cargo bench --bench run`. Environment: `RUN_BENCH_TENANTS` (100), `RUN_BENCH_TASKS`
+//! (comma-separated task counts per tenant, default `100,1000`), `RUN_BENCH_LATENCY_MS` (50).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tenantry::auth::{AppCredential, Secret, TokenProvider};
+use tenantry::exchange::{Client, RetryPolicy, http_client};
+use tenantry::plan::{PlanOptions, Planner};
+use tenantry::playbook::Playbook;
+use tenantry::sandbox::APPS;
+use tenantry::scheduler::{Event, RunOptions, Status, Target};
+
+fn env(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+/// User plus system CPU seconds of this process (Linux).
+fn cpu_seconds() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return f64::NAN;
+    };
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Peak resident memory of this process in MB (Linux).
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<f64>().ok()))
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn main() {
+    let tenants: usize = env("RUN_BENCH_TENANTS", "100").parse().expect("a number");
+    let latency_ms: u64 = env("RUN_BENCH_LATENCY_MS", "50").parse().expect("a number");
+    let counts: Vec<usize> = env("RUN_BENCH_TASKS", "100,1000")
+        .split(',')
+        .map(|n| n.trim().parse().expect("a number"))
+        .collect();
+    let mailboxes = counts.iter().copied().max().unwrap_or(100);
+
+    // The sandbox in its own process, so its work does not count as the runner's.
+    let mut sandbox = Command::new(env!("CARGO_BIN_EXE_tenantry"))
+        .args(["sandbox", "--port", "0", "--tenants", &tenants.to_string()])
+        .args(["--mailboxes", &mailboxes.to_string(), "--latency", &format!("{latency_ms}ms")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tenantry sandbox starts");
+    let mut first = String::new();
+    BufReader::new(sandbox.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("the sandbox prints its URL");
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("a URL")
+        .to_string();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    println!(
+        "run bench: {tenants} tenants x N tasks, sandbox latency {latency_ms} ms, 3 connections per tenant"
+    );
+    println!("  ideal throughput = tenants x 3 / latency = {:.0} tasks/s", tenants as f64 * 3.0 / (latency_ms as f64 / 1000.0));
+    for &n in &counts {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let users: Vec<String> = (1..=n).map(|i| format!("user{i:0width$}", width = mailboxes.to_string().len().max(3))).collect();
+        let names = ["contoso", "fabrikam", "northwind", "adatum", "litware", "tailspin", "wingtip", "woodgrove", "proseware", "fourthcoffee"];
+        let list: String = (0..tenants)
+            .map(|i| {
+                let name = names.get(i).map_or_else(|| format!("tenant{:03}", i + 1), |n| n.to_string());
+                format!("  - {{ name: {name}, organization: {name}.onmicrosoft.com, cloud: sandbox }}\n")
+            })
+            .collect();
+        let path = dir.path().join("bench.yaml");
+        std::fs::write(
+            &path,
+            format!(
+                "version: 1\nname: bench\ntenants:\n{list}steps:\n  - cmdlet: Set-Mailbox\n    for_each: \"{{{{ lines('users.txt') }}}}\"\n    params: {{ Identity: \"{{{{ item }}}}\", CustomAttribute10: bench }}\n"
+            ),
+        )
+        .expect("write playbook");
+        std::fs::write(dir.path().join("users.txt"), users.join("\n")).expect("write users");
+        let playbook = Playbook::load(&path).expect("valid");
+        let env = tenantry::template::environment(&playbook.dir);
+        let planner = Planner::new(&env, &playbook, &PlanOptions::default()).expect("plans");
+        let http = http_client().expect("client");
+        let targets: Vec<Target> = playbook
+            .tenants
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let org = t.organization.value.as_str();
+                let tokens = TokenProvider::new(
+                    http.clone(),
+                    &format!("{url}/{org}/oauth2/v2.0/token"),
+                    org,
+                    "https://outlook.office365.com/.default",
+                    APPS[0].client_id,
+                    AppCredential::Secret(Secret::new(APPS[0].client_secret)),
+                    Duration::from_secs(300),
+                )
+                .expect("provider");
+                let client = Client::new(http.clone(), &format!("{url}/adminapi/beta/{org}/InvokeCommand"), org, Arc::new(tokens), RetryPolicy::default())
+                    .expect("client");
+                Target { tenant: i, client: Arc::new(client) }
+            })
+            .collect();
+        let cpu_before = cpu_seconds();
+        let started = Instant::now();
+        let (ok, failed) = runtime.block_on(async {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            let consumer = tokio::spawn(async move {
+                let (mut ok, mut failed) = (0usize, 0usize);
+                while let Some(event) = rx.recv().await {
+                    if let Event::Task(t) = event {
+                        match t.status {
+                            Status::Ok => ok += 1,
+                            _ => failed += 1,
+                        }
+                    }
+                }
+                (ok, failed)
+            });
+            tenantry::scheduler::run(&planner, &playbook, &targets, &RunOptions { max_in_flight: 1024, stop: Default::default() }, tx).await;
+            consumer.await.expect("consumer")
+        });
+        let wall = started.elapsed().as_secs_f64();
+        let cpu = cpu_seconds() - cpu_before;
+        let total = tenants * n;
+        let achieved = total as f64 / wall;
+        let ideal = tenants as f64 * 3.0 / (latency_ms as f64 / 1000.0);
+        println!(
+            "  {n:>5} tasks/tenant: {total:>7} tasks in {wall:6.2} s = {achieved:7.0} tasks/s = {:.3} of ideal; runner CPU {:.0} ms per 1,000 tasks; peak RSS {:.0} MB; {ok} ok, {failed} not",
+            achieved / ideal,
+            cpu * 1000.0 / (total as f64 / 1000.0),
+            peak_rss_mb()
+        );
+    }
+    let _ = sandbox.kill();
+    let _ = sandbox.wait();
+}
