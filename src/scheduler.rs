@@ -6,25 +6,20 @@
 //! Tenants run as futures on the caller's task rather than as spawned tasks: the planner
 //! borrows the playbook, and the work is waiting on the network, not computing.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use minijinja::value::{Serde, Value as TemplateValue};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::{Semaphore, mpsc::UnboundedSender};
 
 use crate::exchange::{Client, ExchangeError};
 use crate::plan::{CompiledStep, PlanRecord, Planner, Sink, Summary};
 use crate::playbook::{OnError, Playbook};
 use crate::template::TenantScope;
-
-/// A future borrowed from the run, boxed so that futures of different steps can be joined.
-type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
 /// The longest a call may take unless its step says otherwise: the service's own limit.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
@@ -114,14 +109,13 @@ pub async fn run(
 ) {
     let global = Semaphore::new(options.max_in_flight.max(1));
     let stop = &*options.stop;
-    let tenants: Vec<Boxed<'_, ()>> = targets
+    // FuturesUnordered polls only the tenants that were woken, so the cost of a finished call
+    // does not grow with the number of tenants.
+    let mut tenants: FuturesUnordered<_> = targets
         .iter()
-        .map(|target| {
-            let fut = run_tenant(planner, playbook, target, &global, stop, events.clone());
-            Box::pin(fut) as Pin<Box<dyn Future<Output = ()>>>
-        })
+        .map(|target| run_tenant(planner, playbook, target, &global, stop, events.clone()))
         .collect();
-    join_all(tenants).await;
+    while tenants.next().await.is_some() {}
 }
 
 async fn run_tenant(
@@ -159,24 +153,42 @@ async fn run_tenant(
         for skipped in sink.skipped {
             let _ = events.send(Event::Task(skipped));
         }
-        let calls: Vec<Boxed<'_, (TaskResult, Vec<Value>)>> = sink
-            .tasks
-            .into_iter()
-            .map(|task| {
-                Box::pin(run_task(playbook, step, target, &limit, global, stop, task))
-                    as Pin<Box<dyn Future<Output = _>>>
-            })
-            .collect();
-        let results = join_all(calls).await;
-        let mut output = Vec::new();
+        // Only as many calls exist at once as the tenant may make: each finished call is
+        // reported at once and the next one started, so work and memory per wake-up stay
+        // small however long the step is.
+        let width = playbook.connections_for(tenant).max(1) as usize;
+        let mut pending = sink.tasks.into_iter().enumerate();
+        let mut in_flight = FuturesUnordered::new();
+        let mut outputs_by_index: Vec<(usize, Vec<Value>)> = Vec::new();
         let mut failures = 0;
-        for (result, values) in results {
+        loop {
+            while in_flight.len() < width {
+                let Some((index, task)) = pending.next() else {
+                    break;
+                };
+                let call = run_task(playbook, step, target, &limit, global, stop, task);
+                in_flight.push(async move {
+                    let (result, values) = call.await;
+                    (index, result, values)
+                });
+            }
+            if in_flight.is_empty() {
+                break;
+            }
+            let Some((index, result, values)) = in_flight.next().await else {
+                break;
+            };
             if result.status == Status::Failed {
                 failures += 1;
             }
-            output.extend(values);
+            if !values.is_empty() {
+                outputs_by_index.push((index, values));
+            }
             let _ = events.send(Event::Task(result));
         }
+        // The output keeps the tasks' order, not the order they finished in.
+        outputs_by_index.sort_by_key(|(index, _)| *index);
+        let output: Vec<Value> = outputs_by_index.into_iter().flat_map(|(_, v)| v).collect();
         let mut entry = Map::new();
         entry.insert("output".into(), Value::Array(output));
         outputs.insert(step.key.to_string(), Value::Object(entry));
@@ -342,27 +354,4 @@ impl Sink for Collect {
         }
         Ok(())
     }
-}
-
-/// Polls every future until all are done, returning their outputs in order.
-async fn join_all<T>(mut futures: Vec<Boxed<'_, T>>) -> Vec<T> {
-    let mut outputs: Vec<Option<T>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, f) in futures.iter_mut().enumerate() {
-            if outputs[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    Poll::Ready(v) => outputs[i] = Some(v),
-                    Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            Poll::Pending
-        } else {
-            Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
 }
