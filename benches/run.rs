@@ -31,7 +31,12 @@ fn cpu_seconds() -> f64 {
         .rsplit_once(')')
         .map(|(_, r)| r.split_whitespace().collect())
         .unwrap_or_default();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     (ticks(11) + ticks(12)) / 100.0
 }
 
@@ -40,9 +45,11 @@ fn peak_rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<f64>().ok()))
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<f64>().ok())
+            })
         })
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
@@ -59,7 +66,12 @@ fn main() {
     // The sandbox in its own process, so its work does not count as the runner's.
     let mut sandbox = Command::new(env!("CARGO_BIN_EXE_tenantry"))
         .args(["sandbox", "--port", "0", "--tenants", &tenants.to_string()])
-        .args(["--mailboxes", &mailboxes.to_string(), "--latency", &format!("{latency_ms}ms")])
+        .args([
+            "--mailboxes",
+            &mailboxes.to_string(),
+            "--latency",
+            &format!("{latency_ms}ms"),
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -75,19 +87,47 @@ fn main() {
         .expect("a URL")
         .to_string();
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     println!(
         "run bench: {tenants} tenants x N tasks, sandbox latency {latency_ms} ms, 3 connections per tenant"
     );
-    println!("  ideal throughput = tenants x 3 / latency = {:.0} tasks/s", tenants as f64 * 3.0 / (latency_ms as f64 / 1000.0));
+    println!(
+        "  ideal throughput = tenants x 3 / latency = {:.0} tasks/s",
+        tenants as f64 * 3.0 / (latency_ms as f64 / 1000.0)
+    );
     for &n in &counts {
         let dir = tempfile::tempdir().expect("temp dir");
-        let users: Vec<String> = (1..=n).map(|i| format!("user{i:0width$}", width = mailboxes.to_string().len().max(3))).collect();
-        let names = ["contoso", "fabrikam", "northwind", "adatum", "litware", "tailspin", "wingtip", "woodgrove", "proseware", "fourthcoffee"];
+        let users: Vec<String> = (1..=n)
+            .map(|i| {
+                format!(
+                    "user{i:0width$}",
+                    width = mailboxes.to_string().len().max(3)
+                )
+            })
+            .collect();
+        let names = [
+            "contoso",
+            "fabrikam",
+            "northwind",
+            "adatum",
+            "litware",
+            "tailspin",
+            "wingtip",
+            "woodgrove",
+            "proseware",
+            "fourthcoffee",
+        ];
         let list: String = (0..tenants)
             .map(|i| {
-                let name = names.get(i).map_or_else(|| format!("tenant{:03}", i + 1), |n| n.to_string());
-                format!("  - {{ name: {name}, organization: {name}.onmicrosoft.com, cloud: sandbox }}\n")
+                let name = names
+                    .get(i)
+                    .map_or_else(|| format!("tenant{:03}", i + 1), |n| n.to_string());
+                format!(
+                    "  - {{ name: {name}, organization: {name}.onmicrosoft.com, cloud: sandbox }}\n"
+                )
             })
             .collect();
         let path = dir.path().join("bench.yaml");
@@ -119,9 +159,18 @@ fn main() {
                     Duration::from_secs(300),
                 )
                 .expect("provider");
-                let client = Client::new(http.clone(), &format!("{url}/adminapi/beta/{org}/InvokeCommand"), org, Arc::new(tokens), RetryPolicy::default())
-                    .expect("client");
-                Target { tenant: i, client: Arc::new(client) }
+                let client = Client::new(
+                    http.clone(),
+                    &format!("{url}/adminapi/beta/{org}/InvokeCommand"),
+                    org,
+                    Arc::new(tokens),
+                    RetryPolicy::default(),
+                )
+                .expect("client");
+                Target {
+                    tenant: i,
+                    client: Arc::new(client),
+                }
             })
             .collect();
         let cpu_before = cpu_seconds();
@@ -140,7 +189,17 @@ fn main() {
                 }
                 (ok, failed)
             });
-            tenantry::scheduler::run(&planner, &playbook, &targets, &RunOptions { max_in_flight: 1024, stop: Default::default() }, tx).await;
+            tenantry::scheduler::run(
+                &planner,
+                &playbook,
+                &targets,
+                &RunOptions {
+                    max_in_flight: 1024,
+                    stop: Default::default(),
+                },
+                tx,
+            )
+            .await;
             consumer.await.expect("consumer")
         });
         let wall = started.elapsed().as_secs_f64();

@@ -10,10 +10,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use minijinja::value::{Serde, Value as TemplateValue};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::{Semaphore, mpsc::UnboundedSender};
 
 use crate::exchange::{Client, ExchangeError};

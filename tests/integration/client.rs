@@ -37,6 +37,12 @@ fn provider(sandbox: &Sandbox, credential: AppCredential, app: usize) -> Arc<Tok
     )
 }
 
+/// A one-tenant sandbox (contoso, three mailboxes) behaving as told.
+async fn sandbox_with(behaviour: Behaviour) -> Sandbox {
+    let config = SandboxConfig::with_tenants(1, 3).each_tenant(|t| t.behaviour = behaviour.clone());
+    Sandbox::start(config).await.unwrap()
+}
+
 fn secret(app: usize) -> AppCredential {
     AppCredential::Secret(Secret::new(APPS[app].client_secret))
 }
@@ -195,11 +201,7 @@ async fn throttling_unavailability_and_dropped_connections_are_retried() {
         retry_after: 0.02,
         ..Behaviour::default()
     };
-    let sandbox = Sandbox::start(
-        SandboxConfig::with_tenants(1, 3).each_tenant(|t| t.behaviour = behaviour.clone()),
-    )
-    .await
-    .unwrap();
+    let sandbox = sandbox_with(behaviour).await;
     // Set-Mailbox with the same values is safe to send twice: let lost answers be resent.
     let idempotent = RetryPolicy {
         resend_unconfirmed_writes: true,
@@ -254,11 +256,7 @@ async fn retries_end_with_a_clear_error() {
         faults: vec!["503:1".parse().unwrap()],
         ..Behaviour::default()
     };
-    let sandbox = Sandbox::start(
-        SandboxConfig::with_tenants(1, 3).each_tenant(|t| t.behaviour = behaviour.clone()),
-    )
-    .await
-    .unwrap();
+    let sandbox = sandbox_with(behaviour).await;
     let exo = client(&sandbox, provider(&sandbox, secret(0), 0));
     let err = exo
         .invoke("Get-AcceptedDomain", &Map::new())
@@ -416,11 +414,7 @@ async fn a_write_whose_answer_is_lost_is_not_sent_again() {
             faults: vec![fault.parse().unwrap()],
             ..Behaviour::default()
         };
-        let sandbox = Sandbox::start(
-            SandboxConfig::with_tenants(1, 3).each_tenant(|t| t.behaviour = behaviour.clone()),
-        )
-        .await
-        .unwrap();
+        let sandbox = sandbox_with(behaviour).await;
         let exo = client(&sandbox, provider(&sandbox, secret(0), 0));
         let err = exo
             .invoke("New-DistributionGroup", &params(json!({"Name": "Once"})))
@@ -452,11 +446,7 @@ async fn a_token_refused_even_after_renewal_fails_after_one_renewal() {
         faults: vec!["401:1".parse().unwrap()],
         ..Behaviour::default()
     };
-    let sandbox = Sandbox::start(
-        SandboxConfig::with_tenants(1, 3).each_tenant(|t| t.behaviour = behaviour.clone()),
-    )
-    .await
-    .unwrap();
+    let sandbox = sandbox_with(behaviour).await;
     let tokens = provider(&sandbox, secret(0), 0);
     let exo = client(&sandbox, tokens.clone());
     let err = exo

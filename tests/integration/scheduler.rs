@@ -30,6 +30,22 @@ fn playbook(dir: &tempfile::TempDir, tenants: &[String], steps: &str) -> Playboo
     Playbook::load(&path).expect("a valid playbook")
 }
 
+/// A sandbox of `tenants` tenants with `mailboxes` mailboxes each, all behaving alike.
+async fn sandbox_with(tenants: usize, mailboxes: usize, behaviour: Behaviour) -> Sandbox {
+    let config = SandboxConfig::with_tenants(tenants, mailboxes)
+        .each_tenant(|t| t.behaviour = behaviour.clone());
+    Sandbox::start(config).await.unwrap()
+}
+
+/// A step `id` setting `attribute` on user001… user`count`.
+fn set_step(id: &str, count: usize, attribute: &str) -> String {
+    let users: Vec<String> = (1..=count).map(|i| format!("user{i:03}")).collect();
+    format!(
+        "  - id: {id}\n    cmdlet: Set-Mailbox\n    for_each: [{}]\n    params: {{ Identity: \"{{{{ item }}}}\", {attribute}: {id} }}\n",
+        users.join(", ")
+    )
+}
+
 fn targets(sandbox: &Sandbox, playbook: &Playbook) -> Vec<Target> {
     let http = http_client().unwrap();
     let policy = RetryPolicy {
@@ -109,22 +125,10 @@ async fn twenty_tenants_of_two_hundred_tasks_run_once_each_within_the_limit() {
         latency: "20ms".parse().unwrap(),
         ..Behaviour::default()
     };
-    let sandbox = Sandbox::start(
-        SandboxConfig::with_tenants(20, 200).each_tenant(|t| t.behaviour = behaviour.clone()),
-    )
-    .await
-    .unwrap();
+    let sandbox = sandbox_with(20, 200, behaviour).await;
     let domains: Vec<String> = sandbox.tenants().iter().map(|t| t.domain.clone()).collect();
     let dir = tempfile::tempdir().unwrap();
-    let users: Vec<String> = (1..=200).map(|i| format!("user{i:03}")).collect();
-    let pb = playbook(
-        &dir,
-        &domains,
-        &format!(
-            "  - id: tag\n    cmdlet: Set-Mailbox\n    for_each: [{}]\n    params: {{ Identity: \"{{{{ item }}}}\", CustomAttribute7: run-1 }}\n",
-            users.join(", ")
-        ),
-    );
+    let pb = playbook(&dir, &domains, &set_step("tag", 200, "CustomAttribute7"));
     let events = run(&sandbox, &pb).await;
     let done = tasks(&events);
     assert_eq!(done.len(), 4000);
@@ -266,16 +270,9 @@ async fn short_lived_tokens_and_a_forced_401_do_not_fail_a_long_run() {
     let sandbox = Arc::new(Sandbox::start(config).await.unwrap());
     let domains: Vec<String> = sandbox.tenants().iter().map(|t| t.domain.clone()).collect();
     let dir = tempfile::tempdir().unwrap();
-    let users: Vec<String> = (1..=100).map(|i| format!("user{i:03}")).collect();
     // 100 tasks at 3 at a time and 300 ms each: about 10 s per step, two steps.
-    let pb = playbook(
-        &dir,
-        &domains,
-        &format!(
-            "  - id: a\n    cmdlet: Set-Mailbox\n    for_each: [{list}]\n    params: {{ Identity: \"{{{{ item }}}}\", CustomAttribute8: a }}\n  - id: b\n    cmdlet: Set-Mailbox\n    for_each: [{list}]\n    params: {{ Identity: \"{{{{ item }}}}\", CustomAttribute8: b }}\n",
-            list = users.join(", ")
-        ),
-    );
+    let steps = set_step("a", 100, "CustomAttribute8") + &set_step("b", 100, "CustomAttribute8");
+    let pb = playbook(&dir, &domains, &steps);
     let revoker = {
         let sandbox = sandbox.clone();
         tokio::spawn(async move {
@@ -328,22 +325,10 @@ async fn injected_throttling_and_unavailability_are_retried_to_success() {
         retry_after: 0.05,
         ..Behaviour::default()
     };
-    let sandbox = Sandbox::start(
-        SandboxConfig::with_tenants(4, 100).each_tenant(|t| t.behaviour = behaviour.clone()),
-    )
-    .await
-    .unwrap();
+    let sandbox = sandbox_with(4, 100, behaviour).await;
     let domains: Vec<String> = sandbox.tenants().iter().map(|t| t.domain.clone()).collect();
     let dir = tempfile::tempdir().unwrap();
-    let users: Vec<String> = (1..=100).map(|i| format!("user{i:03}")).collect();
-    let pb = playbook(
-        &dir,
-        &domains,
-        &format!(
-            "  - id: tag\n    cmdlet: Set-Mailbox\n    for_each: [{}]\n    params: {{ Identity: \"{{{{ item }}}}\", CustomAttribute6: t }}\n",
-            users.join(", ")
-        ),
-    );
+    let pb = playbook(&dir, &domains, &set_step("tag", 100, "CustomAttribute6"));
     let events = run(&sandbox, &pb).await;
     let done = tasks(&events);
     assert_eq!(done.len(), 400);
