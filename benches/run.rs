@@ -15,7 +15,7 @@ use tenantry::auth::{AppCredential, Secret, TokenProvider};
 use tenantry::exchange::{Client, RetryPolicy, http_client};
 use tenantry::plan::{PlanOptions, Planner};
 use tenantry::playbook::Playbook;
-use tenantry::sandbox::APPS;
+use tenantry::sandbox::{APPS, SandboxConfig};
 use tenantry::scheduler::{Event, RunOptions, Status, Target};
 
 fn env(name: &str, default: &str) -> String {
@@ -108,25 +108,15 @@ fn main() {
                 )
             })
             .collect();
-        let names = [
-            "contoso",
-            "fabrikam",
-            "northwind",
-            "adatum",
-            "litware",
-            "tailspin",
-            "wingtip",
-            "woodgrove",
-            "proseware",
-            "fourthcoffee",
-        ];
-        let list: String = (0..tenants)
-            .map(|i| {
-                let name = names
-                    .get(i)
-                    .map_or_else(|| format!("tenant{:03}", i + 1), |n| n.to_string());
+        // The same tenants `tenantry sandbox --tenants N` serves.
+        let list: String = SandboxConfig::with_tenants(tenants, 0)
+            .tenants
+            .iter()
+            .map(|t| {
+                let name = t.domain.split('.').next().unwrap_or(&t.domain);
                 format!(
-                    "  - {{ name: {name}, organization: {name}.onmicrosoft.com, cloud: sandbox }}\n"
+                    "  - {{ name: {name}, organization: {}, cloud: sandbox }}\n",
+                    t.domain
                 )
             })
             .collect();

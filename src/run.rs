@@ -343,18 +343,7 @@ fn credential(playbook: &Playbook, auth: &Auth) -> Result<(String, AppCredential
         }
         other => Err(format!(
             "`tenantry run` signs in with method certificate or client_secret for now; {} is not available yet",
-            auth_method(other)
+            other.method()
         )),
-    }
-}
-
-fn auth_method(auth: &Auth) -> &'static str {
-    match auth {
-        Auth::Certificate { .. } => "certificate",
-        Auth::ClientSecret { .. } => "client_secret",
-        Auth::DeviceCode { .. } => "device_code",
-        Auth::Password { .. } => "password",
-        Auth::Federated { .. } => "federated",
-        Auth::AccessToken { .. } => "access_token",
     }
 }

@@ -716,15 +716,7 @@ impl Identity {
                 "Provided grant is invalid or malformed.",
             ));
         }
-        let local = grant.user.split('@').next().unwrap_or("");
-        let user = USERS.iter().find(|u| u.name == local).ok_or_else(|| {
-            OAuthError::new(
-                400,
-                "invalid_grant",
-                50034,
-                "The user account does not exist.",
-            )
-        })?;
+        let user = sample_user(&grant.user)?;
         let target = TenantRef {
             domain: &grant.tenant_domain,
             id: &grant.tenant_id,
@@ -926,15 +918,7 @@ impl Identity {
             domain: &code.tenant_domain,
             id: &code.tenant_id,
         };
-        let local = upn.split('@').next().unwrap_or("");
-        let user = USERS.iter().find(|u| u.name == local).ok_or_else(|| {
-            OAuthError::new(
-                400,
-                "invalid_grant",
-                50034,
-                "The user account does not exist.",
-            )
-        })?;
+        let user = sample_user(&upn)?;
         let response = self.user_token(
             tenant,
             &code.resource,
@@ -1125,6 +1109,19 @@ fn public_client(client_id: &str, tenant: &TenantRef<'_>) -> Result<(), OAuthErr
         ));
     }
     find_app(client_id, tenant).map(|_| ())
+}
+
+/// The sample user a signed-in UPN names (the part before `@`).
+fn sample_user(upn: &str) -> Result<&'static User, OAuthError> {
+    let local = upn.split('@').next().unwrap_or("");
+    USERS.iter().find(|u| u.name == local).ok_or_else(|| {
+        OAuthError::new(
+            400,
+            "invalid_grant",
+            50034,
+            "The user account does not exist.",
+        )
+    })
 }
 
 fn find_user(username: &str, tenant: &TenantRef<'_>) -> Result<&'static User, OAuthError> {
