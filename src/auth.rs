@@ -55,8 +55,8 @@ pub enum AppCredential {
     Certificate {
         /// The certificate registered for the app.
         certificate: Box<Certificate>,
-        /// Its private key.
-        key: Box<rsa::PrivateKey>,
+        /// Its private key, shared with the thread that signs assertions.
+        key: Arc<rsa::PrivateKey>,
     },
 }
 
@@ -90,7 +90,7 @@ impl AppCredential {
         }
         Ok(AppCredential::Certificate {
             certificate: Box::new(certificate),
-            key: Box::new(key),
+            key: Arc::new(key),
         })
     }
 }
@@ -279,7 +279,7 @@ impl TokenProvider {
                 None
             }
             AppCredential::Certificate { certificate, key } => {
-                Some(self.assertion(certificate, key)?)
+                Some(self.assertion(certificate, key).await?)
             }
         };
         let mut request = client
@@ -355,10 +355,10 @@ impl TokenProvider {
     }
 
     /// A `private_key_jwt` client assertion for one token request.
-    fn assertion(
+    async fn assertion(
         &self,
         certificate: &Certificate,
-        key: &rsa::PrivateKey,
+        key: &Arc<rsa::PrivateKey>,
     ) -> Result<Secret, AuthError> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -381,11 +381,18 @@ impl TokenProvider {
                 what: "assertion claims".into(),
             });
         };
-        jwt::sign(header, &claims, Algorithm::Rs256, key)
-            .map(Secret::new)
-            .map_err(|e| AuthError::Credential {
-                what: format!("cannot sign the client assertion: {e}"),
-            })
+        // An RSA signature takes a millisecond or more: off the runtime's threads, so a run
+        // signing in to many tenants does not stall the calls of those already signed in.
+        let key = Arc::clone(key);
+        let signed =
+            tokio::task::spawn_blocking(move || jwt::sign(header, &claims, Algorithm::Rs256, &key))
+                .await
+                .map_err(|e| AuthError::Credential {
+                    what: format!("cannot sign the client assertion: {e}"),
+                })?;
+        signed.map(Secret::new).map_err(|e| AuthError::Credential {
+            what: format!("cannot sign the client assertion: {e}"),
+        })
     }
 }
 

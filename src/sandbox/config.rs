@@ -144,7 +144,7 @@ pub struct Behaviour {
     pub burst: f64,
     /// The `Retry-After` sent with 429, in seconds (fractions allowed).
     pub retry_after: f64,
-    /// Time each admin API call takes.
+    /// Time each admin API call takes, from the request's arrival to its answer.
     pub latency: Latency,
     /// Faults injected at random, each with its rate.
     pub faults: Vec<Fault>,
