@@ -57,6 +57,10 @@ pub enum Command {
         /// rehearse a run at realistic speed.
         #[arg(long, default_value = "0ms", value_parser = parse_latency)]
         sandbox_latency: crate::sandbox::Latency,
+        /// Progress bars (on standard error) or a line per task. `auto` shows bars when both
+        /// standard output and standard error are terminals.
+        #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+        progress: ProgressMode,
     },
     /// Serve the built-in Exchange Online sandbox on loopback until stopped: the admin API and
     /// the token endpoints of N seeded tenants, with the service's limits and injectable faults.
@@ -152,6 +156,32 @@ pub enum Format {
     Json,
 }
 
+/// How `run` shows its progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProgressMode {
+    /// Bars on an interactive terminal, lines otherwise.
+    Auto,
+    /// Always bars.
+    Bars,
+    /// Always a line per task: for cron, CI and logs.
+    Plain,
+}
+
+impl ProgressMode {
+    fn bars(self) -> bool {
+        use std::io::IsTerminal;
+        match self {
+            ProgressMode::Bars => true,
+            ProgressMode::Plain => false,
+            ProgressMode::Auto => {
+                io::stdout().is_terminal()
+                    && io::stderr().is_terminal()
+                    && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
+            }
+        }
+    }
+}
+
 /// The schemas `tenantry schema` prints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum SchemaKind {
@@ -220,7 +250,9 @@ fn report(e: &CliError) -> i32 {
     }
     let _ = write!(io::stderr().lock(), "{e}");
     match e {
-        CliError::Playbook(_) | CliError::Plan(PlanError::Invalid(_)) => exit::INVALID_INPUT,
+        CliError::Playbook(_)
+        | CliError::Plan(PlanError::Invalid(_))
+        | CliError::Run(crate::run::RunError::Plan(PlanError::Invalid(_))) => exit::INVALID_INPUT,
         CliError::Sandbox(crate::sandbox::SandboxError::Config(_))
         | CliError::Run(crate::run::RunError::Tenant { .. }) => {
             let _ = writeln!(io::stderr());
@@ -279,6 +311,7 @@ fn run(cli: Cli) -> Result<i32, CliError> {
             report,
             grace,
             sandbox_latency,
+            progress,
         } => {
             let playbook = Playbook::parse(&args.playbook)?;
             let env = crate::template::environment(&playbook.dir);
@@ -291,6 +324,7 @@ fn run(cli: Cli) -> Result<i32, CliError> {
                 .enable_all()
                 .build()?;
             let settings = crate::run::RunSettings {
+                progress: progress.bars(),
                 report,
                 grace,
                 sandbox_latency,

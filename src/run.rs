@@ -10,9 +10,9 @@ use crate::auth::{AppCredential, Secret, TokenProvider};
 use crate::cloud::Endpoints;
 use crate::exchange::{Client, RetryPolicy, http_client};
 use crate::exit;
-use crate::plan::Planner;
+use crate::plan::{PlanRecord, Planner, Sink};
 use crate::playbook::{Auth, Cloud, Playbook, Tenant};
-use crate::report::{ReportDir, Reporter, RunSummary, Terminal};
+use crate::report::{Progress, ReportDir, Reporter, RunSummary, Terminal};
 use crate::sandbox::{APPS, Sandbox, SandboxConfig};
 use crate::scheduler::{Event, RunOptions, Target};
 
@@ -38,6 +38,9 @@ pub enum RunError {
         /// What failed.
         source: std::io::Error,
     },
+    /// The plan does not expand: nothing was sent to any tenant.
+    #[error(transparent)]
+    Plan(#[from] crate::plan::PlanError),
     /// Anything else about starting the run.
     #[error("{0}")]
     Other(String),
@@ -52,6 +55,8 @@ pub struct RunSettings {
     pub grace: Duration,
     /// Latency of the in-process sandbox, to rehearse realistic timing.
     pub sandbox_latency: crate::sandbox::Latency,
+    /// Progress bars on standard error instead of a line per task.
+    pub progress: bool,
 }
 
 impl Default for RunSettings {
@@ -60,6 +65,7 @@ impl Default for RunSettings {
             report: None,
             grace: Duration::from_secs(30),
             sandbox_latency: crate::sandbox::Latency::Fixed(Duration::ZERO),
+            progress: false,
         }
     }
 }
@@ -109,6 +115,10 @@ pub async fn run(
     out: &mut dyn std::io::Write,
 ) -> Result<i32, RunError> {
     let started = Instant::now();
+    // The whole plan is expanded once before anything is sent, keeping only counts: a
+    // template or data error in any tenant stops the run before it changes anything anywhere.
+    let mut planned = PlannedTasks::default();
+    planner.expand_all(&mut planned)?;
     let selected: Vec<usize> = planner.tenant_indexes().to_vec();
     let sandbox_domains: Vec<String> = selected
         .iter()
@@ -141,7 +151,11 @@ pub async fn run(
         })?),
         None => None,
     };
-    let mut terminal = Terminal::new(&mut *out);
+    let mut terminal = if settings.progress {
+        Terminal::with_progress(&mut *out, Progress::stderr(&planned.per_tenant))
+    } else {
+        Terminal::new(&mut *out)
+    };
     let mut summary = RunSummary {
         playbook: playbook.doc.name.clone(),
         complete: true,
@@ -187,19 +201,18 @@ pub async fn run(
                 summary.complete = false;
                 if deadline.is_some() {
                     // A second signal: stop now, with what has been reported so far.
-                    let _ = writeln!(terminal.out(), "aborting: calls still in flight are abandoned");
+                    let _ = terminal.message("aborting: calls still in flight are abandoned");
                     break;
                 }
                 stop.store(true, std::sync::atomic::Ordering::SeqCst);
-                let _ = writeln!(
-                    terminal.out(),
+                let _ = terminal.message(&format!(
                     "stopping: no new calls; waiting up to {}s for those in flight (interrupt again to abort)",
                     settings.grace.as_secs()
-                );
+                ));
                 deadline = Some(tokio::time::Instant::now() + settings.grace);
             }
             _ = grace => {
-                let _ = writeln!(terminal.out(), "stopping: calls still in flight after {}s are abandoned", settings.grace.as_secs());
+                let _ = terminal.message(&format!("stopping: calls still in flight after {}s are abandoned", settings.grace.as_secs()));
                 break;
             }
         }
@@ -226,6 +239,29 @@ pub async fn run(
         sandbox.shutdown().await;
     }
     Ok(summary.exit_code)
+}
+
+/// Task events planned per tenant (tasks and skips), for the progress bars.
+#[derive(Default)]
+struct PlannedTasks {
+    per_tenant: std::collections::BTreeMap<String, usize>,
+    current: String,
+}
+
+impl Sink for PlannedTasks {
+    fn record(&mut self, record: PlanRecord<'_>) -> std::io::Result<()> {
+        match record {
+            PlanRecord::Tenant(t) => {
+                self.current = t.tenant.into_owned();
+                self.per_tenant.entry(self.current.clone()).or_default();
+            }
+            PlanRecord::Task(_) | PlanRecord::Skipped(_) => {
+                *self.per_tenant.entry(self.current.clone()).or_default() += 1;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
 }
 
 /// 0 when nothing failed; 3 when no tenant got a single task done and every one stopped (none

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use minijinja::value::{Serde, Value as TemplateValue};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tokio::sync::{Semaphore, mpsc::UnboundedSender};
 
@@ -33,7 +33,7 @@ pub struct Target {
 }
 
 /// How a task ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// The cmdlet succeeded.
@@ -45,7 +45,7 @@ pub enum Status {
 }
 
 /// One task's outcome.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TaskResult {
     /// The task id.
     pub id: String,
@@ -79,6 +79,18 @@ pub struct TaskResult {
 pub enum Event {
     /// A task finished (or was skipped).
     Task(TaskResult),
+    /// A tenant began a step.
+    Step {
+        /// The tenant's name.
+        tenant: String,
+        /// The step's key.
+        step: String,
+        /// Task events the step will give (tasks and skips), unless the tenant stops first.
+        records: usize,
+        /// True when the step expands only now, from earlier output: its records were not
+        /// counted in the plan.
+        at_run_time: bool,
+    },
     /// A tenant finished all it will do.
     Tenant {
         /// The tenant's name.
@@ -143,37 +155,74 @@ async fn run_tenant(
             vars: base.vars.clone(),
             steps: TemplateValue::from(Serde(Value::Object(outputs.clone()))),
         });
-        let mut sink = Collect::default();
-        if let Err(e) =
-            planner.expand_step(tenant, &scope, step, &mut sink, &mut Summary::default())
+        // A step that expands only now is expanded once in full without keeping anything,
+        // so that a template error in any item stops the tenant before the step sends a call.
+        // Other steps were checked when the run was planned.
+        if step.is_deferred()
+            && let Err(e) = planner.expand_step(
+                tenant,
+                &scope,
+                step,
+                &mut crate::plan::CountingSink::default(),
+                &mut Summary::default(),
+            )
         {
             stopped = Some(format!("step {} could not be expanded: {e}", step.key));
             break;
         }
-        for skipped in sink.skipped {
-            let _ = events.send(Event::Task(skipped));
-        }
-        // Only as many calls exist at once as the tenant may make: each finished call is
-        // reported at once and the next one started, so work and memory per wake-up stay
-        // small however long the step is.
+        let mut buffer = Collect::default();
+        let mut summary = Summary::default();
+        let mut expansion =
+            match planner.start_step(tenant, &scope, step, &mut buffer, &mut summary) {
+                Ok(expansion) => expansion,
+                Err(e) => {
+                    stopped = Some(format!("step {} could not be expanded: {e}", step.key));
+                    break;
+                }
+            };
+        let _ = events.send(Event::Step {
+            tenant: name.clone(),
+            step: step.key.to_string(),
+            records: expansion.records(),
+            at_run_time: step.is_deferred(),
+        });
+        // Tasks are expanded as slots free up and only as many calls exist at once as the
+        // tenant may make, so memory and the work per wake-up stay small however long the
+        // step is.
         let width = playbook.connections_for(tenant).max(1) as usize;
-        let mut pending = sink.tasks.into_iter().enumerate();
         let mut in_flight = FuturesUnordered::new();
         let mut outputs_by_index: Vec<(usize, Vec<Value>)> = Vec::new();
         let mut failures = 0;
+        let mut dispatched = 0;
+        let mut expanding = true;
         loop {
-            while in_flight.len() < width {
-                let Some((index, task)) = pending.next() else {
-                    break;
-                };
-                let call = run_task(playbook, step, target, &limit, global, stop, task);
-                in_flight.push(async move {
-                    let (result, values) = call.await;
-                    (index, result, values)
-                });
-            }
-            if in_flight.is_empty() {
-                break;
+            while expanding && in_flight.len() < width {
+                if buffer.tasks.is_empty() {
+                    match expansion.next(&mut buffer, &mut summary) {
+                        Ok(more) => expanding = more,
+                        Err(e) => {
+                            // Only when the data changed since the run was planned.
+                            stopped = Some(format!(
+                                "step {} could not be expanded after {dispatched} task{}: {e}",
+                                step.key,
+                                crate::diagnostic::plural(dispatched)
+                            ));
+                            expanding = false;
+                        }
+                    }
+                }
+                for skipped in buffer.skipped.drain(..) {
+                    let _ = events.send(Event::Task(skipped));
+                }
+                if let Some(task) = buffer.tasks.pop() {
+                    let index = dispatched;
+                    dispatched += 1;
+                    let call = run_task(playbook, step, target, &limit, global, stop, task);
+                    in_flight.push(async move {
+                        let (result, values) = call.await;
+                        (index, result, values)
+                    });
+                }
             }
             let Some((index, result, values)) = in_flight.next().await else {
                 break;
@@ -185,6 +234,9 @@ async fn run_tenant(
                 outputs_by_index.push((index, values));
             }
             let _ = events.send(Event::Task(result));
+        }
+        if stopped.is_some() {
+            break;
         }
         // The output keeps the tasks' order, not the order they finished in.
         outputs_by_index.sort_by_key(|(index, _)| *index);

@@ -195,22 +195,43 @@ impl<'s> Planner<'_, 's> {
         sink: &mut dyn Sink,
         summary: &mut Summary,
     ) -> Result<(), PlanError> {
+        let mut expansion = self.start_step(tenant, scope, step, sink, summary)?;
+        while expansion.next(sink, summary)? {}
+        Ok(())
+    }
+
+    /// Starts expanding one step for one tenant: decides a `when` that holds for the whole
+    /// tenant, evaluates `for_each` and records the step's header (or its skip). The tasks
+    /// then come one item at a time from [`StepExpansion::next`], so a run holds only the
+    /// tasks it is about to send, however many items the step has.
+    pub fn start_step<'p>(
+        &'p self,
+        tenant: &'p Tenant,
+        scope: &Arc<TenantScope>,
+        step: &'p CompiledStep<'_, 's>,
+        sink: &mut dyn Sink,
+        summary: &mut Summary,
+    ) -> Result<StepExpansion<'p, 's>, PlanError> {
         let name = tenant.name();
-        let located = |e: RenderError<'_>, what: String| -> PlanError {
-            let file = &self.playbook.source;
-            e.diagnostic(file).help(what).into()
-        };
         let tenant_scope = Scope::tenant(scope);
+        let mut expansion = StepExpansion {
+            planner: self,
+            tenant,
+            scope: Arc::clone(scope),
+            step,
+            items: Items::Done,
+            records: 0,
+        };
         // A condition that does not read run-time values is decided once, before `for_each`
         // is evaluated: a step switched off for a tenant must not need that tenant's data.
         if self.skipped_for_tenant(tenant, scope, step, true, sink, summary)? {
-            return Ok(());
+            return Ok(expansion);
         }
-        let items: Option<Vec<Value>> = match &step.for_each {
+        let items: Option<ItemSource> = match &step.for_each {
             None => None,
             Some(c) => {
                 let value = c.render_value(&tenant_scope).map_err(|e| {
-                    located(e, format!("while expanding `for_each` for tenant `{name}`"))
+                    self.located(e, format!("while expanding `for_each` for tenant `{name}`"))
                 })?;
                 Some(as_items(&value).map_err(|kind| {
                     let node = step.step.for_each.as_ref().expect("compiled from it");
@@ -232,63 +253,22 @@ impl<'s> Planner<'_, 's> {
                 })?)
             }
         };
-        self.step_header(tenant, step, items.as_ref().map(Vec::len), sink)?;
-        let Some(items) = items else {
-            let params = self.render_params(step, &tenant_scope, name, None)?;
-            return self.emit(step, name, None, None, params, sink, summary);
+        self.step_header(tenant, step, items.as_ref().map(ItemSource::len), sink)?;
+        expansion.records = items.as_ref().map_or(1, ItemSource::len);
+        expansion.items = match items {
+            None => Items::Single,
+            Some(source) => Items::Many {
+                length: source.len(),
+                source,
+                next: 0,
+                seen: HashMap::new(),
+            },
         };
-        let mut seen: HashMap<String, u32> = HashMap::new();
-        let length = items.len();
-        for (i, item) in items.into_iter().enumerate() {
-            let item_scope = Scope::item(scope, item.clone(), i, length);
-            let mut key = match &step.item_key {
-                None => item_key(&item),
-                Some(c) => {
-                    let v = c.render_value(&item_scope).map_err(|e| {
-                        located(
-                            e,
-                            format!("while computing `key` for tenant `{name}`, item {}", i + 1),
-                        )
-                    })?;
-                    v.to_string()
-                }
-            };
-            // Equal keys get #2, #3… in order, skipping any suffix an item already has, so
-            // every id stays unique and deterministic.
-            let n = seen.entry(key.clone()).or_insert(0);
-            *n += 1;
-            if *n > 1 {
-                let base = key.clone();
-                let mut suffix = *n;
-                while seen.contains_key(&format!("{base}#{suffix}")) {
-                    suffix += 1;
-                }
-                key = format!("{base}#{suffix}");
-                seen.insert(key.clone(), 1);
-            }
-            if step.when_uses_item
-                && let Some(when) = &step.when
-                && !when.render_condition(&item_scope).map_err(|e| {
-                    located(
-                        e,
-                        format!("while evaluating `when` for tenant `{name}`, item `{key}`"),
-                    )
-                })?
-            {
-                summary.skipped += 1;
-                sink.record(PlanRecord::Skipped(Skipped {
-                    id: task_id(name, step.key, Some(&key)),
-                    tenant: name.into(),
-                    step: step.key.into(),
-                    item: Some(key),
-                    reason: "when is false".into(),
-                }))?;
-                continue;
-            }
-            let params = self.render_params(step, &item_scope, name, Some(&key))?;
-            self.emit(step, name, Some(key), Some(i), params, sink, summary)?;
-        }
-        Ok(())
+        Ok(expansion)
+    }
+
+    fn located(&self, e: RenderError<'_>, what: String) -> PlanError {
+        e.diagnostic(&self.playbook.source).help(what).into()
     }
 
     /// Evaluates a step's `when` once for the whole tenant, when it can be: it must not read
@@ -428,12 +408,171 @@ impl<'s> Planner<'_, 's> {
     }
 }
 
-/// The items of a `for_each` value, or the kind of value it was instead of a list.
-fn as_items(value: &Value) -> Result<Vec<Value>, String> {
-    match value.kind() {
-        ValueKind::Seq | ValueKind::Iterable => {
-            Ok(value.try_iter().map_err(|e| e.to_string())?.collect())
+/// The rest of one step's expansion for one tenant: see [`Planner::start_step`].
+pub struct StepExpansion<'p, 's> {
+    planner: &'p Planner<'p, 's>,
+    tenant: &'p Tenant,
+    scope: Arc<TenantScope>,
+    step: &'p CompiledStep<'p, 's>,
+    items: Items,
+    records: usize,
+}
+
+/// What is left to expand of a step.
+enum Items {
+    /// Nothing: the step was skipped for the tenant, or is finished.
+    Done,
+    /// The one task of a step without `for_each`.
+    Single,
+    /// The `for_each` items not expanded yet.
+    Many {
+        source: ItemSource,
+        /// The next item's index.
+        next: usize,
+        length: usize,
+        /// Digests of the item keys given so far, to make repeated ones unique. Digests
+        /// rather than the keys: 16 bytes an item whatever the keys' length.
+        seen: HashMap<[u8; 16], u32>,
+    },
+}
+
+/// A `for_each` list: a sequence read by index where it can be, so that its items are not
+/// copied; other iterables, collected.
+enum ItemSource {
+    Indexed(Value, usize),
+    Listed(Vec<Value>),
+}
+
+impl ItemSource {
+    fn len(&self) -> usize {
+        match self {
+            ItemSource::Indexed(_, n) => *n,
+            ItemSource::Listed(items) => items.len(),
         }
+    }
+
+    fn get(&self, i: usize) -> Value {
+        match self {
+            ItemSource::Indexed(seq, _) => seq.get_item_by_index(i).unwrap_or_default(),
+            ItemSource::Listed(items) => items.get(i).cloned().unwrap_or_default(),
+        }
+    }
+}
+
+/// 128 bits of two fixed-key SipHashes: a collision (which would only add a needless `#2`)
+/// is beyond reach, and hashing stays a small part of expanding an item, unlike SHA-256.
+fn digest(key: &str) -> [u8; 16] {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let half = |salt: u8| {
+        let mut h = DefaultHasher::new();
+        salt.hash(&mut h);
+        key.hash(&mut h);
+        h.finish().to_le_bytes()
+    };
+    let mut out = [0; 16];
+    out[..8].copy_from_slice(&half(0));
+    out[8..].copy_from_slice(&half(1));
+    out
+}
+
+impl<'s> StepExpansion<'_, 's> {
+    /// How many records (tasks and skips) the step gives in all: one per item, or one.
+    pub fn records(&self) -> usize {
+        self.records
+    }
+
+    /// Expands the next item into `sink`, as a task or as a skip; false when none is left.
+    pub fn next(&mut self, sink: &mut dyn Sink, summary: &mut Summary) -> Result<bool, PlanError> {
+        let planner = self.planner;
+        let step = self.step;
+        let name = self.tenant.name();
+        match &mut self.items {
+            Items::Done => Ok(false),
+            Items::Single => {
+                self.items = Items::Done;
+                let params =
+                    planner.render_params(step, &Scope::tenant(&self.scope), name, None)?;
+                planner.emit(step, name, None, None, params, sink, summary)?;
+                Ok(true)
+            }
+            Items::Many {
+                source,
+                next,
+                length,
+                seen,
+            } => {
+                if *next >= *length {
+                    self.items = Items::Done;
+                    return Ok(false);
+                }
+                let i = *next;
+                *next += 1;
+                let item = source.get(i);
+                let item_scope = Scope::item(&self.scope, item.clone(), i, *length);
+                let mut key = match &step.item_key {
+                    None => item_key(&item),
+                    Some(c) => {
+                        let v = c.render_value(&item_scope).map_err(|e| {
+                            planner.located(
+                                e,
+                                format!(
+                                    "while computing `key` for tenant `{name}`, item {}",
+                                    i + 1
+                                ),
+                            )
+                        })?;
+                        v.to_string()
+                    }
+                };
+                // Equal keys get #2, #3… in order, skipping any suffix an item already has, so
+                // every id stays unique and deterministic.
+                let n = seen.entry(digest(&key)).or_insert(0);
+                *n += 1;
+                if *n > 1 {
+                    let base = key.clone();
+                    let mut suffix = *n;
+                    while seen.contains_key(&digest(&format!("{base}#{suffix}"))) {
+                        suffix += 1;
+                    }
+                    key = format!("{base}#{suffix}");
+                    seen.insert(digest(&key), 1);
+                }
+                if step.when_uses_item
+                    && let Some(when) = &step.when
+                    && !when.render_condition(&item_scope).map_err(|e| {
+                        planner.located(
+                            e,
+                            format!("while evaluating `when` for tenant `{name}`, item `{key}`"),
+                        )
+                    })?
+                {
+                    summary.skipped += 1;
+                    sink.record(PlanRecord::Skipped(Skipped {
+                        id: task_id(name, step.key, Some(&key)),
+                        tenant: name.into(),
+                        step: step.key.into(),
+                        item: Some(key),
+                        reason: "when is false".into(),
+                    }))?;
+                    return Ok(true);
+                }
+                let params = planner.render_params(step, &item_scope, name, Some(&key))?;
+                planner.emit(step, name, Some(key), Some(i), params, sink, summary)?;
+                Ok(true)
+            }
+        }
+    }
+}
+
+/// The items of a `for_each` value, or the kind of value it was instead of a list.
+fn as_items(value: &Value) -> Result<ItemSource, String> {
+    match value.kind() {
+        ValueKind::Seq if value.len().is_some() => {
+            Ok(ItemSource::Indexed(value.clone(), value.len().unwrap_or(0)))
+        }
+        ValueKind::Seq | ValueKind::Iterable => Ok(ItemSource::Listed(
+            value.try_iter().map_err(|e| e.to_string())?.collect(),
+        )),
         ValueKind::None | ValueKind::Undefined => Err("nothing (none)".to_owned()),
         ValueKind::String => Err(format!("a string ({})", truncate(&value.to_string(), 40))),
         other => Err(format!("a {other}")),

@@ -208,3 +208,125 @@ fn an_interrupted_run_writes_a_partial_report_and_exits_130() {
         .count() as u64;
     assert_eq!(accounted, lines, "the report lists every task it counts");
 }
+
+/// The acceptance run, as a user runs it: 20 tenants of a separate sandbox (reached through
+/// `cloud: custom` endpoints and a client secret) × 200 writes at 20 ms. Every task runs once,
+/// no tenant ever has more than 3 calls at the service, and the report lists exactly the
+/// writes the service logged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_twenty_tenant_run_reports_exactly_what_the_service_logged() {
+    use std::collections::HashSet;
+    use tenantry::sandbox::{APPS, Sandbox, SandboxConfig};
+
+    let config = SandboxConfig::with_tenants(20, 200)
+        .each_tenant(|t| t.behaviour.latency = "20ms".parse().unwrap());
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let url = sandbox.url();
+    let tenants: String = sandbox
+        .tenants()
+        .iter()
+        .map(|t| {
+            let name = t.domain.split('.').next().unwrap();
+            format!(
+                "  - {{ name: {name}, organization: {}, cloud: custom, endpoints: {{ rest: \"{url}\", authority: \"{url}\", scope: \"https://outlook.office365.com/.default\" }}, auth: {{ method: client_secret, app_id: {}, secret_env: TENANTRY_TEST_SECRET }} }}\n",
+                t.domain, APPS[0].client_id
+            )
+        })
+        .collect();
+    let users: Vec<String> = (1..=200).map(|i| format!("user{i:03}")).collect();
+    let ws = Workspace::new(&[
+        (
+            "p.yaml",
+            &format!(
+                "version: 1\nname: Twenty tenants\ntenants:\n{tenants}steps:\n  - id: tag\n    cmdlet: Set-Mailbox\n    for_each: \"{{{{ lines('users.txt') }}}}\"\n    params: {{ Identity: \"{{{{ item }}}}\", CustomAttribute7: tagged }}\n"
+            ),
+        ),
+        ("users.txt", &users.join("\n")),
+    ]);
+    let dir = ws.path().to_path_buf();
+    let run = tokio::task::spawn_blocking(move || {
+        crate::support::tenantry_with_env(
+            &dir,
+            &["run", "p.yaml", "--report", "report"],
+            &[("TENANTRY_TEST_SECRET", APPS[0].client_secret)],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        !run.stdout.contains(APPS[0].client_secret) && !run.stderr.contains(APPS[0].client_secret),
+        "the secret never shows"
+    );
+
+    let results: Vec<Value> = std::fs::read_to_string(ws.path().join("report/results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(results.len(), 4000);
+    assert!(results.iter().all(|r| r["status"] == "ok"));
+    // (tenant name, mailbox) from the report and from the service's log.
+    let reported: HashSet<(String, String)> = results
+        .iter()
+        .map(|r| {
+            let id = r["id"].as_str().unwrap();
+            let user = id.rsplit('/').next().unwrap();
+            (r["tenant"].as_str().unwrap().to_string(), user.to_string())
+        })
+        .collect();
+    assert_eq!(reported.len(), 4000, "every task once");
+    let stats = sandbox.stats();
+    assert_eq!(stats.writes.len(), 4000, "every task sent once");
+    let logged: HashSet<(String, String)> = stats
+        .writes
+        .iter()
+        .map(|w| {
+            let name = w.tenant.split('.').next().unwrap().to_string();
+            (name, w.parameters["Identity"].as_str().unwrap().to_string())
+        })
+        .collect();
+    assert_eq!(reported, logged);
+    for t in sandbox.tenants() {
+        let s = stats.tenant(&t.domain);
+        assert!(
+            s.peak_concurrency <= 3,
+            "{}: peak {}",
+            t.domain,
+            s.peak_concurrency
+        );
+        assert_eq!(s.throttled, 0, "{} was never over its limit", t.domain);
+    }
+    sandbox.shutdown().await;
+}
+
+/// Every tenant's plan is expanded before the first call: a data file missing for one tenant
+/// stops the run with the playbook line, and no tenant has been touched.
+#[test]
+fn a_plan_error_in_one_tenant_stops_the_run_before_any_call() {
+    let ws = Workspace::new(&[
+        (
+            "p.yaml",
+            r#"version: 1
+name: One tenant's file is missing
+tenants:
+  - { name: contoso, organization: contoso.onmicrosoft.com, cloud: sandbox, vars: { users: contoso.txt } }
+  - { name: fabrikam, organization: fabrikam.onmicrosoft.com, cloud: sandbox, vars: { users: fabrikam.txt } }
+steps:
+  - cmdlet: Set-Mailbox
+    for_each: "{{ lines(vars.users) }}"
+    params: { Identity: "{{ item }}", CustomAttribute1: x }
+"#,
+        ),
+        ("contoso.txt", "user001\nuser002\n"),
+    ]);
+    let run = ws.run(&["run", "p.yaml", "--report", "report"]);
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("fabrikam.txt"), "{}", run.stderr);
+    assert!(run.stderr.contains("p.yaml:8:19"), "{}", run.stderr);
+    assert!(run.stdout.is_empty(), "nothing ran: {}", run.stdout);
+    assert!(
+        !ws.path().join("report").exists(),
+        "no report of a run that did not start"
+    );
+}

@@ -348,3 +348,95 @@ async fn injected_throttling_and_unavailability_are_retried_to_success() {
 }
 
 const CONTOSO: &str = "contoso.onmicrosoft.com";
+
+/// A step expanded from earlier output is expanded in full before its first call: a template
+/// that fails on one item (here the fifth mailbox) stops the tenant with the reason, and no
+/// item of that step is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_time_step_that_fails_to_expand_sends_none_of_its_calls() {
+    let sandbox = Sandbox::start(SandboxConfig::with_tenants(2, 10))
+        .await
+        .unwrap();
+    let domains: Vec<String> = sandbox.tenants().iter().map(|t| t.domain.clone()).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let pb = playbook(
+        &dir,
+        &domains,
+        r#"  - id: get
+    cmdlet: Get-Mailbox
+    params: { ResultSize: 10 }
+  - id: set
+    cmdlet: Set-Mailbox
+    for_each: "{{ steps.get.output }}"
+    params: { Identity: "{{ item.Alias if item.Alias != 'user005' else item.missing.deeper }}", CustomAttribute3: x }
+"#,
+    );
+    let events = run(&sandbox, &pb).await;
+    assert!(tasks(&events).iter().all(|t| t.step == "get"));
+    assert!(sandbox.stats().writes.is_empty(), "no Set-Mailbox was sent");
+    let stops: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Tenant { stopped, .. } => stopped.clone(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stops.len(), 2, "{events:?}");
+    for why in stops {
+        assert!(
+            why.contains("step set could not be expanded") && why.contains("is undefined"),
+            "{why}"
+        );
+    }
+}
+
+/// Steps announce their size before their tasks: the progress display and any other consumer
+/// learn how many task events a step expanded at run time will give.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_step_announces_its_task_count_before_its_tasks() {
+    let sandbox = Sandbox::start(SandboxConfig::with_tenants(1, 20))
+        .await
+        .unwrap();
+    let domains: Vec<String> = sandbox.tenants().iter().map(|t| t.domain.clone()).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let pb = playbook(
+        &dir,
+        &domains,
+        r#"  - id: get
+    cmdlet: Get-Mailbox
+    params: { ResultSize: 12 }
+  - id: set
+    cmdlet: Set-Mailbox
+    for_each: "{{ steps.get.output }}"
+    when: item.Alias != 'user003'
+    params: { Identity: "{{ item.Alias }}", CustomAttribute3: x }
+"#,
+    );
+    let events = run(&sandbox, &pb).await;
+    let mut announced = Vec::new();
+    let mut seen_per_step = std::collections::BTreeMap::<String, usize>::new();
+    for e in &events {
+        match e {
+            Event::Step {
+                step,
+                records,
+                at_run_time,
+                ..
+            } => {
+                assert!(
+                    !seen_per_step.contains_key(step),
+                    "announced before its tasks"
+                );
+                announced.push((step.clone(), *records, *at_run_time));
+            }
+            Event::Task(t) => *seen_per_step.entry(t.step.clone()).or_default() += 1,
+            Event::Tenant { .. } => {}
+        }
+    }
+    assert_eq!(
+        announced,
+        vec![("get".to_string(), 1, false), ("set".to_string(), 12, true)]
+    );
+    assert_eq!(seen_per_step["set"], 12, "11 sent and 1 skipped");
+    assert_eq!(sandbox.stats().writes.len(), 11);
+}

@@ -21,8 +21,14 @@ pub fn root() -> PathBuf {
 
 /// Runs `tenantry ARGS` in `dir`, with no standard input.
 pub fn tenantry_in(dir: &Path, args: &[&str]) -> Run {
+    tenantry_with_env(dir, args, &[])
+}
+
+/// Runs `tenantry ARGS` in `dir` with these environment variables set, no standard input.
+pub fn tenantry_with_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let out = Command::new(env!("CARGO_BIN_EXE_tenantry"))
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(dir)
         .stdin(std::process::Stdio::null())
         .env_remove("RUST_BACKTRACE")

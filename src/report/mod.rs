@@ -1,6 +1,11 @@
-//! Reporters: consumers of the scheduler's event stream. The terminal gets a line per task and
-//! a summary per tenant; `--report DIR` gets results.jsonl (streamed as tasks finish),
-//! summary.json, results.csv, junit.xml and summary.md.
+//! Reporters: consumers of the scheduler's event stream. The terminal gets progress bars when
+//! it is interactive and a line per task otherwise, then a summary per tenant; `--report DIR`
+//! gets results.jsonl (streamed as tasks finish), summary.json, results.csv, junit.xml and
+//! summary.md.
+
+mod progress;
+
+pub use progress::Progress;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -78,6 +83,7 @@ impl RunSummary {
                 s.stopped = stopped.clone();
                 s.duration_ms = *duration_ms;
             }
+            Event::Step { .. } => {}
         }
     }
 }
@@ -100,25 +106,45 @@ pub trait Reporter {
     fn finish(&mut self, summary: &RunSummary) -> io::Result<()>;
 }
 
-/// Plain lines for terminals, cron and CI: one per finished task, a summary per tenant.
+/// The terminal: progress bars, or plain lines for cron and CI (one per finished task); then
+/// a summary per tenant.
 pub struct Terminal<W: Write> {
     out: W,
+    progress: Option<Progress>,
 }
 
 impl<W: Write> Terminal<W> {
-    /// Writes to `out`.
+    /// Plain lines on `out`.
     pub fn new(out: W) -> Self {
-        Terminal { out }
+        Terminal {
+            out,
+            progress: None,
+        }
     }
 
-    /// The writer, for messages outside the event stream.
-    pub fn out(&mut self) -> &mut W {
-        &mut self.out
+    /// Progress bars while the run goes on, failures printed above them, and the summary on
+    /// `out` at the end.
+    pub fn with_progress(out: W, progress: Progress) -> Self {
+        Terminal {
+            out,
+            progress: Some(progress),
+        }
+    }
+
+    /// Prints a message outside the event stream (above the bars, if there are any).
+    pub fn message(&mut self, line: &str) -> io::Result<()> {
+        match &self.progress {
+            Some(p) => p.println(line),
+            None => writeln!(self.out, "{line}"),
+        }
     }
 }
 
 impl<W: Write> Reporter for Terminal<W> {
     fn event(&mut self, event: &Event) -> io::Result<()> {
+        if let Some(progress) = &mut self.progress {
+            return progress.event(event);
+        }
         match event {
             Event::Task(t) => {
                 let status = match (t.status, changed(t)) {
@@ -146,11 +172,14 @@ impl<W: Write> Reporter for Terminal<W> {
                 stopped: Some(why),
                 ..
             } => writeln!(self.out, "STOPPED  {tenant}: {why}"),
-            Event::Tenant { .. } => Ok(()),
+            Event::Tenant { .. } | Event::Step { .. } => Ok(()),
         }
     }
 
     fn finish(&mut self, summary: &RunSummary) -> io::Result<()> {
+        if let Some(progress) = &mut self.progress {
+            progress.finish();
+        }
         writeln!(self.out)?;
         let width = summary
             .tenants
@@ -189,22 +218,47 @@ impl<W: Write> Reporter for Terminal<W> {
     }
 }
 
-/// The files of `--report DIR`.
+/// The files of `--report DIR`. Memory stays small however many tasks run: results.jsonl and
+/// results.csv are written as tasks finish, and junit.xml, which groups tasks by tenant, is
+/// built at the end by reading results.jsonl back through an index of 16 bytes per task.
 pub struct ReportDir {
     dir: PathBuf,
     results: BufWriter<File>,
-    tasks: Vec<TaskResult>,
+    /// Bytes written to results.jsonl so far: where the next line starts.
+    written: u64,
+    csv: ::csv::Writer<BufWriter<File>>,
+    /// Per task, in the order tasks finished: its tenant's number and its line's offset.
+    index: Vec<(u32, u64)>,
+    tenants: std::collections::HashMap<String, u32>,
 }
 
+const CSV_HEADER: [&str; 9] = [
+    "id",
+    "tenant",
+    "step",
+    "cmdlet",
+    "status",
+    "objects",
+    "retries",
+    "duration_ms",
+    "error",
+];
+
 impl ReportDir {
-    /// Creates the folder (if needed) and opens results.jsonl.
+    /// Creates the folder (if needed) and opens results.jsonl and results.csv.
     pub fn create(dir: &Path) -> io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         let results = BufWriter::new(File::create(dir.join("results.jsonl"))?);
+        let partial = BufWriter::new(File::create(dir.join(".results.csv.partial"))?);
+        let mut csv = ::csv::Writer::from_writer(partial);
+        csv.write_record(CSV_HEADER).map_err(io::Error::other)?;
         Ok(ReportDir {
             dir: dir.to_path_buf(),
             results,
-            tasks: Vec::new(),
+            written: 0,
+            csv,
+            index: Vec::new(),
+            tenants: std::collections::HashMap::new(),
         })
     }
 
@@ -215,66 +269,105 @@ impl ReportDir {
         std::fs::write(&partial, text)?;
         std::fs::rename(&partial, &path)
     }
+
+    /// Writes junit.xml from results.jsonl, a tenant at a time.
+    fn junit(&mut self, summary: &RunSummary) -> io::Result<()> {
+        use std::io::{BufRead, Seek, SeekFrom};
+        let mut index = std::mem::take(&mut self.index);
+        // Stable: within a tenant, tasks stay in the order they finished.
+        index.sort_by_key(|(tenant, _)| *tenant);
+        let mut jsonl = io::BufReader::new(File::open(self.dir.join("results.jsonl"))?);
+        let partial = self.dir.join(".junit.xml.partial");
+        let mut out = BufWriter::new(File::create(&partial)?);
+        writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>")?;
+        writeln!(
+            out,
+            "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
+            xml(&summary.playbook),
+            index.len(),
+            summary.total.failed,
+            summary.total.skipped,
+            summary.duration_ms as f64 / 1000.0
+        )?;
+        let mut line = String::new();
+        for (tenant, s) in &summary.tenants {
+            let cases: &[(u32, u64)] = match self.tenants.get(tenant) {
+                Some(&n) => {
+                    let from = index.partition_point(|(t, _)| *t < n);
+                    let to = index.partition_point(|(t, _)| *t <= n);
+                    &index[from..to]
+                }
+                None => &[],
+            };
+            writeln!(
+                out,
+                "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
+                xml(tenant),
+                cases.len(),
+                s.failed,
+                s.skipped,
+                s.duration_ms as f64 / 1000.0
+            )?;
+            for &(_, offset) in cases {
+                jsonl.seek(SeekFrom::Start(offset))?;
+                line.clear();
+                jsonl.read_line(&mut line)?;
+                let task: TaskResult = serde_json::from_str(&line).map_err(io::Error::other)?;
+                out.write_all(junit_case(tenant, &task).as_bytes())?;
+            }
+            writeln!(out, "  </testsuite>")?;
+        }
+        writeln!(out, "</testsuites>")?;
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(&partial, self.dir.join("junit.xml"))
+    }
 }
 
 impl Reporter for ReportDir {
     fn event(&mut self, event: &Event) -> io::Result<()> {
         if let Event::Task(t) = event {
-            serde_json::to_writer(&mut self.results, t)?;
-            self.results.write_all(b"\n")?;
+            let mut line = serde_json::to_vec(t).map_err(io::Error::other)?;
+            line.push(b'\n');
+            self.results.write_all(&line)?;
             // Streamed: a killed run leaves every finished task on disk.
             self.results.flush()?;
-            self.tasks.push(t.clone());
+            let next = self.tenants.len() as u32;
+            let tenant = *self.tenants.entry(t.tenant.clone()).or_insert(next);
+            self.index.push((tenant, self.written));
+            self.written += line.len() as u64;
+            let status = serde_json::to_value(t.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            self.csv
+                .write_record([
+                    t.id.as_str(),
+                    &t.tenant,
+                    &t.step,
+                    &t.cmdlet,
+                    &status,
+                    &t.objects.to_string(),
+                    &t.retries.join(" "),
+                    &t.duration_ms.to_string(),
+                    t.error.as_deref().unwrap_or(""),
+                ])
+                .map_err(io::Error::other)?;
         }
         Ok(())
     }
 
     fn finish(&mut self, summary: &RunSummary) -> io::Result<()> {
         self.results.flush()?;
+        self.csv.flush()?;
+        std::fs::rename(
+            self.dir.join(".results.csv.partial"),
+            self.dir.join("results.csv"),
+        )?;
         let json = serde_json::to_string_pretty(summary).map_err(io::Error::other)?;
         self.write_file("summary.json", &json)?;
-        self.write_file("results.csv", &csv(&self.tasks)?)?;
-        self.write_file("junit.xml", &junit(&self.tasks, summary))?;
+        self.junit(summary)?;
         self.write_file("summary.md", &markdown(summary))
     }
-}
-
-fn csv(tasks: &[TaskResult]) -> io::Result<String> {
-    let mut w = ::csv::Writer::from_writer(Vec::new());
-    w.write_record([
-        "id",
-        "tenant",
-        "step",
-        "cmdlet",
-        "status",
-        "objects",
-        "retries",
-        "duration_ms",
-        "error",
-    ])
-    .map_err(io::Error::other)?;
-    for t in tasks {
-        let status = serde_json::to_value(t.status)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        w.write_record([
-            t.id.as_str(),
-            &t.tenant,
-            &t.step,
-            &t.cmdlet,
-            &status,
-            &t.objects.to_string(),
-            &t.retries.join(" "),
-            &t.duration_ms.to_string(),
-            t.error.as_deref().unwrap_or(""),
-        ])
-        .map_err(io::Error::other)?;
-    }
-    let bytes = w
-        .into_inner()
-        .map_err(|e| io::Error::other(e.to_string()))?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 fn xml(text: &str) -> String {
@@ -291,57 +384,33 @@ fn xml(text: &str) -> String {
         .collect()
 }
 
-/// JUnit XML: a tenant is a suite, a task is a case; retries are recorded as properties.
-fn junit(tasks: &[TaskResult], summary: &RunSummary) -> String {
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    out.push_str(&format!(
-        "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{:.3}\">\n",
-        xml(&summary.playbook),
-        tasks.len(),
-        summary.total.failed,
-        summary.total.skipped,
-        summary.duration_ms as f64 / 1000.0
-    ));
-    for (tenant, s) in &summary.tenants {
-        let cases: Vec<&TaskResult> = tasks.iter().filter(|t| &t.tenant == tenant).collect();
+/// One task as a JUnit case (a tenant is a suite); retries are recorded as properties.
+fn junit_case(tenant: &str, t: &TaskResult) -> String {
+    let mut out = format!(
+        "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\">\n",
+        xml(&format!("{tenant}.{}", t.step)),
+        xml(&t.id),
+        t.duration_ms as f64 / 1000.0
+    );
+    if !t.retries.is_empty() {
         out.push_str(&format!(
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{:.3}\">\n",
-            xml(tenant),
-            cases.len(),
-            s.failed,
-            s.skipped,
-            s.duration_ms as f64 / 1000.0
+            "      <properties><property name=\"retries\" value=\"{}\"/></properties>\n",
+            xml(&t.retries.join(", "))
         ));
-        for t in cases {
-            out.push_str(&format!(
-                "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\">\n",
-                xml(&format!("{tenant}.{}", t.step)),
-                xml(&t.id),
-                t.duration_ms as f64 / 1000.0
-            ));
-            if !t.retries.is_empty() {
-                out.push_str(&format!(
-                    "      <properties><property name=\"retries\" value=\"{}\"/></properties>\n",
-                    xml(&t.retries.join(", "))
-                ));
-            }
-            match t.status {
-                Status::Failed => out.push_str(&format!(
-                    "      <failure type=\"{}\" message=\"{}\"/>\n",
-                    xml(t.error_class.as_deref().unwrap_or("error")),
-                    xml(t.error.as_deref().unwrap_or(""))
-                )),
-                Status::Skipped => out.push_str(&format!(
-                    "      <skipped message=\"{}\"/>\n",
-                    xml(t.error.as_deref().unwrap_or(""))
-                )),
-                Status::Ok => {}
-            }
-            out.push_str("    </testcase>\n");
-        }
-        out.push_str("  </testsuite>\n");
     }
-    out.push_str("</testsuites>\n");
+    match t.status {
+        Status::Failed => out.push_str(&format!(
+            "      <failure type=\"{}\" message=\"{}\"/>\n",
+            xml(t.error_class.as_deref().unwrap_or("error")),
+            xml(t.error.as_deref().unwrap_or(""))
+        )),
+        Status::Skipped => out.push_str(&format!(
+            "      <skipped message=\"{}\"/>\n",
+            xml(t.error.as_deref().unwrap_or(""))
+        )),
+        Status::Ok => {}
+    }
+    out.push_str("    </testcase>\n");
     out
 }
 
