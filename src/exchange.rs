@@ -518,11 +518,15 @@ fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
 }
 
 /// Parameters as the module sends them: a hashtable value (add/remove) gets its
-/// `@odata.type`, and a list of hashtables its `<Param>@odata.type` sibling.
+/// `@odata.type`, a list of hashtables its `<Param>@odata.type` sibling, and a date-time
+/// parameter given with its UTC offset is sent in UTC, as .NET writes a `DateTime`.
 pub fn encode_params(params: &Map<String, Value>) -> Value {
     let mut out = Map::new();
     for (name, value) in params {
         match value {
+            Value::String(s) if is_date_time_name(name) && utc_date_time(s).is_some() => {
+                out.insert(name.clone(), utc_date_time(s).unwrap_or_default().into());
+            }
             Value::Object(map) => {
                 out.insert(name.clone(), Value::Object(hashtable(map)));
             }
@@ -544,6 +548,116 @@ pub fn encode_params(params: &Map<String, Value>) -> Value {
         }
     }
     Value::Object(out)
+}
+
+/// Whether a parameter is, by its name, a `DateTime` (`StartDate`, `EndTime`,
+/// `ExpirationDate`, …). Only these are converted: a string parameter that happens to hold a
+/// timestamp (`CustomAttribute1`) is sent as written.
+fn is_date_time_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    ["date", "time", "datetime"]
+        .iter()
+        .any(|end| lower.ends_with(end))
+        && !lower.ends_with("timezone")
+}
+
+/// An RFC 3339 date-time with an explicit offset (`2026-12-01T09:30:00+01:00`, `…Z`) as the
+/// module sends a `DateTime`: UTC, `yyyy-MM-ddTHH:mm:ss.fffffffZ`. Anything else (a date
+/// alone, no offset) is not rewritten: without an offset there is no instant to convert.
+fn utc_date_time(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = s.get(r)?;
+        part.bytes()
+            .all(|c| c.is_ascii_digit())
+            .then(|| part.parse().ok())?
+    };
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+    let mut rest = &s[19..];
+    let mut nanos: i64 = 0;
+    if let Some(fraction) = rest.strip_prefix('.') {
+        let n = fraction.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 || n > 9 {
+            return None;
+        }
+        let text = &fraction[..n];
+        nanos = text.parse::<i64>().ok()? * 10i64.pow(9 - n as u32);
+        rest = &fraction[n..];
+    }
+    let offset_minutes = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6 && matches!(&rest[..1], "+" | "-") && &rest[3..4] == ":" => {
+            let sign = if rest.starts_with('-') { -1 } else { 1 };
+            let (h, m): (i64, i64) = (rest[1..3].parse().ok()?, rest[4..6].parse().ok()?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            sign * (h * 60 + m)
+        }
+        _ => return None,
+    };
+    let days_in_month = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if day < 1 || day > days_in_month || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let local = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
+    let utc = local - offset_minutes * 60;
+    let (days, secs) = (utc.div_euclid(86_400), utc.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    if !(1..=9999).contains(&y) {
+        return None;
+    }
+    Some(format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:07}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60,
+        nanos / 100
+    ))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The date of a day count since 1970-01-01: the inverse of [`days_from_civil`].
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 fn hashtable(map: &Map<String, Value>) -> Map<String, Value> {
@@ -635,6 +749,41 @@ fn uuid_like() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn date_time_parameters_with_an_offset_are_sent_in_utc_as_dotnet_writes_them() {
+        let params = json!({
+            "StartTime": "2026-12-01T09:30:00+01:00",
+            "EndDate": "2027-01-01T00:00:00.5-05:30",
+            "ExpirationDate": "2024-02-29T23:59:59Z",
+            "CustomAttribute1": "2026-12-01T09:30:00+01:00",
+            "StartDate": "2026-12-01",
+            "EndTime": "2026-02-30T00:00:00Z",
+            "TimeZone": "2026-12-01T09:30:00+01:00",
+            "AuditLogAgeLimit": "90.00:00:00",
+        });
+        let encoded = encode_params(params.as_object().unwrap());
+        assert_eq!(encoded["StartTime"], "2026-12-01T08:30:00.0000000Z");
+        assert_eq!(encoded["EndDate"], "2027-01-01T05:30:00.5000000Z");
+        assert_eq!(encoded["ExpirationDate"], "2024-02-29T23:59:59.0000000Z");
+        // Not date-times by name, or nothing to convert: as written.
+        assert_eq!(encoded["CustomAttribute1"], "2026-12-01T09:30:00+01:00");
+        assert_eq!(encoded["StartDate"], "2026-12-01");
+        assert_eq!(encoded["EndTime"], "2026-02-30T00:00:00Z", "no 30 February");
+        assert_eq!(encoded["TimeZone"], "2026-12-01T09:30:00+01:00");
+        // TimeSpans are written in .NET's own form already.
+        assert_eq!(encoded["AuditLogAgeLimit"], "90.00:00:00");
+    }
+
+    #[test]
+    fn day_counts_round_trip_across_eras() {
+        for days in (-800_000..3_000_000).step_by(997) {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days, "{y}-{m}-{d}");
+        }
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(civil_from_days(20_423), (2025, 12, 1));
+    }
 
     #[test]
     fn hashtables_get_their_odata_type_and_lists_of_them_a_sibling() {
