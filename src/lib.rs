@@ -44,6 +44,7 @@
 #![recursion_limit = "256"]
 
 pub mod auth;
+mod civil;
 pub mod cli;
 pub mod cloud;
 pub mod diagnostic;

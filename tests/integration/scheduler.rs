@@ -30,6 +30,14 @@ fn playbook(dir: &tempfile::TempDir, tenants: &[String], steps: &str) -> Playboo
     Playbook::load(&path).expect("a valid playbook")
 }
 
+/// A playbook over every tenant of `sandbox`, in a folder that lives as long as the result.
+fn playbook_for(sandbox: &Sandbox, steps: &str) -> (tempfile::TempDir, Playbook) {
+    let domains: Vec<String> = sandbox.tenants().iter().map(|t| t.domain.clone()).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let pb = playbook(&dir, &domains, steps);
+    (dir, pb)
+}
+
 /// A sandbox of `tenants` tenants with `mailboxes` mailboxes each, all behaving alike.
 async fn sandbox_with(tenants: usize, mailboxes: usize, behaviour: Behaviour) -> Sandbox {
     let config = SandboxConfig::with_tenants(tenants, mailboxes)
@@ -217,14 +225,9 @@ async fn a_five_thousand_object_get_feeds_a_five_thousand_task_step() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_step_stops_its_tenant_and_not_the_others() {
-    let sandbox = Sandbox::start(SandboxConfig::with_tenants(2, 5))
-        .await
-        .unwrap();
-    let domains: Vec<String> = sandbox.tenants().iter().map(|t| t.domain.clone()).collect();
-    let dir = tempfile::tempdir().unwrap();
-    let pb = playbook(
-        &dir,
-        &domains,
+    let sandbox = sandbox_with(2, 5, Behaviour::default()).await;
+    let (_dir, pb) = playbook_for(
+        &sandbox,
         r#"  - id: first
     cmdlet: Set-Mailbox
     params: { Identity: "{{ 'ghost' if tenant.name == 'contoso' else 'user001' }}", CustomAttribute1: x }
@@ -354,14 +357,9 @@ const CONTOSO: &str = "contoso.onmicrosoft.com";
 /// item of that step is sent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_time_step_that_fails_to_expand_sends_none_of_its_calls() {
-    let sandbox = Sandbox::start(SandboxConfig::with_tenants(2, 10))
-        .await
-        .unwrap();
-    let domains: Vec<String> = sandbox.tenants().iter().map(|t| t.domain.clone()).collect();
-    let dir = tempfile::tempdir().unwrap();
-    let pb = playbook(
-        &dir,
-        &domains,
+    let sandbox = sandbox_with(2, 10, Behaviour::default()).await;
+    let (_dir, pb) = playbook_for(
+        &sandbox,
         r#"  - id: get
     cmdlet: Get-Mailbox
     params: { ResultSize: 10 }
@@ -394,14 +392,9 @@ async fn a_run_time_step_that_fails_to_expand_sends_none_of_its_calls() {
 /// learn how many task events a step expanded at run time will give.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_step_announces_its_task_count_before_its_tasks() {
-    let sandbox = Sandbox::start(SandboxConfig::with_tenants(1, 20))
-        .await
-        .unwrap();
-    let domains: Vec<String> = sandbox.tenants().iter().map(|t| t.domain.clone()).collect();
-    let dir = tempfile::tempdir().unwrap();
-    let pb = playbook(
-        &dir,
-        &domains,
+    let sandbox = sandbox_with(1, 20, Behaviour::default()).await;
+    let (_dir, pb) = playbook_for(
+        &sandbox,
         r#"  - id: get
     cmdlet: Get-Mailbox
     params: { ResultSize: 12 }
