@@ -161,7 +161,7 @@ pub enum Format {
 pub enum ProgressMode {
     /// Bars on an interactive terminal, lines otherwise.
     Auto,
-    /// Always bars.
+    /// Bars whenever standard error is a terminal, even with standard output redirected.
     Bars,
     /// Always a line per task: for cron, CI and logs.
     Plain,
@@ -171,7 +171,8 @@ impl ProgressMode {
     fn bars(self) -> bool {
         use std::io::IsTerminal;
         match self {
-            ProgressMode::Bars => true,
+            // Bars drawn nowhere would swallow the failure lines printed above them.
+            ProgressMode::Bars => io::stderr().is_terminal(),
             ProgressMode::Plain => false,
             ProgressMode::Auto => {
                 io::stdout().is_terminal()

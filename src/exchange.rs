@@ -524,8 +524,9 @@ pub fn encode_params(params: &Map<String, Value>) -> Value {
     let mut out = Map::new();
     for (name, value) in params {
         match value {
-            Value::String(s) if is_date_time_name(name) && utc_date_time(s).is_some() => {
-                out.insert(name.clone(), utc_date_time(s).unwrap_or_default().into());
+            Value::String(s) if is_date_time_name(name) => {
+                let utc = utc_date_time(s).map_or_else(|| value.clone(), Value::String);
+                out.insert(name.clone(), utc);
             }
             Value::Object(map) => {
                 out.insert(name.clone(), Value::Object(hashtable(map)));
@@ -555,16 +556,17 @@ pub fn encode_params(params: &Map<String, Value>) -> Value {
 /// timestamp (`CustomAttribute1`) is sent as written.
 fn is_date_time_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    ["date", "time", "datetime"]
-        .iter()
-        .any(|end| lower.ends_with(end))
-        && !lower.ends_with("timezone")
+    lower.ends_with("date") || lower.ends_with("time")
 }
 
 /// An RFC 3339 date-time with an explicit offset (`2026-12-01T09:30:00+01:00`, `…Z`) as the
 /// module sends a `DateTime`: UTC, `yyyy-MM-ddTHH:mm:ss.fffffffZ`. Anything else (a date
 /// alone, no offset) is not rewritten: without an offset there is no instant to convert.
 fn utc_date_time(s: &str) -> Option<String> {
+    // ASCII only: every index below is then a character boundary.
+    if !s.is_ascii() {
+        return None;
+    }
     let b = s.as_bytes();
     let digits = |r: std::ops::Range<usize>| -> Option<i64> {
         let part = s.get(r)?;
@@ -595,7 +597,9 @@ fn utc_date_time(s: &str) -> Option<String> {
         "Z" | "z" => 0,
         _ if rest.len() == 6 && matches!(&rest[..1], "+" | "-") && &rest[3..4] == ":" => {
             let sign = if rest.starts_with('-') { -1 } else { 1 };
-            let (h, m): (i64, i64) = (rest[1..3].parse().ok()?, rest[4..6].parse().ok()?);
+            // The offset is the last six bytes: ±hh:mm.
+            let at = s.len() - 6;
+            let (h, m) = (digits(at + 1..at + 3)?, digits(at + 4..at + 6)?);
             if h > 23 || m > 59 {
                 return None;
             }
@@ -740,6 +744,17 @@ mod tests {
         assert_eq!(encoded["StartDate"], "2026-12-01");
         assert_eq!(encoded["EndTime"], "2026-02-30T00:00:00Z", "no 30 February");
         assert_eq!(encoded["TimeZone"], "2026-12-01T09:30:00+01:00");
+        // Odd input is left alone, never a panic.
+        for odd in [
+            "2026-12-01T09:30:00é1234",
+            "2026-12-01T09:30:00+0é00",
+            "2026-12-01T09:30:00.5é1234",
+            "2026-12-01T09:30:00+-5:00",
+            "2026-12-01T09:30:00++5:00",
+        ] {
+            let encoded = encode_params(json!({ "StartTime": odd }).as_object().unwrap());
+            assert_eq!(encoded["StartTime"], odd);
+        }
         // TimeSpans are written in .NET's own form already.
         assert_eq!(encoded["AuditLogAgeLimit"], "90.00:00:00");
     }

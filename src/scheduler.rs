@@ -159,13 +159,7 @@ async fn run_tenant(
         // so that a template error in any item stops the tenant before the step sends a call.
         // Other steps were checked when the run was planned.
         if step.is_deferred()
-            && let Err(e) = planner.expand_step(
-                tenant,
-                &scope,
-                step,
-                &mut crate::plan::CountingSink::default(),
-                &mut Summary::default(),
-            )
+            && let Err(e) = check_step(planner, tenant, &scope, step).await
         {
             stopped = Some(format!("step {} could not be expanded: {e}", step.key));
             break;
@@ -195,8 +189,16 @@ async fn run_tenant(
         let mut failures = 0;
         let mut dispatched = 0;
         let mut expanding = true;
+        let mut since_yield = 0;
         loop {
             while expanding && in_flight.len() < width {
+                // A long run of skipped items expands without waiting on anything: let the
+                // other tenants' calls (on this same thread) go on now and then.
+                since_yield += 1;
+                if since_yield == YIELD_EVERY {
+                    since_yield = 0;
+                    tokio::task::yield_now().await;
+                }
                 if buffer.tasks.is_empty() {
                     match expansion.next(&mut buffer, &mut summary) {
                         Ok(more) => expanding = more,
@@ -235,9 +237,6 @@ async fn run_tenant(
             }
             let _ = events.send(Event::Task(result));
         }
-        if stopped.is_some() {
-            break;
-        }
         // The output keeps the tasks' order, not the order they finished in.
         outputs_by_index.sort_by_key(|(index, _)| *index);
         let output: Vec<Value> = outputs_by_index.into_iter().flat_map(|(_, v)| v).collect();
@@ -253,19 +252,24 @@ async fn run_tenant(
             match on_error {
                 OnError::Continue => {}
                 OnError::StopTenant => {
-                    stopped = Some(format!(
-                        "step {} failed ({failures} task{})",
-                        step.key,
-                        crate::diagnostic::plural(failures)
-                    ));
-                    break;
+                    stopped.get_or_insert_with(|| {
+                        format!(
+                            "step {} failed ({failures} task{})",
+                            step.key,
+                            crate::diagnostic::plural(failures)
+                        )
+                    });
                 }
                 OnError::StopRun => {
                     stop.store(true, Ordering::SeqCst);
-                    stopped = Some(format!("step {} failed and stops the run", step.key));
-                    break;
+                    stopped.get_or_insert_with(|| {
+                        format!("step {} failed and stops the run", step.key)
+                    });
                 }
             }
+        }
+        if stopped.is_some() {
+            break;
         }
     }
     let _ = events.send(Event::Tenant {
@@ -273,6 +277,31 @@ async fn run_tenant(
         stopped,
         duration_ms: started.elapsed().as_millis() as u64,
     });
+}
+
+/// Items expanded between yields to the runtime when no call is waited on.
+const YIELD_EVERY: usize = 256;
+
+/// Expands a whole step, keeping nothing, to find a template error in any item before the
+/// step sends its first call. It yields now and then: on a single-threaded runtime, the other
+/// tenants' calls wait while it works.
+async fn check_step(
+    planner: &Planner<'_, '_>,
+    tenant: &crate::playbook::Tenant,
+    scope: &Arc<TenantScope>,
+    step: &CompiledStep<'_, '_>,
+) -> Result<(), crate::plan::PlanError> {
+    let mut sink = crate::plan::CountingSink::default();
+    let mut summary = Summary::default();
+    let mut expansion = planner.start_step(tenant, scope, step, &mut sink, &mut summary)?;
+    let mut expanded = 0;
+    while expansion.next(&mut sink, &mut summary)? {
+        expanded += 1;
+        if expanded % YIELD_EVERY == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    Ok(())
 }
 
 /// A task as planned: what to call.

@@ -225,6 +225,8 @@ impl<'s> Planner<'_, 's> {
         // A condition that does not read run-time values is decided once, before `for_each`
         // is evaluated: a step switched off for a tenant must not need that tenant's data.
         if self.skipped_for_tenant(tenant, scope, step, true, sink, summary)? {
+            // The one skip record just written.
+            expansion.records = 1;
             return Ok(expansion);
         }
         let items: Option<ItemSource> = match &step.for_each {
@@ -476,7 +478,8 @@ fn digest(key: &str) -> [u8; 16] {
 }
 
 impl<'s> StepExpansion<'_, 's> {
-    /// How many records (tasks and skips) the step gives in all: one per item, or one.
+    /// How many records (tasks and skips) the step gives in all: one per item, or one (its
+    /// single task, or its skip for the whole tenant).
     pub fn records(&self) -> usize {
         self.records
     }

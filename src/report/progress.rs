@@ -27,6 +27,8 @@ pub struct Progress {
     waiting: Vec<String>,
     /// Per tenant: task events expected (planned, plus steps expanded at run time) and seen.
     tally: HashMap<String, (u64, u64)>,
+    /// Per tenant at work: the step it is on.
+    steps: HashMap<String, String>,
     failed: u64,
 }
 
@@ -60,6 +62,7 @@ impl Progress {
                 .iter()
                 .map(|(name, n)| (name.clone(), (*n as u64, 0)))
                 .collect(),
+            steps: HashMap::new(),
             failed: 0,
         }
     }
@@ -82,6 +85,7 @@ impl Progress {
                     self.tally.entry(tenant.clone()).or_default().0 += *records as u64;
                     self.overall.inc_length(*records as u64);
                 }
+                self.steps.insert(tenant.clone(), step.clone());
                 self.show(tenant);
                 if let Some(bar) = self.shown.get(tenant) {
                     bar.set_length(self.tally.get(tenant).map_or(0, |t| t.0));
@@ -118,6 +122,7 @@ impl Progress {
                     self.multi.remove(&bar);
                 }
                 self.waiting.retain(|w| w != tenant);
+                self.steps.remove(tenant);
                 while self.shown.len() < TENANT_LINES && !self.waiting.is_empty() {
                     let next = self.waiting.remove(0);
                     self.add_line(&next);
@@ -165,6 +170,9 @@ impl Progress {
         );
         bar.set_prefix(tenant.to_string());
         bar.set_position(seen);
+        if let Some(step) = self.steps.get(tenant) {
+            bar.set_message(step.clone());
+        }
         self.shown.insert(tenant.to_string(), bar);
     }
 
@@ -172,6 +180,12 @@ impl Progress {
         if !self.waiting.is_empty() && !self.more_shown {
             self.more_shown = true;
             self.more = self.multi.add(self.more.clone());
+        } else if self.waiting.is_empty() && self.more_shown {
+            // No blank line left behind once every tenant at work has a line.
+            self.more_shown = false;
+            self.multi.remove(&self.more);
+            // A removal is drawn at the next change; make that now.
+            self.overall.tick();
         }
         match self.waiting.len() {
             0 => self.more.set_message(""),
@@ -273,7 +287,32 @@ mod tests {
         let screen = term.contents();
         assert!(!screen.contains("  t01 "), "{screen}");
         assert!(screen.contains("  t09 "), "{screen}");
+        assert!(
+            screen
+                .lines()
+                .any(|l| l.starts_with("  t09 ") && l.ends_with("1-set-mailbox")),
+            "a tenant given a line shows its step:\n{screen}"
+        );
         assert!(screen.contains("… and 1 more tenant at work"), "{screen}");
+        feed(
+            &mut p,
+            &Event::Tenant {
+                tenant: "t02".into(),
+                stopped: None,
+                duration_ms: 200,
+            },
+        );
+        // The removal of the last line is drawn with the next change or steady tick (every
+        // 200 ms), whichever the draw rate allows first.
+        std::thread::sleep(Duration::from_millis(300));
+        let screen = term.contents();
+        assert!(screen.contains("  t10 "), "{screen}");
+        assert!(!screen.contains("more tenant"), "{screen}");
+        assert_eq!(
+            screen.lines().count(),
+            11,
+            "failure (2 lines), the run, 8 tenants:\n{screen}"
+        );
         p.finish();
         assert!(
             !term.contents().contains("tasks"),

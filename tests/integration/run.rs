@@ -58,6 +58,23 @@ fn the_quick_start_runs_against_the_sandbox_and_reports_every_task() {
     let junit = std::fs::read_to_string(report.join("junit.xml")).unwrap();
     assert_eq!(junit.matches("<testcase ").count(), results.len());
     assert_eq!(junit.matches("<testsuite ").count(), 3);
+    // Each case is its task, under its tenant's suite.
+    let mut suite = String::new();
+    let mut cases = std::collections::HashSet::new();
+    for line in junit.lines() {
+        let attr = |name: &str| {
+            let start = line.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+            line[start..].split('"').next().unwrap().to_string()
+        };
+        if line.trim_start().starts_with("<testsuite ") {
+            suite = attr("name");
+        } else if line.trim_start().starts_with("<testcase ") {
+            let id = attr("name");
+            assert!(id.starts_with(&format!("{suite}/")), "{id} under {suite}");
+            cases.insert(id);
+        }
+    }
+    assert_eq!(cases, ids.iter().map(|s| s.to_string()).collect());
     let csv = std::fs::read_to_string(report.join("results.csv")).unwrap();
     assert_eq!(csv.lines().count(), results.len() + 1);
     let md = std::fs::read_to_string(report.join("summary.md")).unwrap();

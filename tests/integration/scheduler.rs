@@ -403,6 +403,10 @@ async fn each_step_announces_its_task_count_before_its_tasks() {
     for_each: "{{ steps.get.output }}"
     when: item.Alias != 'user003'
     params: { Identity: "{{ item.Alias }}", CustomAttribute3: x }
+  - id: never
+    cmdlet: Set-Mailbox
+    when: "{{ steps.get.output | length > 100 }}"
+    params: { Identity: user001, CustomAttribute4: x }
 "#,
     );
     let events = run(&sandbox, &pb).await;
@@ -428,8 +432,13 @@ async fn each_step_announces_its_task_count_before_its_tasks() {
     }
     assert_eq!(
         announced,
-        vec![("get".to_string(), 1, false), ("set".to_string(), 12, true)]
+        vec![
+            ("get".to_string(), 1, false),
+            ("set".to_string(), 12, true),
+            ("never".to_string(), 1, true),
+        ]
     );
     assert_eq!(seen_per_step["set"], 12, "11 sent and 1 skipped");
+    assert_eq!(seen_per_step["never"], 1, "skipped for the whole tenant");
     assert_eq!(sandbox.stats().writes.len(), 11);
 }
