@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tenantry::auth::{AppCredential, Secret, TokenProvider};
+use tenantry::auth::{Credential, Secret, TokenProvider};
 use tenantry::exchange::{Client, RetryPolicy, http_client};
 use tenantry::plan::{PlanOptions, Planner};
 use tenantry::playbook::Playbook;
@@ -166,7 +166,7 @@ fn main() {
                     org,
                     "https://outlook.office365.com/.default",
                     APPS[0].client_id,
-                    AppCredential::Secret(Secret::new(APPS[0].client_secret)),
+                    Credential::Secret(Secret::new(APPS[0].client_secret)),
                     Duration::from_secs(300),
                 )
                 .expect("provider");

@@ -61,6 +61,27 @@ pub enum Command {
         /// standard output and standard error are terminals.
         #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
         progress: ProgressMode,
+        /// Reach the service through this proxy (overrides HTTPS_PROXY).
+        #[arg(long, value_name = "URL")]
+        proxy: Option<String>,
+    },
+    /// Sign in to tenants and run one read-only cmdlet: shows who is signed in, to which
+    /// tenant, until when, and the round trip; or, for each failure, what to do.
+    Connect {
+        /// The playbook and what to select (`--limit contoso`; every tenant by default).
+        #[command(flatten)]
+        args: PlanArgs,
+        /// The read-only cmdlet to run.
+        #[arg(long, default_value = "Get-OrganizationConfig")]
+        cmdlet: String,
+        /// Reach the service through this proxy (overrides HTTPS_PROXY).
+        #[arg(long, value_name = "URL")]
+        proxy: Option<String>,
+    },
+    /// Forget saved sign-ins (users' refresh tokens) for one tenant, or for all.
+    Logout {
+        /// The tenant's organization (`contoso.onmicrosoft.com`); all tenants when left out.
+        tenant: Option<String>,
     },
     /// Serve the built-in Exchange Online sandbox on loopback until stopped: the admin API and
     /// the token endpoints of N seeded tenants, with the service's limits and injectable faults.
@@ -238,6 +259,12 @@ pub enum CliError {
     /// A run could not start or report.
     #[error("{0}")]
     Run(#[from] crate::run::RunError),
+    /// `connect` could not open its sessions.
+    #[error("{0}")]
+    Session(#[from] crate::session::SessionError),
+    /// The command line asks for something that cannot be done.
+    #[error("{0}")]
+    Usage(String),
 }
 
 fn report(e: &CliError) -> i32 {
@@ -255,7 +282,13 @@ fn report(e: &CliError) -> i32 {
         | CliError::Plan(PlanError::Invalid(_))
         | CliError::Run(crate::run::RunError::Plan(PlanError::Invalid(_))) => exit::INVALID_INPUT,
         CliError::Sandbox(crate::sandbox::SandboxError::Config(_))
-        | CliError::Run(crate::run::RunError::Tenant { .. }) => {
+        | CliError::Usage(_)
+        | CliError::Session(
+            crate::session::SessionError::Tenant { .. } | crate::session::SessionError::Http(_),
+        )
+        | CliError::Run(crate::run::RunError::Session(
+            crate::session::SessionError::Tenant { .. } | crate::session::SessionError::Http(_),
+        )) => {
             let _ = writeln!(io::stderr());
             exit::INVALID_INPUT
         }
@@ -313,6 +346,7 @@ fn run(cli: Cli) -> Result<i32, CliError> {
             grace,
             sandbox_latency,
             progress,
+            proxy,
         } => {
             let playbook = Playbook::parse(&args.playbook)?;
             let env = crate::template::environment(&playbook.dir);
@@ -329,11 +363,60 @@ fn run(cli: Cli) -> Result<i32, CliError> {
                 report,
                 grace,
                 sandbox_latency,
+                proxy,
             };
             let mut out = io::stdout().lock();
             let code =
                 runtime.block_on(crate::run::run(&playbook, &planner, &settings, &mut out))?;
             Ok(code)
+        }
+        Command::Connect {
+            args,
+            cmdlet,
+            proxy,
+        } => {
+            if crate::playbook::verbs::is_read_only(&cmdlet) {
+                let playbook = Playbook::parse(&args.playbook)?;
+                let env = crate::template::environment(&playbook.dir);
+                let planner = prepare(&env, &playbook, &args)?;
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                let options = crate::connect::ConnectOptions { cmdlet, proxy };
+                let mut out = io::stdout().lock();
+                let code = runtime.block_on(crate::connect::connect(
+                    &playbook,
+                    planner.tenant_indexes(),
+                    &options,
+                    &mut out,
+                ))?;
+                Ok(code)
+            } else {
+                Err(CliError::Usage(format!(
+                    "`connect` runs a read-only cmdlet (Get-, Test-, …), not {cmdlet}"
+                )))
+            }
+        }
+        Command::Logout { tenant } => {
+            let Some(dir) = crate::auth::cache::TokenCache::default_location() else {
+                return Err(CliError::Usage(
+                    "no cache folder: set HOME (or TENANTRY_CACHE_DIR)".into(),
+                ));
+            };
+            let cache = crate::auth::cache::TokenCache::at(dir);
+            let removed = cache.logout(tenant.as_deref())?;
+            let mut out = io::stdout().lock();
+            if removed.is_empty() {
+                writeln!(
+                    out,
+                    "no saved sign-in{}",
+                    tenant.map(|t| format!(" for {t}")).unwrap_or_default()
+                )?;
+            }
+            for r in removed {
+                writeln!(out, "signed out {} from {}", r.user, r.tenant)?;
+            }
+            Ok(exit::OK)
         }
         Command::Sandbox(args) => crate::sandbox::serve::run(&args).map_err(CliError::from),
         Command::Schema { kind } => {

@@ -32,10 +32,47 @@ pub fn install_tls_provider() {
 
 /// The HTTP client for tokens and the admin API: TLS through rustls (platform trust store),
 /// no redirects (a redirected token request would carry its secret elsewhere), and a total
-/// timeout a minute above the service's own 15 minutes per cmdlet.
+/// timeout a minute above the service's own 15 minutes per cmdlet. Proxies as
+/// [`http_client_via`] finds them in the environment.
 pub fn http_client() -> Result<reqwest::Client, ExchangeError> {
+    http_client_via(None)
+}
+
+/// [`http_client`] through `proxy`, else through `HTTPS_PROXY` (or `https_proxy`,
+/// `ALL_PROXY`) when set. Only https traffic goes through a proxy, so loopback (the sandbox) is
+/// always reached directly; `NO_PROXY` lists more hosts to reach directly.
+pub fn http_client_via(proxy: Option<&str>) -> Result<reqwest::Client, ExchangeError> {
     install_tls_provider();
-    reqwest::Client::builder()
+    let failed = |what: String| ExchangeError::Unexpected {
+        status: 0,
+        body: what,
+    };
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let proxy = proxy
+        .map(str::to_string)
+        .or_else(|| env("HTTPS_PROXY"))
+        .or_else(|| env("https_proxy"))
+        .or_else(|| env("ALL_PROXY"))
+        .or_else(|| env("all_proxy"));
+    // The environment is read here, once, rather than by reqwest on its own, so that plain
+    // http (loopback only) never goes to a proxy named by HTTP_PROXY.
+    let mut builder = reqwest::Client::builder().no_proxy();
+    if let Some(url) = proxy {
+        let mut bypass = env("NO_PROXY")
+            .or_else(|| env("no_proxy"))
+            .unwrap_or_default();
+        bypass.push_str(",localhost,127.0.0.1,::1");
+        let proxy = reqwest::Proxy::https(url.as_str())
+            .map_err(|_| {
+                failed(format!(
+                    "the proxy `{}` is not a usable URL",
+                    redact_password(&url)
+                ))
+            })?
+            .no_proxy(reqwest::NoProxy::from_string(&bypass));
+        builder = builder.proxy(proxy);
+    }
+    builder
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(30))
         .timeout(Duration::from_secs(16 * 60))
@@ -46,6 +83,28 @@ pub fn http_client() -> Result<reqwest::Client, ExchangeError> {
             status: 0,
             body: format!("cannot build the HTTP client: {e}"),
         })
+}
+
+/// `url` with the password of its user info hidden: `http://me:***@proxy:3128`.
+pub fn redact_password(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let authority_end = url[scheme_end..]
+        .find('/')
+        .map_or(url.len(), |i| scheme_end + i);
+    let authority = &url[scheme_end..authority_end];
+    match authority.rsplit_once('@') {
+        Some((info, host)) => {
+            let user = info.split_once(':').map_or(info, |(u, _)| u);
+            format!(
+                "{}{user}:***@{host}{}",
+                &url[..scheme_end],
+                &url[authority_end..]
+            )
+        }
+        None => url.to_string(),
+    }
 }
 
 /// How transient failures are retried.
@@ -722,6 +781,18 @@ fn uuid_like() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proxy_passwords_never_show() {
+        assert_eq!(
+            redact_password("http://me:s3cret@proxy:3128/x"),
+            "http://me:***@proxy:3128/x"
+        );
+        assert_eq!(redact_password("http://proxy:3128"), "http://proxy:3128");
+        assert_eq!(redact_password("not a url"), "not a url");
+        let err = http_client_via(Some("http://me:s3cret@[bad")).unwrap_err();
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+    }
 
     #[test]
     fn date_time_parameters_with_an_offset_are_sent_in_utc_as_dotnet_writes_them() {

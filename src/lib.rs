@@ -46,6 +46,7 @@
 pub mod auth;
 mod civil;
 pub mod cli;
+pub mod connect;
 pub mod cloud;
 pub mod diagnostic;
 pub mod exchange;
@@ -57,4 +58,5 @@ pub mod report;
 pub mod run;
 pub mod sandbox;
 pub mod scheduler;
+pub mod session;
 pub mod template;

@@ -2,34 +2,24 @@
 //! sandbox for `cloud: sandbox` tenants), runs the scheduler, and feeds its events to the
 //! reporters.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::auth::{AppCredential, Secret, TokenProvider};
-use crate::cloud::Endpoints;
-use crate::exchange::{Client, RetryPolicy, http_client};
 use crate::exit;
 use crate::plan::{PlanRecord, Planner, Sink};
-use crate::playbook::{Auth, Cloud, Playbook, Tenant};
+use crate::playbook::Playbook;
 use crate::report::{Progress, ReportDir, Reporter, RunSummary, Terminal};
-use crate::sandbox::{APPS, Sandbox, SandboxConfig};
 use crate::scheduler::{Event, RunOptions, Target};
+use crate::session::{SessionOptions, Sessions};
 
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    /// A tenant's credentials or endpoints are unusable.
-    #[error("tenant {tenant}: {reason}")]
-    Tenant {
-        /// The tenant's name.
-        tenant: String,
-        /// What is wrong, and what to do.
-        reason: String,
-    },
-    /// The sandbox could not start.
+    /// A tenant's session could not be opened: its credentials or endpoints are unusable,
+    /// or the sandbox could not start.
     #[error(transparent)]
-    Sandbox(#[from] crate::sandbox::SandboxError),
+    Session(#[from] crate::session::SessionError),
     /// A report could not be written.
     #[error("cannot write the report in {dir}: {source}")]
     Report {
@@ -57,6 +47,8 @@ pub struct RunSettings {
     pub sandbox_latency: crate::sandbox::Latency,
     /// Progress bars on standard error instead of a line per task.
     pub progress: bool,
+    /// `--proxy URL`.
+    pub proxy: Option<String>,
 }
 
 impl Default for RunSettings {
@@ -66,6 +58,7 @@ impl Default for RunSettings {
             grace: Duration::from_secs(30),
             sandbox_latency: crate::sandbox::Latency::Fixed(Duration::ZERO),
             progress: false,
+            proxy: None,
         }
     }
 }
@@ -104,9 +97,6 @@ impl Signals {
     }
 }
 
-/// Mailboxes per sandbox tenant started for a run.
-const SANDBOX_MAILBOXES: usize = 100;
-
 /// Runs the planned playbook and returns the exit code.
 pub async fn run(
     playbook: &Playbook,
@@ -120,28 +110,37 @@ pub async fn run(
     let mut planned = PlannedTasks::default();
     planner.expand_all(&mut planned)?;
     let selected: Vec<usize> = planner.tenant_indexes().to_vec();
-    let sandbox_domains: Vec<String> = selected
-        .iter()
-        .map(|&i| &playbook.tenants[i])
-        .filter(|t| t.cloud == Cloud::Sandbox)
-        .map(|t| t.organization.value.to_ascii_lowercase())
-        .collect();
-    let sandbox = if sandbox_domains.is_empty() {
-        None
-    } else {
-        let latency = settings.sandbox_latency;
-        let config = SandboxConfig::with_domains(&sandbox_domains, SANDBOX_MAILBOXES)
-            .each_tenant(|t| t.behaviour.latency = latency);
-        Some(Sandbox::start(config).await?)
-    };
-    let http = http_client().map_err(|e| RunError::Other(e.to_string()))?;
+    let Sessions { sessions, sandbox } = Sessions::open(
+        playbook,
+        &selected,
+        &SessionOptions {
+            sandbox_latency: Some(settings.sandbox_latency),
+            proxy: settings.proxy.clone(),
+        },
+    )
+    .await?;
+    for warning in sessions.iter().filter_map(|s| s.warning.as_deref()) {
+        let _ = writeln!(out, "{warning}");
+    }
+    // People sign in before the run starts, one prompt at a time, so that no prompt lands
+    // among progress bars; a tenant whose sign-in fails is reported and left out.
+    let mut not_signed_in = Vec::new();
     let mut targets = Vec::new();
-    for &index in &selected {
-        let tenant = &playbook.tenants[index];
-        let client = connect(playbook, tenant, sandbox.as_ref(), &http)?;
+    for session in sessions {
+        let name = playbook.tenants[session.tenant].name().to_string();
+        if session.interactive
+            && let Err(e) = session.tokens.token().await
+        {
+            not_signed_in.push(Event::Tenant {
+                tenant: name,
+                stopped: Some(format!("sign-in failed: {e}")),
+                duration_ms: 0,
+            });
+            continue;
+        }
         targets.push(Target {
-            tenant: index,
-            client: Arc::new(client),
+            tenant: session.tenant,
+            client: session.client,
         });
     }
     let mut report = match &settings.report {
@@ -184,6 +183,9 @@ pub async fn run(
             report_error = Some(e);
         }
     };
+    for event in not_signed_in {
+        consume(event, &mut summary, &mut terminal, &mut report);
+    }
     // Events are consumed as they come, so results.jsonl grows while the run goes on.
     let mut finished = false;
     let mut deadline: Option<tokio::time::Instant> = None;
@@ -279,107 +281,5 @@ fn exit_code(summary: &RunSummary) -> i32 {
         exit::NO_TENANT_REACHED
     } else {
         exit::TASKS_FAILED
-    }
-}
-
-/// A client for one tenant: its cloud's endpoints and its credentials.
-fn connect(
-    playbook: &Playbook,
-    tenant: &Tenant,
-    sandbox: Option<&Sandbox>,
-    http: &reqwest::Client,
-) -> Result<Client, RunError> {
-    let name = tenant.name().to_string();
-    let fail = |reason: String| RunError::Tenant {
-        tenant: name.clone(),
-        reason,
-    };
-    let sandbox_url = sandbox.map(Sandbox::url);
-    let endpoints = Endpoints::of(
-        tenant.cloud,
-        tenant.endpoints.as_ref(),
-        sandbox_url.as_deref(),
-    )
-    .map_err(|e| fail(e.to_string()))?;
-    let org = tenant.organization.value.as_str();
-    let (app_id, credential) = match (&tenant.auth, tenant.cloud) {
-        // The sandbox's own admin app, so the quick start needs no credentials.
-        (None, Cloud::Sandbox) => (
-            APPS[0].client_id.to_string(),
-            AppCredential::Secret(Secret::new(APPS[0].client_secret)),
-        ),
-        (None, _) => {
-            return Err(fail(
-                "no `auth` block: add one (method: certificate or client_secret)".into(),
-            ));
-        }
-        (Some(auth), _) => credential(playbook, &auth.value).map_err(fail)?,
-    };
-    let tokens = TokenProvider::new(
-        http.clone(),
-        &endpoints.token_url(org),
-        org,
-        &endpoints.scope,
-        &app_id,
-        credential,
-        Duration::from_secs(300),
-    )
-    .map_err(|e| fail(e.to_string()))?;
-    Client::new(
-        http.clone(),
-        &endpoints.invoke_url(org),
-        org,
-        Arc::new(tokens),
-        RetryPolicy::default(),
-    )
-    .map_err(|e| fail(e.to_string()))
-}
-
-/// The app id and credential an auth block names, read from its files or environment.
-fn credential(playbook: &Playbook, auth: &Auth) -> Result<(String, AppCredential), String> {
-    let path = |p: &Path| -> PathBuf {
-        if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            playbook.dir.join(p)
-        }
-    };
-    match auth {
-        Auth::ClientSecret {
-            app_id,
-            secret_env,
-            secret_file,
-        } => {
-            let secret = match (secret_env, secret_file) {
-                (Some(var), _) => std::env::var(var).map_err(|_| {
-                    format!("the environment variable {var} (secret_env) is not set")
-                })?,
-                (None, Some(file)) => std::fs::read_to_string(path(file))
-                    .map_err(|e| format!("cannot read secret_file {}: {e}", file.display()))?
-                    .trim()
-                    .to_string(),
-                (None, None) => return Err("client_secret needs secret_env or secret_file".into()),
-            };
-            Ok((app_id.clone(), AppCredential::Secret(Secret::new(secret))))
-        }
-        Auth::Certificate {
-            app_id,
-            certificate_file,
-            key_file,
-            key_password_env,
-        } => {
-            if key_password_env.is_some() {
-                return Err("encrypted private keys are not supported yet: give an unencrypted PEM key with file mode 0600".into());
-            }
-            let cert = path(certificate_file);
-            let key = key_file.as_deref().map(path);
-            let credential =
-                AppCredential::from_pem_files(&cert, key.as_deref()).map_err(|e| e.to_string())?;
-            Ok((app_id.clone(), credential))
-        }
-        other => Err(format!(
-            "`tenantry run` signs in with method certificate or client_secret for now; {} is not available yet",
-            other.method()
-        )),
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
-use tenantry::auth::{AppCredential, AuthError, Secret, TokenProvider};
+use tenantry::auth::{AuthError, Credential, Secret, TokenProvider};
 use tenantry::exchange::{Client, ExchangeError, RetryPolicy, http_client};
 use tenantry::sandbox::{APPS, Behaviour, Sandbox, SandboxConfig};
 
@@ -22,7 +22,7 @@ fn fast_retries() -> RetryPolicy {
     }
 }
 
-fn provider(sandbox: &Sandbox, credential: AppCredential, app: usize) -> Arc<TokenProvider> {
+fn provider(sandbox: &Sandbox, credential: Credential, app: usize) -> Arc<TokenProvider> {
     Arc::new(
         TokenProvider::new(
             http_client().unwrap(),
@@ -43,8 +43,8 @@ async fn sandbox_with(behaviour: Behaviour) -> Sandbox {
     Sandbox::start(config).await.unwrap()
 }
 
-fn secret(app: usize) -> AppCredential {
-    AppCredential::Secret(Secret::new(APPS[app].client_secret))
+fn secret(app: usize) -> Credential {
+    Credential::Secret(Secret::new(APPS[app].client_secret))
 }
 
 fn client(sandbox: &Sandbox, tokens: Arc<TokenProvider>) -> Client {
@@ -101,7 +101,7 @@ async fn certificate_sign_in_works_from_pem_files() {
         tenantry::sandbox::APP_PRIVATE_KEY,
     )
     .unwrap();
-    let credential = AppCredential::from_pem_files(
+    let credential = Credential::from_pem_files(
         &dir.path().join("app.crt"),
         Some(&dir.path().join("app.key")),
     )
@@ -117,7 +117,7 @@ async fn certificate_sign_in_works_from_pem_files() {
         1
     );
     // A key that is not the certificate's is caught before anything is sent.
-    let mismatched = AppCredential::from_pem_files(
+    let mismatched = Credential::from_pem_files(
         &dir.path().join("app.crt"),
         Some(Path::new(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -132,12 +132,12 @@ async fn a_refused_secret_says_why_and_never_shows_the_secret() {
     let sandbox = Sandbox::start(SandboxConfig::with_tenants(1, 3))
         .await
         .unwrap();
-    let wrong = AppCredential::Secret(Secret::new("not-the-secret-42"));
+    let wrong = Credential::Secret(Secret::new("not-the-secret-42"));
     let exo = client(&sandbox, provider(&sandbox, wrong.clone(), 0));
     let err = exo.invoke("Get-Mailbox", &Map::new()).await.unwrap_err();
     let text = err.to_string();
     assert!(text.contains("AADSTS7000215"), "{text}");
-    assert!(text.contains("check the app id"), "{text}");
+    assert!(text.contains("the client secret is wrong"), "{text}");
     assert!(
         !text.contains("not-the-secret-42") && !format!("{err:?}").contains("not-the-secret-42")
     );

@@ -3,6 +3,7 @@
 mod bad_input;
 mod cli;
 mod client;
+mod connect;
 mod examples;
 mod library;
 mod properties;

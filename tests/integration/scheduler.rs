@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tenantry::auth::{AppCredential, Secret, TokenProvider};
+use tenantry::auth::{Credential, Secret, TokenProvider};
 use tenantry::exchange::{Client, RetryPolicy, http_client};
 use tenantry::plan::{PlanOptions, Planner};
 use tenantry::playbook::Playbook;
@@ -74,7 +74,7 @@ fn targets(sandbox: &Sandbox, playbook: &Playbook) -> Vec<Target> {
                 org,
                 "https://outlook.office365.com/.default",
                 APPS[0].client_id,
-                AppCredential::Secret(Secret::new(APPS[0].client_secret)),
+                Credential::Secret(Secret::new(APPS[0].client_secret)),
                 Duration::from_secs(300),
             )
             .unwrap();

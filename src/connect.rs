@@ -1,0 +1,186 @@
+//! `tenantry connect`: the "how do you know it worked?" check. For each tenant it signs in,
+//! runs one read-only cmdlet, and shows who is signed in, to which tenant, until when, and how
+//! long the call took; when something fails, one line says what to do.
+
+use std::io::Write;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::Map;
+
+use crate::auth::AuthError;
+use crate::exchange::ExchangeError;
+use crate::exit;
+use crate::playbook::Playbook;
+use crate::session::{SessionError, SessionOptions, Sessions};
+
+/// What `connect` checks.
+#[derive(Clone, Debug)]
+pub struct ConnectOptions {
+    /// The read-only cmdlet to run (`Get-OrganizationConfig`).
+    pub cmdlet: String,
+    /// `--proxy URL`.
+    pub proxy: Option<String>,
+}
+
+/// One tenant's check.
+struct Outcome {
+    tenant: String,
+    result: Result<Connected, String>,
+}
+
+/// What a successful check learned.
+struct Connected {
+    who: String,
+    tenant_id: String,
+    expires_in: Duration,
+    round_trip: Duration,
+    skew: Option<i64>,
+}
+
+/// Checks each of `selected` (playbook tenant indexes) and writes a report to `out`; returns
+/// the exit code (0 all connected, 3 none, 1 some).
+pub async fn connect(
+    playbook: &Playbook,
+    selected: &[usize],
+    options: &ConnectOptions,
+    out: &mut dyn Write,
+) -> Result<i32, SessionError> {
+    let Sessions { sessions, sandbox } = Sessions::open(
+        playbook,
+        selected,
+        &SessionOptions {
+            sandbox_latency: None,
+            proxy: options.proxy.clone(),
+        },
+    )
+    .await?;
+    for warning in sessions.iter().filter_map(|s| s.warning.as_deref()) {
+        let _ = writeln!(out, "{warning}");
+    }
+    // Interactive sign-ins first, one at a time; then every tenant's call at once.
+    let mut early = Vec::new();
+    for s in &sessions {
+        early.push(if s.interactive {
+            s.tokens.token().await.err()
+        } else {
+            None
+        });
+    }
+    let checks = sessions.iter().zip(early).map(|(s, failed)| async move {
+        let tenant = playbook.tenants[s.tenant].name().to_string();
+        if let Some(e) = failed {
+            return Outcome {
+                tenant,
+                result: Err(explain_auth(&e)),
+            };
+        }
+        let started = Instant::now();
+        let result = match s.client.invoke(&options.cmdlet, &Map::new()).await {
+            Ok(_) => match s.tokens.token().await {
+                Ok(token) => Ok(describe(&token.secret, started.elapsed(), s.tokens.who())),
+                Err(e) => Err(explain_auth(&e)),
+            },
+            Err(e) => Err(explain(&e, &options.cmdlet)),
+        };
+        Outcome { tenant, result }
+    });
+    let outcomes = futures_util::future::join_all(checks).await;
+    let width = outcomes.iter().map(|o| o.tenant.len()).max().unwrap_or(6);
+    let mut ok = 0;
+    for o in &outcomes {
+        let written = match &o.result {
+            Ok(c) => {
+                ok += 1;
+                let mut line = format!(
+                    "{:width$}  connected as {} to tenant {}; token good for {} min; {} took {} ms",
+                    o.tenant,
+                    c.who,
+                    c.tenant_id,
+                    c.expires_in.as_secs() / 60,
+                    options.cmdlet,
+                    c.round_trip.as_millis()
+                );
+                if let Some(skew) = c.skew.filter(|s| s.abs() > 300) {
+                    line.push_str(&format!(
+                        "\n{:width$}  warning: this machine's clock is {} s {} the service's: fix it before certificate sign-ins start failing",
+                        "",
+                        skew.abs(),
+                        if skew > 0 { "ahead of" } else { "behind" }
+                    ));
+                }
+                writeln!(out, "{line}")
+            }
+            Err(why) => writeln!(out, "{:width$}  FAILED: {why}", o.tenant),
+        };
+        let _ = written;
+    }
+    if let Some(sandbox) = sandbox {
+        sandbox.shutdown().await;
+    }
+    Ok(match ok {
+        n if n == outcomes.len() => exit::OK,
+        0 => exit::NO_TENANT_REACHED,
+        _ => exit::TASKS_FAILED,
+    })
+}
+
+/// Who the token says is signed in, to which tenant, for how long, and the clock's skew
+/// against its issue time.
+fn describe(token: &crate::auth::Secret, round_trip: Duration, fallback: String) -> Connected {
+    let claims = crate::jwt::parse(token.expose()).ok();
+    let claim = |name: &str| {
+        claims
+            .as_ref()
+            .and_then(|c| c.claim_str(name).map(str::to_string))
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let number = |name: &str| claims.as_ref().and_then(|c| c.claim_i64(name));
+    let who = match (claim("upn"), claim("app_displayname"), claim("appid")) {
+        (Some(upn), _, _) => format!("user {upn}"),
+        (None, Some(name), Some(id)) => format!("app {id} ({name})"),
+        _ => fallback,
+    };
+    Connected {
+        who,
+        tenant_id: claim("tid").unwrap_or_else(|| "(not in the token)".into()),
+        expires_in: number("exp").map_or(Duration::ZERO, |exp| {
+            Duration::from_secs((exp - now).max(0) as u64)
+        }),
+        round_trip,
+        // A token is issued "now" by the service's clock: the gap is this machine's skew.
+        skew: number("iat").map(|iat| now - iat),
+    }
+}
+
+/// One line for a failed call.
+fn explain(e: &ExchangeError, cmdlet: &str) -> String {
+    match e {
+        ExchangeError::Auth(a) => explain_auth(a),
+        ExchangeError::Cmdlet(c) if c.short_class() == "CommandNotFoundException" => format!(
+            "{e} (the account has no Exchange role that allows {cmdlet}: assign it Exchange Administrator, or Global Reader to read)"
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// One line for a failed sign-in, with the network's usual culprits named.
+fn explain_auth(e: &AuthError) -> String {
+    match e {
+        AuthError::Unreachable { reason, .. } => {
+            let lower = reason.to_ascii_lowercase();
+            let hint = if lower.contains("dns") || lower.contains("resolve") {
+                "the host name does not resolve: check DNS, and the tenant's cloud"
+            } else if lower.contains("certificate") || lower.contains("tls") {
+                "TLS failed: a proxy or firewall may be inspecting traffic; trust its CA, or list the host in NO_PROXY"
+            } else if lower.contains("proxy") {
+                "the proxy refused or failed: check --proxy and HTTPS_PROXY"
+            } else {
+                "check the network, the firewall and the proxy"
+            };
+            format!("{e} ({hint})")
+        }
+        other => other.to_string(),
+    }
+}

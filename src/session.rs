@@ -1,0 +1,306 @@
+//! Sessions: for each selected tenant, its cloud's endpoints, its credential (from the auth
+//! block, the `AZURE_*` environment, or the sandbox's sample app) and the admin API client
+//! that signs in with it. `run` and `connect` open them alike; `cloud: sandbox` tenants get
+//! the built-in sandbox, started in-process.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::cache::TokenCache;
+use crate::auth::{
+    Credential, EXCHANGE_MODULE_CLIENT_ID, Secret, StderrPrompt, TokenProvider, TokenSource,
+};
+use crate::cloud::Endpoints;
+use crate::exchange::{Client, RetryPolicy, http_client_via};
+use crate::playbook::{Auth, Cloud, Playbook, Tenant};
+use crate::sandbox::{APPS, Latency, Sandbox, SandboxConfig};
+
+/// Mailboxes per sandbox tenant started in-process.
+const SANDBOX_MAILBOXES: usize = 100;
+
+/// Why sessions could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// A tenant's credentials or endpoints are unusable.
+    #[error("tenant {tenant}: {reason}")]
+    Tenant {
+        /// The tenant's name.
+        tenant: String,
+        /// What is wrong, and what to do.
+        reason: String,
+    },
+    /// The sandbox could not start.
+    #[error(transparent)]
+    Sandbox(#[from] crate::sandbox::SandboxError),
+    /// The HTTP client could not be built (a bad `--proxy`).
+    #[error("{0}")]
+    Http(String),
+}
+
+/// How sessions are opened.
+#[derive(Clone, Debug, Default)]
+pub struct SessionOptions {
+    /// The latency of in-process sandbox tenants.
+    pub sandbox_latency: Option<Latency>,
+    /// `--proxy URL`, overriding `HTTPS_PROXY`.
+    pub proxy: Option<String>,
+}
+
+/// One tenant's session.
+pub struct Session {
+    /// The tenant's index in the playbook.
+    pub tenant: usize,
+    /// The admin API client.
+    pub client: Arc<Client>,
+    /// Its token provider.
+    pub tokens: Arc<TokenProvider>,
+    /// Whether signing in may prompt a person (device code).
+    pub interactive: bool,
+    /// A warning to show before the run (the legacy password grant).
+    pub warning: Option<String>,
+}
+
+/// The sessions of a run, and the sandbox they may need.
+pub struct Sessions {
+    /// Per selected tenant, in order.
+    pub sessions: Vec<Session>,
+    /// The in-process sandbox, when a tenant is on `cloud: sandbox`.
+    pub sandbox: Option<Sandbox>,
+}
+
+impl Sessions {
+    /// Opens a session for each of `selected` (playbook tenant indexes). Nothing is signed in
+    /// yet: that happens at the first call.
+    pub async fn open(
+        playbook: &Playbook,
+        selected: &[usize],
+        options: &SessionOptions,
+    ) -> Result<Sessions, SessionError> {
+        let sandbox_domains: Vec<String> = selected
+            .iter()
+            .map(|&i| &playbook.tenants[i])
+            .filter(|t| t.cloud == Cloud::Sandbox)
+            .map(|t| t.organization.value.to_ascii_lowercase())
+            .collect();
+        let sandbox = if sandbox_domains.is_empty() {
+            None
+        } else {
+            let latency = options
+                .sandbox_latency
+                .unwrap_or(Latency::Fixed(Duration::ZERO));
+            let config = SandboxConfig::with_domains(&sandbox_domains, SANDBOX_MAILBOXES)
+                .each_tenant(|t| t.behaviour.latency = latency);
+            Some(Sandbox::start(config).await?)
+        };
+        let http = http_client_via(options.proxy.as_deref())
+            .map_err(|e| SessionError::Http(e.to_string()))?;
+        let cache = TokenCache::default_location().map(|dir| Arc::new(TokenCache::at(dir)));
+        let mut sessions = Vec::new();
+        for &index in selected {
+            let tenant = &playbook.tenants[index];
+            let session = open(playbook, tenant, sandbox.as_ref(), &http, cache.as_ref()).map_err(
+                |reason| SessionError::Tenant {
+                    tenant: tenant.name().to_string(),
+                    reason,
+                },
+            )?;
+            sessions.push(Session {
+                tenant: index,
+                ..session
+            });
+        }
+        Ok(Sessions { sessions, sandbox })
+    }
+}
+
+/// A session for one tenant (its `tenant` index left for the caller to set).
+fn open(
+    playbook: &Playbook,
+    tenant: &Tenant,
+    sandbox: Option<&Sandbox>,
+    http: &reqwest::Client,
+    cache: Option<&Arc<TokenCache>>,
+) -> Result<Session, String> {
+    let sandbox_url = sandbox.map(Sandbox::url);
+    let endpoints = Endpoints::of(
+        tenant.cloud,
+        tenant.endpoints.as_ref(),
+        sandbox_url.as_deref(),
+    )
+    .map_err(|e| e.to_string())?;
+    // A partner manages a customer with its own identity: the token comes from the
+    // customer's authority and the URL names the customer.
+    let org = tenant
+        .delegated_organization
+        .as_ref()
+        .map_or(tenant.organization.value.as_str(), |d| d.value.as_str());
+    let (client_id, credential) = match (&tenant.auth, tenant.cloud) {
+        (Some(auth), _) => credential(playbook, &auth.value)?,
+        // The sandbox's own admin app, so the quick start needs no credentials.
+        (None, Cloud::Sandbox) => (
+            APPS[0].client_id.to_string(),
+            Credential::Secret(Secret::new(APPS[0].client_secret)),
+        ),
+        (None, _) => from_environment(org)?,
+    };
+    let interactive = matches!(credential, Credential::DeviceCode { .. });
+    let warning = matches!(credential, Credential::Password { .. }).then(|| {
+        format!(
+            "warning: tenant {} signs in with a password, the legacy flow that cannot do MFA; prefer `method: device_code`, or an app with a certificate",
+            tenant.name()
+        )
+    });
+    let mut tokens = TokenProvider::new(
+        http.clone(),
+        &endpoints.token_url(org),
+        org,
+        &endpoints.scope,
+        &client_id,
+        credential,
+        Duration::from_secs(300),
+    )
+    .map_err(|e| e.to_string())?;
+    if let Some(cache) = cache
+        && tokens.signs_in_a_user()
+    {
+        tokens = tokens.with_cache(Arc::clone(cache));
+    }
+    let tokens = Arc::new(tokens);
+    let client = Client::new(
+        http.clone(),
+        &endpoints.invoke_url(org),
+        org,
+        Arc::clone(&tokens),
+        RetryPolicy::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(Session {
+        tenant: 0,
+        client: Arc::new(client),
+        tokens,
+        interactive,
+        warning,
+    })
+}
+
+/// The credential that the `AZURE_*` variables describe, as other Azure tools read them.
+fn from_environment(org: &str) -> Result<(String, Credential), String> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let Some(client_id) = var("AZURE_CLIENT_ID") else {
+        return Err("no `auth` block and no AZURE_CLIENT_ID: add an auth block (method: certificate, client_secret, federated, device_code, password or access_token) or set the AZURE_* variables".into());
+    };
+    if let Some(tenant) = var("AZURE_TENANT_ID")
+        && !tenant.eq_ignore_ascii_case(org)
+    {
+        return Err(format!(
+            "AZURE_TENANT_ID is {tenant}, not this tenant ({org}): the environment's credential is for that tenant only; give this one an auth block"
+        ));
+    }
+    let credential = if let Some(secret) = var("AZURE_CLIENT_SECRET") {
+        Credential::Secret(Secret::new(secret))
+    } else if let Some(path) = var("AZURE_CLIENT_CERTIFICATE_PATH") {
+        Credential::from_pem_files(Path::new(&path), None).map_err(|e| e.to_string())?
+    } else if let Some(path) = var("AZURE_FEDERATED_TOKEN_FILE") {
+        Credential::Federated {
+            token_file: PathBuf::from(path),
+        }
+    } else {
+        return Err("AZURE_CLIENT_ID is set, but none of AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE is".into());
+    };
+    Ok((client_id, credential))
+}
+
+/// The client id and credential an auth block names, read from its files or environment.
+fn credential(playbook: &Playbook, auth: &Auth) -> Result<(String, Credential), String> {
+    let path = |p: &Path| -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            playbook.dir.join(p)
+        }
+    };
+    // A secret from an environment variable or a file (`what` names the pair in messages).
+    let read_secret = |env: &Option<String>, file: &Option<PathBuf>, what: &str| match (env, file) {
+        (Some(var), _) => std::env::var(var)
+            .map_err(|_| format!("the environment variable {var} ({what}_env) is not set")),
+        (None, Some(file)) => std::fs::read_to_string(path(file))
+            .map(|s| s.trim().to_string())
+            .map_err(|e| format!("cannot read {what}_file {}: {e}", file.display())),
+        (None, None) => Err(format!("give {what}_env or {what}_file")),
+    };
+    let public = |client_id: &Option<String>| {
+        client_id
+            .clone()
+            .unwrap_or_else(|| EXCHANGE_MODULE_CLIENT_ID.to_string())
+    };
+    match auth {
+        Auth::ClientSecret {
+            app_id,
+            secret_env,
+            secret_file,
+        } => {
+            let secret = read_secret(secret_env, secret_file, "secret")?;
+            Ok((app_id.clone(), Credential::Secret(Secret::new(secret))))
+        }
+        Auth::Certificate {
+            app_id,
+            certificate_file,
+            key_file,
+            key_password_env,
+        } => {
+            if key_password_env.is_some() {
+                return Err("encrypted private keys are not supported yet: give an unencrypted PEM key with file mode 0600".into());
+            }
+            let cert = path(certificate_file);
+            let key = key_file.as_deref().map(path);
+            let credential =
+                Credential::from_pem_files(&cert, key.as_deref()).map_err(|e| e.to_string())?;
+            Ok((app_id.clone(), credential))
+        }
+        Auth::Federated { app_id, token_file } => {
+            let token_file = match token_file {
+                Some(file) => path(file),
+                None => std::env::var_os("AZURE_FEDERATED_TOKEN_FILE")
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+                    .ok_or("federated needs token_file, or AZURE_FEDERATED_TOKEN_FILE set by the platform")?,
+            };
+            Ok((app_id.clone(), Credential::Federated { token_file }))
+        }
+        Auth::Password {
+            user,
+            password_env,
+            password_file,
+            client_id,
+        } => {
+            let password = read_secret(password_env, password_file, "password")?;
+            Ok((
+                public(client_id),
+                Credential::Password {
+                    user: user.clone(),
+                    password: Secret::new(password),
+                },
+            ))
+        }
+        Auth::DeviceCode { user, client_id } => Ok((
+            public(client_id),
+            Credential::DeviceCode {
+                user: user.clone(),
+                prompt: Arc::new(StderrPrompt),
+            },
+        )),
+        Auth::AccessToken {
+            token_env,
+            token_command,
+        } => {
+            let source = match (token_env, token_command) {
+                (Some(var), _) => TokenSource::Env(var.clone()),
+                (None, Some(command)) => TokenSource::Command(command.clone()),
+                (None, None) => return Err("access_token needs token_env or token_command".into()),
+            };
+            // The token names its own app; the id only labels messages.
+            Ok(("access token".to_string(), Credential::AccessToken(source)))
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! `tenantry connect` and every way of signing in, end to end: the binary against a sandbox
+//! reached through `cloud: custom` endpoints, with its own token cache folder. Each failure
+//! must come with one line of what to do.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use tenantry::sandbox::{APPS, Sandbox, SandboxConfig};
+
+use crate::support::{Run, Workspace, tenantry_with_env};
+
+/// A sandbox of two tenants (contoso, fabrikam).
+async fn sandbox() -> Sandbox {
+    Sandbox::start(SandboxConfig::with_domains(
+        &["contoso.onmicrosoft.com", "fabrikam.onmicrosoft.com"],
+        5,
+    ))
+    .await
+    .unwrap()
+}
+
+/// A playbook with one tenant on the sandbox, signing in with `auth` (YAML flow mapping),
+/// plus `extra` keys for the tenant.
+fn workspace(sandbox: &Sandbox, organization: &str, auth: &str, extra: &str) -> Workspace {
+    let url = sandbox.url();
+    let auth = if auth.is_empty() {
+        String::new()
+    } else {
+        format!(", auth: {auth}")
+    };
+    Workspace::new(&[(
+        "p.yaml",
+        &format!(
+            "version: 1\nname: Connect\ntenants:\n  - {{ name: contoso, organization: {organization}, cloud: custom, endpoints: {{ rest: \"{url}\", authority: \"{url}\", scope: \"https://outlook.office365.com/.default\" }}{auth}{extra} }}\nsteps:\n  - cmdlet: Get-AcceptedDomain\n"
+        ),
+    )])
+}
+
+/// Runs `tenantry ARGS` in `ws` with its own token cache and these variables.
+async fn tenantry(ws: &Workspace, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let dir = ws.path().to_path_buf();
+    let cache = dir.join("cache").to_string_lossy().into_owned();
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let mut env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    env.push(("TENANTRY_CACHE_DIR".into(), cache));
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        tenantry_with_env(&dir, &args, &env)
+    })
+    .await
+    .unwrap()
+}
+
+fn assert_line(run: &Run, needle: &str) {
+    assert!(
+        run.stdout.contains(needle),
+        "expected `{needle}` in:\n{}\n{}",
+        run.stdout,
+        run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_secret_connects_and_says_who_and_where() {
+    let sb = sandbox().await;
+    let ws = workspace(
+        &sb,
+        "contoso.onmicrosoft.com",
+        &format!(
+            "{{ method: client_secret, app_id: {}, secret_env: SECRET }}",
+            APPS[0].client_id
+        ),
+        "",
+    );
+    let run = tenantry(
+        &ws,
+        &["connect", "p.yaml"],
+        &[("SECRET", APPS[0].client_secret)],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let tid = &sb.tenants()[0].id;
+    assert_line(&run, &format!("connected as app {}", APPS[0].client_id));
+    assert_line(&run, &format!("to tenant {tid}"));
+    assert_line(&run, "Get-OrganizationConfig took");
+    assert!(!run.stdout.contains(APPS[0].client_secret));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_failures_each_say_what_to_do() {
+    let sb = sandbox().await;
+    // (auth block, environment, the advice that must follow the error)
+    type Case = (String, Vec<(&'static str, &'static str)>, &'static str);
+    let cases: Vec<Case> = vec![
+        (
+            format!("{{ method: client_secret, app_id: {}, secret_env: SECRET }}", APPS[0].client_id),
+            vec![("SECRET", "not-the-secret")],
+            "the client secret is wrong",
+        ),
+        (
+            format!("{{ method: client_secret, app_id: {}, secret_env: SECRET }}", APPS[2].client_id),
+            vec![("SECRET", APPS[2].client_secret)],
+            "admin consent",
+        ),
+        (
+            "{ method: password, user: admin@contoso.onmicrosoft.com, password_env: PASSWORD }".into(),
+            vec![("PASSWORD", "Sandbox-Admin-1")],
+            "use `method: device_code`",
+        ),
+        (
+            "{ method: password, user: legacy.admin@contoso.onmicrosoft.com, password_env: PASSWORD }".into(),
+            vec![("PASSWORD", "wrong")],
+            "check the user name and the password",
+        ),
+        (
+            "{ method: federated, app_id: 5d1e9c1a-7b0e-4f3a-9c6d-0a7e5a11ad01, token_file: missing.jwt }".into(),
+            vec![],
+            "cannot read the federated token file",
+        ),
+    ];
+    for (auth, env, advice) in cases {
+        let ws = workspace(&sb, "contoso.onmicrosoft.com", &auth, "");
+        let run = tenantry(&ws, &["connect", "p.yaml"], &env).await;
+        assert_eq!(run.code, 3, "{auth}: {}\n{}", run.stdout, run.stderr);
+        assert_line(&run, "contoso  FAILED: ");
+        assert_line(&run, advice);
+        for (_, value) in &env {
+            assert!(
+                !run.stdout.contains(value) && !run.stderr.contains(value),
+                "{auth}: a secret shows"
+            );
+        }
+    }
+}
+
+/// The legacy password grant works for an account without MFA, warns that it is legacy, and
+/// keeps the refresh token in a private file that `logout` clears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_sign_in_is_kept_in_a_private_cache_until_logout() {
+    let sb = sandbox().await;
+    let ws = workspace(
+        &sb,
+        "contoso.onmicrosoft.com",
+        "{ method: password, user: legacy.admin@contoso.onmicrosoft.com, password_env: PASSWORD }",
+        "",
+    );
+    let run = tenantry(
+        &ws,
+        &["connect", "p.yaml"],
+        &[("PASSWORD", "Sandbox-Legacy-1")],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_line(
+        &run,
+        "connected as user legacy.admin@contoso.onmicrosoft.com",
+    );
+    assert_line(&run, "legacy flow that cannot do MFA");
+    let file = ws.path().join("cache/tokens.json");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("legacy.admin@contoso.onmicrosoft.com"));
+    assert!(
+        !text.contains("Sandbox-Legacy-1"),
+        "the password is never stored"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&file), 0o600);
+        assert_eq!(mode(file.parent().unwrap()), 0o700);
+    }
+    // The saved sign-in serves the next run without the password.
+    let run = tenantry(&ws, &["connect", "p.yaml"], &[("PASSWORD", "wrong")]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let logout = tenantry(&ws, &["logout", "contoso.onmicrosoft.com"], &[]).await;
+    assert_eq!(logout.code, 0);
+    assert_line(
+        &logout,
+        "signed out legacy.admin@contoso.onmicrosoft.com from contoso.onmicrosoft.com",
+    );
+    let run = tenantry(&ws, &["connect", "p.yaml"], &[("PASSWORD", "wrong")]).await;
+    assert_eq!(run.code, 3, "after logout the password is needed again");
+}
+
+/// Device code: the prompt names the tenant and the code; approving it through the sandbox's
+/// sign-in endpoint connects; the next run uses the saved sign-in and does not prompt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_code_sign_in_prompts_once_and_is_remembered() {
+    let sb = sandbox().await;
+    let ws = workspace(
+        &sb,
+        "contoso.onmicrosoft.com",
+        "{ method: device_code, user: admin@contoso.onmicrosoft.com }",
+        "",
+    );
+    let (code, stdout, stderr) = device_sign_in(&sb, &ws, "admin@contoso.onmicrosoft.com").await;
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("[contoso.onmicrosoft.com] sign in as admin@contoso.onmicrosoft.com"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("connected as user admin@contoso.onmicrosoft.com"),
+        "{stdout}"
+    );
+    let again = tenantry(&ws, &["connect", "p.yaml"], &[]).await;
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    assert!(
+        !again.stderr.contains("sign in as"),
+        "no second prompt: {}",
+        again.stderr
+    );
+}
+
+/// The single sign-on trap: the browser signs in another account than the playbook names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_in_as_someone_else_is_caught() {
+    let sb = sandbox().await;
+    let ws = workspace(
+        &sb,
+        "contoso.onmicrosoft.com",
+        "{ method: device_code, user: admin@contoso.onmicrosoft.com }",
+        "",
+    );
+    let (code, stdout, stderr) = device_sign_in(&sb, &ws, "reader@contoso.onmicrosoft.com").await;
+    assert_eq!(code, Some(3), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("as reader@contoso.onmicrosoft.com, but the playbook names admin@contoso.onmicrosoft.com"),
+        "{stdout}"
+    );
+    assert!(
+        !ws.path().join("cache/tokens.json").exists()
+            || !std::fs::read_to_string(ws.path().join("cache/tokens.json"))
+                .unwrap()
+                .contains("reader@")
+    );
+}
+
+/// Runs `tenantry connect` and approves its device code as `user` once it is shown.
+async fn device_sign_in(sb: &Sandbox, ws: &Workspace, user: &str) -> (Option<i32>, String, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tenantry"))
+        .args(["connect", "p.yaml"])
+        .current_dir(ws.path())
+        .env("TENANTRY_CACHE_DIR", ws.path().join("cache"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines() {
+            let line = line.unwrap();
+            if let Some(code) = line.split("enter the code ").nth(1) {
+                let _ = tx.send(code.split_whitespace().next().unwrap().to_string());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let code =
+        tokio::task::spawn_blocking(move || rx.recv_timeout(std::time::Duration::from_secs(30)))
+            .await
+            .unwrap()
+            .expect("a device code prompt");
+    sb.approve_device_code(&code, user).unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = reader.join().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr,
+    )
+}
+
+/// A token given ready-made (`access_token`), from a variable or a command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ready_token_from_a_variable_or_a_command_connects() {
+    let sb = sandbox().await;
+    tenantry::exchange::install_tls_provider();
+    let token: serde_json::Value = reqwest::Client::new()
+        .post(format!(
+            "{}/contoso.onmicrosoft.com/oauth2/v2.0/token",
+            sb.url()
+        ))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", APPS[0].client_id),
+            ("client_secret", APPS[0].client_secret),
+            ("scope", "https://outlook.office365.com/.default"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap().to_string();
+    for auth in [
+        "{ method: access_token, token_env: EXO_TOKEN }",
+        "{ method: access_token, token_command: 'printf %s \"$EXO_TOKEN\"' }",
+    ] {
+        let ws = workspace(&sb, "contoso.onmicrosoft.com", auth, "");
+        let run = tenantry(&ws, &["connect", "p.yaml"], &[("EXO_TOKEN", &token)]).await;
+        assert_eq!(run.code, 0, "{auth}: {}\n{}", run.stdout, run.stderr);
+        assert_line(&run, &format!("connected as app {}", APPS[0].client_id));
+        assert!(!run.stdout.contains(&token) && !run.stderr.contains(&token));
+    }
+}
+
+/// Without an auth block, the AZURE_* variables are the credential, as for other Azure tools.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_azure_environment_variables_are_honoured() {
+    let sb = sandbox().await;
+    let ws = workspace(&sb, "contoso.onmicrosoft.com", "", "");
+    let env = [
+        ("AZURE_CLIENT_ID", APPS[0].client_id),
+        ("AZURE_CLIENT_SECRET", APPS[0].client_secret),
+    ];
+    let run = tenantry(&ws, &["connect", "p.yaml"], &env).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let mut other = env.to_vec();
+    other.push(("AZURE_TENANT_ID", "fabrikam.onmicrosoft.com"));
+    let run = tenantry(&ws, &["connect", "p.yaml"], &other).await;
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("AZURE_TENANT_ID is fabrikam.onmicrosoft.com"),
+        "{}",
+        run.stderr
+    );
+    let run = tenantry(&ws, &["connect", "p.yaml"], &[]).await;
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("no `auth` block and no AZURE_CLIENT_ID"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A partner manages a customer with its own app: the token and the URL follow the customer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delegated_organization_is_reached_with_the_partners_app() {
+    let sb = sandbox().await;
+    let ws = workspace(
+        &sb,
+        "partner.onmicrosoft.com",
+        &format!(
+            "{{ method: client_secret, app_id: {}, secret_env: SECRET }}",
+            APPS[0].client_id
+        ),
+        ", delegated_organization: fabrikam.onmicrosoft.com",
+    );
+    let run = tenantry(
+        &ws,
+        &["connect", "p.yaml"],
+        &[("SECRET", APPS[0].client_secret)],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let fabrikam = &sb.tenants()[1].id;
+    assert_line(&run, &format!("to tenant {fabrikam}"));
+}
