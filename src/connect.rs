@@ -54,7 +54,7 @@ pub async fn connect(
         },
     )
     .await?;
-    for warning in sessions.iter().filter_map(|s| s.warning.as_deref()) {
+    for warning in sessions.iter().flat_map(|s| &s.warnings) {
         let _ = writeln!(out, "{warning}");
     }
     // Interactive sign-ins first, one at a time; then every tenant's call at once.

@@ -119,7 +119,7 @@ pub async fn run(
         },
     )
     .await?;
-    for warning in sessions.iter().filter_map(|s| s.warning.as_deref()) {
+    for warning in sessions.iter().flat_map(|s| &s.warnings) {
         let _ = writeln!(out, "{warning}");
     }
     // People sign in before the run starts, one prompt at a time, so that no prompt lands

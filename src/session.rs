@@ -57,8 +57,8 @@ pub struct Session {
     pub tokens: Arc<TokenProvider>,
     /// Whether signing in may prompt a person (device code).
     pub interactive: bool,
-    /// A warning to show before the run (the legacy password grant).
-    pub warning: Option<String>,
+    /// Warnings to show before the run: the legacy password grant, a closed cloud.
+    pub warnings: Vec<String>,
 }
 
 /// The sessions of a run, and the sandbox they may need.
@@ -145,12 +145,19 @@ fn open(
         (None, _) => from_environment(org)?,
     };
     let interactive = matches!(credential, Credential::DeviceCode { .. });
-    let warning = matches!(credential, Credential::Password { .. }).then(|| {
-        format!(
+    let mut warnings = Vec::new();
+    if matches!(credential, Credential::Password { .. }) {
+        warnings.push(format!(
             "warning: tenant {} signs in with a password, the legacy flow that cannot do MFA; prefer `method: device_code`, or an app with a certificate",
             tenant.name()
-        )
-    });
+        ));
+    }
+    if tenant.cloud == Cloud::Germany {
+        warnings.push(format!(
+            "note: tenant {}: Microsoft Cloud Deutschland closed in 2021 and its tenants moved to the worldwide cloud; using the worldwide endpoints (write `cloud: worldwide`)",
+            tenant.name()
+        ));
+    }
     let mut tokens = TokenProvider::new(
         http.clone(),
         &endpoints.token_url(org),
@@ -180,7 +187,7 @@ fn open(
         client: Arc::new(client),
         tokens,
         interactive,
-        warning,
+        warnings,
     })
 }
 

@@ -374,3 +374,22 @@ async fn a_delegated_organization_is_reached_with_the_partners_app() {
     let fabrikam = &sb.tenants()[1].id;
     assert_line(&run, &format!("to tenant {fabrikam}"));
 }
+
+/// `cloud: germany` is the closed German cloud: its tenants are reached in the worldwide cloud,
+/// with a note saying so.
+#[tokio::test]
+async fn a_german_cloud_tenant_is_sent_to_worldwide_with_a_note() {
+    let ws = Workspace::new(&[(
+        "p.yaml",
+        "version: 1\nname: Germany\ntenants:\n  - { name: bmw, organization: bmw.onmicrosoft.de, cloud: germany, auth: { method: client_secret, app_id: 5d1e9c1a-7b0e-4f3a-9c6d-0a7e5a11ad01, secret_file: secret.txt } }\nsteps:\n  - cmdlet: Get-AcceptedDomain\n",
+    ), ("secret.txt", "s")]);
+    let playbook = tenantry::playbook::Playbook::load(&ws.path().join("p.yaml")).unwrap();
+    let sessions = tenantry::session::Sessions::open(&playbook, &[0], &Default::default())
+        .await
+        .unwrap();
+    let warnings = &sessions.sessions[0].warnings;
+    assert!(
+        warnings.iter().any(|w| w.contains("moved to the worldwide cloud")),
+        "{warnings:?}"
+    );
+}
