@@ -46,8 +46,8 @@
 pub mod auth;
 mod civil;
 pub mod cli;
-pub mod connect;
 pub mod cloud;
+pub mod connect;
 pub mod diagnostic;
 pub mod exchange;
 pub mod exit;

@@ -37,6 +37,20 @@ pub const SCOPE_MANAGE_V2: &str = "Exchange.ManageV2";
 pub const EXCHANGE_ADMINISTRATOR: &str = "29232cdf-9323-42fd-ade2-1d097af3e4de";
 /// The Entra role template id of Global Reader.
 pub const GLOBAL_READER: &str = "f2ef992c-3afb-46b9-b7cf-a126ee74c451";
+/// The audience a workload token must carry for Entra to exchange it (federated credentials).
+pub const WORKLOAD_AUDIENCE: &str = "api://AzureADTokenExchange";
+/// The path, under the sandbox's base URL, of the workload OIDC issuer the sandbox plays.
+pub const WORKLOAD_ISSUER_PATH: &str = "/sandbox/workload";
+/// The subject of the admin app's federated credential (a Kubernetes service account).
+pub const WORKLOAD_SUBJECT: &str = "system:serviceaccount:tenantry:runner";
+/// The subject of the reader app's federated credential.
+pub const WORKLOAD_READER_SUBJECT: &str = "system:serviceaccount:tenantry:reader";
+/// The lifetime of a workload token when none is asked for, in seconds.
+pub const WORKLOAD_TOKEN_LIFETIME: i64 = 600;
+/// The key id of the workload issuer's signing key.
+const WORKLOAD_KID: &str = "sandbox-workload-1";
+/// The `client_assertion_type` of JWT client assertions, certificate or federated.
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 const ISSUER_KEY: &str = include_str!("keys/issuer.key");
 /// The sample app certificate (public test material, printed by `tenantry sandbox`).
@@ -55,6 +69,9 @@ pub struct App {
     pub client_secret: &'static str,
     /// Whether [`APP_CERTIFICATE`] is registered for it.
     pub certificate: bool,
+    /// The subject of its federated identity credential, if it has one (issuer: the sandbox's
+    /// workload issuer, audience [`WORKLOAD_AUDIENCE`]).
+    pub federated_subject: Option<&'static str>,
     /// App roles granted (admin consent); empty for the unconsented app.
     pub roles: &'static [&'static str],
     /// The Entra directory role assigned to its service principal.
@@ -81,6 +98,7 @@ pub const APPS: &[App] = &[
         client_id: "5d1e9c1a-7b0e-4f3a-9c6d-0a7e5a11ad01",
         client_secret: "sbx~admin-app-secret~0001",
         certificate: true,
+        federated_subject: Some(WORKLOAD_SUBJECT),
         roles: &[ROLE_MANAGE_AS_APP, ROLE_MANAGE_AS_APP_V2],
         directory_role: Some(EXCHANGE_ADMINISTRATOR),
     },
@@ -89,6 +107,7 @@ pub const APPS: &[App] = &[
         client_id: "5d1e9c1a-7b0e-4f3a-9c6d-0a7e5a11ad02",
         client_secret: "sbx~reader-app-secret~0002",
         certificate: true,
+        federated_subject: Some(WORKLOAD_READER_SUBJECT),
         roles: &[ROLE_MANAGE_AS_APP],
         directory_role: Some(GLOBAL_READER),
     },
@@ -97,6 +116,7 @@ pub const APPS: &[App] = &[
         client_id: "5d1e9c1a-7b0e-4f3a-9c6d-0a7e5a11ad03",
         client_secret: "sbx~unconsented-secret~0003",
         certificate: false,
+        federated_subject: None,
         roles: &[],
         directory_role: None,
     },
@@ -256,6 +276,8 @@ pub enum Grant {
     ClientSecret,
     /// Client credentials with a certificate assertion.
     Certificate,
+    /// Client credentials with a workload token (federated identity credential).
+    Federated,
     /// Resource-owner password.
     Password,
     /// Device code.
@@ -270,6 +292,7 @@ impl Grant {
         match self {
             Grant::ClientSecret => "client_secret",
             Grant::Certificate => "certificate",
+            Grant::Federated => "federated",
             Grant::Password => "password",
             Grant::DeviceCode => "device_code",
             Grant::RefreshToken => "refresh_token",
@@ -392,12 +415,71 @@ impl Identity {
 
     /// The issuer's signing keys as a JSON Web Key Set.
     pub fn jwks(&self) -> Value {
+        json!({"keys": [self.jwk(&self.kid)]})
+    }
+
+    /// The signing key as a JSON Web Key with this key id.
+    fn jwk(&self, kid: &str) -> Value {
         use base64::Engine;
         use base64::engine::general_purpose::URL_SAFE_NO_PAD;
         use rsa::traits::PublicKeyParts;
         let n = URL_SAFE_NO_PAD.encode(self.public.n().to_be_bytes_trimmed_vartime());
         let e = URL_SAFE_NO_PAD.encode(self.public.e().to_be_bytes_trimmed_vartime());
-        json!({"keys": [{"kty": "RSA", "use": "sig", "kid": self.kid, "n": n, "e": e}]})
+        json!({"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": n, "e": e})
+    }
+
+    /// The issuer URL of the workload identity provider the sandbox plays
+    /// (`{base}/sandbox/workload`), as in its tokens' `iss`.
+    pub fn workload_issuer(&self) -> String {
+        format!("{}{WORKLOAD_ISSUER_PATH}", self.base_url)
+    }
+
+    /// The workload issuer's OpenID Connect discovery document.
+    pub fn workload_configuration(&self) -> Value {
+        let issuer = self.workload_issuer();
+        json!({
+            "issuer": issuer,
+            "jwks_uri": format!("{issuer}/jwks"),
+            "response_types_supported": ["id_token"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "claims_supported": ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"],
+        })
+    }
+
+    /// The workload issuer's signing keys as a JSON Web Key Set.
+    pub fn workload_jwks(&self) -> Value {
+        json!({"keys": [self.jwk(WORKLOAD_KID)]})
+    }
+
+    /// Mints a workload token as a CI system or Kubernetes would: issued by
+    /// [`Identity::workload_issuer`] for `subject`, with `audience` ([`WORKLOAD_AUDIENCE`] when
+    /// `None`), expiring `lifetime_secs` from now. At zero or below it is already expired: it
+    /// was issued [`WORKLOAD_TOKEN_LIFETIME`] seconds before its expiry.
+    pub fn workload_token(
+        &self,
+        subject: &str,
+        audience: Option<&str>,
+        lifetime_secs: i64,
+    ) -> Result<String, crate::jwt::JwtError> {
+        let now = now_secs();
+        let exp = now.saturating_add(lifetime_secs);
+        let iat = if lifetime_secs > 0 {
+            now
+        } else {
+            exp.saturating_sub(WORKLOAD_TOKEN_LIFETIME)
+        };
+        let mut claims = Map::new();
+        claims.insert("iss".into(), self.workload_issuer().into());
+        claims.insert("sub".into(), subject.into());
+        claims.insert("aud".into(), audience.unwrap_or(WORKLOAD_AUDIENCE).into());
+        claims.insert("iat".into(), iat.into());
+        claims.insert("nbf".into(), iat.into());
+        claims.insert("exp".into(), exp.into());
+        claims.insert("jti".into(), self.random_token(22).into());
+        let mut header = Map::new();
+        header.insert("kid".into(), WORKLOAD_KID.into());
+        jwt::sign(header, &claims, Algorithm::Rs256, &self.key)
     }
 
     /// The token endpoint (`/{tenant}/oauth2/v2.0/token`).
@@ -463,16 +545,15 @@ impl Identity {
             Grant::ClientSecret
         } else if let Some(assertion) = form.get("client_assertion") {
             let kind = form.get("client_assertion_type").map(String::as_str);
-            if kind != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer") {
+            if kind != Some(JWT_BEARER) {
                 return Err(OAuthError::new(
                     400,
                     "invalid_request",
                     700011,
-                    "The client_assertion_type must be 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'.",
+                    format!("The client_assertion_type must be '{JWT_BEARER}'."),
                 ));
             }
-            self.check_assertion(app, tenant, assertion)?;
-            Grant::Certificate
+            self.check_client_assertion(app, tenant, assertion)?
         } else {
             return Err(OAuthError::new(
                 401,
@@ -486,7 +567,7 @@ impl Identity {
         claims.insert("appid".into(), app.client_id.into());
         claims.insert(
             "appidacr".into(),
-            if grant == Grant::Certificate {
+            if matches!(grant, Grant::Certificate | Grant::Federated) {
                 "2"
             } else {
                 "1"
@@ -507,23 +588,114 @@ impl Identity {
         Ok((self.token_response(&claims, None)?, grant))
     }
 
-    fn check_assertion(
+    /// Checks a `client_assertion`: a workload token when it names a federated issuer, else a
+    /// certificate assertion made by the app itself.
+    fn check_client_assertion(
         &self,
         app: &App,
         tenant: &TenantRef<'_>,
         assertion: &str,
-    ) -> Result<(), OAuthError> {
-        let malformed = |why: String| {
-            OAuthError::new(
-                400,
-                "invalid_client",
-                50027,
-                format!("JWT token is invalid or malformed. [Reason - {why}]"),
-            )
-        };
+    ) -> Result<Grant, OAuthError> {
         let parsed = jwt::parse(assertion).map_err(|e| malformed(e.to_string()))?;
         let alg = parsed.algorithm().map_err(|e| malformed(e.to_string()))?;
         debug_assert!(matches!(alg, Algorithm::Rs256 | Algorithm::Ps256));
+        // An app signs its own assertions (`iss` is a client id) and names its certificate
+        // (`x5t`); any other issuer presents a token for a federated credential.
+        let iss = parsed.claim_str("iss");
+        let thumbprint =
+            parsed.header.contains_key("x5t") || parsed.header.contains_key("x5t#S256");
+        let own = iss.is_some_and(|iss| APPS.iter().any(|a| a.client_id.eq_ignore_ascii_case(iss)));
+        let federated =
+            iss == Some(self.workload_issuer().as_str()) || (iss.is_some() && !own && !thumbprint);
+        if federated {
+            self.check_federated(app, &parsed, alg)?;
+            Ok(Grant::Federated)
+        } else {
+            self.check_assertion(app, tenant, &parsed)?;
+            Ok(Grant::Certificate)
+        }
+    }
+
+    /// Checks a workload token against the app's federated identity credential, in Entra's
+    /// order: issuer, signature, validity, audience, subject.
+    fn check_federated(
+        &self,
+        app: &App,
+        parsed: &jwt::Parsed,
+        alg: Algorithm,
+    ) -> Result<(), OAuthError> {
+        let issuer = self.workload_issuer();
+        let iss = parsed.claim_str("iss").unwrap_or("");
+        let sub = parsed.claim_str("sub").unwrap_or("");
+        let audiences: Vec<&str> = match parsed.claims.get("aud") {
+            Some(Value::String(aud)) => vec![aud.as_str()],
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        let no_record = || {
+            OAuthError::new(
+                400,
+                "invalid_client",
+                70021,
+                format!(
+                    "No matching federated identity record found for presented assertion. Assertion Issuer: '{iss}'. Assertion Subject: '{sub}'. Assertion Audience: '{}'.",
+                    audiences.join(",")
+                ),
+            )
+        };
+        // Issuers match exactly, as Entra's federated credentials do.
+        let Some(registered) = app.federated_subject.filter(|_| iss == issuer) else {
+            return Err(no_record());
+        };
+        let kid = parsed
+            .header
+            .get("kid")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if kid != WORKLOAD_KID || alg != Algorithm::Rs256 {
+            return Err(OAuthError::new(
+                401,
+                "invalid_client",
+                700027,
+                format!(
+                    "Client assertion failed signature validation. [Reason - The key was not found., Key id of the assertion: '{kid}', algorithm '{}'. The issuer's keys are at '{issuer}/jwks'.]",
+                    alg.name()
+                ),
+            ));
+        }
+        if parsed.verify(&self.public).is_err() {
+            return Err(OAuthError::new(
+                401,
+                "invalid_client",
+                700027,
+                "Client assertion failed signature validation. [Reason - The provided signature value did not match the expected signature value.]",
+            ));
+        }
+        check_validity(parsed, now_secs())?;
+        if !audiences.contains(&WORKLOAD_AUDIENCE) {
+            return Err(OAuthError::new(
+                400,
+                "invalid_client",
+                700212,
+                format!(
+                    "No matching federated identity record found for presented assertion audience '{}'. Please note that the matching is done using a case-sensitive comparison. The federated identity credential audience is '{WORKLOAD_AUDIENCE}'.",
+                    audiences.join(",")
+                ),
+            ));
+        }
+        // Subjects match exactly (case-sensitive), as Entra's do.
+        if sub != registered {
+            return Err(no_record());
+        }
+        Ok(())
+    }
+
+    fn check_assertion(
+        &self,
+        app: &App,
+        tenant: &TenantRef<'_>,
+        parsed: &jwt::Parsed,
+    ) -> Result<(), OAuthError> {
         let x5t = parsed.header.get("x5t").and_then(Value::as_str);
         let x5t256 = parsed.header.get("x5t#S256").and_then(Value::as_str);
         let presented = x5t256.or(x5t).unwrap_or("");
@@ -589,25 +761,7 @@ impl Identity {
                 ),
             ));
         }
-        let (Some(exp), nbf) = (parsed.claim_i64("exp"), parsed.claim_i64("nbf")) else {
-            return Err(malformed("the assertion has no 'exp' claim".into()));
-        };
-        // Entra allows five minutes of clock skew.
-        if exp.saturating_add(300) < now || nbf.is_some_and(|nbf| nbf.saturating_sub(300) > now) {
-            return Err(OAuthError::new(
-                401,
-                "invalid_client",
-                700024,
-                format!(
-                    "Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, expiry time of assertion {}. Review the documentation at https://docs.microsoft.com/en-us/azure/active-directory/develop/active-directory-certificate-credentials .",
-                    crate::sandbox::clock::iso8601(now),
-                    nbf.map(crate::sandbox::clock::iso8601)
-                        .unwrap_or_else(|| "-".into()),
-                    crate::sandbox::clock::iso8601(exp)
-                ),
-            ));
-        }
-        Ok(())
+        check_validity(parsed, now)
     }
 
     fn password(
@@ -1053,6 +1207,37 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panic while holding one of these locks leaves consistent data behind (each critical
     // section is a single map operation), so a poisoned lock is still usable.
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn malformed(why: String) -> OAuthError {
+    OAuthError::new(
+        400,
+        "invalid_client",
+        50027,
+        format!("JWT token is invalid or malformed. [Reason - {why}]"),
+    )
+}
+
+/// Checks a client assertion's `exp` and `nbf` at `now`, with Entra's five minutes of skew.
+fn check_validity(parsed: &jwt::Parsed, now: i64) -> Result<(), OAuthError> {
+    let (Some(exp), nbf) = (parsed.claim_i64("exp"), parsed.claim_i64("nbf")) else {
+        return Err(malformed("the assertion has no 'exp' claim".into()));
+    };
+    if exp.saturating_add(300) < now || nbf.is_some_and(|nbf| nbf.saturating_sub(300) > now) {
+        return Err(OAuthError::new(
+            401,
+            "invalid_client",
+            700024,
+            format!(
+                "Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, expiry time of assertion {}. Review the documentation at https://docs.microsoft.com/en-us/azure/active-directory/develop/active-directory-certificate-credentials .",
+                crate::sandbox::clock::iso8601(now),
+                nbf.map(crate::sandbox::clock::iso8601)
+                    .unwrap_or_else(|| "-".into()),
+                crate::sandbox::clock::iso8601(exp)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn missing(name: &str) -> OAuthError {

@@ -39,7 +39,10 @@ use std::time::Instant;
 use serde::Serialize;
 
 pub use config::{Behaviour, Fault, FaultKind, Latency, SandboxConfig, TenantConfig};
-pub use identity::{APP_CERTIFICATE, APP_PRIVATE_KEY, APPS, EXO_PUBLIC_CLIENT, USERS};
+pub use identity::{
+    APP_CERTIFICATE, APP_PRIVATE_KEY, APPS, EXO_PUBLIC_CLIENT, USERS, WORKLOAD_AUDIENCE,
+    WORKLOAD_ISSUER_PATH, WORKLOAD_READER_SUBJECT, WORKLOAD_SUBJECT, WORKLOAD_TOKEN_LIFETIME,
+};
 pub use stats::{Stats, TenantStats, WriteRecord};
 
 use directory::Directory;
@@ -155,6 +158,32 @@ impl Sandbox {
             }
             None => false,
         }
+    }
+
+    /// The issuer URL of the workload identity provider the sandbox plays,
+    /// `{base}/sandbox/workload`: the issuer of the sample apps' federated credentials.
+    pub fn workload_issuer(&self) -> String {
+        self.state.identity.workload_issuer()
+    }
+
+    /// Mints a workload token, as a CI system or Kubernetes would, for `subject` with
+    /// `audience` ([`WORKLOAD_AUDIENCE`] when `None`), expiring `lifetime_secs` from now (zero
+    /// or less: already expired). Present it as a `client_assertion` to exchange it for an
+    /// app token; [`WORKLOAD_SUBJECT`] is the admin app's registered subject.
+    ///
+    /// # Panics
+    ///
+    /// If the built-in key cannot sign, which a working build never sees.
+    pub fn workload_token(
+        &self,
+        subject: &str,
+        audience: Option<&str>,
+        lifetime_secs: i64,
+    ) -> String {
+        self.state
+            .identity
+            .workload_token(subject, audience, lifetime_secs)
+            .expect("the sandbox's built-in workload key signs")
     }
 
     /// A tenant's behaviour (limit, latency, faults) now.

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::identity::{
     APP_CERTIFICATE, APP_PRIVATE_KEY, APPS, EXCHANGE_RESOURCE, EXO_PUBLIC_CLIENT, USERS,
+    WORKLOAD_AUDIENCE, WORKLOAD_SUBJECT,
 };
 use super::{Behaviour, Sandbox, SandboxConfig, SandboxError};
 use crate::cli::SandboxArgs;
@@ -195,6 +196,19 @@ fn banner(sandbox: &Sandbox, args: &SandboxArgs) -> String {
         s,
         "Device code    POST {url}/{{tenant}}/oauth2/v2.0/devicecode, then approve at {url}/sandbox/devicelogin"
     );
+    let issuer = sandbox.workload_issuer();
+    let _ = writeln!(
+        s,
+        "Workload OIDC  issuer {issuer}  (discovery {issuer}/.well-known/openid-configuration)"
+    );
+    let _ = writeln!(
+        s,
+        "Workload token curl -s {url}/sandbox/workload/token -d subject={WORKLOAD_SUBJECT}  (optional: audience, lifetime_seconds)"
+    );
+    let _ = writeln!(
+        s,
+        "               then client_credentials with client_assertion=<token>, client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer, no secret"
+    );
     let _ = writeln!(s, "Statistics     GET  {url}/sandbox/stats");
     let _ = writeln!(s);
     let _ = writeln!(
@@ -214,6 +228,12 @@ fn banner(sandbox: &Sandbox, args: &SandboxArgs) -> String {
                 ""
             }
         );
+        if let Some(subject) = app.federated_subject {
+            let _ = writeln!(
+                s,
+                "    federated credential: issuer {issuer}  subject {subject}  audience {WORKLOAD_AUDIENCE}"
+            );
+        }
     }
     let _ = writeln!(
         s,

@@ -184,6 +184,8 @@ fn index(state: &State) -> Value {
             "batch": format!("{b}/adminapi/beta/{{tenant}}/$batch"),
             "stats": format!("{b}/sandbox/stats"),
             "devicelogin": format!("{b}/sandbox/devicelogin"),
+            "workload_issuer": state.identity.workload_issuer(),
+            "workload_token": format!("{b}/sandbox/workload/token"),
         }
     })
 }
@@ -364,30 +366,9 @@ async fn control(
             Ok(response)
         }
         (Method::POST, ["devicelogin"]) => {
-            let is_json = header(req.headers(), "content-type")
-                .is_some_and(|c| c.starts_with("application/json"));
-            let body = match read_body(req).await {
-                Ok(body) => body,
+            let fields = match read_fields(req).await {
+                Ok(fields) => fields,
                 Err(response) => return Ok(response),
-            };
-            let fields: HashMap<String, String> = if is_json {
-                match serde_json::from_slice::<Map<String, Value>>(&body) {
-                    Ok(map) => map
-                        .into_iter()
-                        .map(|(k, v)| {
-                            let v = match v {
-                                Value::String(s) => s,
-                                other => other.to_string(),
-                            };
-                            (k, v)
-                        })
-                        .collect(),
-                    Err(e) => return Ok(bad_request(&format!("The body is not JSON: {e}"))),
-                }
-            } else {
-                parse_query(&String::from_utf8_lossy(&body))
-                    .into_iter()
-                    .collect()
             };
             let code = fields.get("user_code").map(String::as_str).unwrap_or("");
             let user = fields.get("username").map(String::as_str).unwrap_or("");
@@ -401,6 +382,21 @@ async fn control(
                 )),
                 Err(message) => Ok(bad_request(&message)),
             }
+        }
+        (Method::GET, ["workload", ".well-known", "openid-configuration"]) => Ok(json_response(
+            StatusCode::OK,
+            &state.identity.workload_configuration(),
+        )),
+        (Method::GET, ["workload", "jwks"]) => Ok(json_response(
+            StatusCode::OK,
+            &state.identity.workload_jwks(),
+        )),
+        (Method::POST, ["workload", "token"]) => {
+            let fields = match read_fields(req).await {
+                Ok(fields) => fields,
+                Err(response) => return Ok(response),
+            };
+            Ok(workload_token(state, &fields))
         }
         (Method::GET, ["tenants"]) => {
             let tenants: Vec<Value> = state
@@ -471,6 +467,79 @@ async fn control(
             StatusCode::NOT_FOUND,
             &json!({"error": {"code": "NotFound", "message": "No such sandbox endpoint."}}),
         )),
+    }
+}
+
+/// Reads a control endpoint's body, JSON or a form, as text fields (JSON values other than
+/// strings keep their JSON text).
+async fn read_fields(req: Request<Incoming>) -> Result<HashMap<String, String>, Response<Body>> {
+    let is_json =
+        header(req.headers(), "content-type").is_some_and(|c| c.starts_with("application/json"));
+    let body = read_body(req).await?;
+    if !is_json {
+        return Ok(parse_query(&String::from_utf8_lossy(&body))
+            .into_iter()
+            .collect());
+    }
+    match serde_json::from_slice::<Map<String, Value>>(&body) {
+        Ok(map) => Ok(map
+            .into_iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                (k, v)
+            })
+            .collect()),
+        Err(e) => Err(bad_request(&format!("The body is not JSON: {e}"))),
+    }
+}
+
+/// `POST /sandbox/workload/token`: mints a workload token as a CI system would, from
+/// `subject`, `audience` and `lifetime_seconds` (all optional).
+fn workload_token(state: &State, fields: &HashMap<String, String>) -> Response<Body> {
+    use super::identity::{WORKLOAD_AUDIENCE, WORKLOAD_SUBJECT, WORKLOAD_TOKEN_LIFETIME};
+    let subject = fields
+        .get("subject")
+        .map(String::as_str)
+        .unwrap_or(WORKLOAD_SUBJECT);
+    let audience = fields
+        .get("audience")
+        .map(String::as_str)
+        .unwrap_or(WORKLOAD_AUDIENCE);
+    if subject.is_empty() || audience.is_empty() {
+        return bad_request("'subject' and 'audience' must not be empty.");
+    }
+    let lifetime = match fields.get("lifetime_seconds") {
+        None => WORKLOAD_TOKEN_LIFETIME,
+        Some(text) => match text.trim().parse::<i64>() {
+            Ok(n) => n,
+            Err(_) => {
+                return bad_request(&format!(
+                    "'lifetime_seconds' is a whole number of seconds, not '{text}'."
+                ));
+            }
+        },
+    };
+    match state
+        .identity
+        .workload_token(subject, Some(audience), lifetime)
+    {
+        Ok(token) => json_response(
+            StatusCode::OK,
+            &json!({
+                "token": token,
+                "issuer": state.identity.workload_issuer(),
+                "subject": subject,
+                "audience": audience,
+                "expires_in": lifetime,
+            }),
+        ),
+        Err(e) => json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({"error": {"code": "InternalServerError", "message": e.to_string()}}),
+        ),
     }
 }
 

@@ -379,17 +379,67 @@ async fn a_delegated_organization_is_reached_with_the_partners_app() {
 /// with a note saying so.
 #[tokio::test]
 async fn a_german_cloud_tenant_is_sent_to_worldwide_with_a_note() {
-    let ws = Workspace::new(&[(
-        "p.yaml",
-        "version: 1\nname: Germany\ntenants:\n  - { name: bmw, organization: bmw.onmicrosoft.de, cloud: germany, auth: { method: client_secret, app_id: 5d1e9c1a-7b0e-4f3a-9c6d-0a7e5a11ad01, secret_file: secret.txt } }\nsteps:\n  - cmdlet: Get-AcceptedDomain\n",
-    ), ("secret.txt", "s")]);
+    let ws = Workspace::new(&[
+        (
+            "p.yaml",
+            "version: 1\nname: Germany\ntenants:\n  - { name: bmw, organization: bmw.onmicrosoft.de, cloud: germany, auth: { method: client_secret, app_id: 5d1e9c1a-7b0e-4f3a-9c6d-0a7e5a11ad01, secret_file: secret.txt } }\nsteps:\n  - cmdlet: Get-AcceptedDomain\n",
+        ),
+        ("secret.txt", "s"),
+    ]);
     let playbook = tenantry::playbook::Playbook::load(&ws.path().join("p.yaml")).unwrap();
     let sessions = tenantry::session::Sessions::open(&playbook, &[0], &Default::default())
         .await
         .unwrap();
     let warnings = &sessions.sessions[0].warnings;
     assert!(
-        warnings.iter().any(|w| w.contains("moved to the worldwide cloud")),
+        warnings
+            .iter()
+            .any(|w| w.contains("moved to the worldwide cloud")),
         "{warnings:?}"
     );
+}
+
+/// Workload identity federation: the platform's token file is the app's credential, by auth
+/// block or by AZURE_FEDERATED_TOKEN_FILE; a token for another subject is refused with advice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_federated_token_file_signs_the_app_in_without_a_secret() {
+    use tenantry::sandbox::WORKLOAD_SUBJECT;
+    let sb = sandbox().await;
+    let ws = workspace(
+        &sb,
+        "contoso.onmicrosoft.com",
+        &format!(
+            "{{ method: federated, app_id: {}, token_file: workload.jwt }}",
+            APPS[0].client_id
+        ),
+        "",
+    );
+    std::fs::write(
+        ws.path().join("workload.jwt"),
+        sb.workload_token(WORKLOAD_SUBJECT, None, 600),
+    )
+    .unwrap();
+    let run = tenantry(&ws, &["connect", "p.yaml"], &[]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_line(&run, &format!("connected as app {}", APPS[0].client_id));
+
+    // The same through the environment, as a Kubernetes pod gets it.
+    let bare = workspace(&sb, "contoso.onmicrosoft.com", "", "");
+    let file = ws.path().join("workload.jwt");
+    let env = [
+        ("AZURE_CLIENT_ID", APPS[0].client_id),
+        ("AZURE_FEDERATED_TOKEN_FILE", file.to_str().unwrap()),
+    ];
+    let run = tenantry(&bare, &["connect", "p.yaml"], &env).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+
+    std::fs::write(
+        ws.path().join("workload.jwt"),
+        sb.workload_token("repo:someone/else:ref:refs/heads/main", None, 600),
+    )
+    .unwrap();
+    let run = tenantry(&ws, &["connect", "p.yaml"], &[]).await;
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    assert_line(&run, "AADSTS70021");
+    assert_line(&run, "no federated credential of the app matches");
 }

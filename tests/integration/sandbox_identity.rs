@@ -1,13 +1,17 @@
 //! The sandbox's Entra ID on the wire: the token endpoint for every grant, certificate
-//! assertions verified against the registered certificate, device code, discovery.
+//! assertions verified against the registered certificate, workload tokens exchanged through
+//! federated credentials, device code, discovery.
 
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 use tenantry::jwt::{self, Algorithm, Certificate};
-use tenantry::sandbox::{APP_PRIVATE_KEY, APPS, EXO_PUBLIC_CLIENT, SandboxConfig};
+use tenantry::sandbox::{
+    APP_PRIVATE_KEY, APPS, EXO_PUBLIC_CLIENT, SandboxConfig, WORKLOAD_AUDIENCE,
+    WORKLOAD_READER_SUBJECT, WORKLOAD_SUBJECT,
+};
 
-use crate::wire::{CONTOSO, SCOPE, Wire, claims};
+use crate::wire::{CONTOSO, SCOPE, Wire, claims, cmdlet_input};
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const OTHER_KEY: &str = include_str!("../fixtures/other.key");
@@ -687,4 +691,313 @@ async fn openid_configuration_points_at_the_sandbox_endpoints() {
         );
         assert!(doc["jwks_uri"].is_string());
     }
+}
+
+/// Exchanges a workload token for an app token of app `n` of [`APPS`], sending no secret.
+async fn federated_request(wire: &Wire, n: usize, token: &str) -> crate::wire::Reply {
+    wire.token_request(
+        CONTOSO,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", APPS[n].client_id),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", token),
+            ("scope", SCOPE),
+        ],
+    )
+    .await
+}
+
+/// Mints a workload token over HTTP with a JSON body, as a test of a CI system would.
+async fn mint(wire: &Wire, body: Value) -> String {
+    let reply = crate::wire::read(
+        wire.http
+            .post(format!("{}/sandbox/workload/token", wire.url()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    reply.json["token"].as_str().unwrap().to_string()
+}
+
+/// A token that claims the workload issuer but is signed with another key.
+fn forged(wire: &Wire, kid: &str) -> String {
+    let key = jwt::private_key_from_pem(OTHER_KEY).unwrap();
+    let mut header = Map::new();
+    header.insert("kid".into(), kid.into());
+    let claims = json!({
+        "iss": wire.sandbox.workload_issuer(), "sub": WORKLOAD_SUBJECT,
+        "aud": WORKLOAD_AUDIENCE, "iat": now(), "nbf": now(), "exp": now() + 600,
+    });
+    jwt::sign(header, claims.as_object().unwrap(), Algorithm::Rs256, &key).unwrap()
+}
+
+#[tokio::test]
+async fn a_workload_token_is_exchanged_for_an_app_token_that_runs_cmdlets() {
+    let wire = Wire::tenants(3).await;
+    let tenant = &wire.sandbox.tenants()[0];
+    let workload = mint(&wire, json!({"subject": WORKLOAD_SUBJECT})).await;
+    let minted = claims(&workload);
+    assert_eq!(minted["iss"], format!("{}/sandbox/workload", wire.url()));
+    assert_eq!(minted["sub"], WORKLOAD_SUBJECT);
+    assert_eq!(minted["aud"], WORKLOAD_AUDIENCE);
+    let lifetime = minted["exp"].as_i64().unwrap() - now();
+    assert!((595..=600).contains(&lifetime), "lifetime {lifetime}");
+
+    let reply = federated_request(&wire, 0, &workload).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    let access = reply.json["access_token"].as_str().unwrap();
+    let c = claims(access);
+    assert_eq!(c["appid"], APPS[0].client_id);
+    assert_eq!(c["appidacr"], "2");
+    assert_eq!(c["tid"], tenant.id.as_str());
+    assert_eq!(c["idtyp"], "app");
+    assert_eq!(
+        c["roles"],
+        json!(["Exchange.ManageAsApp", "Exchange.ManageAsAppV2"])
+    );
+    assert_eq!(c["wids"], json!(["29232cdf-9323-42fd-ade2-1d097af3e4de"]));
+    let run = wire
+        .invoke_with(
+            CONTOSO,
+            access,
+            &cmdlet_input("Get-Mailbox", json!({"ResultSize": "Unlimited"})),
+            &[],
+        )
+        .await;
+    assert_eq!(run.status, 200, "{}", run.json);
+    assert!(
+        !run.json["value"].as_array().unwrap().is_empty(),
+        "{}",
+        run.json
+    );
+
+    // The library mints the same kind of token; a form body works over HTTP too, and the
+    // reader app has its own subject.
+    let library = wire.sandbox.workload_token(WORKLOAD_SUBJECT, None, 300);
+    assert_eq!(federated_request(&wire, 0, &library).await.status, 200);
+    let form = crate::wire::read(
+        wire.http
+            .post(format!("{}/sandbox/workload/token", wire.url()))
+            .form(&[
+                ("subject", WORKLOAD_READER_SUBJECT),
+                ("lifetime_seconds", "120"),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(form.status, 200, "{}", form.json);
+    let reader = federated_request(&wire, 1, form.json["token"].as_str().unwrap()).await;
+    assert_eq!(reader.status, 200, "{}", reader.json);
+    assert_eq!(
+        claims(reader.json["access_token"].as_str().unwrap())["appid"],
+        APPS[1].client_id
+    );
+    // A workload token is no access token for the admin API.
+    let direct = wire
+        .invoke_with(
+            CONTOSO,
+            &workload,
+            &cmdlet_input("Get-Mailbox", json!({})),
+            &[],
+        )
+        .await;
+    assert_eq!(direct.status, 401);
+
+    let stats = wire.stats().await.tenant(CONTOSO);
+    assert_eq!(stats.tokens_issued["federated"], 3);
+    assert_eq!(stats.tokens(), 3);
+}
+
+#[tokio::test]
+async fn workload_tokens_for_another_subject_audience_or_time_are_refused() {
+    let wire = Wire::tenants(1).await;
+    let issuer = wire.sandbox.workload_issuer();
+    let wrong_subject = "repo:contoso/tenantry:ref:refs/heads/main";
+    let cases = [
+        (
+            "a subject no credential names",
+            0,
+            wire.sandbox.workload_token(wrong_subject, None, 600),
+            400,
+            70021,
+            format!(
+                "Assertion Issuer: '{issuer}'. Assertion Subject: '{wrong_subject}'. Assertion Audience: '{WORKLOAD_AUDIENCE}'."
+            ),
+        ),
+        (
+            "the reader app's subject presented for the admin app",
+            0,
+            wire.sandbox
+                .workload_token(WORKLOAD_READER_SUBJECT, None, 600),
+            400,
+            70021,
+            format!("Assertion Subject: '{WORKLOAD_READER_SUBJECT}'"),
+        ),
+        (
+            "an app without a federated credential",
+            2,
+            wire.sandbox.workload_token(WORKLOAD_SUBJECT, None, 600),
+            400,
+            70021,
+            "No matching federated identity record found for presented assertion.".to_string(),
+        ),
+        (
+            "another audience",
+            0,
+            wire.sandbox
+                .workload_token(WORKLOAD_SUBJECT, Some("api://other"), 600),
+            400,
+            700212,
+            "presented assertion audience 'api://other'".to_string(),
+        ),
+        (
+            "expired beyond the five minutes of allowed skew",
+            0,
+            mint(
+                &wire,
+                json!({"subject": WORKLOAD_SUBJECT, "lifetime_seconds": -600}),
+            )
+            .await,
+            401,
+            700024,
+            "Client assertion is not within its valid time range. Current time: ".to_string(),
+        ),
+    ];
+    for (case, app, token, status, code, reason) in cases {
+        let reply = federated_request(&wire, app, &token).await;
+        assert_entra_error(&reply, status, "invalid_client", code);
+        let description = reply.json["error_description"].as_str().unwrap();
+        assert!(description.contains(&reason), "{case}: {description}");
+    }
+    // Another issuer, however well signed, has no federated credential here.
+    let key = jwt::private_key_from_pem(OTHER_KEY).unwrap();
+    let github = jwt::sign(
+        Map::new(),
+        json!({
+            "iss": "https://token.actions.githubusercontent.com", "sub": WORKLOAD_SUBJECT,
+            "aud": WORKLOAD_AUDIENCE, "nbf": now(), "exp": now() + 600,
+        })
+        .as_object()
+        .unwrap(),
+        Algorithm::Rs256,
+        &key,
+    )
+    .unwrap();
+    let reply = federated_request(&wire, 0, &github).await;
+    assert_entra_error(&reply, 400, "invalid_client", 70021);
+    assert!(
+        reply.json["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("Assertion Issuer: 'https://token.actions.githubusercontent.com'")
+    );
+    // A token that expired within the skew still passes, as Entra allows.
+    let lenient = wire.sandbox.workload_token(WORKLOAD_SUBJECT, None, -60);
+    assert_eq!(federated_request(&wire, 0, &lenient).await.status, 200);
+
+    let stats = wire.sandbox.stats().tenant(CONTOSO);
+    assert_eq!(stats.token_errors["invalid_client"], 6);
+    assert_eq!(stats.tokens_issued.get("federated"), Some(&1));
+}
+
+#[tokio::test]
+async fn a_workload_token_signed_with_another_key_is_refused() {
+    let wire = Wire::tenants(1).await;
+    let jwks: Value = wire
+        .http
+        .get(format!("{}/sandbox/workload/jwks", wire.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kid = jwks["keys"][0]["kid"].as_str().unwrap();
+    let forged_signature = federated_request(&wire, 0, &forged(&wire, kid)).await;
+    assert_entra_error(&forged_signature, 401, "invalid_client", 700027);
+    assert!(
+        forged_signature.json["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("signature value did not match")
+    );
+    let unknown_key = federated_request(&wire, 0, &forged(&wire, "some-other-key")).await;
+    assert_entra_error(&unknown_key, 401, "invalid_client", 700027);
+    assert!(
+        unknown_key.json["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("The key was not found")
+    );
+    assert_eq!(wire.sandbox.stats().tenant(CONTOSO).tokens(), 0);
+}
+
+#[tokio::test]
+async fn the_workload_issuer_publishes_discovery_and_a_key_that_verifies_its_tokens() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let wire = Wire::tenants(1).await;
+    let get = |url: String| {
+        let wire = &wire;
+        async move {
+            let reply = wire.http.get(url).send().await.unwrap();
+            assert_eq!(reply.status(), 200);
+            reply.json::<Value>().await.unwrap()
+        }
+    };
+    let issuer = format!("{}/sandbox/workload", wire.url());
+    assert_eq!(wire.sandbox.workload_issuer(), issuer);
+    let discovery = get(format!("{issuer}/.well-known/openid-configuration")).await;
+    assert_eq!(discovery["issuer"], issuer.as_str());
+    assert_eq!(
+        discovery["id_token_signing_alg_values_supported"],
+        json!(["RS256"])
+    );
+    let jwks = get(discovery["jwks_uri"].as_str().unwrap().to_string()).await;
+    let jwk = &jwks["keys"][0];
+    assert_eq!((&jwk["kty"], &jwk["alg"]), (&json!("RSA"), &json!("RS256")));
+    let number = |name: &str| {
+        let bytes = URL_SAFE_NO_PAD.decode(jwk[name].as_str().unwrap()).unwrap();
+        rsa::BoxedUint::from_be_slice_vartime(&bytes)
+    };
+    let public = rsa::PublicKey::new(number("n"), number("e")).unwrap();
+
+    let token = mint(
+        &wire,
+        json!({"subject": "anyone", "audience": "api://custom"}),
+    )
+    .await;
+    let parsed = jwt::parse(&token).unwrap();
+    assert_eq!(parsed.header["kid"], jwk["kid"]);
+    assert_eq!(parsed.header["alg"], "RS256");
+    parsed
+        .verify(&public)
+        .expect("the published key verifies the token");
+    assert_eq!(parsed.claims["iss"], issuer.as_str());
+    assert_eq!(parsed.claims["aud"], "api://custom");
+    // The forged token does not verify against the published key.
+    assert!(
+        jwt::parse(&forged(&wire, jwk["kid"].as_str().unwrap()))
+            .unwrap()
+            .verify(&public)
+            .is_err()
+    );
+    // The workload key is published apart from the tenants' token signing key.
+    let tenant_keys = get(format!("{}/{CONTOSO}/discovery/v2.0/keys", wire.url())).await;
+    assert_ne!(tenant_keys["keys"][0]["kid"], jwk["kid"]);
+    // A malformed request to mint is refused.
+    let bad = wire
+        .http
+        .post(format!("{issuer}/token"))
+        .json(&json!({"lifetime_seconds": "soon"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
 }
