@@ -51,12 +51,21 @@ pub async fn connect(
         &SessionOptions {
             sandbox_latency: None,
             proxy: options.proxy.clone(),
+            // A check should answer in seconds: one quick retry, not a run's patience.
+            retry: Some(crate::exchange::RetryPolicy {
+                max_retries: 1,
+                base: Duration::from_millis(500),
+                max_wait: Duration::from_secs(2),
+                resend_unconfirmed_writes: false,
+            }),
         },
     )
     .await?;
     for warning in sessions.iter().flat_map(|s| &s.warnings) {
         let _ = writeln!(out, "{warning}");
     }
+    let proxy = crate::exchange::proxy_in_use(options.proxy.as_deref());
+    let proxy = &proxy;
     // Interactive sign-ins first, one at a time; then every tenant's call at once.
     let mut early = Vec::new();
     for s in &sessions {
@@ -71,16 +80,16 @@ pub async fn connect(
         if let Some(e) = failed {
             return Outcome {
                 tenant,
-                result: Err(explain_auth(&e)),
+                result: Err(explain_auth(&e, proxy.as_deref())),
             };
         }
         let started = Instant::now();
         let result = match s.client.invoke(&options.cmdlet, &Map::new()).await {
             Ok(_) => match s.tokens.token().await {
                 Ok(token) => Ok(describe(&token.secret, started.elapsed(), s.tokens.who())),
-                Err(e) => Err(explain_auth(&e)),
+                Err(e) => Err(explain_auth(&e, proxy.as_deref())),
             },
-            Err(e) => Err(explain(&e, &options.cmdlet)),
+            Err(e) => Err(explain(&e, &options.cmdlet, proxy.as_deref())),
         };
         Outcome { tenant, result }
     });
@@ -155,31 +164,37 @@ fn describe(token: &crate::auth::Secret, round_trip: Duration, fallback: String)
 }
 
 /// One line for a failed call.
-fn explain(e: &ExchangeError, cmdlet: &str) -> String {
+fn explain(e: &ExchangeError, cmdlet: &str, proxy: Option<&str>) -> String {
     match e {
-        ExchangeError::Auth(a) => explain_auth(a),
+        ExchangeError::Auth(a) => explain_auth(a, proxy),
         ExchangeError::Cmdlet(c) if c.short_class() == "CommandNotFoundException" => format!(
-            "{e} (the account has no Exchange role that allows {cmdlet}: assign it Exchange Administrator, or Global Reader to read)"
+            "{e} (the account has no Exchange role that allows {cmdlet}, or the cmdlet does not exist: assign it Exchange Administrator, or Global Reader to read)"
         ),
         other => other.to_string(),
     }
 }
 
-/// One line for a failed sign-in, with the network's usual culprits named.
-fn explain_auth(e: &AuthError) -> String {
+/// One line for a failed sign-in, with the network's usual culprit named.
+fn explain_auth(e: &AuthError, proxy: Option<&str>) -> String {
     match e {
-        AuthError::Unreachable { reason, .. } => {
+        AuthError::Unreachable { url, reason } => {
             let lower = reason.to_ascii_lowercase();
-            let hint = if lower.contains("dns") || lower.contains("resolve") {
-                "the host name does not resolve: check DNS, and the tenant's cloud"
+            let hint = if let Some(proxy) = proxy
+                && lower.contains("connect")
+            {
+                format!(
+                    "the proxy {} did not take the connection: check --proxy and HTTPS_PROXY, or list the host in NO_PROXY",
+                    crate::exchange::redact_password(proxy)
+                )
+            } else if lower.contains("dns") || lower.contains("lookup") || lower.contains("resolve")
+            {
+                "the host name does not resolve: check DNS, and the tenant's cloud".to_string()
             } else if lower.contains("certificate") || lower.contains("tls") {
-                "TLS failed: a proxy or firewall may be inspecting traffic; trust its CA, or list the host in NO_PROXY"
-            } else if lower.contains("proxy") {
-                "the proxy refused or failed: check --proxy and HTTPS_PROXY"
+                "TLS failed: a proxy or firewall may be inspecting traffic; trust its CA, or list the host in NO_PROXY".to_string()
             } else {
-                "check the network, the firewall and the proxy"
+                "check the network, the firewall and the proxy".to_string()
             };
-            format!("{e} ({hint})")
+            format!("cannot reach the sign-in endpoint {url}: {reason} ({hint})")
         }
         other => other.to_string(),
     }

@@ -43,21 +43,12 @@ pub fn http_client() -> Result<reqwest::Client, ExchangeError> {
 /// always reached directly; `NO_PROXY` lists more hosts to reach directly.
 pub fn http_client_via(proxy: Option<&str>) -> Result<reqwest::Client, ExchangeError> {
     install_tls_provider();
-    let failed = |what: String| ExchangeError::Unexpected {
-        status: 0,
-        body: what,
-    };
+    let failed = ExchangeError::Setup;
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let proxy = proxy
-        .map(str::to_string)
-        .or_else(|| env("HTTPS_PROXY"))
-        .or_else(|| env("https_proxy"))
-        .or_else(|| env("ALL_PROXY"))
-        .or_else(|| env("all_proxy"));
     // The environment is read here, once, rather than by reqwest on its own, so that plain
     // http (loopback only) never goes to a proxy named by HTTP_PROXY.
     let mut builder = reqwest::Client::builder().no_proxy();
-    if let Some(url) = proxy {
+    if let Some(url) = proxy_in_use(proxy) {
         let mut bypass = env("NO_PROXY")
             .or_else(|| env("no_proxy"))
             .unwrap_or_default();
@@ -79,10 +70,18 @@ pub fn http_client_via(proxy: Option<&str>) -> Result<reqwest::Client, ExchangeE
         .pool_idle_timeout(Duration::from_secs(90))
         .user_agent(concat!("tenantry/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| ExchangeError::Unexpected {
-            status: 0,
-            body: format!("cannot build the HTTP client: {e}"),
-        })
+        .map_err(|e| ExchangeError::Setup(format!("cannot build the HTTP client: {e}")))
+}
+
+/// The proxy https traffic goes through: `flag` (`--proxy`), else `HTTPS_PROXY`,
+/// `https_proxy`, `ALL_PROXY` or `all_proxy`.
+pub fn proxy_in_use(flag: Option<&str>) -> Option<String> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    flag.map(str::to_string)
+        .or_else(|| env("HTTPS_PROXY"))
+        .or_else(|| env("https_proxy"))
+        .or_else(|| env("ALL_PROXY"))
+        .or_else(|| env("all_proxy"))
 }
 
 /// `url` with the password of its user info hidden: `http://me:***@proxy:3128`.
@@ -211,6 +210,9 @@ pub enum ExchangeError {
     /// The endpoint is not allowed (not https outside loopback).
     #[error(transparent)]
     Endpoint(#[from] CloudError),
+    /// The HTTP client could not be set up (a proxy URL that is not one).
+    #[error("{0}")]
+    Setup(String),
 }
 
 impl ExchangeError {

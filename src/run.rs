@@ -116,6 +116,7 @@ pub async fn run(
         &SessionOptions {
             sandbox_latency: Some(settings.sandbox_latency),
             proxy: settings.proxy.clone(),
+            retry: None,
         },
     )
     .await?;

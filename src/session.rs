@@ -45,6 +45,8 @@ pub struct SessionOptions {
     pub sandbox_latency: Option<Latency>,
     /// `--proxy URL`, overriding `HTTPS_PROXY`.
     pub proxy: Option<String>,
+    /// How transient failures are retried (the default when `None`).
+    pub retry: Option<RetryPolicy>,
 }
 
 /// One tenant's session.
@@ -99,12 +101,19 @@ impl Sessions {
         let mut sessions = Vec::new();
         for &index in selected {
             let tenant = &playbook.tenants[index];
-            let session = open(playbook, tenant, sandbox.as_ref(), &http, cache.as_ref()).map_err(
-                |reason| SessionError::Tenant {
-                    tenant: tenant.name().to_string(),
-                    reason,
-                },
-            )?;
+            let retry = options.retry.clone().unwrap_or_default();
+            let session = open(
+                playbook,
+                tenant,
+                sandbox.as_ref(),
+                &http,
+                cache.as_ref(),
+                retry,
+            )
+            .map_err(|reason| SessionError::Tenant {
+                tenant: tenant.name().to_string(),
+                reason,
+            })?;
             sessions.push(Session {
                 tenant: index,
                 ..session
@@ -121,6 +130,7 @@ fn open(
     sandbox: Option<&Sandbox>,
     http: &reqwest::Client,
     cache: Option<&Arc<TokenCache>>,
+    retry: RetryPolicy,
 ) -> Result<Session, String> {
     let sandbox_url = sandbox.map(Sandbox::url);
     let endpoints = Endpoints::of(
@@ -179,7 +189,7 @@ fn open(
         &endpoints.invoke_url(org),
         org,
         Arc::clone(&tokens),
-        RetryPolicy::default(),
+        retry,
     )
     .map_err(|e| e.to_string())?;
     Ok(Session {

@@ -443,3 +443,149 @@ async fn a_federated_token_file_signs_the_app_in_without_a_secret() {
     assert_line(&run, "AADSTS70021");
     assert_line(&run, "no federated credential of the app matches");
 }
+
+/// Proxies: a proxy that does not answer is named in the advice; a proxy URL that is not one
+/// is refused without showing its password; loopback (the sandbox) never goes through one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_trouble_is_named_and_loopback_goes_direct() {
+    let sb = sandbox().await;
+    let secret = format!(
+        "{{ method: client_secret, app_id: {}, secret_env: SECRET }}",
+        APPS[0].client_id
+    );
+    let direct = workspace(&sb, "contoso.onmicrosoft.com", &secret, "");
+    let env = [
+        ("SECRET", APPS[0].client_secret),
+        ("HTTPS_PROXY", "http://127.0.0.1:9"),
+    ];
+    let run = tenantry(&direct, &["connect", "p.yaml"], &env).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+
+    let remote = Workspace::new(&[(
+        "p.yaml",
+        &format!(
+            "version: 1\nname: Remote\ntenants:\n  - {{ name: contoso, organization: contoso.onmicrosoft.com, cloud: custom, endpoints: {{ rest: \"https://exo.tenantry.invalid\", authority: \"https://login.tenantry.invalid\", scope: \"https://outlook.office365.com/.default\" }}, auth: {secret} }}\nsteps:\n  - cmdlet: Get-AcceptedDomain\n"
+        ),
+    )]);
+    let run = tenantry(
+        &remote,
+        &[
+            "connect",
+            "p.yaml",
+            "--proxy",
+            "http://user:hunter2@127.0.0.1:9",
+        ],
+        &[("SECRET", "s")],
+    )
+    .await;
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    assert_line(
+        &run,
+        "the proxy http://user:***@127.0.0.1:9 did not take the connection",
+    );
+    assert!(!run.stdout.contains("hunter2"));
+    let run = tenantry(
+        &remote,
+        &["connect", "p.yaml", "--proxy", "http://user:hunter2@[bad"],
+        &[("SECRET", "s")],
+    )
+    .await;
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("is not a usable URL") && !run.stderr.contains("hunter2"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A certificate the app does not know: Entra's refusal, and what to do about it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unregistered_certificate_is_explained() {
+    let sb = sandbox().await;
+    let fixtures = crate::support::root().join("tests/fixtures");
+    let auth = format!(
+        "{{ method: certificate, app_id: {}, certificate_file: \"{}\", key_file: \"{}\" }}",
+        APPS[0].client_id,
+        fixtures.join("other.crt").display(),
+        fixtures.join("other.key").display()
+    );
+    let ws = workspace(&sb, "contoso.onmicrosoft.com", &auth, "");
+    let run = tenantry(&ws, &["connect", "p.yaml"], &[]).await;
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    assert_line(&run, "AADSTS700027");
+    assert_line(&run, "upload the current one to the app registration");
+}
+
+/// Two tenants signing in by device code during `run`: one prompt at a time, each naming its
+/// tenant; the second comes only once the first is done, and both happen before any task.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_code_prompts_come_one_tenant_at_a_time_before_the_run() {
+    let sb = sandbox().await;
+    let url = sb.url();
+    let tenant = |name: &str| {
+        format!(
+            "  - {{ name: {name}, organization: {name}.onmicrosoft.com, cloud: custom, endpoints: {{ rest: \"{url}\", authority: \"{url}\", scope: \"https://outlook.office365.com/.default\" }}, auth: {{ method: device_code, user: admin@{name}.onmicrosoft.com }} }}\n"
+        )
+    };
+    let ws = Workspace::new(&[(
+        "p.yaml",
+        &format!(
+            "version: 1\nname: Two people\ntenants:\n{}{}steps:\n  - cmdlet: Get-AcceptedDomain\n",
+            tenant("contoso"),
+            tenant("fabrikam")
+        ),
+    )]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tenantry"))
+        .args(["run", "p.yaml", "--progress", "plain"])
+        .current_dir(ws.path())
+        .env("TENANTRY_CACHE_DIR", ws.path().join("cache"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let line = line.unwrap();
+            if let Some(code) = line.split("enter the code ").nth(1) {
+                let tenant = line
+                    .split(']')
+                    .next()
+                    .unwrap()
+                    .trim_start_matches('[')
+                    .to_string();
+                let _ = tx.send((tenant, code.split_whitespace().next().unwrap().to_string()));
+            }
+        }
+    });
+    let next = |rx: &std::sync::mpsc::Receiver<(String, String)>, wait: u64| {
+        rx.recv_timeout(std::time::Duration::from_millis(wait))
+    };
+    let (first, code) = next(&rx, 30_000).expect("a first prompt");
+    assert!(
+        next(&rx, 700).is_err(),
+        "no second prompt while the first waits"
+    );
+    let user = format!("admin@{first}");
+    sb.approve_device_code(&code, &user).unwrap();
+    let (second, code) = next(&rx, 30_000).expect("a second prompt");
+    assert_ne!(first, second);
+    sb.approve_device_code(&code, &format!("admin@{second}"))
+        .unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("ok       contoso/1-get-accepteddomain"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ok       fabrikam/1-get-accepteddomain"),
+        "{stdout}"
+    );
+}
