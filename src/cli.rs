@@ -71,6 +71,12 @@ pub enum Command {
         /// The playbook and what to select (`--limit contoso`; every tenant by default).
         #[command(flatten)]
         args: PlanArgs,
+        /// One tenant to check, by name (the same as `--limit NAME`).
+        #[arg(conflicts_with = "all")]
+        tenant: Option<String>,
+        /// Check every tenant of the playbook (the default).
+        #[arg(long)]
+        all: bool,
         /// The read-only cmdlet to run.
         #[arg(long, default_value = "Get-OrganizationConfig")]
         cmdlet: String,
@@ -140,6 +146,10 @@ pub struct SandboxArgs {
     /// How long access tokens live (`60m`, `30s`).
     #[arg(long, default_value = "60m", value_parser = parse_duration_arg)]
     pub token_ttl: std::time::Duration,
+    /// Run the sign-in service's clock ahead (`10m`) or behind (`-10m`) this machine's, to
+    /// rehearse a client with a wrong clock.
+    #[arg(long, default_value = "0s", value_parser = parse_skew, allow_hyphen_values = true)]
+    pub clock_skew: i64,
     /// Inject a fault into a fraction of admin API calls: 429, 503, 504, 401, drop (the
     /// connection closes unanswered), or applied-504 / applied-drop (the cmdlet runs, then the
     /// answer is lost), e.g. `--fault 503:0.01` (repeatable).
@@ -162,6 +172,18 @@ fn parse_latency(s: &str) -> Result<crate::sandbox::Latency, String> {
 
 fn parse_fault(s: &str) -> Result<crate::sandbox::Fault, String> {
     s.parse()
+}
+
+/// A signed duration in whole seconds: `10m`, `-90s`.
+fn parse_skew(s: &str) -> Result<i64, String> {
+    let (sign, rest) = match s.trim().strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, s.trim()),
+    };
+    let d = crate::sandbox::config::parse_duration(rest)?;
+    i64::try_from(d.as_secs())
+        .map(|n| sign * n)
+        .map_err(|_| format!("`{s}` is too long"))
 }
 
 fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
@@ -371,10 +393,13 @@ fn run(cli: Cli) -> Result<i32, CliError> {
             Ok(code)
         }
         Command::Connect {
-            args,
+            mut args,
+            tenant,
+            all: _,
             cmdlet,
             proxy,
         } => {
+            args.limit.extend(tenant);
             if crate::playbook::verbs::is_read_only(&cmdlet) {
                 let playbook = Playbook::parse(&args.playbook)?;
                 let env = crate::template::environment(&playbook.dir);

@@ -86,7 +86,7 @@ pub async fn connect(
         let started = Instant::now();
         let result = match s.client.invoke(&options.cmdlet, &Map::new()).await {
             Ok(_) => match s.tokens.token().await {
-                Ok(token) => Ok(describe(&token.secret, started.elapsed(), s.tokens.who())),
+                Ok(token) => Ok(describe(&token, started.elapsed(), s.tokens.who())),
                 Err(e) => Err(explain_auth(&e, proxy.as_deref())),
             },
             Err(e) => Err(explain(&e, &options.cmdlet, proxy.as_deref())),
@@ -135,8 +135,8 @@ pub async fn connect(
 
 /// Who the token says is signed in, to which tenant, for how long, and the clock's skew
 /// against its issue time.
-fn describe(token: &crate::auth::Secret, round_trip: Duration, fallback: String) -> Connected {
-    let claims = crate::jwt::parse(token.expose()).ok();
+fn describe(token: &crate::auth::AccessToken, round_trip: Duration, fallback: String) -> Connected {
+    let claims = crate::jwt::parse(token.secret.expose()).ok();
     let claim = |name: &str| {
         claims
             .as_ref()
@@ -154,9 +154,9 @@ fn describe(token: &crate::auth::Secret, round_trip: Duration, fallback: String)
     Connected {
         who,
         tenant_id: claim("tid").unwrap_or_else(|| "(not in the token)".into()),
-        expires_in: number("exp").map_or(Duration::ZERO, |exp| {
-            Duration::from_secs((exp - now).max(0) as u64)
-        }),
+        // By this machine's clock, from the lifetime the service gave: `exp` is the
+        // service's time, which a wrong clock would misread.
+        expires_in: token.expires_at.saturating_duration_since(Instant::now()),
         round_trip,
         // A token is issued "now" by the service's clock: the gap is this machine's skew.
         skew: number("iat").map(|iat| now - iat),

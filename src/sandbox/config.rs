@@ -44,6 +44,9 @@ pub struct SandboxConfig {
     pub call_timeout: Duration,
     /// The certificate (PEM) registered for the sample apps; the built-in one when `None`.
     pub app_certificate: Option<String>,
+    /// Seconds the sign-in service's clock runs ahead of this machine's (negative: behind),
+    /// to rehearse a client whose clock is off.
+    pub clock_skew: i64,
 }
 
 impl Default for SandboxConfig {
@@ -58,6 +61,7 @@ impl Default for SandboxConfig {
             require_anchor: false,
             call_timeout: Duration::from_secs(15 * 60),
             app_certificate: None,
+            clock_skew: 0,
         }
     }
 }

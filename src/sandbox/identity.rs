@@ -314,6 +314,8 @@ pub struct Identity {
     verified: Mutex<HashMap<String, Arc<Caller>>>,
     rng: Mutex<Rng>,
     serial: AtomicU64,
+    /// Seconds this service's clock is ahead of the machine's.
+    clock_skew: i64,
 }
 
 /// Device-code sign-ins that may wait at once.
@@ -363,7 +365,19 @@ impl Identity {
             verified: Mutex::new(HashMap::new()),
             rng: Mutex::new(Rng::derive(nanos, "identity")),
             serial: AtomicU64::new(0),
+            clock_skew: 0,
         })
+    }
+
+    /// Runs this service's clock `seconds` ahead of the machine's (behind when negative).
+    pub fn with_clock_skew(mut self, seconds: i64) -> Self {
+        self.clock_skew = seconds;
+        self
+    }
+
+    /// Now, by this service's clock.
+    fn now(&self) -> i64 {
+        now_secs() + self.clock_skew
     }
 
     fn random_token(&self, len: usize) -> String {
@@ -462,7 +476,7 @@ impl Identity {
         audience: Option<&str>,
         lifetime_secs: i64,
     ) -> Result<String, crate::jwt::JwtError> {
-        let now = now_secs();
+        let now = self.now();
         let exp = now.saturating_add(lifetime_secs);
         let iat = if lifetime_secs > 0 {
             now
@@ -562,7 +576,7 @@ impl Identity {
                 "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
             ));
         };
-        let now = now_secs();
+        let now = self.now();
         let mut claims = self.base_claims(tenant, &resource, now);
         claims.insert("appid".into(), app.client_id.into());
         claims.insert(
@@ -671,7 +685,7 @@ impl Identity {
                 "Client assertion failed signature validation. [Reason - The provided signature value did not match the expected signature value.]",
             ));
         }
-        check_validity(parsed, now_secs())?;
+        check_validity(parsed, self.now())?;
         if !audiences.contains(&WORKLOAD_AUDIENCE) {
             return Err(OAuthError::new(
                 400,
@@ -722,7 +736,7 @@ impl Identity {
                 "Client assertion failed signature validation. [Reason - The provided signature value did not match the expected signature value.]",
             ));
         }
-        let now = now_secs();
+        let now = self.now();
         if now > self.app_cert.not_after {
             return Err(OAuthError::new(
                 401,
@@ -807,7 +821,7 @@ impl Identity {
         client_id: &str,
         amr: &[&str],
     ) -> Result<Value, OAuthError> {
-        let now = now_secs();
+        let now = self.now();
         let mut claims = self.base_claims(tenant, resource, now);
         claims.insert("appid".into(), client_id.into());
         claims.insert("appidacr".into(), "0".into());
@@ -1185,7 +1199,7 @@ impl Identity {
                 caller
             }
         };
-        if caller.exp <= now_secs() {
+        if caller.exp <= self.now() {
             return Err(TokenRefused("the token has expired"));
         }
         let aud = caller.aud.trim_end_matches('/');

@@ -259,7 +259,8 @@ impl State {
             config.token_ttl,
             config.device_code_interval,
             config.app_certificate.as_deref(),
-        )?;
+        )?
+        .with_clock_skew(config.clock_skew);
         let mut tenants = Vec::new();
         let mut by_key = HashMap::new();
         for (index, tc) in config.tenants.iter().enumerate() {

@@ -40,6 +40,7 @@ pub fn run(args: &SandboxArgs) -> Result<i32, SandboxError> {
     config.port = args.port;
     config.seed = args.seed;
     config.token_ttl = args.token_ttl;
+    config.clock_skew = args.clock_skew;
     config.device_code_interval = args.device_code_interval;
     config.require_anchor = args.require_anchor;
 

@@ -589,3 +589,54 @@ async fn device_code_prompts_come_one_tenant_at_a_time_before_the_run() {
         "{stdout}"
     );
 }
+
+/// `connect PLAYBOOK TENANT` checks one tenant; the quick start's sandbox tenants need no
+/// credentials.
+#[test]
+fn one_tenant_of_the_quick_start_can_be_checked_by_name() {
+    let run = crate::support::tenantry(&["connect", "examples/quickstart.yaml", "fabrikam"]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.stdout.lines().count(), 1, "{}", run.stdout);
+    assert_line(&run, "fabrikam  connected as app");
+}
+
+/// A machine whose clock is twenty minutes off: a secret still signs in, with a warning naming
+/// the skew; a certificate's assertion is refused, with the advice to fix the clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_clock_is_named() {
+    let mut config = SandboxConfig::with_domains(&["contoso.onmicrosoft.com"], 5);
+    config.clock_skew = 1200;
+    let sb = Sandbox::start(config).await.unwrap();
+    let secret = format!(
+        "{{ method: client_secret, app_id: {}, secret_env: SECRET }}",
+        APPS[0].client_id
+    );
+    let ws = workspace(&sb, "contoso.onmicrosoft.com", &secret, "");
+    let run = tenantry(
+        &ws,
+        &["connect", "p.yaml"],
+        &[("SECRET", APPS[0].client_secret)],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_line(
+        &run,
+        "warning: this machine's clock is 1200 s behind the service's",
+    );
+    assert_line(&run, "token good for 59 min");
+
+    let dir = ws.path();
+    std::fs::write(dir.join("app.crt"), tenantry::sandbox::APP_CERTIFICATE).unwrap();
+    std::fs::write(dir.join("app.key"), tenantry::sandbox::APP_PRIVATE_KEY).unwrap();
+    let auth = format!(
+        "{{ method: certificate, app_id: {}, certificate_file: app.crt, key_file: app.key }}",
+        APPS[0].client_id
+    );
+    let ws2 = workspace(&sb, "contoso.onmicrosoft.com", &auth, "");
+    std::fs::copy(dir.join("app.crt"), ws2.path().join("app.crt")).unwrap();
+    std::fs::copy(dir.join("app.key"), ws2.path().join("app.key")).unwrap();
+    let run = tenantry(&ws2, &["connect", "p.yaml"], &[]).await;
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    assert_line(&run, "AADSTS700024");
+    assert_line(&run, "check this machine's clock");
+}
