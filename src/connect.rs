@@ -3,7 +3,7 @@
 //! long the call took; when something fails, one line says what to do.
 
 use std::io::Write;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde_json::Map;
 
@@ -86,7 +86,12 @@ pub async fn connect(
         let started = Instant::now();
         let result = match s.client.invoke(&options.cmdlet, &Map::new()).await {
             Ok(_) => match s.tokens.token().await {
-                Ok(token) => Ok(describe(&token, started.elapsed(), s.tokens.who())),
+                Ok(token) => Ok(describe(
+                    &token,
+                    started.elapsed(),
+                    s.tokens.who(),
+                    s.tokens.clock_skew(),
+                )),
                 Err(e) => Err(explain_auth(&e, proxy.as_deref())),
             },
             Err(e) => Err(explain(&e, &options.cmdlet, proxy.as_deref())),
@@ -133,19 +138,20 @@ pub async fn connect(
     })
 }
 
-/// Who the token says is signed in, to which tenant, for how long, and the clock's skew
-/// against its issue time.
-fn describe(token: &crate::auth::AccessToken, round_trip: Duration, fallback: String) -> Connected {
+/// Who the token says is signed in, to which tenant, and for how long; `skew` is the sign-in
+/// service's clock against this machine's.
+fn describe(
+    token: &crate::auth::AccessToken,
+    round_trip: Duration,
+    fallback: String,
+    skew: Option<i64>,
+) -> Connected {
     let claims = crate::jwt::parse(token.secret.expose()).ok();
     let claim = |name: &str| {
         claims
             .as_ref()
             .and_then(|c| c.claim_str(name).map(str::to_string))
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let number = |name: &str| claims.as_ref().and_then(|c| c.claim_i64(name));
     let who = match (claim("upn"), claim("app_displayname"), claim("appid")) {
         (Some(upn), _, _) => format!("user {upn}"),
         (None, Some(name), Some(id)) => format!("app {id} ({name})"),
@@ -158,8 +164,9 @@ fn describe(token: &crate::auth::AccessToken, round_trip: Duration, fallback: St
         // service's time, which a wrong clock would misread.
         expires_in: token.expires_at.saturating_duration_since(Instant::now()),
         round_trip,
-        // A token is issued "now" by the service's clock: the gap is this machine's skew.
-        skew: number("iat").map(|iat| now - iat),
+        // From the sign-in service's `Date`, not the token's `iat`: Entra backdates `iat`, and
+        // a ready-made token may be old.
+        skew,
     }
 }
 
@@ -179,18 +186,18 @@ fn explain_auth(e: &AuthError, proxy: Option<&str>) -> String {
     match e {
         AuthError::Unreachable { url, reason } => {
             let lower = reason.to_ascii_lowercase();
-            let hint = if let Some(proxy) = proxy
+            let hint = if lower.contains("certificate") || lower.contains("tls") {
+                "TLS failed: a proxy or firewall may be inspecting traffic; trust its CA, or list the host in NO_PROXY".to_string()
+            } else if lower.contains("dns") || lower.contains("lookup") || lower.contains("resolve")
+            {
+                "the host name does not resolve: check DNS, and the tenant's cloud".to_string()
+            } else if let Some(proxy) = proxy
                 && lower.contains("connect")
             {
                 format!(
                     "the proxy {} did not take the connection: check --proxy and HTTPS_PROXY, or list the host in NO_PROXY",
                     crate::exchange::redact_password(proxy)
                 )
-            } else if lower.contains("dns") || lower.contains("lookup") || lower.contains("resolve")
-            {
-                "the host name does not resolve: check DNS, and the tenant's cloud".to_string()
-            } else if lower.contains("certificate") || lower.contains("tls") {
-                "TLS failed: a proxy or firewall may be inspecting traffic; trust its CA, or list the host in NO_PROXY".to_string()
             } else {
                 "check the network, the firewall and the proxy".to_string()
             };

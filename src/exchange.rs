@@ -84,25 +84,14 @@ pub fn proxy_in_use(flag: Option<&str>) -> Option<String> {
         .or_else(|| env("all_proxy"))
 }
 
-/// `url` with the password of its user info hidden: `http://me:***@proxy:3128`.
+/// `url` with its user info hidden, password and user alike: `http://***@proxy:3128`. Anything
+/// before the last `@` goes, so no spelling of a URL (a `/` in the password, no scheme) can
+/// show a password.
 pub fn redact_password(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return url.to_string();
-    };
-    let authority_end = url[scheme_end..]
-        .find('/')
-        .map_or(url.len(), |i| scheme_end + i);
-    let authority = &url[scheme_end..authority_end];
-    match authority.rsplit_once('@') {
-        Some((info, host)) => {
-            let user = info.split_once(':').map_or(info, |(u, _)| u);
-            format!(
-                "{}{user}:***@{host}{}",
-                &url[..scheme_end],
-                &url[authority_end..]
-            )
-        }
-        None => url.to_string(),
+    let start = url.find("://").map_or(0, |i| i + 3);
+    match url.rfind('@') {
+        Some(at) if at >= start => format!("{}***@{}", &url[..start], &url[at + 1..]),
+        _ => url.to_string(),
     }
 }
 
@@ -788,8 +777,13 @@ mod tests {
     fn proxy_passwords_never_show() {
         assert_eq!(
             redact_password("http://me:s3cret@proxy:3128/x"),
-            "http://me:***@proxy:3128/x"
+            "http://***@proxy:3128/x"
         );
+        assert_eq!(
+            redact_password("http://me:pa/ss@proxy:3128"),
+            "http://***@proxy:3128"
+        );
+        assert_eq!(redact_password("me:s3cret@proxy:3128"), "***@proxy:3128");
         assert_eq!(redact_password("http://proxy:3128"), "http://proxy:3128");
         assert_eq!(redact_password("not a url"), "not a url");
         let err = http_client_via(Some("http://me:s3cret@[bad")).unwrap_err();

@@ -139,6 +139,7 @@ pub async fn run(
             });
             continue;
         }
+        session.tokens.forbid_prompts();
         targets.push(Target {
             tenant: session.tenant,
             client: session.client,

@@ -207,8 +207,11 @@ fn from_environment(org: &str) -> Result<(String, Credential), String> {
     let Some(client_id) = var("AZURE_CLIENT_ID") else {
         return Err("no `auth` block and no AZURE_CLIENT_ID: add an auth block (method: certificate, client_secret, federated, device_code, password or access_token) or set the AZURE_* variables".into());
     };
+    // A tenant id (GUID) cannot be compared with a domain here; a credential of another
+    // tenant is then refused by the sign-in itself (the app is not in this tenant).
     if let Some(tenant) = var("AZURE_TENANT_ID")
         && !tenant.eq_ignore_ascii_case(org)
+        && !is_guid(&tenant)
     {
         return Err(format!(
             "AZURE_TENANT_ID is {tenant}, not this tenant ({org}): the environment's credential is for that tenant only; give this one an auth block"
@@ -226,6 +229,15 @@ fn from_environment(org: &str) -> Result<(String, Credential), String> {
         return Err("AZURE_CLIENT_ID is set, but none of AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE is".into());
     };
     Ok((client_id, credential))
+}
+
+/// Whether `s` is a GUID, the form tenant ids take.
+fn is_guid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups
+            .iter()
+            .all(|g| g.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// The client id and credential an auth block names, read from its files or environment.

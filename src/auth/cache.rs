@@ -40,6 +40,13 @@ struct Stored {
     entries: BTreeMap<String, Entry>,
 }
 
+/// What is written: always the current version.
+#[derive(Serialize)]
+struct StoredRef<'a> {
+    version: u32,
+    entries: &'a BTreeMap<String, Entry>,
+}
+
 #[derive(Serialize, Deserialize)]
 struct Entry {
     tenant: String,
@@ -174,13 +181,11 @@ impl TokenCache {
 
     fn save(&self, stored: &Stored) -> io::Result<()> {
         create_private_dir(&self.dir)?;
-        let json = serde_json::to_vec_pretty(&Stored {
+        let json = serde_json::to_vec_pretty(&StoredRef {
             version: 1,
-            entries: BTreeMap::new(),
+            entries: &stored.entries,
         })
-        .ok()
-        .and(serde_json::to_vec_pretty(stored).ok())
-        .ok_or_else(|| io::Error::other("cannot encode the token cache"))?;
+        .map_err(io::Error::other)?;
         let partial = self
             .dir
             .join(format!(".{FILE}.{}.partial", std::process::id()));

@@ -5,7 +5,7 @@
 pub fn advice_for(description: &str) -> Option<&'static str> {
     let code = aadsts(description)?;
     Some(match code {
-        50076 | 50079 | 50074 | 50158 => {
+        50076 | 50079 | 50074 => {
             " (this account must use multi-factor authentication: use `method: device_code`)"
         }
         50126 => " (check the user name and the password)",
@@ -17,7 +17,7 @@ pub fn advice_for(description: &str) -> Option<&'static str> {
         }
         7000222 => " (the client secret has expired: create a new one in the app registration)",
         700027 => {
-            " (the certificate is not registered for this app, or has expired: upload the current one to the app registration)"
+            " (the assertion's signature was not accepted: for a certificate, upload the current one to the app registration; for a federated token, check its issuer)"
         }
         700024 => " (check this machine's clock: it must be within 5 minutes of the real time)",
         70021 | 700212 | 700211 => {
@@ -26,8 +26,15 @@ pub fn advice_for(description: &str) -> Option<&'static str> {
         700016 => {
             " (the app is not in this tenant: check the app id, or grant admin consent in this tenant)"
         }
-        65001 | 650057 | 500011 => {
-            " (admin consent is missing: grant it for the app in this tenant)"
+        65001 | 650057 => " (admin consent is missing: grant it for the app in this tenant)",
+        500011 => {
+            " (Exchange Online is not known to this tenant at this address: check the tenant's cloud, and the scope of custom endpoints)"
+        }
+        53003 => {
+            " (blocked by Conditional Access: ask the tenant's admins to allow this sign-in from here)"
+        }
+        7000218 => {
+            " (the app allows no public client sign-in: keep the default client_id, or allow public client flows in the app registration)"
         }
         90002 | 900023 => " (no such tenant: check the tenant's organization and cloud)",
         700082 | 70043 | 50173 | 70008 => " (the saved sign-in has expired: sign in again)",

@@ -94,12 +94,27 @@ pub enum Credential {
 }
 
 /// Where a ready access token comes from.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub enum TokenSource {
     /// An environment variable.
     Env(String),
     /// A command's standard output (run again whenever a new token is needed).
     Command(String),
+}
+
+impl fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenSource::Env(var) => write!(f, "Env({var})"),
+            // A command line may carry a credential (`curl -u user:password …`).
+            TokenSource::Command(c) => write!(f, "Command({} …)", program(c)),
+        }
+    }
+}
+
+/// The program a command line runs, without its arguments, which may carry credentials.
+fn program(command: &str) -> &str {
+    command.split_whitespace().next().unwrap_or("")
 }
 
 /// Shows a device-code sign-in's instructions to the person at the keyboard.
@@ -271,6 +286,11 @@ pub struct TokenProvider {
     refresh: std::sync::Mutex<Option<Secret>>,
     /// Where users' refresh tokens are kept between runs.
     disk: Option<Arc<cache::TokenCache>>,
+    /// Whether a device-code prompt may appear.
+    prompts: std::sync::atomic::AtomicBool,
+    /// Seconds this machine's clock was ahead of the sign-in service's at the last answer,
+    /// from its `Date` header.
+    skew: Arc<std::sync::Mutex<Option<i64>>>,
     fetches: AtomicU64,
 }
 
@@ -307,6 +327,8 @@ impl TokenProvider {
             cached: tokio::sync::Mutex::new(None),
             refresh: std::sync::Mutex::new(None),
             disk: None,
+            prompts: std::sync::atomic::AtomicBool::new(true),
+            skew: Arc::new(std::sync::Mutex::new(None)),
             fetches: AtomicU64::new(0),
         })
     }
@@ -438,9 +460,16 @@ impl TokenProvider {
             client_id: self.client_id.clone(),
             user: user.to_ascii_lowercase(),
         };
-        let remembered = lock(&self.refresh)
-            .clone()
-            .or_else(|| self.disk.as_ref().and_then(|d| d.get(&key)));
+        let mut remembered = lock(&self.refresh).clone();
+        if remembered.is_none()
+            && let Some(d) = &self.disk
+        {
+            let (d, key) = (Arc::clone(d), key.clone());
+            remembered = tokio::task::spawn_blocking(move || d.get(&key))
+                .await
+                .ok()
+                .flatten();
+        }
         let client = BasicClient::new(ClientId::new(self.client_id.clone()))
             .set_token_uri(self.token_uri()?)
             .set_auth_type(AuthType::RequestBody);
@@ -460,12 +489,12 @@ impl TokenProvider {
                 .await
             {
                 Ok(r) => response = Some(r),
-                // Revoked, expired or for another account: forget it and sign in afresh.
-                Err(RequestTokenError::ServerResponse(_)) => {
-                    *lock(&self.refresh) = None;
-                    if let Some(d) = &self.disk {
-                        d.remove(&key);
-                    }
+                // Revoked, expired, or the user must sign in again: forget it. Any other
+                // refusal (the service busy) leaves it for the next try.
+                Err(RequestTokenError::ServerResponse(r))
+                    if matches!(r.code().as_str(), "invalid_grant" | "interaction_required") =>
+                {
+                    self.forget(&key).await;
                 }
                 Err(e) => return Err(self.refused(e)),
             }
@@ -483,6 +512,16 @@ impl TokenProvider {
                     .map_err(|e| self.refused(e))?
             }
             (None, Credential::DeviceCode { prompt, .. }) => {
+                // Mid-run, a prompt would land among the progress bars and wait for someone
+                // who may not be there: fail the tenant with what to do instead.
+                if !self.prompts.load(Ordering::Relaxed) {
+                    return Err(AuthError::Credential {
+                        what: format!(
+                            "the sign-in of {user} to {} has ended and cannot be renewed without a prompt: sign in again with `tenantry connect`",
+                            self.tenant
+                        ),
+                    });
+                }
                 self.device_code(user, prompt.as_ref()).await?
             }
             (None, _) => {
@@ -493,12 +532,16 @@ impl TokenProvider {
         };
         let token = self.accept(&response, started);
         // Single sign-on can pick another account than the one the playbook names.
-        if let Some(actual) = jwt::parse(token.secret.expose())
-            .ok()
-            .and_then(|t| t.claim_str("upn").map(str::to_string))
+        let claims = jwt::parse(token.secret.expose()).ok();
+        let signed_in = claims.as_ref().and_then(|t| {
+            ["upn", "preferred_username", "unique_name"]
+                .iter()
+                .find_map(|c| t.claim_str(c).map(str::to_string))
+        });
+        if let Some(actual) = signed_in
             && !actual.eq_ignore_ascii_case(user)
         {
-            *lock(&self.refresh) = None;
+            self.forget(&key).await;
             return Err(AuthError::WrongUser {
                 tenant: self.tenant.clone(),
                 expected: user.to_string(),
@@ -508,17 +551,43 @@ impl TokenProvider {
         if let Some(refresh) = response.refresh_token() {
             let refresh = Secret::new(refresh.secret().clone());
             *lock(&self.refresh) = Some(refresh.clone());
-            if let Some(d) = &self.disk
-                && let Err(e) = d.put(&key, &self.tenant, &refresh)
-            {
-                // The run goes on; only the next run will ask again.
-                eprintln!(
-                    "warning: cannot keep the sign-in for {user} in {}: {e}",
-                    d.path().display()
-                );
+            if let Some(d) = &self.disk {
+                let (d, key, tenant) = (Arc::clone(d), key.clone(), self.tenant.clone());
+                let path = d.path();
+                // File work off the runtime's thread: many tenants may renew at once.
+                let saved =
+                    tokio::task::spawn_blocking(move || d.put(&key, &tenant, &refresh)).await;
+                if let Ok(Err(e)) = saved {
+                    // The run goes on; only the next run will ask again.
+                    eprintln!(
+                        "warning: cannot keep the sign-in for {user} in {}: {e}",
+                        path.display()
+                    );
+                }
             }
         }
         Ok(token)
+    }
+
+    /// Forgets a refresh token that no longer serves, in memory and on disk.
+    async fn forget(&self, key: &cache::Key) {
+        *lock(&self.refresh) = None;
+        if let Some(d) = &self.disk {
+            let (d, key) = (Arc::clone(d), key.clone());
+            let _ = tokio::task::spawn_blocking(move || d.remove(&key)).await;
+        }
+    }
+
+    /// How many seconds this machine's clock was ahead of the sign-in service's (negative:
+    /// behind) when it last answered; `None` before any answer with a `Date` header.
+    pub fn clock_skew(&self) -> Option<i64> {
+        *lock(&self.skew)
+    }
+
+    /// From now on, a user whose sign-in ends gets an error rather than a device-code
+    /// prompt (a run calls this once people have signed in, before its progress bars).
+    pub fn forbid_prompts(&self) {
+        self.prompts.store(false, Ordering::Relaxed);
     }
 
     /// The device-code flow: one prompt on screen at a time, then polling until the user
@@ -623,8 +692,10 @@ impl TokenProvider {
         Box<dyn std::future::Future<Output = Result<oauth2::HttpResponse, HttpError>> + Send>,
     > + use<> {
         let http = self.http.clone();
+        let skew = Arc::clone(&self.skew);
         move |req: oauth2::HttpRequest| {
             let http = http.clone();
+            let skew = Arc::clone(&skew);
             Box::pin(async move {
                 let (parts, body) = req.into_parts();
                 // Its own limit: a stuck sign-in endpoint must not hold the tenant for the
@@ -637,6 +708,17 @@ impl TokenProvider {
                     builder = builder.header(name, value);
                 }
                 let response = builder.send().await.map_err(|e| HttpError(describe(&e)))?;
+                if let Some(server) = response
+                    .headers()
+                    .get("date")
+                    .and_then(|d| d.to_str().ok())
+                    .and_then(parse_http_date)
+                {
+                    let local = SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs() as i64);
+                    *lock(&skew) = Some(local - server);
+                }
                 let mut out = oauth2::http::Response::builder().status(response.status());
                 for (name, value) in response.headers() {
                     out = out.header(name, value);
@@ -803,28 +885,47 @@ async fn run_token_command(command: &str) -> Result<String, AuthError> {
         c
     };
     cmd.stdin(std::process::Stdio::null()).kill_on_drop(true);
+    let name = program(command);
     let output = tokio::time::timeout(Duration::from_secs(120), cmd.output())
         .await
         .map_err(|_| AuthError::Credential {
-            what: format!("token_command `{command}` did not finish within 120s"),
+            what: format!("token_command ({name} …) did not finish within 120s"),
         })?
         .map_err(|e| AuthError::Credential {
-            what: format!("cannot run token_command `{command}`: {e}"),
+            what: format!("cannot run token_command ({name} …): {e}"),
         })?;
     if !output.status.success() {
         // Its standard error, not its output: the output may hold part of a token.
         let why = String::from_utf8_lossy(&output.stderr);
         let why = why.lines().next().unwrap_or("").trim();
         return Err(AuthError::Credential {
-            what: format!(
-                "token_command `{command}` failed ({}): {why}",
-                output.status
-            ),
+            what: format!("token_command ({name} …) failed ({}): {why}", output.status),
         });
     }
     String::from_utf8(output.stdout).map_err(|_| AuthError::Credential {
-        what: format!("token_command `{command}` printed something that is not text"),
+        what: format!("token_command ({name} …) printed something that is not text"),
     })
+}
+
+/// Seconds since the epoch of an HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`).
+fn parse_http_date(text: &str) -> Option<i64> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let parts: Vec<&str> = text.split_whitespace().collect();
+    let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
+        return None;
+    };
+    let month = MONTHS.iter().position(|m| m == month)? as i64 + 1;
+    let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
+    let hms: Vec<i64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, m, s] = hms.as_slice() else {
+        return None;
+    };
+    Some(crate::civil::days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + s)
 }
 
 /// One line for a transport error, without the request's URL parameters.

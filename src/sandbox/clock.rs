@@ -22,6 +22,18 @@ pub fn iso8601(secs: i64) -> String {
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
 }
 
+/// `Sun, 06 Nov 1994 08:49:37 GMT`, the HTTP `Date` form (RFC 9110's IMF-fixdate).
+pub fn http_date(secs: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let (y, mo, d, h, mi, s) = civil(secs);
+    let weekday = DAYS[secs.div_euclid(86_400).rem_euclid(7) as usize];
+    let month = MONTHS[(mo - 1) as usize];
+    format!("{weekday}, {d:02} {month} {y:04} {h:02}:{mi:02}:{s:02} GMT")
+}
+
 /// Splits seconds since the epoch into UTC year, month, day, hour, minute, second.
 fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
     let (y, m, d) = crate::civil::civil_from_days(secs.div_euclid(86_400));
@@ -45,5 +57,6 @@ mod tests {
         assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
         assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(entra_timestamp(1_795_437_296), "2026-11-23 12:34:56Z");
+        assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
     }
 }

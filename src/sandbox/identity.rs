@@ -376,7 +376,7 @@ impl Identity {
     }
 
     /// Now, by this service's clock.
-    fn now(&self) -> i64 {
+    pub fn now(&self) -> i64 {
         now_secs() + self.clock_skew
     }
 

@@ -307,8 +307,8 @@ async fn identity_endpoint(
             body
         }),
     };
-    match result {
-        Ok(body) => Ok(json_response(StatusCode::OK, &body)),
+    let mut response = match result {
+        Ok(body) => json_response(StatusCode::OK, &body),
         Err(error) => {
             if let Some(t) = tenant {
                 *lock(&t.counters)
@@ -316,9 +316,16 @@ async fn identity_endpoint(
                     .entry(error.error.into())
                     .or_default() += 1;
             }
-            Ok(oauth_error(&error))
+            oauth_error(&error)
         }
-    }
+    };
+    // The sign-in service's own clock, which `--clock-skew` may set apart from the machine's.
+    insert(
+        response.headers_mut(),
+        "date",
+        &crate::sandbox::clock::http_date(state.identity.now()),
+    );
+    Ok(response)
 }
 
 // ---------------------------------------------------------------------------------------------

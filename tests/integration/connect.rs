@@ -234,12 +234,23 @@ async fn signing_in_as_someone_else_is_caught() {
         stdout.contains("as reader@contoso.onmicrosoft.com, but the playbook names admin@contoso.onmicrosoft.com"),
         "{stdout}"
     );
-    assert!(
-        !ws.path().join("cache/tokens.json").exists()
-            || !std::fs::read_to_string(ws.path().join("cache/tokens.json"))
-                .unwrap()
-                .contains("reader@")
-    );
+    // Nothing is kept of a sign-in by the wrong account.
+    let kept = std::fs::read_to_string(ws.path().join("cache/tokens.json")).unwrap_or_default();
+    assert!(!kept.contains("refresh_token"), "{kept}");
+}
+
+/// Kills a child process left waiting for a sign-in when a test fails, so no poller outlives
+/// the test by the device code's fifteen minutes.
+struct KillOnDrop(u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        let _ = Command::new("kill")
+            .args(["-9", &self.0.to_string()])
+            .stderr(Stdio::null())
+            .status();
+    }
 }
 
 /// Runs `tenantry connect` and approves its device code as `user` once it is shown.
@@ -253,6 +264,7 @@ async fn device_sign_in(sb: &Sandbox, ws: &Workspace, user: &str) -> (Option<i32
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let _guard = KillOnDrop(child.id());
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let reader = std::thread::spawn(move || {
@@ -481,7 +493,7 @@ async fn proxy_trouble_is_named_and_loopback_goes_direct() {
     assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
     assert_line(
         &run,
-        "the proxy http://user:***@127.0.0.1:9 did not take the connection",
+        "the proxy http://***@127.0.0.1:9 did not take the connection",
     );
     assert!(!run.stdout.contains("hunter2"));
     let run = tenantry(
@@ -544,6 +556,7 @@ async fn device_code_prompts_come_one_tenant_at_a_time_before_the_run() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let _guard = KillOnDrop(child.id());
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -619,10 +632,16 @@ async fn a_wrong_clock_is_named() {
     )
     .await;
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
-    assert_line(
-        &run,
-        "warning: this machine's clock is 1200 s behind the service's",
-    );
+    // Read from the service's Date header, to the second: allow for a second's tick.
+    let seconds: i64 = run
+        .stdout
+        .split("warning: this machine's clock is ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a clock warning in {}", run.stdout));
+    assert!((1198..=1202).contains(&seconds), "{}", run.stdout);
+    assert_line(&run, "s behind the service's");
     assert_line(&run, "token good for 59 min");
 
     let dir = ws.path();
@@ -639,4 +658,95 @@ async fn a_wrong_clock_is_named() {
     assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
     assert_line(&run, "AADSTS700024");
     assert_line(&run, "check this machine's clock");
+}
+
+/// Two tenants needing a person at once (two providers asking for a token together): the
+/// second prompt appears only after the first sign-in is done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_device_code_sign_ins_prompt_one_at_a_time() {
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+    use tenantry::auth::{Credential, DevicePrompt, EXCHANGE_MODULE_CLIENT_ID, TokenProvider};
+
+    struct Approver {
+        sandbox: Arc<Sandbox>,
+        shown: Mutex<Vec<(String, Instant)>>,
+    }
+    impl std::fmt::Debug for Approver {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("Approver")
+        }
+    }
+    impl DevicePrompt for Approver {
+        fn show(&self, tenant: &str, user: &str, message: &str) {
+            self.shown
+                .lock()
+                .unwrap()
+                .push((tenant.to_string(), Instant::now()));
+            let code = message.split("enter the code ").nth(1).unwrap();
+            let code = code.split_whitespace().next().unwrap().to_string();
+            let (sandbox, user) = (Arc::clone(&self.sandbox), user.to_string());
+            // The person takes a moment to sign in.
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(400));
+                sandbox.approve_device_code(&code, &user).unwrap();
+            });
+        }
+    }
+
+    let mut config =
+        SandboxConfig::with_domains(&["contoso.onmicrosoft.com", "fabrikam.onmicrosoft.com"], 5);
+    config.device_code_interval = Duration::from_millis(100);
+    let sandbox = Arc::new(Sandbox::start(config).await.unwrap());
+    let approver = Arc::new(Approver {
+        sandbox: Arc::clone(&sandbox),
+        shown: Mutex::new(Vec::new()),
+    });
+    let http = tenantry::exchange::http_client().unwrap();
+    let provider = |org: &str| {
+        TokenProvider::new(
+            http.clone(),
+            &format!("{}/{org}/oauth2/v2.0/token", sandbox.url()),
+            org,
+            "https://outlook.office365.com/.default",
+            EXCHANGE_MODULE_CLIENT_ID,
+            Credential::DeviceCode {
+                user: format!("admin@{org}"),
+                prompt: approver.clone(),
+            },
+            Duration::from_secs(300),
+        )
+        .unwrap()
+    };
+    let (a, b) = (
+        provider("contoso.onmicrosoft.com"),
+        provider("fabrikam.onmicrosoft.com"),
+    );
+    let (ta, tb) = tokio::join!(a.token(), b.token());
+    ta.unwrap();
+    tb.unwrap();
+    let shown = approver.shown.lock().unwrap().clone();
+    assert_eq!(shown.len(), 2, "{shown:?}");
+    assert_ne!(shown[0].0, shown[1].0);
+    assert!(
+        shown[1].1.duration_since(shown[0].1) >= Duration::from_millis(400),
+        "the second prompt waited for the first sign-in: {shown:?}"
+    );
+}
+
+/// A token command's arguments may hold a credential: a failing command is named by its
+/// program only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_token_command_never_shows_its_arguments() {
+    let sb = sandbox().await;
+    let ws = workspace(
+        &sb,
+        "contoso.onmicrosoft.com",
+        "{ method: access_token, token_command: 'false --user svc:Hunter2pw' }",
+        "",
+    );
+    let run = tenantry(&ws, &["connect", "p.yaml"], &[]).await;
+    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    assert_line(&run, "token_command (false …) failed");
+    assert!(!run.stdout.contains("Hunter2pw") && !run.stderr.contains("Hunter2pw"));
 }
