@@ -186,6 +186,16 @@ fn parse_skew(s: &str) -> Result<i64, String> {
         .map_err(|_| format!("`{s}` is too long"))
 }
 
+/// The runtime of `run` and `connect`. One thread: a run waits on the network, and keeping
+/// the scheduler, the connections and the reporters on one thread saves the cross-thread
+/// wake-ups that otherwise cost about half of the runner's CPU per call (`cargo bench --bench
+/// run`). RSA signing and file work go to the blocking pool.
+fn one_thread() -> io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
 fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
     crate::sandbox::config::parse_duration(s)
 }
@@ -373,13 +383,7 @@ fn run(cli: Cli) -> Result<i32, CliError> {
             let playbook = Playbook::parse(&args.playbook)?;
             let env = crate::template::environment(&playbook.dir);
             let planner = prepare(&env, &playbook, &args)?;
-            // One thread: a run waits on the network, and keeping the scheduler, the
-            // connections and the reporters on one thread saves the cross-thread wake-ups that
-            // otherwise cost about half of the runner's CPU per call (`cargo bench --bench
-            // run`). RSA signing goes to the blocking pool.
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
+            let runtime = one_thread()?;
             let settings = crate::run::RunSettings {
                 progress: progress.bars(),
                 report,
@@ -404,9 +408,7 @@ fn run(cli: Cli) -> Result<i32, CliError> {
                 let playbook = Playbook::parse(&args.playbook)?;
                 let env = crate::template::environment(&playbook.dir);
                 let planner = prepare(&env, &playbook, &args)?;
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?;
+                let runtime = one_thread()?;
                 let options = crate::connect::ConnectOptions { cmdlet, proxy };
                 let mut out = io::stdout().lock();
                 let code = runtime.block_on(crate::connect::connect(

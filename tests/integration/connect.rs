@@ -56,6 +56,27 @@ async fn tenantry(ws: &Workspace, args: &[&str], env: &[(&str, &str)]) -> Run {
     .unwrap()
 }
 
+/// contoso's admin, signing in by device code.
+const ADMIN_BY_DEVICE_CODE: &str = "{ method: device_code, user: admin@contoso.onmicrosoft.com }";
+
+/// An auth block for sample app `app`, its secret in `$SECRET`.
+fn secret_auth(app: usize) -> String {
+    format!(
+        "{{ method: client_secret, app_id: {}, secret_env: SECRET }}",
+        APPS[app].client_id
+    )
+}
+
+/// `tenantry connect p.yaml` with the admin app's secret in `$SECRET`.
+async fn connect_with_secret(ws: &Workspace) -> Run {
+    tenantry(
+        ws,
+        &["connect", "p.yaml"],
+        &[("SECRET", APPS[0].client_secret)],
+    )
+    .await
+}
+
 fn assert_line(run: &Run, needle: &str) {
     assert!(
         run.stdout.contains(needle),
@@ -68,21 +89,8 @@ fn assert_line(run: &Run, needle: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_app_secret_connects_and_says_who_and_where() {
     let sb = sandbox().await;
-    let ws = workspace(
-        &sb,
-        "contoso.onmicrosoft.com",
-        &format!(
-            "{{ method: client_secret, app_id: {}, secret_env: SECRET }}",
-            APPS[0].client_id
-        ),
-        "",
-    );
-    let run = tenantry(
-        &ws,
-        &["connect", "p.yaml"],
-        &[("SECRET", APPS[0].client_secret)],
-    )
-    .await;
+    let ws = workspace(&sb, "contoso.onmicrosoft.com", &secret_auth(0), "");
+    let run = connect_with_secret(&ws).await;
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let tid = &sb.tenants()[0].id;
     assert_line(&run, &format!("connected as app {}", APPS[0].client_id));
@@ -193,12 +201,7 @@ async fn a_password_sign_in_is_kept_in_a_private_cache_until_logout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_device_code_sign_in_prompts_once_and_is_remembered() {
     let sb = sandbox().await;
-    let ws = workspace(
-        &sb,
-        "contoso.onmicrosoft.com",
-        "{ method: device_code, user: admin@contoso.onmicrosoft.com }",
-        "",
-    );
+    let ws = workspace(&sb, "contoso.onmicrosoft.com", ADMIN_BY_DEVICE_CODE, "");
     let (code, stdout, stderr) = device_sign_in(&sb, &ws, "admin@contoso.onmicrosoft.com").await;
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     assert!(
@@ -222,12 +225,7 @@ async fn a_device_code_sign_in_prompts_once_and_is_remembered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signing_in_as_someone_else_is_caught() {
     let sb = sandbox().await;
-    let ws = workspace(
-        &sb,
-        "contoso.onmicrosoft.com",
-        "{ method: device_code, user: admin@contoso.onmicrosoft.com }",
-        "",
-    );
+    let ws = workspace(&sb, "contoso.onmicrosoft.com", ADMIN_BY_DEVICE_CODE, "");
     let (code, stdout, stderr) = device_sign_in(&sb, &ws, "reader@contoso.onmicrosoft.com").await;
     assert_eq!(code, Some(3), "{stdout}\n{stderr}");
     assert!(
@@ -370,18 +368,10 @@ async fn a_delegated_organization_is_reached_with_the_partners_app() {
     let ws = workspace(
         &sb,
         "partner.onmicrosoft.com",
-        &format!(
-            "{{ method: client_secret, app_id: {}, secret_env: SECRET }}",
-            APPS[0].client_id
-        ),
+        &secret_auth(0),
         ", delegated_organization: fabrikam.onmicrosoft.com",
     );
-    let run = tenantry(
-        &ws,
-        &["connect", "p.yaml"],
-        &[("SECRET", APPS[0].client_secret)],
-    )
-    .await;
+    let run = connect_with_secret(&ws).await;
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     let fabrikam = &sb.tenants()[1].id;
     assert_line(&run, &format!("to tenant {fabrikam}"));
@@ -625,12 +615,7 @@ async fn a_wrong_clock_is_named() {
         APPS[0].client_id
     );
     let ws = workspace(&sb, "contoso.onmicrosoft.com", &secret, "");
-    let run = tenantry(
-        &ws,
-        &["connect", "p.yaml"],
-        &[("SECRET", APPS[0].client_secret)],
-    )
-    .await;
+    let run = connect_with_secret(&ws).await;
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     // Read from the service's Date header, to the second: allow for a second's tick.
     let seconds: i64 = run
