@@ -166,6 +166,18 @@ impl Credential {
         let key = jwt::private_key_from_pem(&key_pem).map_err(|e| AuthError::Credential {
             what: format!("{}: {e}", key.unwrap_or(Path::new("the key")).display()),
         })?;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        if certificate.not_after < now {
+            let (y, m, d) = crate::civil::civil_from_days(certificate.not_after.div_euclid(86_400));
+            return Err(AuthError::Credential {
+                what: format!(
+                    "the certificate {} expired on {y:04}-{m:02}-{d:02}: create a new one, upload it to the app registration, and point certificate_file at it",
+                    certificate.subject
+                ),
+            });
+        }
         if key.to_public_key() != certificate.public_key {
             return Err(AuthError::Credential {
                 what: format!(

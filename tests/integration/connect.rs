@@ -735,3 +735,25 @@ async fn a_failing_token_command_never_shows_its_arguments() {
     assert_line(&run, "token_command (false …) failed");
     assert!(!run.stdout.contains("Hunter2pw") && !run.stderr.contains("Hunter2pw"));
 }
+
+/// An expired certificate is caught before any request, with what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_certificate_is_refused_before_signing_in() {
+    let sb = sandbox().await;
+    let root = crate::support::root();
+    let auth = format!(
+        "{{ method: certificate, app_id: {}, certificate_file: \"{}\", key_file: \"{}\" }}",
+        APPS[0].client_id,
+        root.join("tests/fixtures/expired.crt").display(),
+        root.join("src/sandbox/keys/app.key").display()
+    );
+    let ws = workspace(&sb, "contoso.onmicrosoft.com", &auth, "");
+    let run = tenantry(&ws, &["connect", "p.yaml"], &[]).await;
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("expired on 2021-01-01: create a new one"),
+        "{}",
+        run.stderr
+    );
+}
