@@ -186,6 +186,11 @@ fn main() {
                 }
             })
             .collect();
+        let journal = Arc::new(
+            tenantry::journal::StateDir::of(&path, None)
+                .create("bench", Vec::new())
+                .expect("a journal"),
+        );
         // Sign-in is timed apart: it is a fixed cost per tenant (here the sandbox's RSA
         // signatures; in the service, Entra's), not a matter of throughput.
         let signing_in = Instant::now();
@@ -225,6 +230,10 @@ fn main() {
                 &RunOptions {
                     max_in_flight: 1024,
                     stop: Default::default(),
+                    // As `tenantry run` does: every task recorded before it is sent and when
+                    // it ends.
+                    journal: Some(Arc::clone(&journal)),
+                    prior: None,
                 },
                 tx,
             )

@@ -64,6 +64,25 @@ pub enum Command {
         /// Reach the service through this proxy (overrides HTTPS_PROXY).
         #[arg(long, value_name = "URL")]
         proxy: Option<String>,
+        /// Where run journals and the playbook's lock live (default: `.tenantry` beside the
+        /// playbook).
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+        /// When another run of this playbook is in progress, wait this long for it (`10m`)
+        /// instead of exiting at once with code 75.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+        wait_lock: Option<std::time::Duration>,
+        /// Go on with a past run (its id, or `last`): writes whose outcome it knows are not
+        /// sent again; reads run again.
+        #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "last")]
+        resume: Option<String>,
+        /// Resume even though the playbook, its data or the tenants changed.
+        #[arg(long, requires = "resume")]
+        force: bool,
+        /// On resume, send again the writes a killed run never heard back from, even those
+        /// that are not idempotent.
+        #[arg(long, requires = "resume")]
+        retry_unknown: bool,
     },
     /// Sign in to tenants and run one read-only cmdlet: shows who is signed in, to which
     /// tenant, until when, and the round trip; or, for each failure, what to do.
@@ -320,9 +339,19 @@ fn report(e: &CliError) -> i32 {
         )
         | CliError::Run(crate::run::RunError::Session(
             crate::session::SessionError::Tenant { .. } | crate::session::SessionError::Http(_),
+        ))
+        | CliError::Run(crate::run::RunError::Journal(
+            crate::journal::JournalError::NoSuchRun(..)
+            | crate::journal::JournalError::Changed { .. },
         )) => {
             let _ = writeln!(io::stderr());
             exit::INVALID_INPUT
+        }
+        CliError::Run(crate::run::RunError::Journal(crate::journal::JournalError::Locked {
+            ..
+        })) => {
+            let _ = writeln!(io::stderr());
+            exit::LOCKED
         }
         _ => {
             let _ = writeln!(io::stderr());
@@ -379,6 +408,11 @@ fn run(cli: Cli) -> Result<i32, CliError> {
             sandbox_latency,
             progress,
             proxy,
+            state_dir,
+            wait_lock,
+            resume,
+            force,
+            retry_unknown,
         } => {
             let playbook = Playbook::parse(&args.playbook)?;
             let env = crate::template::environment(&playbook.dir);
@@ -390,6 +424,11 @@ fn run(cli: Cli) -> Result<i32, CliError> {
                 grace,
                 sandbox_latency,
                 proxy,
+                state_dir,
+                wait_lock,
+                resume,
+                force,
+                retry_unknown,
             };
             let mut out = io::stdout().lock();
             let code =

@@ -9,5 +9,7 @@ pub const TASKS_FAILED: i32 = 1;
 pub const INVALID_INPUT: i32 = 2;
 /// No tenant could be reached or authenticated.
 pub const NO_TENANT_REACHED: i32 = 3;
+/// Another run of the playbook holds its lock: try again later (EX_TEMPFAIL).
+pub const LOCKED: i32 = 75;
 /// Interrupted by Ctrl-C or SIGTERM; the report written is partial and says so.
 pub const INTERRUPTED: i32 = 130;

@@ -51,6 +51,7 @@ pub mod connect;
 pub mod diagnostic;
 pub mod exchange;
 pub mod exit;
+pub mod journal;
 pub mod jwt;
 pub mod plan;
 pub mod playbook;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::exit;
+use crate::journal::{Journal, Prior, StateDir};
 use crate::plan::{PlanRecord, Planner, Sink};
 use crate::playbook::Playbook;
 use crate::report::{Progress, ReportDir, Reporter, RunSummary, Terminal};
@@ -31,6 +32,9 @@ pub enum RunError {
     /// The plan does not expand: nothing was sent to any tenant.
     #[error(transparent)]
     Plan(#[from] crate::plan::PlanError),
+    /// The run's state (lock, journal) is unusable, or the run to resume is.
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
     /// Anything else about starting the run.
     #[error("{0}")]
     Other(String),
@@ -49,6 +53,17 @@ pub struct RunSettings {
     pub progress: bool,
     /// `--proxy URL`.
     pub proxy: Option<String>,
+    /// `--state-dir DIR`: where run journals and the lock live (`.tenantry` beside the
+    /// playbook by default).
+    pub state_dir: Option<PathBuf>,
+    /// `--wait-lock DURATION`: how long to wait for another run of the playbook to end.
+    pub wait_lock: Option<Duration>,
+    /// `--resume ID|last`: go on with a past run.
+    pub resume: Option<String>,
+    /// `--force`: resume even though the plan changed.
+    pub force: bool,
+    /// `--retry-unknown`: send again the writes a killed run never heard back from.
+    pub retry_unknown: bool,
 }
 
 impl Default for RunSettings {
@@ -59,6 +74,11 @@ impl Default for RunSettings {
             sandbox_latency: crate::sandbox::Latency::Fixed(Duration::ZERO),
             progress: false,
             proxy: None,
+            state_dir: None,
+            wait_lock: None,
+            resume: None,
+            force: false,
+            retry_unknown: false,
         }
     }
 }
@@ -110,6 +130,24 @@ pub async fn run(
     let mut planned = PlannedTasks::default();
     planner.expand_all(&mut planned)?;
     let selected: Vec<usize> = planner.tenant_indexes().to_vec();
+    let tenant_names: Vec<String> = selected
+        .iter()
+        .map(|&i| playbook.tenants[i].name().to_string())
+        .collect();
+    // The lock first: a second run of this playbook stops here, before it touches anything.
+    let state = StateDir::of(&playbook.path, settings.state_dir.as_deref());
+    let _lock = state.lock(settings.wait_lock)?;
+    let fingerprint = planned.fingerprint();
+    let past = match &settings.resume {
+        Some(id) => {
+            let past = state.past(id)?;
+            if !settings.force {
+                past.check(&fingerprint, &tenant_names)?;
+            }
+            Some(past)
+        }
+        None => None,
+    };
     let Sessions { sessions, sandbox } = Sessions::open(
         playbook,
         &selected,
@@ -120,6 +158,11 @@ pub async fn run(
         },
     )
     .await?;
+    let journal = match &past {
+        Some(past) => Journal::resume(past)?,
+        None => state.create(&fingerprint, tenant_names.clone())?,
+    };
+    let journal = Arc::new(journal);
     for warning in sessions.iter().flat_map(|s| &s.warnings) {
         let _ = writeln!(out, "{warning}");
     }
@@ -167,6 +210,10 @@ pub async fn run(
     let options = RunOptions {
         max_in_flight: playbook.max_in_flight() as usize,
         stop: stop.clone(),
+        journal: Some(Arc::clone(&journal)),
+        prior: past
+            .as_ref()
+            .map(|p| Arc::new(Prior::of(p, settings.retry_unknown))),
     };
     let mut signals = Signals::install();
     let scheduler = crate::scheduler::run(planner, playbook, &targets, &options, tx);
@@ -185,6 +232,29 @@ pub async fn run(
             report_error = Some(e);
         }
     };
+    let _ = terminal.message(&format!(
+        "run {} (journal in {})",
+        journal.id(),
+        journal.dir().display()
+    ));
+    if let Some(past) = &past {
+        // The writes already done count in this run's report; reads run again.
+        let mut replayed = 0;
+        for result in past.done.values() {
+            if !crate::playbook::verbs::is_read_only(&result.cmdlet) {
+                replayed += 1;
+                summary.record(&Event::Task(result.clone()));
+                if let Some(r) = &mut report {
+                    let _ = r.event(&Event::Task(result.clone()));
+                }
+            }
+        }
+        let _ = terminal.message(&format!(
+            "resuming: {replayed} write{} already done, {} sent without an answer",
+            crate::diagnostic::plural(replayed),
+            past.unknown.len()
+        ));
+    }
     for event in not_signed_in {
         consume(event, &mut summary, &mut terminal, &mut report);
     }
@@ -230,6 +300,16 @@ pub async fn run(
     } else {
         exit::INTERRUPTED
     };
+    if let Some(why) = journal.failure() {
+        summary.complete = false;
+        summary.exit_code = exit::TASKS_FAILED;
+        let _ = terminal.message(&format!(
+            "the run stopped: its journal could not be written ({why}); the tasks it records are the ones sent"
+        ));
+    }
+    if let Err(e) = journal.finish(summary.exit_code) {
+        let _ = terminal.message(&format!("warning: cannot record the run's end: {e}"));
+    }
     let _ = terminal.finish(&summary);
     if let Some(mut r) = report {
         let dir = settings.report.clone().unwrap_or_default();
@@ -245,15 +325,33 @@ pub async fn run(
     Ok(summary.exit_code)
 }
 
-/// Task events planned per tenant (tasks and skips), for the progress bars.
+/// Task events planned per tenant (tasks and skips), for the progress bars. Also the plan's fingerprint: a SHA-256 of every record, for `--resume` to tell whether the
+/// plan changed.
 #[derive(Default)]
 struct PlannedTasks {
     per_tenant: std::collections::BTreeMap<String, usize>,
     current: String,
+    hash: sha2::Sha256,
+}
+
+impl PlannedTasks {
+    fn fingerprint(&self) -> String {
+        use sha2::Digest;
+        self.hash
+            .clone()
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
 }
 
 impl Sink for PlannedTasks {
     fn record(&mut self, record: PlanRecord<'_>) -> std::io::Result<()> {
+        use sha2::Digest;
+        if let Ok(json) = serde_json::to_vec(&record) {
+            self.hash.update(&json);
+        }
         match record {
             PlanRecord::Tenant(t) => {
                 self.current = t.tenant.into_owned();
@@ -272,7 +370,7 @@ impl Sink for PlannedTasks {
 /// could be reached or signed in to); 1 otherwise.
 fn exit_code(summary: &RunSummary) -> i32 {
     let t = &summary.total;
-    if t.failed == 0 && summary.tenants.values().all(|s| s.stopped.is_none()) {
+    if t.failed == 0 && t.unknown == 0 && summary.tenants.values().all(|s| s.stopped.is_none()) {
         return exit::OK;
     }
     let none_reached = summary

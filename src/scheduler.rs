@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 use tokio::sync::{Semaphore, mpsc::UnboundedSender};
 
 use crate::exchange::{Client, ExchangeError};
+use crate::journal::{Decision, Journal, Prior};
 use crate::plan::{CompiledStep, PlanRecord, Planner, Sink, Summary};
 use crate::playbook::{OnError, Playbook};
 use crate::template::TenantScope;
@@ -42,6 +43,9 @@ pub enum Status {
     Failed,
     /// It did not run: its condition was false, or the run stopped first.
     Skipped,
+    /// A killed run sent it and never learned its outcome; it writes and is not idempotent,
+    /// so it was not sent again (`run --resume --retry-unknown` sends it).
+    Unknown,
 }
 
 /// One task's outcome.
@@ -109,6 +113,10 @@ pub struct RunOptions {
     pub max_in_flight: usize,
     /// Set to stop dispatching: tasks not yet sent are skipped, calls in flight finish.
     pub stop: Arc<AtomicBool>,
+    /// The journal each task is recorded in, before it is sent and once its outcome is known.
+    pub journal: Option<Arc<Journal>>,
+    /// What the run being resumed already knows.
+    pub prior: Option<Arc<Prior>>,
 }
 
 /// Runs every target's tasks and sends their outcomes to `events`.
@@ -120,12 +128,11 @@ pub async fn run(
     events: UnboundedSender<Event>,
 ) {
     let global = Semaphore::new(options.max_in_flight.max(1));
-    let stop = &*options.stop;
     // FuturesUnordered polls only the tenants that were woken, so the cost of a finished call
     // does not grow with the number of tenants.
     let mut tenants: FuturesUnordered<_> = targets
         .iter()
-        .map(|target| run_tenant(planner, playbook, target, &global, stop, events.clone()))
+        .map(|target| run_tenant(planner, playbook, target, &global, options, events.clone()))
         .collect();
     while tenants.next().await.is_some() {}
 }
@@ -135,9 +142,10 @@ async fn run_tenant(
     playbook: &Playbook,
     target: &Target,
     global: &Semaphore,
-    stop: &AtomicBool,
+    options: &RunOptions,
     events: UnboundedSender<Event>,
 ) {
+    let stop = &*options.stop;
     let tenant = &playbook.tenants[target.tenant];
     let name = tenant.name().to_string();
     let started = Instant::now();
@@ -184,6 +192,10 @@ async fn run_tenant(
         // tenant may make, so memory and the work per wake-up stay small however long the
         // step is.
         let width = playbook.connections_for(tenant).max(1) as usize;
+        let idempotent = step
+            .step
+            .idempotent
+            .unwrap_or_else(|| crate::playbook::verbs::is_idempotent(&step.step.cmdlet.value));
         let mut in_flight = FuturesUnordered::new();
         let mut outputs_by_index: Vec<(usize, Vec<Value>)> = Vec::new();
         let mut failures = 0;
@@ -214,12 +226,30 @@ async fn run_tenant(
                     }
                 }
                 for skipped in buffer.skipped.drain(..) {
+                    // A resumed run reports a write it already did once: that outcome stands
+                    // even when the write's condition no longer holds.
+                    if let Some(prior) = &options.prior
+                        && prior.decide(&skipped.id, step.read_only, idempotent) == Decision::Known
+                    {
+                        continue;
+                    }
                     let _ = events.send(Event::Task(skipped));
                 }
                 if let Some(task) = buffer.tasks.pop() {
+                    // A resumed run sends again only what it must.
+                    match options.prior.as_ref().map_or(Decision::Send, |p| {
+                        p.decide(&task.id, step.read_only, idempotent)
+                    }) {
+                        Decision::Send => {}
+                        Decision::Known => continue,
+                        Decision::Unknown => {
+                            let _ = events.send(Event::Task(unknown(task)));
+                            continue;
+                        }
+                    }
                     let index = dispatched;
                     dispatched += 1;
-                    let call = run_task(playbook, step, target, &limit, global, stop, task);
+                    let call = run_task(playbook, step, target, &limit, global, options, task);
                     in_flight.push(async move {
                         let (result, values) = call.await;
                         (index, result, values)
@@ -319,9 +349,10 @@ async fn run_task(
     target: &Target,
     limit: &Semaphore,
     global: &Semaphore,
-    stop: &AtomicBool,
+    options: &RunOptions,
     task: Planned,
 ) -> (TaskResult, Vec<Value>) {
+    let stop = &*options.stop;
     let mut result = TaskResult {
         id: task.id,
         tenant: task.tenant,
@@ -345,6 +376,18 @@ async fn run_task(
     };
     if stop.load(Ordering::SeqCst) {
         result.error = Some("the run was stopped before this task".into());
+        return (result, Vec::new());
+    }
+    // Recorded before the request leaves: a run killed from here on knows the task may have
+    // been sent.
+    if let Some(journal) = &options.journal
+        && !journal.sent(&result.id)
+    {
+        stop.store(true, Ordering::SeqCst);
+        result.error = Some(format!(
+            "not sent: {}",
+            journal.failure().unwrap_or_default()
+        ));
         return (result, Vec::new());
     }
     let started = Instant::now();
@@ -397,7 +440,33 @@ async fn run_task(
         }
     }
     result.duration_ms = started.elapsed().as_millis() as u64;
+    if let Some(journal) = &options.journal
+        && !journal.done(&result)
+    {
+        // The outcome is known here but not on disk: stop before more go unrecorded.
+        stop.store(true, Ordering::SeqCst);
+    }
     (result, values)
+}
+
+/// A task a killed run sent without learning its outcome, not to be sent again.
+fn unknown(task: Planned) -> TaskResult {
+    TaskResult {
+        id: task.id,
+        tenant: task.tenant,
+        step: task.step,
+        cmdlet: task.cmdlet,
+        status: Status::Unknown,
+        objects: 0,
+        warnings: Vec::new(),
+        retries: Vec::new(),
+        requests: 0,
+        error: Some(
+            "outcome unknown: a killed run sent it and never heard back; it writes and is not idempotent, so it was not sent again (check it, then `run --resume --retry-unknown`)".into(),
+        ),
+        error_class: None,
+        duration_ms: 0,
+    }
 }
 
 /// Collects a step's expansion: the tasks to run and the ones skipped.

@@ -377,6 +377,11 @@ pub struct Step {
     /// How many times to retry a failed cmdlet (transient service errors are always retried).
     #[serde(default)]
     pub retries: Option<u32>,
+    /// Whether sending the call twice does no harm, so that `run --resume` may send again a
+    /// call whose outcome a killed run never learned. Default: true for `Set-` cmdlets (and
+    /// read-only ones), false for the rest.
+    #[serde(default)]
+    pub idempotent: Option<bool>,
     /// How long one call may take, e.g. `90s`, `5m`.
     #[serde(default)]
     pub timeout: Option<HumanDuration>,

@@ -123,6 +123,15 @@ pub fn is_read_only(cmdlet: &str) -> bool {
         .is_some_and(|(verb, _)| READ_ONLY_VERBS.iter().any(|v| v.eq_ignore_ascii_case(verb)))
 }
 
+/// Whether sending the cmdlet twice does no harm unless a step says otherwise: reads, and
+/// `Set-` cmdlets, which set a value to what it already is the second time.
+pub fn is_idempotent(cmdlet: &str) -> bool {
+    is_read_only(cmdlet)
+        || cmdlet
+            .split_once('-')
+            .is_some_and(|(verb, _)| verb.eq_ignore_ascii_case("Set"))
+}
+
 /// Reports a cmdlet name that is not Verb-Noun with an approved verb.
 pub(crate) fn check_cmdlet(at: &Location, cmdlet: &str, out: &mut Diagnostics) {
     let Some(caps) = CMDLET.captures(cmdlet) else {

@@ -27,6 +27,8 @@ pub struct TenantSummary {
     pub failed: usize,
     /// Tasks skipped by a condition or a stop.
     pub skipped: usize,
+    /// Tasks a killed run sent without learning their outcome, not sent again.
+    pub unknown: usize,
     /// Retries made, all causes.
     pub retries: usize,
     /// Why the tenant stopped early, if it did.
@@ -70,6 +72,7 @@ impl RunSummary {
                         }
                         Status::Failed => s.failed += 1,
                         Status::Skipped => s.skipped += 1,
+                        Status::Unknown => s.unknown += 1,
                     }
                     s.retries += t.retries.len();
                 }
@@ -152,6 +155,7 @@ impl<W: Write> Reporter for Terminal<W> {
                     (Status::Ok, false) => "ok",
                     (Status::Failed, _) => "FAILED",
                     (Status::Skipped, _) => "skipped",
+                    (Status::Unknown, _) => "UNKNOWN",
                 };
                 write!(self.out, "{status:<8} {}", t.id)?;
                 if t.status != Status::Skipped {
@@ -161,7 +165,7 @@ impl<W: Write> Reporter for Terminal<W> {
                     write!(self.out, "  retried: {}", t.retries.join(", "))?;
                 }
                 if let Some(e) = &t.error
-                    && t.status == Status::Failed
+                    && matches!(t.status, Status::Failed | Status::Unknown)
                 {
                     write!(self.out, "\n         {e}")?;
                 }
@@ -406,6 +410,10 @@ fn junit_case(tenant: &str, t: &TaskResult) -> String {
         Status::Failed => out.push_str(&format!(
             "      <failure type=\"{}\" message=\"{}\"/>\n",
             xml(t.error_class.as_deref().unwrap_or("error")),
+            xml(t.error.as_deref().unwrap_or(""))
+        )),
+        Status::Unknown => out.push_str(&format!(
+            "      <error type=\"UnknownOutcome\" message=\"{}\"/>\n",
             xml(t.error.as_deref().unwrap_or(""))
         )),
         Status::Skipped => out.push_str(&format!(

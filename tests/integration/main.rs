@@ -7,6 +7,7 @@ mod connect;
 mod examples;
 mod library;
 mod properties;
+mod resume;
 mod run;
 mod sandbox_api;
 mod sandbox_cli;

@@ -9,11 +9,15 @@ use crate::support::{Workspace, tenantry};
 fn the_quick_start_runs_against_the_sandbox_and_reports_every_task() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report");
+    // Each test keeps its journal to itself: runs of one playbook take turns otherwise.
+    let state = dir.path().join("state");
     let run = tenantry(&[
         "run",
         "examples/quickstart.yaml",
         "--report",
         report.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
     ]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert!(
@@ -176,8 +180,10 @@ fn an_interrupted_run_writes_a_partial_report_and_exits_130() {
             "examples/quickstart.yaml",
             "--sandbox-latency",
             "200ms",
-            "--report",
+            "--state-dir",
         ])
+        .arg(dir.path().join("state"))
+        .arg("--report")
         .arg(&report)
         .current_dir(crate::support::root())
         .stdin(Stdio::null())

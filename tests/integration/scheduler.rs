@@ -106,6 +106,8 @@ async fn run(sandbox: &Sandbox, playbook: &Playbook) -> Vec<Event> {
         &RunOptions {
             max_in_flight: 256,
             stop: Default::default(),
+            journal: None,
+            prior: None,
         },
         tx,
     )

@@ -1,0 +1,510 @@
+//! The run journal: what makes a run resumable. Every run gets an id and a folder
+//! (`.tenantry/runs/<id>/` beside the playbook, or under `--state-dir`) holding `meta.json`
+//! (the plan's fingerprint, the tenants, how the run ended) and `journal.jsonl`, an
+//! append-only record of each task: a line when it is sent, written before the request
+//! leaves, and a line with its outcome. Each line is one `write` to a file opened for
+//! appending, so a killed process loses at most the outcomes of the calls in flight.
+//!
+//! A run also holds a lock on its playbook's state folder, so that two runs of one playbook
+//! never overlap.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::scheduler::TaskResult;
+
+/// Why the journal could not serve.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// Another run of the playbook holds the lock.
+    #[error(
+        "another run of {playbook} is in progress (lock {lock}); wait for it, or pass --wait-lock 10m to wait"
+    )]
+    Locked {
+        /// The playbook.
+        playbook: String,
+        /// The lock file.
+        lock: PathBuf,
+    },
+    /// No run to resume.
+    #[error("no run {0} to resume in {1}: `tenantry runs` lists them")]
+    NoSuchRun(String, PathBuf),
+    /// The plan changed since the journal was written.
+    #[error(
+        "the plan changed since run {id} started ({what}): resuming could skip or repeat the wrong tasks; pass --force to resume anyway"
+    )]
+    Changed {
+        /// The run.
+        id: String,
+        /// What changed.
+        what: String,
+    },
+    /// The state folder could not be read or written.
+    #[error("cannot use the run state in {path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// What failed.
+        source: io::Error,
+    },
+}
+
+fn io_at(path: &Path) -> impl FnOnce(io::Error) -> JournalError + '_ {
+    move |source| JournalError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What `meta.json` says of a run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Meta {
+    /// The run id.
+    pub id: String,
+    /// The playbook file.
+    pub playbook: PathBuf,
+    /// The plan's fingerprint: a SHA-256 of its records.
+    pub fingerprint: String,
+    /// The tenants selected.
+    pub tenants: Vec<String>,
+    /// When it started (seconds since the epoch).
+    pub started_at: u64,
+    /// How many times it was resumed.
+    #[serde(default)]
+    pub resumed: u32,
+    /// When it last ended, if it did.
+    #[serde(default)]
+    pub finished_at: Option<u64>,
+    /// Its exit code, if it ended.
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+}
+
+/// One line of `journal.jsonl`.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Record {
+    /// A task was sent.
+    Sent(String),
+    /// A task's outcome.
+    Done(TaskResult),
+}
+
+/// The state folder of a playbook's runs.
+#[derive(Clone, Debug)]
+pub struct StateDir {
+    root: PathBuf,
+    playbook: PathBuf,
+}
+
+/// The lock of a playbook's runs; released when dropped.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: File,
+}
+
+impl StateDir {
+    /// The state folder of `playbook`: `state_dir` when given, else `.tenantry` beside it.
+    pub fn of(playbook: &Path, state_dir: Option<&Path>) -> Self {
+        let root = match state_dir {
+            Some(dir) => dir.to_path_buf(),
+            None => playbook
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(".tenantry"),
+        };
+        StateDir {
+            root,
+            playbook: playbook.to_path_buf(),
+        }
+    }
+
+    fn runs_dir(&self) -> PathBuf {
+        self.root.join("runs")
+    }
+
+    /// Takes the playbook's lock, waiting up to `wait` for a run that holds it.
+    pub fn lock(&self, wait: Option<Duration>) -> Result<RunLock, JournalError> {
+        std::fs::create_dir_all(&self.root).map_err(io_at(&self.root))?;
+        let name = self
+            .playbook
+            .file_name()
+            .map_or("playbook".into(), |n| n.to_string_lossy().into_owned());
+        let path = self.root.join(format!("{name}.lock"));
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io_at(&path))?;
+        let deadline = wait.map(|w| Instant::now() + w);
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(RunLock { _file: file }),
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    if deadline.is_none_or(|d| Instant::now() >= d) {
+                        return Err(JournalError::Locked {
+                            playbook: self.playbook.display().to_string(),
+                            lock: path,
+                        });
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(io_at(&path)(e)),
+            }
+        }
+    }
+
+    /// Starts a new run's journal.
+    pub fn create(&self, fingerprint: &str, tenants: Vec<String>) -> Result<Journal, JournalError> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let (days, secs) = ((now.as_secs() / 86_400) as i64, now.as_secs() % 86_400);
+        let (y, m, d) = crate::civil::civil_from_days(days);
+        // Sortable by time; the sub-second part keeps two runs in one second apart.
+        let id = format!(
+            "{y:04}{m:02}{d:02}-{:02}{:02}{:02}-{:03}",
+            secs / 3600,
+            secs % 3600 / 60,
+            secs % 60,
+            now.subsec_millis()
+        );
+        let meta = Meta {
+            id,
+            playbook: self.playbook.clone(),
+            fingerprint: fingerprint.to_string(),
+            tenants,
+            started_at: now.as_secs(),
+            resumed: 0,
+            finished_at: None,
+            exit_code: None,
+        };
+        let dir = self.runs_dir().join(&meta.id);
+        std::fs::create_dir_all(&dir).map_err(io_at(&dir))?;
+        Journal::open(dir, meta)
+    }
+
+    /// The runs recorded, oldest first.
+    pub fn runs(&self) -> Vec<Meta> {
+        let mut runs: Vec<Meta> = std::fs::read_dir(self.runs_dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| std::fs::read(e.path().join("meta.json")).ok())
+            .filter_map(|bytes| serde_json::from_slice(&bytes).ok())
+            .collect();
+        runs.sort_by(|a, b| a.id.cmp(&b.id));
+        runs
+    }
+
+    /// A past run by id, or the latest for `last`.
+    pub fn past(&self, id: &str) -> Result<PastRun, JournalError> {
+        let meta = if id == "last" {
+            self.runs().pop()
+        } else {
+            self.runs().into_iter().find(|m| m.id == id)
+        }
+        .ok_or_else(|| JournalError::NoSuchRun(id.to_string(), self.runs_dir()))?;
+        let dir = self.runs_dir().join(&meta.id);
+        PastRun::read(dir, meta)
+    }
+}
+
+/// A run's journal, open for appending.
+#[derive(Debug)]
+pub struct Journal {
+    dir: PathBuf,
+    meta: Mutex<Meta>,
+    file: Mutex<File>,
+    /// The first write that failed: the run stops, since its journal no longer holds.
+    failed: Mutex<Option<String>>,
+}
+
+impl Journal {
+    fn open(dir: PathBuf, meta: Meta) -> Result<Journal, JournalError> {
+        let path = dir.join("journal.jsonl");
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io_at(&path))?;
+        let journal = Journal {
+            dir,
+            meta: Mutex::new(meta),
+            file: Mutex::new(file),
+            failed: Mutex::new(None),
+        };
+        journal.write_meta().map_err(io_at(&journal.dir))?;
+        Ok(journal)
+    }
+
+    /// Reopens a past run to go on with it.
+    pub fn resume(past: &PastRun) -> Result<Journal, JournalError> {
+        let mut meta = past.meta.clone();
+        meta.resumed += 1;
+        meta.finished_at = None;
+        meta.exit_code = None;
+        Journal::open(past.dir.clone(), meta)
+    }
+
+    /// The run id.
+    pub fn id(&self) -> String {
+        lock(&self.meta).id.clone()
+    }
+
+    /// The run's folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Records that `id` is about to be sent. False when the journal cannot be written: the
+    /// task must not be sent.
+    pub fn sent(&self, id: &str) -> bool {
+        self.append(&Record::Sent(id.to_string()))
+    }
+
+    /// Records a task's outcome.
+    pub fn done(&self, result: &TaskResult) -> bool {
+        self.append(&Record::Done(result.clone()))
+    }
+
+    /// Why writing failed, if it did.
+    pub fn failure(&self) -> Option<String> {
+        lock(&self.failed).clone()
+    }
+
+    /// Records how the run ended.
+    pub fn finish(&self, exit_code: i32) -> io::Result<()> {
+        {
+            let mut meta = lock(&self.meta);
+            meta.exit_code = Some(exit_code);
+            meta.finished_at = Some(
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+            );
+        }
+        lock(&self.file).sync_all()?;
+        self.write_meta()
+    }
+
+    fn append(&self, record: &Record) -> bool {
+        if lock(&self.failed).is_some() {
+            return false;
+        }
+        let mut line = match serde_json::to_vec(record) {
+            Ok(line) => line,
+            Err(e) => {
+                *lock(&self.failed) = Some(e.to_string());
+                return false;
+            }
+        };
+        line.push(b'\n');
+        // One write of the whole line, to a file opened for appending.
+        match lock(&self.file).write_all(&line) {
+            Ok(()) => true,
+            Err(e) => {
+                *lock(&self.failed) = Some(format!(
+                    "cannot write {}: {e}",
+                    self.dir.join("journal.jsonl").display()
+                ));
+                false
+            }
+        }
+    }
+
+    fn write_meta(&self) -> io::Result<()> {
+        let json = serde_json::to_vec_pretty(&*lock(&self.meta)).map_err(io::Error::other)?;
+        let partial = self.dir.join(".meta.json.partial");
+        std::fs::write(&partial, json)?;
+        std::fs::rename(partial, self.dir.join("meta.json"))
+    }
+}
+
+/// What a past run's journal says.
+#[derive(Debug)]
+pub struct PastRun {
+    dir: PathBuf,
+    /// Its `meta.json`.
+    pub meta: Meta,
+    /// Tasks whose outcome is known, by id, with the latest outcome.
+    pub done: HashMap<String, TaskResult>,
+    /// Tasks sent without a recorded outcome: they were in flight when the run ended.
+    pub unknown: HashSet<String>,
+}
+
+impl PastRun {
+    fn read(dir: PathBuf, meta: Meta) -> Result<PastRun, JournalError> {
+        let path = dir.join("journal.jsonl");
+        let file = File::open(&path).map_err(io_at(&path))?;
+        let mut done = HashMap::new();
+        let mut unknown = HashSet::new();
+        for line in BufReader::new(file).lines() {
+            let line = line.map_err(io_at(&path))?;
+            // A killed run may leave half a last line: it records nothing.
+            match serde_json::from_str::<Record>(&line) {
+                Ok(Record::Sent(id)) => {
+                    unknown.insert(id);
+                }
+                Ok(Record::Done(result)) => {
+                    unknown.remove(&result.id);
+                    done.insert(result.id.clone(), result);
+                }
+                Err(_) => {}
+            }
+        }
+        Ok(PastRun {
+            dir,
+            meta,
+            done,
+            unknown,
+        })
+    }
+
+    /// Refuses to resume when the plan or the tenants differ from the journal's.
+    pub fn check(&self, fingerprint: &str, tenants: &[String]) -> Result<(), JournalError> {
+        let changed = |what: &str| JournalError::Changed {
+            id: self.meta.id.clone(),
+            what: what.to_string(),
+        };
+        if self.meta.tenants != tenants {
+            return Err(changed("the tenants selected differ"));
+        }
+        if self.meta.fingerprint != fingerprint {
+            return Err(changed("the playbook, its data or its variables differ"));
+        }
+        Ok(())
+    }
+}
+
+/// What a resumed run knows of its tasks from the journal.
+#[derive(Debug, Default)]
+pub struct Prior {
+    /// Tasks whose outcome is known.
+    pub done: HashSet<String>,
+    /// Tasks sent without a known outcome.
+    pub unknown: HashSet<String>,
+    /// Send unknown ones again even when they are not idempotent (`--retry-unknown`).
+    pub retry_unknown: bool,
+}
+
+/// What to do with a task when resuming.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Send it.
+    Send,
+    /// Its outcome is known: neither send nor report it again.
+    Known,
+    /// Report it as of unknown outcome, unsent.
+    Unknown,
+}
+
+impl Prior {
+    /// What the journal of `past` knows.
+    pub fn of(past: &PastRun, retry_unknown: bool) -> Self {
+        Prior {
+            done: past.done.keys().cloned().collect(),
+            unknown: past.unknown.clone(),
+            retry_unknown,
+        }
+    }
+
+    /// Reads are always sent again (their output feeds later steps, and reading twice does
+    /// no harm); writes are sent unless their outcome is known, or unknown and not safe to
+    /// repeat.
+    pub fn decide(&self, id: &str, read_only: bool, idempotent: bool) -> Decision {
+        if read_only {
+            Decision::Send
+        } else if self.done.contains(id) {
+            Decision::Known
+        } else if self.unknown.contains(id) && !(idempotent || self.retry_unknown) {
+            Decision::Unknown
+        } else {
+            Decision::Send
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scheduler::Status;
+
+    fn result(id: &str) -> TaskResult {
+        TaskResult {
+            id: id.into(),
+            tenant: "contoso".into(),
+            step: "s".into(),
+            cmdlet: "Set-Mailbox".into(),
+            status: Status::Ok,
+            objects: 0,
+            warnings: Vec::new(),
+            retries: Vec::new(),
+            requests: 1,
+            error: None,
+            error_class: None,
+            duration_ms: 1,
+        }
+    }
+
+    #[test]
+    fn a_journal_tells_done_from_in_flight_and_survives_a_torn_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::of(&dir.path().join("p.yaml"), None);
+        let journal = state.create("fp", vec!["contoso".into()]).unwrap();
+        assert!(journal.sent("a") && journal.sent("b") && journal.sent("c"));
+        assert!(journal.done(&result("a")));
+        let id = journal.id();
+        drop(journal);
+        // A kill in the middle of a write.
+        let path = dir
+            .path()
+            .join(".tenantry/runs")
+            .join(&id)
+            .join("journal.jsonl");
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"{\"done\":{\"id\":\"b\",\"ten").unwrap();
+        let past = state.past("last").unwrap();
+        assert_eq!(past.meta.id, id);
+        assert_eq!(past.done.keys().collect::<Vec<_>>(), vec!["a"]);
+        assert_eq!(
+            past.unknown,
+            HashSet::from(["b".to_string(), "c".to_string()])
+        );
+        assert!(past.check("fp", &["contoso".into()]).is_ok());
+        assert!(past.check("other", &["contoso".into()]).is_err());
+        assert!(past.check("fp", &["fabrikam".into()]).is_err());
+        assert!(matches!(
+            state.past("nope"),
+            Err(JournalError::NoSuchRun(..))
+        ));
+    }
+
+    #[test]
+    fn a_second_run_of_a_playbook_finds_it_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::of(&dir.path().join("p.yaml"), None);
+        let held = state.lock(None).unwrap();
+        assert!(matches!(state.lock(None), Err(JournalError::Locked { .. })));
+        let started = Instant::now();
+        assert!(state.lock(Some(Duration::from_millis(300))).is_err());
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        drop(held);
+        assert!(state.lock(None).is_ok());
+        // Another playbook beside it has its own lock.
+        let other = StateDir::of(&dir.path().join("q.yaml"), None);
+        let _a = state.lock(None).unwrap();
+        assert!(other.lock(None).is_ok());
+    }
+}

@@ -1,0 +1,267 @@
+//! Runs that are killed and resumed, as cron runs die at 3 a.m.: the sandbox's write log (the
+//! service's own record) shows that no completed write is sent again, that only idempotent
+//! writes in flight at a kill are repeated, and that the final report accounts for every task.
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use tenantry::sandbox::{APPS, Sandbox, SandboxConfig};
+
+use crate::support::Workspace;
+
+const TENANTS: usize = 4;
+const USERS: usize = 400;
+/// Members removed from the all-staff group: a write that is not idempotent.
+const LEAVERS: usize = 100;
+const KILLS: usize = 20;
+const CONNECTIONS: usize = 3;
+
+fn playbook(sandbox: &Sandbox) -> Workspace {
+    let url = sandbox.url();
+    let tenants: String = sandbox
+        .tenants()
+        .iter()
+        .map(|t| {
+            let name = t.domain.split('.').next().unwrap();
+            format!(
+                "  - {{ name: {name}, organization: {}, cloud: custom, endpoints: {{ rest: \"{url}\", authority: \"{url}\", scope: \"https://outlook.office365.com/.default\" }}, auth: {{ method: client_secret, app_id: {}, secret_env: SECRET }} }}\n",
+                t.domain, APPS[0].client_id
+            )
+        })
+        .collect();
+    let users: Vec<String> = (1..=USERS).map(|i| format!("user{i:03}")).collect();
+    let leavers: Vec<String> = (USERS - LEAVERS + 1..=USERS)
+        .map(|i| format!("user{i:03}"))
+        .collect();
+    Workspace::new(&[
+        (
+            "p.yaml",
+            &format!(
+                "version: 1\nname: Killed and resumed\ntenants:\n{tenants}defaults: {{ on_error: continue }}\nsteps:\n  - id: tag\n    cmdlet: Set-Mailbox\n    for_each: \"{{{{ lines('users.txt') }}}}\"\n    params: {{ Identity: \"{{{{ item }}}}\", CustomAttribute9: tagged }}\n  - id: leave\n    cmdlet: Remove-DistributionGroupMember\n    for_each: \"{{{{ lines('leavers.txt') }}}}\"\n    params: {{ Identity: all-staff, Member: \"{{{{ item }}}}\" }}\n"
+            ),
+        ),
+        ("users.txt", &users.join("\n")),
+        ("leavers.txt", &leavers.join("\n")),
+    ])
+}
+
+/// Starts `tenantry run`, waits until its journal exists, lets it work for `ms`, and kills
+/// it (SIGKILL: no chance to tidy up). Returns whether it had already finished.
+fn run_and_kill(ws: &Workspace, resume: bool, ms: u64) -> bool {
+    let mut args = vec!["run", "p.yaml", "--progress", "plain"];
+    if resume {
+        args.extend(["--resume", "last"]);
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tenantry"))
+        .args(&args)
+        .current_dir(ws.path())
+        .env("SECRET", APPS[0].client_secret)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while out.read_line(&mut line).unwrap() > 0 && !line.starts_with("run ") {
+        line.clear();
+    }
+    // Keep reading, so the child never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    std::thread::sleep(Duration::from_millis(ms));
+    let finished = child.try_wait().unwrap().is_some();
+    let _ = child.kill();
+    let _ = child.wait();
+    finished
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_twenty_times_and_resumed_nothing_done_is_sent_again() {
+    let config = SandboxConfig::with_tenants(TENANTS, USERS)
+        .each_tenant(|t| t.behaviour.latency = "20ms".parse().unwrap());
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let ws = playbook(&sandbox);
+    let ws_path = ws.path().to_path_buf();
+
+    // Kill points from a fixed seed, so a failure can be replayed.
+    let mut seed: u64 = 0x7e4a_17c3;
+    let mut kills = 0;
+    for round in 0..KILLS {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let ms = 60 + (seed >> 33) % 200;
+        let finished = {
+            let ws = &ws;
+            tokio::task::block_in_place(|| run_and_kill(ws, round > 0, ms))
+        };
+        if !finished {
+            kills += 1;
+        }
+    }
+    assert!(kills >= 15, "most rounds were killed mid-run: {kills}");
+
+    let run = tokio::task::spawn_blocking(move || {
+        crate::support::tenantry_with_env(
+            &ws_path,
+            &[
+                "run",
+                "p.yaml",
+                "--progress",
+                "plain",
+                "--resume",
+                "last",
+                "--report",
+                "report",
+            ],
+            &[("SECRET", APPS[0].client_secret)],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(matches!(run.code, 0 | 1), "{}\n{}", run.stdout, run.stderr);
+
+    // The final report accounts for every task, once.
+    let results: Vec<Value> = std::fs::read_to_string(ws.path().join("report/results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut by_id: HashMap<String, String> = HashMap::new();
+    for r in &results {
+        let id = r["id"].as_str().unwrap().to_string();
+        let status = r["status"].as_str().unwrap().to_string();
+        assert!(
+            by_id.insert(id.clone(), status).is_none(),
+            "{id} reported twice"
+        );
+    }
+    assert_eq!(
+        by_id.len(),
+        TENANTS * (USERS + LEAVERS),
+        "every task is accounted for"
+    );
+    let unknown: HashSet<&String> = by_id
+        .iter()
+        .filter(|(_, s)| s.as_str() == "unknown")
+        .map(|(id, _)| id)
+        .collect();
+    assert!(
+        by_id
+            .iter()
+            .all(|(id, s)| s == "ok" || (s == "unknown" && id.contains("/leave/"))),
+        "only writes that are not idempotent may be unknown: {:?}",
+        by_id
+            .iter()
+            .filter(|(_, s)| s.as_str() != "ok")
+            .collect::<Vec<_>>()
+    );
+    assert!(unknown.len() <= kills * CONNECTIONS * TENANTS);
+
+    // The service's log: every Set-Mailbox written, repeats only within what was in flight at
+    // the kills; no Remove-DistributionGroupMember ever sent twice.
+    let stats = sandbox.stats();
+    let mut written: HashMap<(String, String, String), usize> = HashMap::new();
+    for w in &stats.writes {
+        let who = w.parameters["Identity"].as_str().unwrap_or("").to_string();
+        let member = w.parameters["Member"].as_str().unwrap_or("").to_string();
+        *written
+            .entry((
+                w.tenant.clone(),
+                w.cmdlet.clone(),
+                if member.is_empty() { who } else { member },
+            ))
+            .or_default() += 1;
+    }
+    let sets: Vec<usize> = written
+        .iter()
+        .filter(|(k, _)| k.1 == "Set-Mailbox")
+        .map(|(_, n)| *n)
+        .collect();
+    assert_eq!(sets.len(), TENANTS * USERS, "every mailbox was written");
+    let repeats: usize = sets.iter().map(|n| n - 1).sum();
+    assert!(
+        repeats <= kills * CONNECTIONS * TENANTS,
+        "{repeats} repeated writes for {kills} kills"
+    );
+    for ((tenant, cmdlet, member), n) in &written {
+        if cmdlet == "Remove-DistributionGroupMember" {
+            assert_eq!(*n, 1, "{tenant}: {member} removed {n} times");
+        }
+    }
+    let left = written
+        .keys()
+        .filter(|k| k.1 == "Remove-DistributionGroupMember")
+        .count();
+    assert!(
+        left + unknown.len() >= TENANTS * LEAVERS,
+        "each removal was written once or is reported unknown ({left} written, {} unknown)",
+        unknown.len()
+    );
+}
+
+/// A second run of a playbook while one is in progress exits at once with 75; with
+/// --wait-lock it waits for the first to end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_run_of_the_same_playbook_does_not_overlap() {
+    let config = SandboxConfig::with_tenants(1, 50)
+        .each_tenant(|t| t.behaviour.latency = "30ms".parse().unwrap());
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let ws = playbook(&sandbox);
+    let path = ws.path().to_path_buf();
+    let first = Command::new(env!("CARGO_BIN_EXE_tenantry"))
+        .args(["run", "p.yaml", "--progress", "plain"])
+        .current_dir(&path)
+        .env("SECRET", APPS[0].client_secret)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first = first;
+    let mut out = BufReader::new(first.stdout.take().unwrap());
+    let mut line = String::new();
+    while out.read_line(&mut line).unwrap() > 0 && !line.starts_with("run ") {
+        line.clear();
+    }
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let second = tokio::task::spawn_blocking({
+        let path = path.clone();
+        move || {
+            crate::support::tenantry_with_env(
+                &path,
+                &["run", "p.yaml"],
+                &[("SECRET", APPS[0].client_secret)],
+            )
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(second.code, 75, "{}\n{}", second.stdout, second.stderr);
+    assert!(
+        second.stderr.contains("another run of"),
+        "{}",
+        second.stderr
+    );
+    assert!(second.stderr.contains("--wait-lock"), "{}", second.stderr);
+    let waited = tokio::task::spawn_blocking(move || {
+        crate::support::tenantry_with_env(
+            &path,
+            &["run", "p.yaml", "--wait-lock", "2m"],
+            &[("SECRET", APPS[0].client_secret)],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(
+        matches!(waited.code, 0 | 1),
+        "{}\n{}",
+        waited.stdout,
+        waited.stderr
+    );
+    let status = first.wait().unwrap();
+    assert!(status.success() || status.code() == Some(1));
+}
