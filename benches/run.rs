@@ -234,6 +234,7 @@ fn main() {
                     // it ends.
                     journal: Some(Arc::clone(&journal)),
                     prior: None,
+                    guardrails: None,
                 },
                 tx,
             )

@@ -83,6 +83,10 @@ pub enum Command {
         /// that are not idempotent.
         #[arg(long, requires = "resume")]
         retry_unknown: bool,
+        /// The run must be over by then (`50m`): dispatch stops early enough for calls in
+        /// flight to finish and the report to be written; exit code 4.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+        deadline: Option<std::time::Duration>,
     },
     /// Sign in to tenants and run one read-only cmdlet: shows who is signed in, to which
     /// tenant, until when, and the round trip; or, for each failure, what to do.
@@ -413,6 +417,7 @@ fn run(cli: Cli) -> Result<i32, CliError> {
             resume,
             force,
             retry_unknown,
+            deadline,
         } => {
             let playbook = Playbook::parse(&args.playbook)?;
             let env = crate::template::environment(&playbook.dir);
@@ -429,6 +434,7 @@ fn run(cli: Cli) -> Result<i32, CliError> {
                 resume,
                 force,
                 retry_unknown,
+                deadline,
             };
             let mut out = io::stdout().lock();
             let code =

@@ -9,6 +9,9 @@ pub const TASKS_FAILED: i32 = 1;
 pub const INVALID_INPUT: i32 = 2;
 /// No tenant could be reached or authenticated.
 pub const NO_TENANT_REACHED: i32 = 3;
+/// A guardrail stopped the run: `limits.max_fail_percentage` was crossed, or `--deadline`
+/// came; the report says which.
+pub const STOPPED_BY_GUARDRAIL: i32 = 4;
 /// Another run of the playbook holds its lock: try again later (EX_TEMPFAIL).
 pub const LOCKED: i32 = 75;
 /// Interrupted by Ctrl-C or SIGTERM; the report written is partial and says so.

@@ -11,7 +11,7 @@ use crate::journal::{Journal, Prior, StateDir};
 use crate::plan::{PlanRecord, Planner, Sink};
 use crate::playbook::Playbook;
 use crate::report::{Progress, ReportDir, Reporter, RunSummary, Terminal};
-use crate::scheduler::{Event, RunOptions, Target};
+use crate::scheduler::{Event, Guardrails, RunOptions, Target};
 use crate::session::{SessionOptions, Sessions};
 
 /// Why a run could not start.
@@ -64,6 +64,8 @@ pub struct RunSettings {
     pub force: bool,
     /// `--retry-unknown`: send again the writes a killed run never heard back from.
     pub retry_unknown: bool,
+    /// `--deadline`: the run must be over (report written) this long after it starts.
+    pub deadline: Option<Duration>,
 }
 
 impl Default for RunSettings {
@@ -79,6 +81,7 @@ impl Default for RunSettings {
             resume: None,
             force: false,
             retry_unknown: false,
+            deadline: None,
         }
     }
 }
@@ -205,6 +208,12 @@ pub async fn run(
         complete: true,
         ..RunSummary::default()
     };
+    let (tenant_limit, run_limit) = playbook
+        .doc
+        .limits
+        .max_fail_percentage
+        .map_or((None, None), |m| m.limits());
+    let guardrails = Arc::new(Guardrails::new(tenant_limit, run_limit));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let options = RunOptions {
@@ -214,6 +223,7 @@ pub async fn run(
         prior: past
             .as_ref()
             .map(|p| Arc::new(Prior::of(p, settings.retry_unknown))),
+        guardrails: Some(Arc::clone(&guardrails)),
     };
     let mut signals = Signals::install();
     let scheduler = crate::scheduler::run(planner, playbook, &targets, &options, tx);
@@ -261,6 +271,13 @@ pub async fn run(
     // Events are consumed as they come, so results.jsonl grows while the run goes on.
     let mut finished = false;
     let mut deadline: Option<tokio::time::Instant> = None;
+    // `--deadline`: dispatch stops early enough for the calls in flight to finish (the grace,
+    // or a tenth of the deadline when that is shorter) and the report to be written in time.
+    let run_started = tokio::time::Instant::now();
+    let mut last_call = settings.deadline.map(|d| {
+        let margin = settings.grace.min(d / 10);
+        (run_started + d.saturating_sub(margin), run_started + d)
+    });
     while !finished {
         let grace = async {
             match deadline {
@@ -268,7 +285,23 @@ pub async fn run(
                 None => std::future::pending().await,
             }
         };
+        let last_dispatch = async {
+            match last_call {
+                Some((at, _)) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
+            _ = last_dispatch => {
+                let (_, end) = last_call.take().unwrap_or((run_started, run_started));
+                stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                guardrails.trip(format!(
+                    "the run stopped at its --deadline of {}s",
+                    settings.deadline.unwrap_or_default().as_secs()
+                ));
+                let _ = terminal.message("stopping: the deadline is near; no new calls");
+                deadline = Some(deadline.map_or(end, |d| d.min(end)));
+            }
             _ = &mut scheduler => finished = true,
             Some(event) = rx.recv() => consume(event, &mut summary, &mut terminal, &mut report),
             _ = signals.next() => {
@@ -300,6 +333,12 @@ pub async fn run(
     } else {
         exit::INTERRUPTED
     };
+    if let Some(why) = guardrails.tripped() {
+        summary.stopped_by = Some(why);
+        if summary.exit_code != exit::INTERRUPTED {
+            summary.exit_code = exit::STOPPED_BY_GUARDRAIL;
+        }
+    }
     if let Some(why) = journal.failure() {
         summary.complete = false;
         summary.exit_code = exit::TASKS_FAILED;

@@ -7,7 +7,7 @@
 //! borrows the playbook, and the work is waiting on the network, not computing.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -117,6 +117,72 @@ pub struct RunOptions {
     pub journal: Option<Arc<Journal>>,
     /// What the run being resumed already knows.
     pub prior: Option<Arc<Prior>>,
+    /// Failure limits (`limits.max_fail_percentage`).
+    pub guardrails: Option<Arc<Guardrails>>,
+}
+
+/// Tasks that must have finished before a failure percentage is judged: one failure in the
+/// first two tasks is not a trend.
+const MIN_FINISHED: usize = 10;
+
+/// Failure limits, each tenant's and the run's, and whether one was crossed.
+#[derive(Debug, Default)]
+pub struct Guardrails {
+    tenant: Option<f64>,
+    run: Option<f64>,
+    ok: AtomicUsize,
+    failed: AtomicUsize,
+    tripped: std::sync::Mutex<Option<String>>,
+}
+
+impl Guardrails {
+    /// Limits in percent of finished tasks (ok or failed) that failed.
+    pub fn new(tenant: Option<f64>, run: Option<f64>) -> Self {
+        Guardrails {
+            tenant,
+            run,
+            ..Guardrails::default()
+        }
+    }
+
+    /// Why the run was stopped by a guardrail, if it was.
+    pub fn tripped(&self) -> Option<String> {
+        self.tripped
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Records that a guardrail stopped the run or a tenant (the first reason stays).
+    pub fn trip(&self, why: String) {
+        self.tripped
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get_or_insert(why);
+    }
+
+    /// Whether `failed` of `finished` crosses `limit` percent.
+    fn crossed(limit: Option<f64>, failed: usize, finished: usize) -> Option<String> {
+        let limit = limit?;
+        (finished >= MIN_FINISHED && failed as f64 * 100.0 > limit * finished as f64).then(|| {
+            format!(
+                "{failed} of {finished} finished tasks failed ({:.1}%), over limits.max_fail_percentage {limit}%",
+                failed as f64 * 100.0 / finished as f64
+            )
+        })
+    }
+
+    /// Counts one outcome of the run; the reason when it makes the run cross its limit.
+    fn count(&self, status: Status) -> Option<String> {
+        match status {
+            Status::Ok => self.ok.fetch_add(1, Ordering::SeqCst),
+            Status::Failed => self.failed.fetch_add(1, Ordering::SeqCst),
+            _ => return None,
+        };
+        let failed = self.failed.load(Ordering::SeqCst);
+        let finished = failed + self.ok.load(Ordering::SeqCst);
+        Guardrails::crossed(self.run, failed, finished)
+    }
 }
 
 /// Runs every target's tasks and sends their outcomes to `events`.
@@ -153,6 +219,7 @@ async fn run_tenant(
     let base = planner.tenant_scope(tenant);
     let mut outputs = Map::new();
     let mut stopped = None;
+    let (mut tenant_ok, mut tenant_failed) = (0usize, 0usize);
     for step in planner.steps() {
         if stop.load(Ordering::SeqCst) {
             stopped = Some("the run was stopped".to_string());
@@ -261,6 +328,26 @@ async fn run_tenant(
             };
             if result.status == Status::Failed {
                 failures += 1;
+            }
+            if let Some(guard) = &options.guardrails {
+                match result.status {
+                    Status::Ok => tenant_ok += 1,
+                    Status::Failed => tenant_failed += 1,
+                    _ => {}
+                }
+                if let Some(why) = guard.count(result.status) {
+                    guard.trip(format!("the run stopped: {why}"));
+                    stop.store(true, Ordering::SeqCst);
+                }
+                if stopped.is_none()
+                    && let Some(why) =
+                        Guardrails::crossed(guard.tenant, tenant_failed, tenant_ok + tenant_failed)
+                {
+                    // The tenant's in-flight calls finish; nothing more is sent to it.
+                    guard.trip(format!("tenant {name} stopped: {why}"));
+                    stopped = Some(why);
+                    expanding = false;
+                }
             }
             if !values.is_empty() {
                 outputs_by_index.push((index, values));

@@ -301,6 +301,40 @@ pub struct Limits {
     #[serde(default)]
     #[schemars(with = "Option<u32>", range(min = 1))]
     pub max_in_flight: Option<Spanned<u32>>,
+    /// Stop dispatching when this percentage of finished tasks has failed: a number for
+    /// each tenant and the whole run alike, or `{ tenant: N, run: M }`. Checked once 10
+    /// tasks (of the tenant, or of the run) have finished.
+    #[serde(default)]
+    pub max_fail_percentage: Option<MaxFailPercentage>,
+}
+
+/// `limits.max_fail_percentage`.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum MaxFailPercentage {
+    /// The same limit for each tenant and for the run.
+    Both(#[schemars(range(min = 0, max = 100))] f64),
+    /// Separate limits.
+    Each {
+        /// For each tenant: it stops, the others go on.
+        #[serde(default)]
+        #[schemars(range(min = 0, max = 100))]
+        tenant: Option<f64>,
+        /// For the whole run: every tenant stops.
+        #[serde(default)]
+        #[schemars(range(min = 0, max = 100))]
+        run: Option<f64>,
+    },
+}
+
+impl MaxFailPercentage {
+    /// The tenant's limit and the run's.
+    pub fn limits(self) -> (Option<f64>, Option<f64>) {
+        match self {
+            MaxFailPercentage::Both(p) => (Some(p), Some(p)),
+            MaxFailPercentage::Each { tenant, run } => (tenant, run),
+        }
+    }
 }
 
 /// Per-tenant limits.

@@ -50,6 +50,9 @@ pub struct RunSummary {
     pub duration_ms: u64,
     /// False when the run was interrupted and the report is partial.
     pub complete: bool,
+    /// The guardrail that stopped the run or a tenant (`limits.max_fail_percentage`,
+    /// `--deadline`), if one did.
+    pub stopped_by: Option<String>,
     /// The process exit code.
     pub exit_code: i32,
 }
@@ -216,6 +219,16 @@ impl<W: Write> Reporter for Terminal<W> {
             writeln!(
                 self.out,
                 "\nThe run was interrupted: this report is partial (tasks not listed did not finish)."
+            )?;
+        }
+        if let Some(why) = &summary.stopped_by {
+            writeln!(self.out, "\nGuardrail: {why}.")?;
+        }
+        if summary.total.unknown > 0 {
+            writeln!(
+                self.out,
+                "\n{} task(s) have an unknown outcome: check them, then `tenantry run --resume --retry-unknown` sends them.",
+                summary.total.unknown
             )?;
         }
         self.out.flush()
@@ -432,6 +445,15 @@ fn markdown(summary: &RunSummary) -> String {
     let mut out = format!("### tenantry run: {}\n\n", cell(&summary.playbook));
     if !summary.complete {
         out.push_str("> **Interrupted**: this report is partial.\n\n");
+    }
+    if let Some(why) = &summary.stopped_by {
+        out.push_str(&format!("> **Guardrail**: {}.\n\n", cell(why)));
+    }
+    if summary.total.unknown > 0 {
+        out.push_str(&format!(
+            "> **{} task(s) of unknown outcome**: check them before resuming with `--retry-unknown`.\n\n",
+            summary.total.unknown
+        ));
     }
     out.push_str("| tenant | ok | changed | failed | skipped | duration | note |\n|---|---:|---:|---:|---:|---:|---|\n");
     for (name, s) in &summary.tenants {

@@ -353,3 +353,98 @@ steps:
         "no report of a run that did not start"
     );
 }
+
+/// `limits.max_fail_percentage` for each tenant: a tenant whose failures cross it stops (its
+/// calls in flight finish), the others go on, and the run exits 4 saying why.
+#[test]
+fn a_tenant_failing_too_often_is_stopped_by_its_guardrail() {
+    // contoso: every other identity does not exist; fabrikam: all exist.
+    let items: Vec<String> = (1..=40).map(|i| format!("user{i:03}")).collect();
+    let ws = Workspace::new(&[(
+        "p.yaml",
+        &format!(
+            r#"version: 1
+name: Guardrail
+tenants:
+  - {{ name: contoso, organization: contoso.onmicrosoft.com, cloud: sandbox }}
+  - {{ name: fabrikam, organization: fabrikam.onmicrosoft.com, cloud: sandbox }}
+limits: {{ max_fail_percentage: {{ tenant: 20 }} }}
+defaults: {{ on_error: continue }}
+steps:
+  - cmdlet: Set-Mailbox
+    for_each: [{}]
+    params: {{ Identity: "{{{{ 'ghost' ~ loop.index if tenant.name == 'contoso' and loop.index is even else item }}}}", CustomAttribute2: x }}
+"#,
+            items.join(", ")
+        ),
+    )]);
+    let run = ws.run(&["run", "p.yaml", "--report", "report", "--progress", "plain"]);
+    assert_eq!(run.code, 4, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("Guardrail: tenant contoso stopped"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("over limits.max_fail_percentage 20%"),
+        "{}",
+        run.stdout
+    );
+    let summary: Value = serde_json::from_str(
+        &std::fs::read_to_string(ws.path().join("report/summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(summary["stopped_by"].as_str().unwrap().contains("contoso"));
+    let contoso = &summary["tenants"]["contoso"];
+    let finished = contoso["ok"].as_u64().unwrap() + contoso["failed"].as_u64().unwrap();
+    assert!(finished < 40, "contoso stopped early: {contoso}");
+    assert_eq!(summary["tenants"]["fabrikam"]["ok"], 40, "fabrikam went on");
+}
+
+/// `--deadline`: dispatch stops in time for the report to be written by the deadline.
+#[test]
+fn a_run_ends_by_its_deadline_with_its_report() {
+    let started = std::time::Instant::now();
+    let ws = Workspace::new(&[(
+        "p.yaml",
+        r#"version: 1
+name: Deadline
+tenants:
+  - { name: contoso, organization: contoso.onmicrosoft.com, cloud: sandbox }
+steps:
+  - cmdlet: Get-AcceptedDomain
+    for_each: "{{ range(60) | list }}"
+    key: "{{ item }}"
+"#,
+    )]);
+    let run = ws.run(&[
+        "run",
+        "p.yaml",
+        "--sandbox-latency",
+        "300ms",
+        "--deadline",
+        "2s",
+        "--grace",
+        "1s",
+        "--report",
+        "report",
+        "--progress",
+        "plain",
+    ]);
+    let took = started.elapsed();
+    assert_eq!(run.code, 4, "{}\n{}", run.stdout, run.stderr);
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+    assert!(
+        run.stdout.contains("the deadline is near"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("Guardrail: the run stopped at its --deadline of 2s"),
+        "{}",
+        run.stdout
+    );
+    let md = std::fs::read_to_string(ws.path().join("report/summary.md")).unwrap();
+    assert!(md.contains("**Guardrail**"), "{md}");
+}

@@ -108,6 +108,7 @@ async fn run(sandbox: &Sandbox, playbook: &Playbook) -> Vec<Event> {
             stop: Default::default(),
             journal: None,
             prior: None,
+            guardrails: None,
         },
         tx,
     )
