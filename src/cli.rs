@@ -107,6 +107,29 @@ pub enum Command {
         #[arg(long, value_name = "URL")]
         proxy: Option<String>,
     },
+    /// List a playbook's past runs, with how each ended.
+    Runs {
+        /// The playbook file.
+        playbook: PathBuf,
+        /// Where its runs are kept (default: `.tenantry` beside the playbook).
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
+    /// Write the reports of a past run from its journal (results.jsonl, summary.json,
+    /// results.csv, junit.xml, summary.md).
+    Report {
+        /// The playbook file.
+        playbook: PathBuf,
+        /// The run's id, or `last`.
+        #[arg(default_value = "last")]
+        run: String,
+        /// The folder to write the reports in.
+        #[arg(long, value_name = "DIR")]
+        report: PathBuf,
+        /// Where its runs are kept (default: `.tenantry` beside the playbook).
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
     /// Forget saved sign-ins (users' refresh tokens) for one tenant, or for all.
     Logout {
         /// The tenant's organization (`contoso.onmicrosoft.com`); all tenants when left out.
@@ -468,6 +491,44 @@ fn run(cli: Cli) -> Result<i32, CliError> {
                     "`connect` runs a read-only cmdlet (Get-, Test-, …), not {cmdlet}"
                 )))
             }
+        }
+        Command::Runs {
+            playbook,
+            state_dir,
+        } => {
+            let state = crate::journal::StateDir::of(&playbook, state_dir.as_deref());
+            let mut out = io::stdout().lock();
+            let runs = state.runs();
+            if runs.is_empty() {
+                writeln!(out, "no runs of {} yet", playbook.display())?;
+            }
+            for meta in runs {
+                let past = state.past(&meta.id).map_err(crate::run::RunError::from)?;
+                writeln!(out, "{}", crate::journal::describe(&past))?;
+            }
+            Ok(exit::OK)
+        }
+        Command::Report {
+            playbook,
+            run,
+            report,
+            state_dir,
+        } => {
+            let state = crate::journal::StateDir::of(&playbook, state_dir.as_deref());
+            let past = state.past(&run).map_err(crate::run::RunError::from)?;
+            crate::report::from_journal(&past, &report).map_err(|source| {
+                crate::run::RunError::Report {
+                    dir: report.clone(),
+                    source,
+                }
+            })?;
+            writeln!(
+                io::stdout().lock(),
+                "wrote the reports of run {} in {}",
+                past.meta.id,
+                report.display()
+            )?;
+            Ok(exit::OK)
         }
         Command::Logout { tenant } => {
             let Some(dir) = crate::auth::cache::TokenCache::default_location() else {

@@ -384,6 +384,37 @@ impl PastRun {
     }
 }
 
+/// One line about a past run: its id, when it started, how it ended, what it did.
+pub fn describe(past: &PastRun) -> String {
+    let (days, secs) = (
+        (past.meta.started_at / 86_400) as i64,
+        past.meta.started_at % 86_400,
+    );
+    let (y, m, d) = crate::civil::civil_from_days(days);
+    let ended = match past.meta.exit_code {
+        Some(code) => format!("ended with exit code {code}"),
+        None => "did not end (killed, or still running): `run --resume` goes on with it".into(),
+    };
+    let failed = past
+        .done
+        .values()
+        .filter(|r| r.status == crate::scheduler::Status::Failed)
+        .count();
+    format!(
+        "{}  started {y:04}-{m:02}-{d:02} {:02}:{:02} UTC  {} task(s) done ({failed} failed), {} without an answer{}  {ended}",
+        past.meta.id,
+        secs / 3600,
+        secs % 3600 / 60,
+        past.done.len(),
+        past.unknown.len(),
+        if past.meta.resumed > 0 {
+            format!(", resumed {} time(s)", past.meta.resumed)
+        } else {
+            String::new()
+        }
+    )
+}
+
 /// What a resumed run knows of its tasks from the journal.
 #[derive(Debug, Default)]
 pub struct Prior {

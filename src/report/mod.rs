@@ -405,6 +405,49 @@ fn xml(text: &str) -> String {
         .collect()
 }
 
+/// Writes the reports of a past run from its journal: its known outcomes, and its tasks sent
+/// without an answer as of unknown outcome.
+pub fn from_journal(past: &crate::journal::PastRun, dir: &Path) -> io::Result<RunSummary> {
+    let mut summary = RunSummary {
+        playbook: past
+            .meta
+            .playbook
+            .file_stem()
+            .map_or(String::new(), |s| s.to_string_lossy().into_owned()),
+        complete: past.meta.exit_code.is_some(),
+        exit_code: past.meta.exit_code.unwrap_or(crate::exit::INTERRUPTED),
+        ..RunSummary::default()
+    };
+    let mut results: Vec<TaskResult> = past.done.values().cloned().collect();
+    for id in &past.unknown {
+        // Ids are `tenant/step/item`, with `/` escaped inside each part.
+        let mut parts = id.split('/');
+        results.push(TaskResult {
+            id: id.clone(),
+            tenant: parts.next().unwrap_or_default().to_string(),
+            step: parts.next().unwrap_or_default().to_string(),
+            cmdlet: String::new(),
+            status: Status::Unknown,
+            objects: 0,
+            warnings: Vec::new(),
+            retries: Vec::new(),
+            requests: 0,
+            error: Some("sent, and the run ended before its answer".into()),
+            error_class: None,
+            duration_ms: 0,
+        });
+    }
+    results.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut report = ReportDir::create(dir)?;
+    for r in results {
+        let event = Event::Task(r);
+        summary.record(&event);
+        report.event(&event)?;
+    }
+    report.finish(&summary)?;
+    Ok(summary)
+}
+
 /// One task as a JUnit case (a tenant is a suite); retries are recorded as properties.
 fn junit_case(tenant: &str, t: &TaskResult) -> String {
     let mut out = format!(

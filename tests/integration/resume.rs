@@ -265,3 +265,73 @@ async fn a_second_run_of_the_same_playbook_does_not_overlap() {
     let status = first.wait().unwrap();
     assert!(status.success() || status.code() == Some(1));
 }
+
+/// After a kill: `runs` lists the run as not ended, `report` rebuilds its reports from the
+/// journal, and a resume refuses a plan that changed unless forced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_run_is_listed_reported_and_guarded_against_a_changed_plan() {
+    let config = SandboxConfig::with_tenants(2, USERS)
+        .each_tenant(|t| t.behaviour.latency = "20ms".parse().unwrap());
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let ws = playbook(&sandbox);
+    let finished = tokio::task::block_in_place(|| run_and_kill(&ws, false, 400));
+    assert!(!finished, "the run was killed mid-way");
+    let path = ws.path().to_path_buf();
+    let cli = move |args: Vec<&'static str>| {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::support::tenantry_with_env(&path, &args, &[("SECRET", APPS[0].client_secret)])
+        })
+    };
+
+    let runs = cli(vec!["runs", "p.yaml"]).await.unwrap();
+    assert_eq!(runs.code, 0, "{}", runs.stderr);
+    assert_eq!(runs.stdout.lines().count(), 1, "{}", runs.stdout);
+    assert!(runs.stdout.contains("did not end"), "{}", runs.stdout);
+
+    let report = cli(vec!["report", "p.yaml", "last", "--report", "rebuilt"])
+        .await
+        .unwrap();
+    assert_eq!(report.code, 0, "{}", report.stderr);
+    let summary: Value = serde_json::from_str(
+        &std::fs::read_to_string(ws.path().join("rebuilt/summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["complete"], false);
+    let ok = summary["total"]["ok"].as_u64().unwrap();
+    assert!(ok > 0 && ok < 2 * (USERS + LEAVERS) as u64, "{summary}");
+    let lines = std::fs::read_to_string(ws.path().join("rebuilt/results.jsonl"))
+        .unwrap()
+        .lines()
+        .count() as u64;
+    assert_eq!(lines, ok + summary["total"]["unknown"].as_u64().unwrap());
+
+    let missing = cli(vec!["run", "p.yaml", "--resume", "19700101-000000-000"])
+        .await
+        .unwrap();
+    assert_eq!(missing.code, 2, "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("`tenantry runs` lists them"),
+        "{}",
+        missing.stderr
+    );
+
+    std::fs::write(ws.path().join("users.txt"), "user001\nuser002\n").unwrap();
+    let changed = cli(vec!["run", "p.yaml", "--resume"]).await.unwrap();
+    assert_eq!(changed.code, 2, "{}\n{}", changed.stdout, changed.stderr);
+    assert!(
+        changed.stderr.contains("the plan changed since run"),
+        "{}",
+        changed.stderr
+    );
+    assert!(changed.stderr.contains("--force"), "{}", changed.stderr);
+    let forced = cli(vec!["run", "p.yaml", "--resume", "--force"])
+        .await
+        .unwrap();
+    assert!(
+        matches!(forced.code, 0 | 1),
+        "{}\n{}",
+        forced.stdout,
+        forced.stderr
+    );
+}
