@@ -448,3 +448,85 @@ steps:
     let md = std::fs::read_to_string(ws.path().join("report/summary.md")).unwrap();
     assert!(md.contains("**Guardrail**"), "{md}");
 }
+
+/// A disk that fills while the report is written: a clear error, and the journal still holds
+/// every task and how the run ended.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_under_the_report_is_a_clear_error_and_the_journal_holds() {
+    let ws = Workspace::new(&[(
+        "p.yaml",
+        r#"version: 1
+name: Full disk
+tenants:
+  - { name: contoso, organization: contoso.onmicrosoft.com, cloud: sandbox }
+steps:
+  - cmdlet: Get-AcceptedDomain
+  - cmdlet: Get-OrganizationConfig
+"#,
+    )]);
+    let report = ws.path().join("report");
+    std::fs::create_dir(&report).unwrap();
+    // Every write to /dev/full fails with "no space left on device".
+    std::os::unix::fs::symlink("/dev/full", report.join("results.jsonl")).unwrap();
+    let run = ws.run(&["run", "p.yaml", "--report", "report", "--progress", "plain"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("cannot write the report in report"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("No space left on device"),
+        "{}",
+        run.stderr
+    );
+    let runs = std::fs::read_dir(ws.path().join(".tenantry/runs"))
+        .unwrap()
+        .count();
+    assert_eq!(runs, 1);
+    let runs = ws.run(&["runs", "p.yaml"]);
+    assert!(
+        runs.stdout
+            .contains("2 task(s) done (0 failed), 0 without an answer"),
+        "{}",
+        runs.stdout
+    );
+    assert!(
+        runs.stdout.contains("ended with exit code"),
+        "{}",
+        runs.stdout
+    );
+}
+
+/// A report folder that cannot be made: a clear error before any call is sent.
+#[test]
+fn an_unwritable_report_folder_is_refused_before_anything_is_sent() {
+    let ws = Workspace::new(&[
+        (
+            "p.yaml",
+            r#"version: 1
+name: Unwritable
+tenants:
+  - { name: contoso, organization: contoso.onmicrosoft.com, cloud: sandbox }
+steps:
+  - cmdlet: Set-Mailbox
+    params: { Identity: user001, CustomAttribute1: x }
+"#,
+        ),
+        ("a-file", "not a folder"),
+    ]);
+    let run = ws.run(&["run", "p.yaml", "--report", "a-file/report"]);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("cannot write the report in a-file/report"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stdout.contains("changed"),
+        "nothing was sent: {}",
+        run.stdout
+    );
+}
