@@ -530,3 +530,74 @@ steps:
         run.stdout
     );
 }
+
+/// Secrets of every sign-in method, right or wrong, never appear in the terminal, the
+/// journal, the reports or the token cache.
+#[test]
+fn no_secret_of_any_sign_in_method_is_written_anywhere() {
+    let secrets = [
+        ("PASSWORD", "Sandbox-Legacy-1"),
+        ("WRONG_PASSWORD", "Pw-Secret-Wrong-91"),
+        ("WRONG_SECRET", "Client-Secret-Wrong-92"),
+        ("BAD_TOKEN", "eyJhbGciOiJub25lIn0.Token-Secret-93.x"),
+    ];
+    let ws = Workspace::new(&[
+        (
+            "p.yaml",
+            r#"version: 1
+name: Secrets
+tenants:
+  - { name: contoso, organization: contoso.onmicrosoft.com, cloud: sandbox, auth: { method: password, user: legacy.admin@contoso.onmicrosoft.com, password_env: PASSWORD } }
+  - { name: fabrikam, organization: fabrikam.onmicrosoft.com, cloud: sandbox, auth: { method: password, user: legacy.admin@fabrikam.onmicrosoft.com, password_env: WRONG_PASSWORD } }
+  - { name: northwind, organization: northwind.onmicrosoft.com, cloud: sandbox, auth: { method: client_secret, app_id: 5d1e9c1a-7b0e-4f3a-9c6d-0a7e5a11ad01, secret_env: WRONG_SECRET } }
+  - { name: adatum, organization: adatum.onmicrosoft.com, cloud: sandbox, auth: { method: access_token, token_env: BAD_TOKEN } }
+  - { name: tailspin, organization: tailspin.onmicrosoft.com, cloud: sandbox, auth: { method: federated, app_id: 5d1e9c1a-7b0e-4f3a-9c6d-0a7e5a11ad01, token_file: workload.jwt } }
+defaults: { on_error: continue }
+steps:
+  - cmdlet: Get-AcceptedDomain
+"#,
+        ),
+        ("workload.jwt", "Federated-Secret-94"),
+    ]);
+    let mut env: Vec<(&str, &str)> = secrets.to_vec();
+    let cache = ws.path().join("cache");
+    let cache_str = cache.to_string_lossy().into_owned();
+    env.push(("TENANTRY_CACHE_DIR", &cache_str));
+    let run = crate::support::tenantry_with_env(
+        ws.path(),
+        &["run", "p.yaml", "--report", "report", "--progress", "plain"],
+        &env,
+    );
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("ok       contoso/"), "{}", run.stdout);
+    let mut written = format!("{}\n{}", run.stdout, run.stderr);
+    for dir in [ws.path().join(".tenantry"), ws.path().join("report"), cache] {
+        for entry in walk(&dir) {
+            written.push_str(&String::from_utf8_lossy(&std::fs::read(entry).unwrap()));
+        }
+    }
+    for secret in secrets
+        .iter()
+        .map(|(_, s)| *s)
+        .chain(["Token-Secret-93", "Federated-Secret-94"])
+    {
+        assert!(
+            !written.contains(secret),
+            "`{secret}` was written somewhere"
+        );
+    }
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
