@@ -18,6 +18,10 @@ use crate::cloud::{CloudError, require_https};
 const APP_ANCHOR_MAILBOX: &str = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}";
 /// The longest `Retry-After` honoured; anything longer is taken as a mistake.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
+/// The most one call waits in all for the service's named waits (`Retry-After`) before it
+/// gives up: throttling that lasts longer than this is an outage, for `--deadline` and the
+/// operator to judge.
+const MAX_THROTTLED: Duration = Duration::from_secs(60 * 60);
 /// Pages followed at most: 5,000 pages of 1,000 is five million objects.
 const MAX_PAGES: usize = 5000;
 /// The module's default page size.
@@ -309,13 +313,26 @@ impl Client {
         cmdlet: &str,
         params: &Map<String, Value>,
     ) -> Result<CmdletResult, ExchangeError> {
+        self.invoke_as(cmdlet, params, false).await
+    }
+
+    /// [`Client::invoke`] for a call that may be sent twice without harm (`idempotent`): a
+    /// write whose answer was lost is then sent again rather than reported unconfirmed.
+    pub async fn invoke_as(
+        &self,
+        cmdlet: &str,
+        params: &Map<String, Value>,
+        idempotent: bool,
+    ) -> Result<CmdletResult, ExchangeError> {
         let body =
             json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": encode_params(params)}});
         let mut result = CmdletResult::default();
         let mut url = self.invoke_url.clone();
         let mut seen = std::collections::HashSet::new();
         loop {
-            let page = self.send(&url, cmdlet, &body, &mut result).await?;
+            let page = self
+                .send(&url, cmdlet, &body, idempotent, &mut result)
+                .await?;
             if let Some(Value::Array(errors)) = page.get("@adminapi.errors") {
                 result.errors.extend(
                     errors
@@ -367,9 +384,15 @@ impl Client {
         url: &str,
         cmdlet: &str,
         body: &Value,
+        idempotent: bool,
         result: &mut CmdletResult,
     ) -> Result<Value, ExchangeError> {
         let mut attempt: u32 = 0;
+        // Attempts that count against `max_retries`: a wait the service names is obeyed
+        // rather than counted, up to MAX_THROTTLED in all, so a long burst of throttling
+        // delays a call instead of failing it.
+        let mut counted: u32 = 0;
+        let mut throttled_for = Duration::ZERO;
         let mut renewed = false;
         loop {
             attempt += 1;
@@ -414,7 +437,8 @@ impl Client {
                     retry_after,
                 } => (reason, retry_after),
                 Attempt::Unconfirmed(reason) => {
-                    let resend = crate::playbook::verbs::is_read_only(cmdlet)
+                    let resend = idempotent
+                        || crate::playbook::verbs::is_read_only(cmdlet)
                         || self.retry.resend_unconfirmed_writes;
                     if !resend {
                         return Err(ExchangeError::Unconfirmed { reason });
@@ -422,22 +446,27 @@ impl Client {
                     (reason, None)
                 }
             };
-            if attempt > self.retry.max_retries {
-                return Err(ExchangeError::Exhausted {
-                    attempts: attempt,
-                    last: reason,
-                });
+            // The service named the wait: the whole tenant observes it, in full (a
+            // `Retry-After: 0` still gets a short pause, so retries cannot spin).
+            let named = wait.map(|w| w.clamp(Duration::from_millis(50), MAX_RETRY_AFTER));
+            match named {
+                Some(w) if throttled_for + w <= MAX_THROTTLED => throttled_for += w,
+                _ => {
+                    counted += 1;
+                    if counted > self.retry.max_retries {
+                        return Err(ExchangeError::Exhausted {
+                            attempts: attempt,
+                            last: reason,
+                        });
+                    }
+                }
             }
             result
                 .retries
                 .push(reason.split(':').next().unwrap_or("").to_string());
-            match wait {
-                // The service named the wait: the whole tenant observes it, in full (a
-                // `Retry-After: 0` still gets a short pause, so retries cannot spin).
-                Some(wait) => self
-                    .throttle
-                    .pause(wait.clamp(Duration::from_millis(50), MAX_RETRY_AFTER)),
-                None => tokio::time::sleep(backoff(&self.retry, attempt)).await,
+            match named {
+                Some(wait) => self.throttle.pause(wait),
+                None => tokio::time::sleep(backoff(&self.retry, counted.max(1))).await,
             }
         }
     }

@@ -259,10 +259,7 @@ async fn run_tenant(
         // tenant may make, so memory and the work per wake-up stay small however long the
         // step is.
         let width = playbook.connections_for(tenant).max(1) as usize;
-        let idempotent = step
-            .step
-            .idempotent
-            .unwrap_or_else(|| crate::playbook::verbs::is_idempotent(&step.step.cmdlet.value));
+        let idempotent = idempotent(step);
         let mut in_flight = FuturesUnordered::new();
         let mut outputs_by_index: Vec<(usize, Vec<Value>)> = Vec::new();
         let mut failures = 0;
@@ -440,6 +437,7 @@ async fn run_task(
     task: Planned,
 ) -> (TaskResult, Vec<Value>) {
     let stop = &*options.stop;
+    let idempotent = idempotent(step);
     let mut result = TaskResult {
         id: task.id,
         tenant: task.tenant,
@@ -488,7 +486,9 @@ async fn run_task(
         .map_or(DEFAULT_TIMEOUT, |t| t.0);
     let mut values = Vec::new();
     for attempt in 0..=retries {
-        let call = target.client.invoke(&result.cmdlet, &task.params);
+        let call = target
+            .client
+            .invoke_as(&result.cmdlet, &task.params, idempotent);
         let outcome = match tokio::time::timeout(timeout, call).await {
             Ok(outcome) => outcome,
             Err(_) => Err(ExchangeError::Unconfirmed {
@@ -534,6 +534,13 @@ async fn run_task(
         stop.store(true, Ordering::SeqCst);
     }
     (result, values)
+}
+
+/// Whether a step's call may be sent twice without harm: as the step says, else by its verb.
+fn idempotent(step: &CompiledStep<'_, '_>) -> bool {
+    step.step
+        .idempotent
+        .unwrap_or_else(|| crate::playbook::verbs::is_idempotent(&step.step.cmdlet.value))
 }
 
 /// A task a killed run sent without learning its outcome, not to be sent again.

@@ -335,3 +335,115 @@ async fn a_killed_run_is_listed_reported_and_guarded_against_a_changed_plan() {
         forced.stderr
     );
 }
+
+/// The service misbehaving during a run, each tenant its own way: a burst of 429 that lasts
+/// seconds, 10% 503 and dropped connections, tokens that live 2 seconds, and a tenant whose
+/// credentials are wrong. The others finish every task; the broken one is reported with its
+/// cause; nothing panics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_misbehaving_stops_only_the_tenant_it_must() {
+    use tenantry::sandbox::Behaviour;
+    let mut config = SandboxConfig::with_tenants(4, 60);
+    config.token_ttl = Duration::from_secs(2);
+    let domains: Vec<String> = config.tenants.iter().map(|t| t.domain.clone()).collect();
+    config = config.each_tenant(|t| t.behaviour.latency = "10ms".parse().unwrap());
+    config.tenants[1].behaviour.faults =
+        vec!["503:0.1".parse().unwrap(), "drop:0.05".parse().unwrap()];
+    config.tenants[1].behaviour.fault_retry_after = Some(0.05);
+    // Long enough (about 2.5 s) to outlive its 2-second tokens.
+    config.tenants[2].behaviour.latency = "60ms".parse().unwrap();
+    let sandbox = std::sync::Arc::new(Sandbox::start(config).await.unwrap());
+    // tenant 0: throttled for the first 3 seconds, then the burst ends.
+    let burst = Behaviour {
+        latency: "10ms".parse().unwrap(),
+        faults: vec!["429:1.0".parse().unwrap()],
+        retry_after: 0.5,
+        ..Behaviour::default()
+    };
+    sandbox.set_behaviour(&domains[0], burst).unwrap();
+    let ends = {
+        let (sandbox, domain) = (sandbox.clone(), domains[0].clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let calm = Behaviour {
+                latency: "10ms".parse().unwrap(),
+                ..Behaviour::default()
+            };
+            sandbox.set_behaviour(&domain, calm).unwrap();
+        })
+    };
+    let url = sandbox.url();
+    let tenants: String = domains
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let name = d.split('.').next().unwrap();
+            let secret = if i == 3 { "WRONG_SECRET" } else { "SECRET" };
+            format!(
+                "  - {{ name: {name}, organization: {d}, cloud: custom, endpoints: {{ rest: \"{url}\", authority: \"{url}\", scope: \"https://outlook.office365.com/.default\" }}, auth: {{ method: client_secret, app_id: {}, secret_env: {secret} }} }}\n",
+                APPS[0].client_id
+            )
+        })
+        .collect();
+    let users: Vec<String> = (1..=60).map(|i| format!("user{i:03}")).collect();
+    let ws = Workspace::new(&[
+        (
+            "p.yaml",
+            &format!(
+                "version: 1\nname: Misbehaving\ntenants:\n{tenants}steps:\n  - cmdlet: Set-Mailbox\n    for_each: \"{{{{ lines('users.txt') }}}}\"\n    params: {{ Identity: \"{{{{ item }}}}\", CustomAttribute5: x }}\n  - cmdlet: Get-Mailbox\n    for_each: \"{{{{ lines('users.txt') }}}}\"\n    params: {{ Identity: \"{{{{ item }}}}\" }}\n"
+            ),
+        ),
+        ("users.txt", &users.join("\n")),
+    ]);
+    let path = ws.path().to_path_buf();
+    let run = tokio::task::spawn_blocking(move || {
+        crate::support::tenantry_with_env(
+            &path,
+            &["run", "p.yaml", "--progress", "plain", "--report", "report"],
+            &[
+                ("SECRET", APPS[0].client_secret),
+                ("WRONG_SECRET", "not-it"),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    ends.await.unwrap();
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let summary: Value = serde_json::from_str(
+        &std::fs::read_to_string(ws.path().join("report/summary.json")).unwrap(),
+    )
+    .unwrap();
+    for domain in &domains[..3] {
+        let name = domain.split('.').next().unwrap();
+        let t = &summary["tenants"][name];
+        assert_eq!(t["ok"], 120, "{name}: {t}");
+        assert!(t["stopped"].is_null(), "{name}: {t}");
+    }
+    let broken = domains[3].split('.').next().unwrap();
+    let t = &summary["tenants"][broken];
+    assert_eq!(t["ok"], 0, "{t}");
+    assert!(
+        run.stdout.contains("AADSTS7000215") && run.stdout.contains("the client secret is wrong"),
+        "{}",
+        run.stdout
+    );
+    assert!(t["stopped"].as_str().unwrap().contains("failed"), "{t}");
+    // The retries show: the throttled tenant waited out its 429s.
+    assert!(
+        summary["tenants"][domains[0].split('.').next().unwrap()]["retries"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    let stats = sandbox.stats();
+    assert!(
+        stats
+            .tenant(&domains[2])
+            .tokens_issued
+            .values()
+            .sum::<u64>()
+            >= 2,
+        "tokens were renewed"
+    );
+}
