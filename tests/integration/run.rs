@@ -601,3 +601,66 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A data file that changes while a run goes on: the run keeps to the plan it checked before
+/// its first call (each file is read once), so the tasks are the ones planned.
+#[test]
+fn a_csv_that_changes_mid_run_does_not_change_the_run() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let users: Vec<String> = (1..=30).map(|i| format!("user{i:03}")).collect();
+    let ws = Workspace::new(&[
+        (
+            "p.yaml",
+            r#"version: 1
+name: Data changes
+tenants:
+  - { name: contoso, organization: contoso.onmicrosoft.com, cloud: sandbox }
+steps:
+  - cmdlet: Get-Mailbox
+  - cmdlet: Set-Mailbox
+    for_each: "{{ csv('users.csv') }}"
+    params: { Identity: "{{ item.Identity }}", CustomAttribute4: x }
+"#,
+        ),
+        ("users.csv", &format!("Identity\n{}\n", users.join("\n"))),
+    ]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tenantry"))
+        .args([
+            "run",
+            "p.yaml",
+            "--sandbox-latency",
+            "100ms",
+            "--report",
+            "report",
+        ])
+        .args(["--progress", "plain"])
+        .current_dir(ws.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    while out.read_line(&mut line).unwrap() > 0 && !line.starts_with("run ") {
+        line.clear();
+    }
+    // Rewritten while the first step runs, before the second expands.
+    std::fs::write(ws.path().join("users.csv"), "Identity\nuser099\n").unwrap();
+    std::io::copy(&mut out, &mut std::io::sink()).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let ids: Vec<String> = std::fs::read_to_string(ws.path().join("report/results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .filter(|id| id.contains("set-mailbox"))
+        .collect();
+    assert_eq!(ids.len(), 30, "{ids:?}");
+    assert!(ids.iter().all(|id| !id.ends_with("user099")), "{ids:?}");
+}
