@@ -403,7 +403,7 @@ impl Client {
                 Ok(token) => Some(token),
                 // The sign-in endpoint being unreachable is as transient as the API's.
                 Err(AuthError::Unreachable { url, reason }) => {
-                    if attempt > self.retry.max_retries {
+                    if counted >= self.retry.max_retries {
                         return Err(AuthError::Unreachable { url, reason }.into());
                     }
                     None
@@ -450,7 +450,11 @@ impl Client {
             // `Retry-After: 0` still gets a short pause, so retries cannot spin).
             let named = wait.map(|w| w.clamp(Duration::from_millis(50), MAX_RETRY_AFTER));
             match named {
-                Some(w) if throttled_for + w <= MAX_THROTTLED => throttled_for += w,
+                // Waits under a second are counted like any retry: a service answering
+                // `Retry-After: 0` over and over is failing, not throttling.
+                Some(w) if w >= Duration::from_secs(1) && throttled_for + w <= MAX_THROTTLED => {
+                    throttled_for += w
+                }
                 _ => {
                     counted += 1;
                     if counted > self.retry.max_retries {

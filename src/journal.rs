@@ -94,6 +94,13 @@ enum Record {
     Sent(String),
     /// A task's outcome.
     Done(TaskResult),
+    /// The objects a task returned, when a later step reads its step's output.
+    Output {
+        /// The task.
+        id: String,
+        /// What it returned.
+        values: Vec<serde_json::Value>,
+    },
 }
 
 /// The state folder of a playbook's runs.
@@ -125,18 +132,22 @@ impl StateDir {
         }
     }
 
+    /// This playbook's runs: a folder per playbook file, so playbooks beside each other
+    /// never resume each other's runs.
     fn runs_dir(&self) -> PathBuf {
-        self.root.join("runs")
+        self.root.join("runs").join(self.playbook_name())
+    }
+
+    fn playbook_name(&self) -> String {
+        self.playbook
+            .file_name()
+            .map_or("playbook".into(), |n| n.to_string_lossy().into_owned())
     }
 
     /// Takes the playbook's lock, waiting up to `wait` for a run that holds it.
     pub fn lock(&self, wait: Option<Duration>) -> Result<RunLock, JournalError> {
         std::fs::create_dir_all(&self.root).map_err(io_at(&self.root))?;
-        let name = self
-            .playbook
-            .file_name()
-            .map_or("playbook".into(), |n| n.to_string_lossy().into_owned());
-        let path = self.root.join(format!("{name}.lock"));
+        let path = self.root.join(format!("{}.lock", self.playbook_name()));
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -186,8 +197,24 @@ impl StateDir {
             finished_at: None,
             exit_code: None,
         };
-        let dir = self.runs_dir().join(&meta.id);
-        std::fs::create_dir_all(&dir).map_err(io_at(&dir))?;
+        let runs = self.runs_dir();
+        std::fs::create_dir_all(&runs).map_err(io_at(&runs))?;
+        // Two runs in one millisecond (possible with different state folders racing, or a
+        // clock step) get -2, -3…: a folder is never shared.
+        let mut meta = meta;
+        let base = meta.id.clone();
+        let mut n = 1;
+        let dir = loop {
+            let dir = runs.join(&meta.id);
+            match std::fs::create_dir(&dir) {
+                Ok(()) => break dir,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 100 => {
+                    n += 1;
+                    meta.id = format!("{base}-{n}");
+                }
+                Err(e) => return Err(io_at(&dir)(e)),
+            }
+        };
         Journal::open(dir, meta)
     }
 
@@ -211,6 +238,8 @@ impl StateDir {
         } else {
             self.runs().into_iter().find(|m| m.id == id)
         }
+        // The id names a folder: anything but a plain name is not one of ours.
+        .filter(|m| !m.id.contains(['/', '\\']) && !m.id.starts_with('.'))
         .ok_or_else(|| JournalError::NoSuchRun(id.to_string(), self.runs_dir()))?;
         let dir = self.runs_dir().join(&meta.id);
         PastRun::read(dir, meta)
@@ -230,6 +259,7 @@ pub struct Journal {
 impl Journal {
     fn open(dir: PathBuf, meta: Meta) -> Result<Journal, JournalError> {
         let path = dir.join("journal.jsonl");
+        cut_torn_line(&path).map_err(io_at(&path))?;
         let file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -273,6 +303,14 @@ impl Journal {
     /// Records a task's outcome.
     pub fn done(&self, result: &TaskResult) -> bool {
         self.append(&Record::Done(result.clone()))
+    }
+
+    /// Records what a task returned, for a resumed run whose later steps read it.
+    pub fn output(&self, id: &str, values: &[serde_json::Value]) -> bool {
+        self.append(&Record::Output {
+            id: id.to_string(),
+            values: values.to_vec(),
+        })
     }
 
     /// Why writing failed, if it did.
@@ -328,6 +366,37 @@ impl Journal {
     }
 }
 
+/// Cuts a half-written last line (a killed run, a full disk) back to the last whole one, so
+/// that the next record starts a line of its own.
+fn cut_torn_line(path: &Path) -> io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut file) = OpenOptions::new().read(true).write(true).open(path) else {
+        return Ok(());
+    };
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    // Read backwards in blocks to find the last newline.
+    let mut end = len;
+    let mut block = vec![0u8; 64 * 1024];
+    while end > 0 {
+        let start = end.saturating_sub(block.len() as u64);
+        let n = (end - start) as usize;
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(&mut block[..n])?;
+        if let Some(i) = block[..n].iter().rposition(|&b| b == b'\n') {
+            let keep = start + i as u64 + 1;
+            if keep < len {
+                file.set_len(keep)?;
+            }
+            return Ok(());
+        }
+        end = start;
+    }
+    file.set_len(0)
+}
+
 /// What a past run's journal says.
 #[derive(Debug)]
 pub struct PastRun {
@@ -338,18 +407,34 @@ pub struct PastRun {
     pub done: HashMap<String, TaskResult>,
     /// Tasks sent without a recorded outcome: they were in flight when the run ended.
     pub unknown: HashSet<String>,
+    /// What done tasks returned, where a later step reads it.
+    pub outputs: HashMap<String, Vec<serde_json::Value>>,
 }
 
 impl PastRun {
     fn read(dir: PathBuf, meta: Meta) -> Result<PastRun, JournalError> {
         let path = dir.join("journal.jsonl");
-        let file = File::open(&path).map_err(io_at(&path))?;
+        // A run that ended before its first task has no journal: nothing is known.
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok(PastRun {
+                    dir,
+                    meta,
+                    done: HashMap::new(),
+                    unknown: HashSet::new(),
+                    outputs: HashMap::new(),
+                });
+            }
+            Err(e) => return Err(io_at(&path)(e)),
+        };
         let mut done = HashMap::new();
         let mut unknown = HashSet::new();
-        for line in BufReader::new(file).lines() {
+        let mut outputs = HashMap::new();
+        // Split on bytes: a killed run may leave half a last line, even half a character.
+        for line in BufReader::new(file).split(b'\n') {
             let line = line.map_err(io_at(&path))?;
-            // A killed run may leave half a last line: it records nothing.
-            match serde_json::from_str::<Record>(&line) {
+            match serde_json::from_slice::<Record>(&line) {
                 Ok(Record::Sent(id)) => {
                     unknown.insert(id);
                 }
@@ -357,6 +442,10 @@ impl PastRun {
                     unknown.remove(&result.id);
                     done.insert(result.id.clone(), result);
                 }
+                Ok(Record::Output { id, values }) => {
+                    outputs.insert(id, values);
+                }
+                // Half a line records nothing.
                 Err(_) => {}
             }
         }
@@ -365,6 +454,7 @@ impl PastRun {
             meta,
             done,
             unknown,
+            outputs,
         })
     }
 
@@ -424,6 +514,8 @@ pub struct Prior {
     pub unknown: HashSet<String>,
     /// Send unknown ones again even when they are not idempotent (`--retry-unknown`).
     pub retry_unknown: bool,
+    /// The output of done tasks whose step a later step reads.
+    pub outputs: HashMap<String, Vec<serde_json::Value>>,
 }
 
 /// What to do with a task when resuming.
@@ -440,11 +532,26 @@ pub enum Decision {
 impl Prior {
     /// What the journal of `past` knows.
     pub fn of(past: &PastRun, retry_unknown: bool) -> Self {
-        Prior {
-            done: past.done.keys().cloned().collect(),
-            unknown: past.unknown.clone(),
+        let mut prior = Prior {
             retry_unknown,
+            unknown: past.unknown.clone(),
+            outputs: past.outputs.clone(),
+            ..Prior::default()
+        };
+        for (id, result) in &past.done {
+            match result.status {
+                crate::scheduler::Status::Ok => {
+                    prior.done.insert(id.clone());
+                }
+                // A write whose answer was lost may have been applied.
+                _ if result.error_class.as_deref() == Some(crate::scheduler::UNCONFIRMED) => {
+                    prior.unknown.insert(id.clone());
+                }
+                // A failed cmdlet changed nothing: it is sent again.
+                _ => {}
+            }
         }
+        prior
     }
 
     /// Reads are always sent again (their output feeds later steps, and reading twice does
@@ -501,7 +608,7 @@ mod tests {
         // A kill in the middle of a write.
         let path = dir
             .path()
-            .join(".tenantry/runs")
+            .join(".tenantry/runs/p.yaml")
             .join(&id)
             .join("journal.jsonl");
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
@@ -520,6 +627,34 @@ mod tests {
             state.past("nope"),
             Err(JournalError::NoSuchRun(..))
         ));
+
+        // Resuming cuts the half line, so the next record reads back.
+        let resumed = Journal::resume(&past).unwrap();
+        assert!(resumed.sent("d"));
+        drop(resumed);
+        let past = state.past("last").unwrap();
+        assert!(past.unknown.contains("d"), "{:?}", past.unknown);
+        // Half a character is half a line too.
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(&[b'{', 0xc3]).unwrap();
+        assert!(state.past("last").is_ok());
+    }
+
+    #[test]
+    fn playbooks_side_by_side_keep_their_runs_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = StateDir::of(&dir.path().join("p.yaml"), None);
+        let q = StateDir::of(&dir.path().join("q.yaml"), None);
+        let a = p.create("fp", Vec::new()).unwrap();
+        let b = p.create("fp", Vec::new()).unwrap();
+        assert_ne!(
+            a.id(),
+            b.id(),
+            "two runs in one millisecond get their own folders"
+        );
+        assert!(q.runs().is_empty());
+        assert!(matches!(q.past("last"), Err(JournalError::NoSuchRun(..))));
+        assert_eq!(p.runs().len(), 2);
     }
 
     #[test]

@@ -270,10 +270,12 @@ pub async fn run(
     }
     // Events are consumed as they come, so results.jsonl grows while the run goes on.
     let mut finished = false;
+    let mut signalled = false;
     let mut deadline: Option<tokio::time::Instant> = None;
     // `--deadline`: dispatch stops early enough for the calls in flight to finish (the grace,
     // or a tenth of the deadline when that is shorter) and the report to be written in time.
-    let run_started = tokio::time::Instant::now();
+    // From the command's start: waiting for the lock and signing in count too.
+    let run_started = tokio::time::Instant::from_std(started);
     let mut last_call = settings.deadline.map(|d| {
         let margin = settings.grace.min(d / 10);
         (run_started + d.saturating_sub(margin), run_started + d)
@@ -296,8 +298,8 @@ pub async fn run(
                 let (_, end) = last_call.take().unwrap_or((run_started, run_started));
                 stop.store(true, std::sync::atomic::Ordering::SeqCst);
                 guardrails.trip(format!(
-                    "the run stopped at its --deadline of {}s",
-                    settings.deadline.unwrap_or_default().as_secs()
+                    "the run stopped at its --deadline of {:?}",
+                    settings.deadline.unwrap_or_default()
                 ));
                 let _ = terminal.message("stopping: the deadline is near; no new calls");
                 deadline = Some(deadline.map_or(end, |d| d.min(end)));
@@ -306,6 +308,7 @@ pub async fn run(
             Some(event) = rx.recv() => consume(event, &mut summary, &mut terminal, &mut report),
             _ = signals.next() => {
                 summary.complete = false;
+                signalled = true;
                 if deadline.is_some() {
                     // A second signal: stop now, with what has been reported so far.
                     let _ = terminal.message("aborting: calls still in flight are abandoned");
@@ -319,7 +322,9 @@ pub async fn run(
                 deadline = Some(tokio::time::Instant::now() + settings.grace);
             }
             _ = grace => {
-                let _ = terminal.message(&format!("stopping: calls still in flight after {}s are abandoned", settings.grace.as_secs()));
+                // Tasks not reported did not finish: the report is partial and says so.
+                summary.complete = false;
+                let _ = terminal.message("stopping: calls still in flight are abandoned");
                 break;
             }
         }
@@ -328,14 +333,14 @@ pub async fn run(
         consume(event, &mut summary, &mut terminal, &mut report);
     }
     summary.duration_ms = started.elapsed().as_millis() as u64;
-    summary.exit_code = if summary.complete {
-        exit_code(&summary)
-    } else {
+    summary.exit_code = if signalled {
         exit::INTERRUPTED
+    } else {
+        exit_code(&summary)
     };
     if let Some(why) = guardrails.tripped() {
         summary.stopped_by = Some(why);
-        if summary.exit_code != exit::INTERRUPTED {
+        if !signalled {
             summary.exit_code = exit::STOPPED_BY_GUARDRAIL;
         }
     }

@@ -22,8 +22,11 @@ use crate::plan::{CompiledStep, PlanRecord, Planner, Sink, Summary};
 use crate::playbook::{OnError, Playbook};
 use crate::template::TenantScope;
 
-/// The longest a call may take unless its step says otherwise: the service's own limit.
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// The error class of a write whose answer was lost: it may have been applied.
+pub const UNCONFIRMED: &str = "UnconfirmedOutcome";
+
+/// No step timeout: a bound no call reaches.
+const NO_TIMEOUT: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// A tenant to run, with the client that reaches it.
 pub struct Target {
@@ -260,6 +263,12 @@ async fn run_tenant(
         // step is.
         let width = playbook.connections_for(tenant).max(1) as usize;
         let idempotent = idempotent(step);
+        // A later step reads this one's output: a resumed run needs it from the journal.
+        let read_later = planner.steps().iter().any(|s| {
+            s.depends_on
+                .iter()
+                .any(|d| d.as_str() == step.key || d.as_str() == "*")
+        });
         let mut in_flight = FuturesUnordered::new();
         let mut outputs_by_index: Vec<(usize, Vec<Value>)> = Vec::new();
         let mut failures = 0;
@@ -305,7 +314,16 @@ async fn run_tenant(
                         p.decide(&task.id, step.read_only, idempotent)
                     }) {
                         Decision::Send => {}
-                        Decision::Known => continue,
+                        Decision::Known => {
+                            // Its output, recorded when it ran, still feeds later steps.
+                            if let Some(values) =
+                                options.prior.as_ref().and_then(|p| p.outputs.get(&task.id))
+                            {
+                                outputs_by_index.push((dispatched, values.clone()));
+                                dispatched += 1;
+                            }
+                            continue;
+                        }
                         Decision::Unknown => {
                             let _ = events.send(Event::Task(unknown(task)));
                             continue;
@@ -313,7 +331,18 @@ async fn run_tenant(
                     }
                     let index = dispatched;
                     dispatched += 1;
-                    let call = run_task(playbook, step, target, &limit, global, options, task);
+                    let call = run_task(
+                        playbook,
+                        step,
+                        target,
+                        Slots {
+                            tenant: &limit,
+                            global,
+                        },
+                        options,
+                        read_later,
+                        task,
+                    );
                     in_flight.push(async move {
                         let (result, values) = call.await;
                         (index, result, values)
@@ -418,6 +447,12 @@ async fn check_step(
     Ok(())
 }
 
+/// The semaphores a call takes a slot of: its tenant's, then the run's.
+struct Slots<'a> {
+    tenant: &'a Semaphore,
+    global: &'a Semaphore,
+}
+
 /// A task as planned: what to call.
 struct Planned {
     id: String,
@@ -431,9 +466,9 @@ async fn run_task(
     playbook: &Playbook,
     step: &CompiledStep<'_, '_>,
     target: &Target,
-    limit: &Semaphore,
-    global: &Semaphore,
+    slots: Slots<'_>,
     options: &RunOptions,
+    read_later: bool,
     task: Planned,
 ) -> (TaskResult, Vec<Value>) {
     let stop = &*options.stop;
@@ -454,7 +489,8 @@ async fn run_task(
     };
     // The tenant's slot first, then the global one: a tenant at its limit never holds a
     // global slot another tenant could use.
-    let (Ok(_tenant_slot), Ok(_global_slot)) = (limit.acquire().await, global.acquire().await)
+    let (Ok(_tenant_slot), Ok(_global_slot)) =
+        (slots.tenant.acquire().await, slots.global.acquire().await)
     else {
         result.error = Some("the run is shutting down".into());
         return (result, Vec::new());
@@ -478,12 +514,15 @@ async fn run_task(
     let started = Instant::now();
     let defaults = &playbook.doc.defaults;
     let retries = step.step.retries.or(defaults.retries).unwrap_or(0);
+    // A step's timeout bounds the whole call, throttling waits included; without one, each
+    // request is bounded by the HTTP client (the service's 15 minutes and a margin) and
+    // throttling is waited out.
     let timeout = step
         .step
         .timeout
         .as_ref()
         .or(defaults.timeout.as_ref())
-        .map_or(DEFAULT_TIMEOUT, |t| t.0);
+        .map_or(NO_TIMEOUT, |t| t.0);
     let mut values = Vec::new();
     for attempt in 0..=retries {
         let call = target
@@ -512,7 +551,11 @@ async fn run_task(
             }
             Err(e) => {
                 result.status = Status::Failed;
-                result.error_class = e.cmdlet().map(|c| c.short_class().to_string());
+                result.error_class = match &e {
+                    // Marked, so a resumed run treats it as of unknown outcome, not as failed.
+                    ExchangeError::Unconfirmed { .. } => Some(UNCONFIRMED.to_string()),
+                    _ => e.cmdlet().map(|c| c.short_class().to_string()),
+                };
                 result.error = Some(e.to_string());
                 // Only cmdlet errors are the step's to retry: the client already retried
                 // everything transient.
@@ -527,8 +570,11 @@ async fn run_task(
         }
     }
     result.duration_ms = started.elapsed().as_millis() as u64;
+    // The output before the outcome: a run killed between the two re-runs the task rather
+    // than resuming without what it returned.
     if let Some(journal) = &options.journal
-        && !journal.done(&result)
+        && ((read_later && result.status == Status::Ok && !journal.output(&result.id, &values))
+            || !journal.done(&result))
     {
         // The outcome is known here but not on disk: stop before more go unrecorded.
         stop.store(true, Ordering::SeqCst);

@@ -220,6 +220,22 @@ impl Playbook {
                     .help("add a `steps:` list with at least one cmdlet"),
             );
         }
+        if let Some(limits) = self.doc.limits.max_fail_percentage {
+            let (tenant, run) = limits.limits();
+            let run = run.filter(|r| Some(*r) != tenant);
+            for value in [tenant, run].into_iter().flatten() {
+                if !(0.0..=100.0).contains(&value) {
+                    out.push(
+                        Diagnostic::new(format!(
+                            "max_fail_percentage {value} is not a percentage"
+                        ))
+                        .in_file(&self.path)
+                        .at_opt(self.top_level_key("limits"))
+                        .help("give a number from 0 to 100: the share of finished tasks that may fail"),
+                    );
+                }
+            }
+        }
         self.validate_vars(&mut out);
         self.validate_limits(&mut out);
         self.validate_tenants(&mut out);

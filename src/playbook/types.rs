@@ -315,16 +315,21 @@ pub enum MaxFailPercentage {
     /// The same limit for each tenant and for the run.
     Both(#[schemars(range(min = 0, max = 100))] f64),
     /// Separate limits.
-    Each {
-        /// For each tenant: it stops, the others go on.
-        #[serde(default)]
-        #[schemars(range(min = 0, max = 100))]
-        tenant: Option<f64>,
-        /// For the whole run: every tenant stops.
-        #[serde(default)]
-        #[schemars(range(min = 0, max = 100))]
-        run: Option<f64>,
-    },
+    Each(FailLimits),
+}
+
+/// `limits.max_fail_percentage: { tenant, run }`.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FailLimits {
+    /// For each tenant: it stops, the others go on.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 100))]
+    pub tenant: Option<f64>,
+    /// For the whole run: every tenant stops.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 100))]
+    pub run: Option<f64>,
 }
 
 impl MaxFailPercentage {
@@ -332,7 +337,7 @@ impl MaxFailPercentage {
     pub fn limits(self) -> (Option<f64>, Option<f64>) {
         match self {
             MaxFailPercentage::Both(p) => (Some(p), Some(p)),
-            MaxFailPercentage::Each { tenant, run } => (tenant, run),
+            MaxFailPercentage::Each(l) => (l.tenant, l.run),
         }
     }
 }

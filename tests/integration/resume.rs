@@ -357,7 +357,7 @@ async fn the_service_misbehaving_stops_only_the_tenant_it_must() {
     let burst = Behaviour {
         latency: "10ms".parse().unwrap(),
         faults: vec!["429:1.0".parse().unwrap()],
-        retry_after: 0.5,
+        retry_after: 1.0,
         ..Behaviour::default()
     };
     sandbox.set_behaviour(&domains[0], burst).unwrap();
@@ -446,4 +446,78 @@ async fn the_service_misbehaving_stops_only_the_tenant_it_must() {
             >= 2,
         "tokens were renewed"
     );
+}
+
+/// A write whose output a later step loops over: when the run stops after it, the resumed
+/// run does not send it again, yet the later step still gets its output (kept in the
+/// journal).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_run_feeds_later_steps_the_output_of_writes_it_does_not_repeat() {
+    let config = SandboxConfig::with_tenants(1, 10)
+        .each_tenant(|t| t.behaviour.latency = "400ms".parse().unwrap());
+    let sandbox = std::sync::Arc::new(Sandbox::start(config).await.unwrap());
+    let url = sandbox.url();
+    let domain = sandbox.tenants()[0].domain.clone();
+    let ws = Workspace::new(&[(
+        "p.yaml",
+        &format!(
+            r#"version: 1
+name: Output across a resume
+tenants:
+  - {{ name: contoso, organization: {domain}, cloud: custom, endpoints: {{ rest: "{url}", authority: "{url}", scope: "https://outlook.office365.com/.default" }}, auth: {{ method: client_secret, app_id: {}, secret_env: SECRET }} }}
+steps:
+  - id: create
+    cmdlet: New-DistributionGroup
+    for_each: [project-a, project-b, project-c]
+    params: {{ Name: "{{{{ item }}}}" }}
+  - id: describe
+    cmdlet: Set-DistributionGroup
+    for_each: "{{{{ steps.create.output }}}}"
+    params: {{ Identity: "{{{{ item.Alias }}}}", Description: resumed }}
+"#,
+            APPS[0].client_id
+        ),
+    )]);
+    let path = ws.path().to_path_buf();
+    let cli = move |args: Vec<&'static str>| {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::support::tenantry_with_env(&path, &args, &[("SECRET", APPS[0].client_secret)])
+        })
+    };
+    // The deadline stops the run once the groups exist, before the second step is done.
+    let first = cli(vec![
+        "run",
+        "p.yaml",
+        "--deadline",
+        "700ms",
+        "--progress",
+        "plain",
+    ])
+    .await
+    .unwrap();
+    assert_eq!(first.code, 4, "{}\n{}", first.stdout, first.stderr);
+    assert_eq!(
+        sandbox.stats().writes.len(),
+        3,
+        "only the groups: {}",
+        first.stdout
+    );
+    let fast = tenantry::sandbox::Behaviour::default();
+    sandbox.set_behaviour(&domain, fast).unwrap();
+    let resumed = cli(vec!["run", "p.yaml", "--resume", "--progress", "plain"])
+        .await
+        .unwrap();
+    assert_eq!(resumed.code, 0, "{}\n{}", resumed.stdout, resumed.stderr);
+    let writes = sandbox.stats().writes;
+    let created = writes
+        .iter()
+        .filter(|w| w.cmdlet == "New-DistributionGroup")
+        .count();
+    let described = writes
+        .iter()
+        .filter(|w| w.cmdlet == "Set-DistributionGroup")
+        .count();
+    assert_eq!(created, 3, "no group created twice");
+    assert_eq!(described, 3, "the second step got the first one's output");
 }

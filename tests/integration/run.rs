@@ -481,7 +481,7 @@ steps:
         "{}",
         run.stderr
     );
-    let runs = std::fs::read_dir(ws.path().join(".tenantry/runs"))
+    let runs = std::fs::read_dir(ws.path().join(".tenantry/runs/p.yaml"))
         .unwrap()
         .count();
     assert_eq!(runs, 1);
