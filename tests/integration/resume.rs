@@ -26,10 +26,7 @@ fn playbook(sandbox: &Sandbox) -> Workspace {
         .iter()
         .map(|t| {
             let name = t.domain.split('.').next().unwrap();
-            format!(
-                "  - {{ name: {name}, organization: {}, cloud: custom, endpoints: {{ rest: \"{url}\", authority: \"{url}\", scope: \"https://outlook.office365.com/.default\" }}, auth: {{ method: client_secret, app_id: {}, secret_env: SECRET }} }}\n",
-                t.domain, APPS[0].client_id
-            )
+            crate::support::custom_tenant(name, &t.domain, &url, "SECRET")
         })
         .collect();
     let users: Vec<String> = (1..=USERS).map(|i| format!("user{i:03}")).collect();
@@ -379,10 +376,7 @@ async fn the_service_misbehaving_stops_only_the_tenant_it_must() {
         .map(|(i, d)| {
             let name = d.split('.').next().unwrap();
             let secret = if i == 3 { "WRONG_SECRET" } else { "SECRET" };
-            format!(
-                "  - {{ name: {name}, organization: {d}, cloud: custom, endpoints: {{ rest: \"{url}\", authority: \"{url}\", scope: \"https://outlook.office365.com/.default\" }}, auth: {{ method: client_secret, app_id: {}, secret_env: {secret} }} }}\n",
-                APPS[0].client_id
-            )
+            crate::support::custom_tenant(name, d, &url, secret)
         })
         .collect();
     let users: Vec<String> = (1..=60).map(|i| format!("user{i:03}")).collect();

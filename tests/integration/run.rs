@@ -250,10 +250,7 @@ async fn a_twenty_tenant_run_reports_exactly_what_the_service_logged() {
         .iter()
         .map(|t| {
             let name = t.domain.split('.').next().unwrap();
-            format!(
-                "  - {{ name: {name}, organization: {}, cloud: custom, endpoints: {{ rest: \"{url}\", authority: \"{url}\", scope: \"https://outlook.office365.com/.default\" }}, auth: {{ method: client_secret, app_id: {}, secret_env: TENANTRY_TEST_SECRET }} }}\n",
-                t.domain, APPS[0].client_id
-            )
+            crate::support::custom_tenant(name, &t.domain, &url, "TENANTRY_TEST_SECRET")
         })
         .collect();
     let users: Vec<String> = (1..=200).map(|i| format!("user{i:03}")).collect();

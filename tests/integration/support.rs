@@ -91,3 +91,12 @@ impl Workspace {
         tenantry_in(self.path(), args)
     }
 }
+
+/// A playbook's tenant entry (a YAML line) for `domain` on a sandbox served at `url`, reached
+/// through `cloud: custom` endpoints with the admin app's secret read from `$secret_env`.
+pub fn custom_tenant(name: &str, domain: &str, url: &str, secret_env: &str) -> String {
+    format!(
+        "  - {{ name: {name}, organization: {domain}, cloud: custom, endpoints: {{ rest: \"{url}\", authority: \"{url}\", scope: \"https://outlook.office365.com/.default\" }}, auth: {{ method: client_secret, app_id: {}, secret_env: {secret_env} }} }}\n",
+        tenantry::sandbox::APPS[0].client_id
+    )
+}
