@@ -13,7 +13,7 @@ use crate::auth::{
 };
 use crate::cloud::Endpoints;
 use crate::exchange::{Client, RetryPolicy, http_client_via};
-use crate::playbook::{Auth, Cloud, Playbook, Tenant};
+use crate::playbook::{Auth, Cloud, Playbook};
 use crate::sandbox::{APPS, Latency, Sandbox, SandboxConfig};
 
 /// Mailboxes per sandbox tenant started in-process.
@@ -104,7 +104,7 @@ impl Sessions {
             let retry = options.retry.clone().unwrap_or_default();
             let session = open(
                 playbook,
-                tenant,
+                index,
                 sandbox.as_ref(),
                 &http,
                 cache.as_ref(),
@@ -114,24 +114,22 @@ impl Sessions {
                 tenant: tenant.name().to_string(),
                 reason,
             })?;
-            sessions.push(Session {
-                tenant: index,
-                ..session
-            });
+            sessions.push(session);
         }
         Ok(Sessions { sessions, sandbox })
     }
 }
 
-/// A session for one tenant (its `tenant` index left for the caller to set).
+/// A session for the playbook's tenant `index`.
 fn open(
     playbook: &Playbook,
-    tenant: &Tenant,
+    index: usize,
     sandbox: Option<&Sandbox>,
     http: &reqwest::Client,
     cache: Option<&Arc<TokenCache>>,
     retry: RetryPolicy,
 ) -> Result<Session, String> {
+    let tenant = &playbook.tenants[index];
     let sandbox_url = sandbox.map(Sandbox::url);
     let endpoints = Endpoints::of(
         tenant.cloud,
@@ -193,7 +191,7 @@ fn open(
     )
     .map_err(|e| e.to_string())?;
     Ok(Session {
-        tenant: 0,
+        tenant: index,
         client: Arc::new(client),
         tokens,
         interactive,

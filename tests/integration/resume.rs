@@ -3,14 +3,12 @@
 //! writes in flight at a kill are repeated, and that the final report accounts for every task.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
 use tenantry::sandbox::{APPS, Sandbox, SandboxConfig};
 
-use crate::support::Workspace;
+use crate::support::{Workspace, start_run};
 
 const TENANTS: usize = 4;
 const USERS: usize = 400;
@@ -52,22 +50,7 @@ fn run_and_kill(ws: &Workspace, resume: bool, ms: u64) -> bool {
     if resume {
         args.extend(["--resume", "last"]);
     }
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tenantry"))
-        .args(&args)
-        .current_dir(ws.path())
-        .env("SECRET", APPS[0].client_secret)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    while out.read_line(&mut line).unwrap() > 0 && !line.starts_with("run ") {
-        line.clear();
-    }
-    // Keep reading, so the child never blocks on a full pipe.
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let mut child = start_run(ws.path(), &args, &[("SECRET", APPS[0].client_secret)]);
     std::thread::sleep(Duration::from_millis(ms));
     let finished = child.try_wait().unwrap().is_some();
     let _ = child.kill();
@@ -209,22 +192,11 @@ async fn a_second_run_of_the_same_playbook_does_not_overlap() {
     let sandbox = Sandbox::start(config).await.unwrap();
     let ws = playbook(&sandbox);
     let path = ws.path().to_path_buf();
-    let first = Command::new(env!("CARGO_BIN_EXE_tenantry"))
-        .args(["run", "p.yaml", "--progress", "plain"])
-        .current_dir(&path)
-        .env("SECRET", APPS[0].client_secret)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut first = first;
-    let mut out = BufReader::new(first.stdout.take().unwrap());
-    let mut line = String::new();
-    while out.read_line(&mut line).unwrap() > 0 && !line.starts_with("run ") {
-        line.clear();
-    }
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let mut first = start_run(
+        &path,
+        &["run", "p.yaml", "--progress", "plain"],
+        &[("SECRET", APPS[0].client_secret)],
+    );
     let second = tokio::task::spawn_blocking({
         let path = path.clone();
         move || {

@@ -603,8 +603,6 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 /// its first call (each file is read once), so the tasks are the ones planned.
 #[test]
 fn a_csv_that_changes_mid_run_does_not_change_the_run() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
     let users: Vec<String> = (1..=30).map(|i| format!("user{i:03}")).collect();
     let ws = Workspace::new(&[
         (
@@ -622,30 +620,22 @@ steps:
         ),
         ("users.csv", &format!("Identity\n{}\n", users.join("\n"))),
     ]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tenantry"))
-        .args([
+    let mut child = crate::support::start_run(
+        ws.path(),
+        &[
             "run",
             "p.yaml",
             "--sandbox-latency",
             "100ms",
             "--report",
             "report",
-        ])
-        .args(["--progress", "plain"])
-        .current_dir(ws.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    while out.read_line(&mut line).unwrap() > 0 && !line.starts_with("run ") {
-        line.clear();
-    }
+            "--progress",
+            "plain",
+        ],
+        &[],
+    );
     // Rewritten while the first step runs, before the second expands.
     std::fs::write(ws.path().join("users.csv"), "Identity\nuser099\n").unwrap();
-    std::io::copy(&mut out, &mut std::io::sink()).unwrap();
     assert_eq!(child.wait().unwrap().code(), Some(0));
     let ids: Vec<String> = std::fs::read_to_string(ws.path().join("report/results.jsonl"))
         .unwrap()

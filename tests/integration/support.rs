@@ -100,3 +100,27 @@ pub fn custom_tenant(name: &str, domain: &str, url: &str, secret_env: &str) -> S
         tenantry::sandbox::APPS[0].client_id
     )
 }
+
+/// Starts `tenantry ARGS` in `dir` with these variables and returns once it has printed its
+/// run's first line (`run <id> …`: the journal exists and calls are about to go out). Its
+/// standard output is drained from then on, so it never blocks on a full pipe.
+pub fn start_run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tenantry"))
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the tenantry binary runs");
+    let mut out = BufReader::new(child.stdout.take().expect("piped"));
+    let mut line = String::new();
+    while out.read_line(&mut line).unwrap_or(0) > 0 && !line.starts_with("run ") {
+        line.clear();
+    }
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    child
+}
