@@ -3,6 +3,9 @@
 //!
 //! Run: `cargo bench --bench expand` (add `-- TENANTS ITEMS` for other sizes).
 
+// Helpers shared between test modules are `pub` inside this private crate.
+#![allow(unreachable_pub)]
+
 use std::fmt::Write as _;
 use std::time::Instant;
 

@@ -6,6 +6,9 @@
 //! `cargo bench --bench run`. Environment: `RUN_BENCH_TENANTS` (100), `RUN_BENCH_TASKS`
 //! (comma-separated task counts per tenant, default `100,1000`), `RUN_BENCH_LATENCY_MS` (50).
 
+// Helpers shared between test modules are `pub` inside this private crate.
+#![allow(unreachable_pub)]
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;

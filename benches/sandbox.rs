@@ -6,6 +6,9 @@
 //! Options via the environment: `SANDBOX_BENCH_SECS` (default 5), `SANDBOX_BENCH_CLIENTS`
 //! (default 64), `SANDBOX_BENCH_TENANTS` (default 10).
 
+// Helpers shared between test modules are `pub` inside this private crate.
+#![allow(unreachable_pub)]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};

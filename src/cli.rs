@@ -55,8 +55,9 @@ pub enum Command {
         grace: std::time::Duration,
         /// The latency of `cloud: sandbox` tenants (`50ms`, `20ms..80ms`, `exp:50ms`), to
         /// rehearse a run at realistic speed.
+        #[cfg(feature = "sandbox")]
         #[arg(long, default_value = "0ms", value_parser = parse_latency)]
-        sandbox_latency: crate::sandbox::Latency,
+        sandbox_latency: crate::builtin::Latency,
         /// Progress bars (on standard error) or a line per task. `auto` shows bars when both
         /// standard output and standard error are terminals.
         #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
@@ -137,7 +138,8 @@ pub enum Command {
     },
     /// Serve the built-in Exchange Online sandbox on loopback until stopped: the admin API and
     /// the token endpoints of N seeded tenants, with the service's limits and injectable faults.
-    Sandbox(SandboxArgs),
+    #[cfg(feature = "sandbox")]
+    Sandbox(tenantry_sandbox::serve::ServeArgs),
     /// Print a JSON Schema: of playbooks (for editors), or of `plan --format json` records.
     Schema {
         /// Which schema.
@@ -162,76 +164,6 @@ pub struct PlanArgs {
     pub tags: Vec<String>,
 }
 
-/// The options of `tenantry sandbox`.
-#[derive(Debug, clap::Args)]
-pub struct SandboxArgs {
-    /// The loopback port to listen on; 0 picks a free one.
-    #[arg(long, default_value_t = 5800)]
-    pub port: u16,
-    /// How many tenants: contoso, fabrikam, northwind, … then tenant011 and on.
-    #[arg(long, default_value_t = 3)]
-    pub tenants: usize,
-    /// User mailboxes per tenant.
-    #[arg(long, default_value_t = 100)]
-    pub mailboxes: usize,
-    /// The seed of every directory (same seed, same directory) and of the fault draws.
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    /// Time each admin API call takes: `50ms`, a range `20ms..80ms`, or `exp:50ms`.
-    #[arg(long, default_value = "0ms", value_parser = parse_latency)]
-    pub latency: crate::sandbox::Latency,
-    /// Concurrent admin API requests per tenant; one more is answered with 429.
-    #[arg(long, default_value_t = 3)]
-    pub limit: usize,
-    /// Sustained admin API requests per second per tenant (a token bucket); none by default.
-    #[arg(long, value_name = "PER_SECOND")]
-    pub rate: Option<f64>,
-    /// The Retry-After sent with 429, in seconds (fractions allowed).
-    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
-    pub retry_after: f64,
-    /// How long access tokens live (`60m`, `30s`).
-    #[arg(long, default_value = "60m", value_parser = parse_duration_arg)]
-    pub token_ttl: std::time::Duration,
-    /// Run the sign-in service's clock ahead (`10m`) or behind (`-10m`) this machine's, to
-    /// rehearse a client with a wrong clock.
-    #[arg(long, default_value = "0s", value_parser = parse_skew, allow_hyphen_values = true)]
-    pub clock_skew: i64,
-    /// Inject a fault into a fraction of admin API calls: 429, 503, 504, 401, drop (the
-    /// connection closes unanswered), or applied-504 / applied-drop (the cmdlet runs, then the
-    /// answer is lost), e.g. `--fault 503:0.01` (repeatable).
-    #[arg(long = "fault", value_name = "KIND:RATE", value_parser = parse_fault)]
-    pub faults: Vec<crate::sandbox::Fault>,
-    /// The polling interval device-code sign-ins ask for.
-    #[arg(long, default_value = "5s", value_parser = parse_duration_arg)]
-    pub device_code_interval: std::time::Duration,
-    /// Require X-AnchorMailbox on beta InvokeCommand too (v2.0 always requires it).
-    #[arg(long)]
-    pub require_anchor: bool,
-    /// Write the sample app's certificate and private key into this folder and exit.
-    #[arg(long, value_name = "DIR")]
-    pub write_certificate: Option<PathBuf>,
-}
-
-fn parse_latency(s: &str) -> Result<crate::sandbox::Latency, String> {
-    s.parse()
-}
-
-fn parse_fault(s: &str) -> Result<crate::sandbox::Fault, String> {
-    s.parse()
-}
-
-/// A signed duration in whole seconds: `10m`, `-90s`.
-fn parse_skew(s: &str) -> Result<i64, String> {
-    let (sign, rest) = match s.trim().strip_prefix('-') {
-        Some(rest) => (-1, rest),
-        None => (1, s.trim()),
-    };
-    let d = crate::sandbox::config::parse_duration(rest)?;
-    i64::try_from(d.as_secs())
-        .map(|n| sign * n)
-        .map_err(|_| format!("`{s}` is too long"))
-}
-
 /// The runtime of `run` and `connect`. One thread: a run waits on the network, and keeping
 /// the scheduler, the connections and the reporters on one thread saves the cross-thread
 /// wake-ups that otherwise cost about half of the runner's CPU per call (`cargo bench --bench
@@ -243,7 +175,12 @@ fn one_thread() -> io::Result<tokio::runtime::Runtime> {
 }
 
 fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
-    crate::sandbox::config::parse_duration(s)
+    tenantry_common::duration::parse_duration(s)
+}
+
+#[cfg(feature = "sandbox")]
+fn parse_latency(s: &str) -> Result<crate::builtin::Latency, String> {
+    s.parse()
 }
 
 /// Output formats of `plan`.
@@ -332,8 +269,9 @@ pub enum CliError {
     #[error("cannot write output: {0}")]
     Output(#[from] io::Error),
     /// The sandbox could not start.
+    #[cfg(feature = "sandbox")]
     #[error("sandbox: {0}")]
-    Sandbox(#[from] crate::sandbox::SandboxError),
+    Sandbox(#[from] tenantry_sandbox::SandboxError),
     /// A run could not start or report.
     #[error("{0}")]
     Run(#[from] crate::run::RunError),
@@ -359,8 +297,12 @@ fn report(e: &CliError) -> i32 {
         CliError::Playbook(_)
         | CliError::Plan(PlanError::Invalid(_))
         | CliError::Run(crate::run::RunError::Plan(PlanError::Invalid(_))) => exit::INVALID_INPUT,
-        CliError::Sandbox(crate::sandbox::SandboxError::Config(_))
-        | CliError::Usage(_)
+        #[cfg(feature = "sandbox")]
+        CliError::Sandbox(tenantry_sandbox::SandboxError::Config(_)) => {
+            let _ = writeln!(io::stderr());
+            exit::INVALID_INPUT
+        }
+        CliError::Usage(_)
         | CliError::Session(
             crate::session::SessionError::Tenant { .. } | crate::session::SessionError::Http(_),
         )
@@ -432,6 +374,7 @@ fn run(cli: Cli) -> Result<i32, CliError> {
             args,
             report,
             grace,
+            #[cfg(feature = "sandbox")]
             sandbox_latency,
             progress,
             proxy,
@@ -446,10 +389,13 @@ fn run(cli: Cli) -> Result<i32, CliError> {
             let env = crate::template::environment(&playbook.dir);
             let planner = prepare(&env, &playbook, &args)?;
             let runtime = one_thread()?;
+            // Without the sandbox feature, its latency is the default.
+            #[allow(clippy::needless_update)]
             let settings = crate::run::RunSettings {
                 progress: progress.bars(),
                 report,
                 grace,
+                #[cfg(feature = "sandbox")]
                 sandbox_latency,
                 proxy,
                 state_dir,
@@ -458,6 +404,7 @@ fn run(cli: Cli) -> Result<i32, CliError> {
                 force,
                 retry_unknown,
                 deadline,
+                ..crate::run::RunSettings::default()
             };
             let mut out = io::stdout().lock();
             let code =
@@ -551,7 +498,11 @@ fn run(cli: Cli) -> Result<i32, CliError> {
             }
             Ok(exit::OK)
         }
-        Command::Sandbox(args) => crate::sandbox::serve::run(&args).map_err(CliError::from),
+        #[cfg(feature = "sandbox")]
+        Command::Sandbox(args) => {
+            tenantry_sandbox::serve::run(&args)?;
+            Ok(exit::OK)
+        }
         Command::Schema { kind } => {
             let schema = match kind {
                 SchemaKind::Playbook => playbook_schema(),

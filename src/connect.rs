@@ -146,7 +146,7 @@ fn describe(
     fallback: String,
     skew: Option<i64>,
 ) -> Connected {
-    let claims = crate::jwt::parse(token.secret.expose()).ok();
+    let claims = tenantry_common::jwt::parse(token.secret.expose()).ok();
     let claim = |name: &str| {
         claims
             .as_ref()

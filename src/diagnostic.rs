@@ -351,10 +351,7 @@ pub fn suggest_prefixed<'a>(
     }
 }
 
-/// `""` for one, `"s"` for any other count.
-pub fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
+pub use tenantry_common::plural;
 
 #[cfg(test)]
 mod tests {

@@ -690,7 +690,7 @@ fn utc_date_time(s: &str) -> Option<String> {
         }
         _ => return None,
     };
-    use crate::civil::{civil_from_days, days_from_civil, days_in_month};
+    use tenantry_common::calendar::{civil_from_days, days_from_civil, days_in_month};
     if !(1..=12).contains(&month)
         || day < 1
         || day > days_in_month(year, month)

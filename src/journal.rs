@@ -178,7 +178,7 @@ impl StateDir {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
         let (days, secs) = ((now.as_secs() / 86_400) as i64, now.as_secs() % 86_400);
-        let (y, m, d) = crate::civil::civil_from_days(days);
+        let (y, m, d) = tenantry_common::calendar::civil_from_days(days);
         // Sortable by time; the sub-second part keeps two runs in one second apart.
         let id = format!(
             "{y:04}{m:02}{d:02}-{:02}{:02}{:02}-{:03}",
@@ -480,7 +480,7 @@ pub fn describe(past: &PastRun) -> String {
         (past.meta.started_at / 86_400) as i64,
         past.meta.started_at % 86_400,
     );
-    let (y, m, d) = crate::civil::civil_from_days(days);
+    let (y, m, d) = tenantry_common::calendar::civil_from_days(days);
     let ended = match past.meta.exit_code {
         Some(code) => format!("ended with exit code {code}"),
         None => "did not end (killed, or still running): `run --resume` goes on with it".into(),

@@ -40,11 +40,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-// The sandbox builds its fixed Exchange objects with large `json!` literals.
-#![recursion_limit = "256"]
-
 pub mod auth;
-mod civil;
+pub mod builtin;
 pub mod cli;
 pub mod cloud;
 pub mod connect;
@@ -52,12 +49,17 @@ pub mod diagnostic;
 pub mod exchange;
 pub mod exit;
 pub mod journal;
-pub mod jwt;
 pub mod plan;
 pub mod playbook;
 pub mod report;
 pub mod run;
-pub mod sandbox;
 pub mod scheduler;
 pub mod session;
 pub mod template;
+
+/// The built-in Exchange Online sandbox (its own crate, `tenantry-sandbox`).
+#[cfg(feature = "sandbox")]
+pub use tenantry_sandbox as sandbox;
+
+/// RSA-signed JSON Web Tokens and certificates (from `tenantry-common`).
+pub use tenantry_common::jwt;

@@ -48,7 +48,7 @@ pub struct RunSettings {
     /// How long calls in flight may finish after Ctrl-C or SIGTERM.
     pub grace: Duration,
     /// Latency of the in-process sandbox, to rehearse realistic timing.
-    pub sandbox_latency: crate::sandbox::Latency,
+    pub sandbox_latency: crate::builtin::Latency,
     /// Progress bars on standard error instead of a line per task.
     pub progress: bool,
     /// `--proxy URL`.
@@ -73,7 +73,7 @@ impl Default for RunSettings {
         RunSettings {
             report: None,
             grace: Duration::from_secs(30),
-            sandbox_latency: crate::sandbox::Latency::Fixed(Duration::ZERO),
+            sandbox_latency: crate::builtin::NO_LATENCY,
             progress: false,
             proxy: None,
             state_dir: None,

@@ -11,13 +11,10 @@ use crate::auth::cache::TokenCache;
 use crate::auth::{
     Credential, EXCHANGE_MODULE_CLIENT_ID, Secret, StderrPrompt, TokenProvider, TokenSource,
 };
+use crate::builtin::{BuiltIn, Latency};
 use crate::cloud::Endpoints;
 use crate::exchange::{Client, RetryPolicy, http_client_via};
 use crate::playbook::{Auth, Cloud, Playbook};
-use crate::sandbox::{APPS, Latency, Sandbox, SandboxConfig};
-
-/// Mailboxes per sandbox tenant started in-process.
-const SANDBOX_MAILBOXES: usize = 100;
 
 /// Why sessions could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +29,7 @@ pub enum SessionError {
     },
     /// The sandbox could not start.
     #[error(transparent)]
-    Sandbox(#[from] crate::sandbox::SandboxError),
+    Sandbox(#[from] crate::builtin::BuiltInError),
     /// The HTTP client could not be built (a bad `--proxy`).
     #[error("{0}")]
     Http(String),
@@ -68,7 +65,7 @@ pub struct Sessions {
     /// Per selected tenant, in order.
     pub sessions: Vec<Session>,
     /// The in-process sandbox, when a tenant is on `cloud: sandbox`.
-    pub sandbox: Option<Sandbox>,
+    pub sandbox: Option<BuiltIn>,
 }
 
 impl Sessions {
@@ -90,10 +87,8 @@ impl Sessions {
         } else {
             let latency = options
                 .sandbox_latency
-                .unwrap_or(Latency::Fixed(Duration::ZERO));
-            let config = SandboxConfig::with_domains(&sandbox_domains, SANDBOX_MAILBOXES)
-                .each_tenant(|t| t.behaviour.latency = latency);
-            Some(Sandbox::start(config).await?)
+                .unwrap_or(crate::builtin::NO_LATENCY);
+            Some(BuiltIn::start(&sandbox_domains, latency).await?)
         };
         let http = http_client_via(options.proxy.as_deref())
             .map_err(|e| SessionError::Http(e.to_string()))?;
@@ -124,13 +119,13 @@ impl Sessions {
 fn open(
     playbook: &Playbook,
     index: usize,
-    sandbox: Option<&Sandbox>,
+    sandbox: Option<&BuiltIn>,
     http: &reqwest::Client,
     cache: Option<&Arc<TokenCache>>,
     retry: RetryPolicy,
 ) -> Result<Session, String> {
     let tenant = &playbook.tenants[index];
-    let sandbox_url = sandbox.map(Sandbox::url);
+    let sandbox_url = sandbox.map(BuiltIn::url);
     let endpoints = Endpoints::of(
         tenant.cloud,
         tenant.endpoints.as_ref(),
@@ -146,10 +141,13 @@ fn open(
     let (client_id, credential) = match (&tenant.auth, tenant.cloud) {
         (Some(auth), _) => credential(playbook, &auth.value)?,
         // The sandbox's own admin app, so the quick start needs no credentials.
-        (None, Cloud::Sandbox) => (
-            APPS[0].client_id.to_string(),
-            Credential::Secret(Secret::new(APPS[0].client_secret)),
-        ),
+        (None, Cloud::Sandbox) => match BuiltIn::admin_app() {
+            Some((client_id, secret)) => (
+                client_id.to_string(),
+                Credential::Secret(Secret::new(secret)),
+            ),
+            None => return Err("cloud: sandbox needs a build with the sandbox".into()),
+        },
         (None, _) => from_environment(org)?,
     };
     let interactive = matches!(credential, Credential::DeviceCode { .. });

@@ -22,7 +22,7 @@ use oauth2::basic::BasicClient;
 use oauth2::{AuthType, ClientId, ClientSecret, RequestTokenError, Scope, TokenResponse, TokenUrl};
 use serde_json::{Map, Value, json};
 
-use crate::jwt::{self, Algorithm, Certificate};
+use tenantry_common::jwt::{self, Algorithm, Certificate};
 
 /// A secret that never shows in output: Debug and Display print `[redacted]`.
 #[derive(Clone, PartialEq, Eq)]
@@ -170,7 +170,9 @@ impl Credential {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
         if certificate.not_after < now {
-            let (y, m, d) = crate::civil::civil_from_days(certificate.not_after.div_euclid(86_400));
+            let (y, m, d) = tenantry_common::calendar::civil_from_days(
+                certificate.not_after.div_euclid(86_400),
+            );
             return Err(AuthError::Credential {
                 what: format!(
                     "the certificate {} expired on {y:04}-{m:02}-{d:02}: create a new one, upload it to the app registration, and point certificate_file at it",
@@ -937,7 +939,12 @@ fn parse_http_date(text: &str) -> Option<i64> {
     let [h, m, s] = hms.as_slice() else {
         return None;
     };
-    Some(crate::civil::days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + s)
+    Some(
+        tenantry_common::calendar::days_from_civil(year, month, day) * 86_400
+            + h * 3600
+            + m * 60
+            + s,
+    )
 }
 
 /// One line for a transport error, without the request's URL parameters.

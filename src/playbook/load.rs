@@ -88,7 +88,7 @@ fn decode(path: &Path, mut bytes: Vec<u8>) -> Result<Arc<SourceFile>, Diagnostic
 }
 
 /// A diagnostic for a file that could not be opened or read.
-pub fn io_diagnostic(path: &Path, e: &std::io::Error) -> Diagnostic {
+pub(crate) fn io_diagnostic(path: &Path, e: &std::io::Error) -> Diagnostic {
     let what = match e.kind() {
         std::io::ErrorKind::NotFound => "does not exist".to_owned(),
         std::io::ErrorKind::PermissionDenied => "cannot be read: permission denied".to_owned(),
@@ -99,7 +99,10 @@ pub fn io_diagnostic(path: &Path, e: &std::io::Error) -> Diagnostic {
 
 /// Parses YAML text into `T` under tenantry's parsing rules. `what` describes the expected
 /// document for messages about empty files ("a playbook: …").
-pub fn parse<T: DeserializeOwned>(file: &Arc<SourceFile>, what: &str) -> Result<T, Diagnostic> {
+pub(crate) fn parse<T: DeserializeOwned>(
+    file: &Arc<SourceFile>,
+    what: &str,
+) -> Result<T, Diagnostic> {
     let has_content = file
         .text()
         .lines()
@@ -433,7 +436,7 @@ fn find_key(
 }
 
 /// Resolves `relative` against the folder of the playbook.
-pub fn resolve(base_dir: &Path, relative: &str) -> PathBuf {
+pub(crate) fn resolve(base_dir: &Path, relative: &str) -> PathBuf {
     let p = Path::new(relative);
     if p.is_absolute() {
         p.to_path_buf()

@@ -8,6 +8,9 @@
 //! It is a mutation fuzzer with a dictionary of YAML and template tokens, not a
 //! coverage-guided one: cargo-fuzz needs a nightly toolchain, which this project does not use.
 
+// Helpers shared between test modules are `pub` inside this private crate.
+#![allow(unreachable_pub)]
+
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -745,7 +745,8 @@ async fn an_expired_certificate_is_refused_before_signing_in() {
         "{{ method: certificate, app_id: {}, certificate_file: \"{}\", key_file: \"{}\" }}",
         APPS[0].client_id,
         root.join("tests/fixtures/expired.crt").display(),
-        root.join("src/sandbox/keys/app.key").display()
+        root.join("crates/tenantry-sandbox/src/keys/app.key")
+            .display()
     );
     let ws = workspace(&sb, "contoso.onmicrosoft.com", &auth, "");
     let run = tenantry(&ws, &["connect", "p.yaml"], &[]).await;

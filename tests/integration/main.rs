@@ -1,5 +1,8 @@
 //! Integration tests: each drives the `tenantry` binary as a user would.
 
+// Helpers shared between test modules are `pub` inside this private crate.
+#![allow(unreachable_pub)]
+
 mod bad_input;
 mod cli;
 mod client;

@@ -236,9 +236,9 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const KEY: &str = include_str!("sandbox/keys/app.key");
-    const CERT: &str = include_str!("sandbox/keys/app.crt");
-    const OTHER_CERT: &str = include_str!("../tests/fixtures/other.crt");
+    const KEY: &str = include_str!("../../tenantry-sandbox/src/keys/app.key");
+    const CERT: &str = include_str!("../../tenantry-sandbox/src/keys/app.crt");
+    const OTHER_CERT: &str = include_str!("../../../tests/fixtures/other.crt");
 
     fn claims() -> Map<String, Value> {
         json!({"aud": "x", "exp": 2_000_000_000})
@@ -291,7 +291,7 @@ mod tests {
     #[test]
     fn certificate_thumbprints_match_openssl() {
         let cert = Certificate::from_pem(CERT).unwrap();
-        // `openssl x509 -in src/sandbox/keys/app.crt -noout -fingerprint -sha1`
+        // `openssl x509 -in crates/tenantry-sandbox/src/keys/app.crt -noout -fingerprint -sha1`
         assert_eq!(cert.thumbprint, "7CB78BC41E9DDE11996A9A01D7DFFF7D8EE4D105");
         assert_eq!(cert.x5t.len(), 27);
         assert!(cert.not_after > cert.not_before);

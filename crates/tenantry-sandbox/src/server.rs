@@ -295,7 +295,7 @@ async fn identity_endpoint(
             let issued_in = body
                 .get("access_token")
                 .and_then(Value::as_str)
-                .and_then(|t| crate::jwt::parse(t).ok())
+                .and_then(|t| tenantry_common::jwt::parse(t).ok())
                 .and_then(|p| p.claim_str("tid").map(str::to_string))
                 .and_then(|tid| state.tenant(&tid));
             if let Some(t) = issued_in {
@@ -323,7 +323,7 @@ async fn identity_endpoint(
     insert(
         response.headers_mut(),
         "date",
-        &crate::sandbox::clock::http_date(state.identity.now()),
+        &crate::clock::http_date(state.identity.now()),
     );
     Ok(response)
 }

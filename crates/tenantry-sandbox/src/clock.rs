@@ -36,7 +36,7 @@ pub fn http_date(secs: i64) -> String {
 
 /// Splits seconds since the epoch into UTC year, month, day, hour, minute, second.
 fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
-    let (y, m, d) = crate::civil::civil_from_days(secs.div_euclid(86_400));
+    let (y, m, d) = tenantry_common::calendar::civil_from_days(secs.div_euclid(86_400));
     let rem = secs.rem_euclid(86_400);
     (
         y,

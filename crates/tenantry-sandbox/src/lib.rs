@@ -8,8 +8,8 @@
 //! trusting the client.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), tenantry::sandbox::SandboxError> {
-//! use tenantry::sandbox::{Sandbox, SandboxConfig};
+//! # async fn demo() -> Result<(), tenantry_sandbox::SandboxError> {
+//! use tenantry_sandbox::{Sandbox, SandboxConfig};
 //! let sandbox = Sandbox::start(SandboxConfig::with_tenants(3, 50)).await?;
 //! println!("admin API at {}/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand", sandbox.url());
 //! let stats = sandbox.stats();
@@ -17,6 +17,9 @@
 //! sandbox.shutdown().await;
 //! # Ok(()) }
 //! ```
+
+// The sandbox builds its fixed Exchange objects with large `json!` literals.
+#![recursion_limit = "256"]
 
 pub mod clock;
 pub mod cmdlets;
@@ -68,7 +71,7 @@ pub enum SandboxError {
     Io(String),
     /// The built-in keys could not be read (a build problem, not a user one).
     #[error("the sandbox's built-in keys are unreadable: {0}")]
-    Keys(#[from] crate::jwt::JwtError),
+    Keys(#[from] tenantry_common::jwt::JwtError),
 }
 
 /// A tenant as the sandbox serves it.

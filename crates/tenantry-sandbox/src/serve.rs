@@ -2,21 +2,22 @@
 //! until Ctrl-C or SIGTERM.
 
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::identity::{
     APP_CERTIFICATE, APP_PRIVATE_KEY, APPS, EXCHANGE_RESOURCE, EXO_PUBLIC_CLIENT, USERS,
     WORKLOAD_AUDIENCE, WORKLOAD_SUBJECT,
 };
 use super::{Behaviour, Sandbox, SandboxConfig, SandboxError};
-use crate::cli::SandboxArgs;
-use crate::exit;
+use crate::config::parse_duration;
+use tenantry_common::signal::Signals;
 
-/// Runs `tenantry sandbox` and returns the exit code.
-pub fn run(args: &SandboxArgs) -> Result<i32, SandboxError> {
+/// Runs `tenantry sandbox` until Ctrl-C or SIGTERM (or, with `--write-certificate`, writes the
+/// sample app's certificate and key and returns).
+pub fn run(args: &ServeArgs) -> Result<(), SandboxError> {
     if let Some(dir) = &args.write_certificate {
         write_certificate(dir)?;
-        return Ok(exit::OK);
+        return Ok(());
     }
     if args.tenants == 0 {
         return Err(SandboxError::Config("--tenants must be at least 1".into()));
@@ -51,14 +52,14 @@ pub fn run(args: &SandboxArgs) -> Result<i32, SandboxError> {
     runtime.block_on(async {
         let sandbox = Sandbox::start(config).await?;
         // Handlers go in before the banner: whoever reads it may signal at once.
-        let stop = Stop::install();
+        let mut stop = Signals::install();
         let banner = banner(&sandbox, args);
         let mut out = io::stdout().lock();
         // A closed stdout must not stop the server: it may run detached.
         let _ = out.write_all(banner.as_bytes());
         let _ = out.flush();
         drop(out);
-        stop.wait().await;
+        stop.next().await;
         let stats = sandbox.stats();
         let requests: u64 = stats
             .tenants
@@ -68,47 +69,84 @@ pub fn run(args: &SandboxArgs) -> Result<i32, SandboxError> {
         let tokens: u64 = stats.tenants.values().map(|t| t.tokens()).sum();
         eprintln!(
             "sandbox stopped: {requests} admin API request{}, {tokens} token{} issued, {} write{}",
-            crate::diagnostic::plural(requests as usize),
-            crate::diagnostic::plural(tokens as usize),
+            tenantry_common::plural(requests as usize),
+            tenantry_common::plural(tokens as usize),
             stats.writes.len(),
-            crate::diagnostic::plural(stats.writes.len()),
+            tenantry_common::plural(stats.writes.len()),
         );
         sandbox.shutdown().await;
-        Ok(exit::OK)
+        Ok(())
     })
 }
 
-/// Ctrl-C and SIGTERM, registered when created so no signal is missed after it.
-struct Stop {
-    #[cfg(unix)]
-    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+/// The options of `tenantry sandbox`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The loopback port to listen on; 0 picks a free one.
+    #[arg(long, default_value_t = 5800)]
+    pub port: u16,
+    /// How many tenants: contoso, fabrikam, northwind, … then tenant011 and on.
+    #[arg(long, default_value_t = 3)]
+    pub tenants: usize,
+    /// User mailboxes per tenant.
+    #[arg(long, default_value_t = 100)]
+    pub mailboxes: usize,
+    /// The seed of every directory (same seed, same directory) and of the fault draws.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Time each admin API call takes: `50ms`, a range `20ms..80ms`, or `exp:50ms`.
+    #[arg(long, default_value = "0ms", value_parser = parse_latency)]
+    pub latency: crate::Latency,
+    /// Concurrent admin API requests per tenant; one more is answered with 429.
+    #[arg(long, default_value_t = 3)]
+    pub limit: usize,
+    /// Sustained admin API requests per second per tenant (a token bucket); none by default.
+    #[arg(long, value_name = "PER_SECOND")]
+    pub rate: Option<f64>,
+    /// The Retry-After sent with 429, in seconds (fractions allowed).
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    pub retry_after: f64,
+    /// How long access tokens live (`60m`, `30s`).
+    #[arg(long, default_value = "60m", value_parser = parse_duration)]
+    pub token_ttl: std::time::Duration,
+    /// Run the sign-in service's clock ahead (`10m`) or behind (`-10m`) this machine's, to
+    /// rehearse a client with a wrong clock.
+    #[arg(long, default_value = "0s", value_parser = parse_skew, allow_hyphen_values = true)]
+    pub clock_skew: i64,
+    /// Inject a fault into a fraction of admin API calls: 429, 503, 504, 401, drop (the
+    /// connection closes unanswered), or applied-504 / applied-drop (the cmdlet runs, then the
+    /// answer is lost), e.g. `--fault 503:0.01` (repeatable).
+    #[arg(long = "fault", value_name = "KIND:RATE", value_parser = parse_fault)]
+    pub faults: Vec<crate::Fault>,
+    /// The polling interval device-code sign-ins ask for.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub device_code_interval: std::time::Duration,
+    /// Require X-AnchorMailbox on beta InvokeCommand too (v2.0 always requires it).
+    #[arg(long)]
+    pub require_anchor: bool,
+    /// Write the sample app's certificate and private key into this folder and exit.
+    #[arg(long, value_name = "DIR")]
+    pub write_certificate: Option<PathBuf>,
 }
 
-impl Stop {
-    fn install() -> Self {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let signals = signal(SignalKind::interrupt())
-                .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
-                .ok();
-            Stop { signals }
-        }
-        #[cfg(not(unix))]
-        Stop {}
-    }
+fn parse_latency(s: &str) -> Result<crate::Latency, String> {
+    s.parse()
+}
 
-    async fn wait(self) {
-        #[cfg(unix)]
-        if let Some((mut int, mut term)) = self.signals {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-        let _ = tokio::signal::ctrl_c().await;
-    }
+fn parse_fault(s: &str) -> Result<crate::Fault, String> {
+    s.parse()
+}
+
+/// A signed duration in whole seconds: `10m`, `-90s`.
+fn parse_skew(s: &str) -> Result<i64, String> {
+    let (sign, rest) = match s.trim().strip_prefix('-') {
+        Some(rest) => (-1, rest),
+        None => (1, s.trim()),
+    };
+    let d = parse_duration(rest)?;
+    i64::try_from(d.as_secs())
+        .map(|n| sign * n)
+        .map_err(|_| format!("`{s}` is too long"))
 }
 
 fn write_certificate(dir: &Path) -> Result<(), SandboxError> {
@@ -141,7 +179,7 @@ fn write_private(path: &Path, text: &str) -> io::Result<()> {
     std::fs::write(path, text)
 }
 
-fn banner(sandbox: &Sandbox, args: &SandboxArgs) -> String {
+fn banner(sandbox: &Sandbox, args: &ServeArgs) -> String {
     use std::fmt::Write as _;
     let url = sandbox.url();
     let tenants = sandbox.tenants();
@@ -161,7 +199,7 @@ fn banner(sandbox: &Sandbox, args: &SandboxArgs) -> String {
         s,
         "{} tenant{}, {} mailboxes each, seed {}; per tenant: limit {}, latency {}, token lifetime {}, faults {}",
         tenants.len(),
-        crate::diagnostic::plural(tenants.len()),
+        tenantry_common::plural(tenants.len()),
         args.mailboxes,
         args.seed,
         args.limit,

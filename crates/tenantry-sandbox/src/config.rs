@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::rng::Rng;
+pub use tenantry_common::duration::{fmt_duration, parse_duration};
 
 /// Tenant names the sandbox uses first, before `tenant011` and on.
 const NAMES: &[&str] = &[
@@ -384,50 +385,6 @@ impl<'de> Deserialize<'de> for Fault {
     }
 }
 
-/// Parses `250ms`, `3s`, `1.5s`, `60m`, `2h`, `1d`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("'{s}' is not a duration such as 50ms, 3s or 60m"))?;
-    let scale = match unit {
-        "ms" => 0.001,
-        "s" | "" if !num.is_empty() => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        "d" => 86400.0,
-        _ => return Err(format!("'{s}' has an unknown unit (use ms, s, m, h or d)")),
-    };
-    let secs = value * scale;
-    if !secs.is_finite() || secs > 1e9 {
-        return Err(format!("'{s}' is too long"));
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
-
-/// Formats a duration the way [`parse_duration`] reads it.
-pub fn fmt_duration(d: Duration) -> String {
-    if !d.subsec_nanos().is_multiple_of(1_000_000) {
-        // Below a millisecond's precision: keep it, rather than round it away.
-        let ms = format!("{:.6}", d.as_secs_f64() * 1000.0);
-        return format!("{}ms", ms.trim_end_matches('0').trim_end_matches('.'));
-    }
-    let ms = d.as_millis();
-    if ms.is_multiple_of(3_600_000) && ms > 0 {
-        format!("{}h", ms / 3_600_000)
-    } else if ms.is_multiple_of(60_000) && ms > 0 {
-        format!("{}m", ms / 60_000)
-    } else if ms.is_multiple_of(1000) {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{ms}ms")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -458,9 +415,6 @@ mod tests {
             "applied-504:0.1".parse::<Fault>().unwrap().kind,
             FaultKind::AppliedTimeout
         );
-        assert_eq!(parse_duration("60m").unwrap(), Duration::from_secs(3600));
-        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
-        assert!(parse_duration("ms").is_err());
     }
 
     #[test]

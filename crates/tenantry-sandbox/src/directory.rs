@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use serde_json::{Map, Value, json};
 
 use super::rng::Rng;
-use crate::civil::{civil_from_days, days_from_civil, days_in_month};
+use tenantry_common::calendar::{civil_from_days, days_from_civil, days_in_month};
 
 // ---------------------------------------------------------------------------------------------
 // Views and setters

@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 use super::clock::{entra_timestamp, now_secs};
 use super::rng::Rng;
-use crate::jwt::{self, Algorithm, Certificate};
+use tenantry_common::jwt::{self, Algorithm, Certificate};
 
 /// The resource URI of Exchange Online.
 pub const EXCHANGE_RESOURCE: &str = "https://outlook.office365.com";
@@ -342,7 +342,7 @@ impl Identity {
         ttl: Duration,
         device_interval: Duration,
         app_certificate: Option<&str>,
-    ) -> Result<Self, crate::jwt::JwtError> {
+    ) -> Result<Self, tenantry_common::jwt::JwtError> {
         let key = jwt::private_key_from_pem(ISSUER_KEY)?;
         let public = key.to_public_key();
         let app_cert = Certificate::from_pem(app_certificate.unwrap_or(APP_CERTIFICATE))?;
@@ -475,7 +475,7 @@ impl Identity {
         subject: &str,
         audience: Option<&str>,
         lifetime_secs: i64,
-    ) -> Result<String, crate::jwt::JwtError> {
+    ) -> Result<String, tenantry_common::jwt::JwtError> {
         let now = self.now();
         let exp = now.saturating_add(lifetime_secs);
         let iat = if lifetime_secs > 0 {
@@ -1244,10 +1244,9 @@ fn check_validity(parsed: &jwt::Parsed, now: i64) -> Result<(), OAuthError> {
             700024,
             format!(
                 "Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, expiry time of assertion {}. Review the documentation at https://docs.microsoft.com/en-us/azure/active-directory/develop/active-directory-certificate-credentials .",
-                crate::sandbox::clock::iso8601(now),
-                nbf.map(crate::sandbox::clock::iso8601)
-                    .unwrap_or_else(|| "-".into()),
-                crate::sandbox::clock::iso8601(exp)
+                crate::clock::iso8601(now),
+                nbf.map(crate::clock::iso8601).unwrap_or_else(|| "-".into()),
+                crate::clock::iso8601(exp)
             ),
         ));
     }

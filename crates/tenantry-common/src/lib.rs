@@ -1,0 +1,21 @@
+//! The small pieces that both tenantry's runner and its sandbox speak, kept here so that
+//! neither crate reaches into the other:
+//!
+//! - [`jwt`]: RSA-signed JSON Web Tokens (RS256, PS256), certificates and their thumbprints,
+//!   which the client signs as assertions and the sandbox issues and verifies;
+//! - [`calendar`]: proleptic Gregorian day arithmetic for `DateTime` values on both sides;
+//! - [`duration`]: durations as typed on the command line (`250ms`, `1.5s`, `60m`);
+//! - [`signal`]: Ctrl-C and SIGTERM, for the commands that stop cleanly.
+//!
+//! It depends on nothing of tenantry's and holds no policy: what a token must contain, or what
+//! a date means to Exchange Online, is decided by the crate that uses it.
+
+pub mod calendar;
+pub mod duration;
+pub mod jwt;
+pub mod signal;
+
+/// `s` after a count other than one: "1 task", "2 tasks".
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
