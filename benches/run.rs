@@ -15,11 +15,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tenantry::auth::{Credential, Secret, TokenProvider};
+use tenantry::events::{Event, Fanout, Reporter, Status};
 use tenantry::exchange::{Client, RetryPolicy, http_client};
 use tenantry::plan::{PlanOptions, Planner};
 use tenantry::playbook::Playbook;
 use tenantry::sandbox::{APPS, SandboxConfig};
-use tenantry::scheduler::{Event, RunOptions, Status, Target};
+use tenantry::scheduler::{RunOptions, Target};
 
 fn env(name: &str, default: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| default.to_string())
@@ -147,7 +148,7 @@ fn main() {
         std::fs::write(
             &path,
             format!(
-                "version: 1\nname: bench\ntenants:\n{list}steps:\n  - cmdlet: Set-Mailbox\n    for_each: \"{{{{ lines('users.txt') }}}}\"\n    params: {{ Identity: \"{{{{ item }}}}\", CustomAttribute10: bench }}\n"
+                "version: 1\nname: bench\nlimits:\n  max_in_flight: 1024\ntenants:\n{list}steps:\n  - cmdlet: Set-Mailbox\n    for_each: \"{{{{ lines('users.txt') }}}}\"\n    params: {{ Identity: \"{{{{ item }}}}\", CustomAttribute10: bench }}\n"
             ),
         )
         .expect("write playbook");
@@ -189,11 +190,9 @@ fn main() {
                 }
             })
             .collect();
-        let journal = Arc::new(
-            tenantry::journal::StateDir::of(&path, None)
-                .create("bench", Vec::new())
-                .expect("a journal"),
-        );
+        let journal = tenantry::journal::StateDir::of(&path, None)
+            .create("bench", Vec::new())
+            .expect("a journal");
         // Sign-in is timed apart: it is a fixed cost per tenant (here the sandbox's RSA
         // signatures; in the service, Entra's), not a matter of throughput.
         let signing_in = Instant::now();
@@ -208,42 +207,16 @@ fn main() {
         let sign_in = signing_in.elapsed().as_secs_f64();
         let cpu_before = cpu_seconds();
         let started = Instant::now();
-        let (ok, failed, call_ms) = runtime.block_on(async {
-            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-            let consumer = tokio::spawn(async move {
-                let (mut ok, mut failed) = (0usize, 0usize);
-                let mut call_ms = 0.0;
-                while let Some(event) = rx.recv().await {
-                    if let Event::Task(t) = event {
-                        // Whole milliseconds, truncated: half a millisecond is the unbiased
-                        // correction.
-                        call_ms += t.duration_ms as f64 + 0.5;
-                        match t.status {
-                            Status::Ok => ok += 1,
-                            _ => failed += 1,
-                        }
-                    }
-                }
-                (ok, failed, call_ms / (ok + failed).max(1) as f64)
-            });
-            tenantry::scheduler::run(
-                &planner,
-                &playbook,
-                &targets,
-                &RunOptions {
-                    max_in_flight: 1024,
-                    stop: Default::default(),
-                    // As `tenantry run` does: every task recorded before it is sent and when
-                    // it ends.
-                    journal: Some(Arc::clone(&journal)),
-                    prior: None,
-                    guardrails: None,
-                },
-                tx,
-            )
-            .await;
-            consumer.await.expect("consumer")
+        let mut count = Count::default();
+        runtime.block_on(async {
+            // As `tenantry run` does: every task recorded before it is sent and when it ends.
+            let events = Fanout::new()
+                .with_recorder(&journal)
+                .with("count", &mut count);
+            tenantry::scheduler::run(&planner, &targets, &RunOptions::default(), &events).await;
         });
+        let (ok, failed) = (count.ok, count.failed);
+        let call_ms = count.call_ms / (ok + failed).max(1) as f64;
         let wall = started.elapsed().as_secs_f64();
         let cpu = cpu_seconds() - cpu_before;
         let total = tenants * n;
@@ -271,4 +244,26 @@ fn main() {
     }
     let _ = sandbox.kill();
     let _ = sandbox.wait();
+}
+
+/// Counts outcomes and the calls' time, as the tasks finish.
+#[derive(Default)]
+struct Count {
+    ok: usize,
+    failed: usize,
+    call_ms: f64,
+}
+
+impl Reporter for &mut Count {
+    fn event(&mut self, event: &Event) -> std::io::Result<()> {
+        if let Event::TaskFinished { result: t, .. } = event {
+            // Whole milliseconds, truncated: half a millisecond is the unbiased correction.
+            self.call_ms += t.duration_ms as f64 + 0.5;
+            match t.status {
+                Status::Ok => self.ok += 1,
+                _ => self.failed += 1,
+            }
+        }
+        Ok(())
+    }
 }

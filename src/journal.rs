@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::scheduler::TaskResult;
+use crate::events::{Event, Origin, Recorder, TaskResult};
 
 /// Why the journal could not serve.
 #[derive(Debug, thiserror::Error)]
@@ -86,8 +86,8 @@ pub struct Meta {
     pub exit_code: Option<i32>,
 }
 
-/// One line of `journal.jsonl`.
-#[derive(Serialize, Deserialize)]
+/// One line of `journal.jsonl`, as read back.
+#[derive(Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum Record {
     /// A task was sent.
@@ -100,6 +100,19 @@ enum Record {
         id: String,
         /// What it returned.
         values: Vec<serde_json::Value>,
+    },
+}
+
+/// One line of `journal.jsonl`, as written: the same shape as [`Record`], borrowed from the
+/// event it records.
+#[derive(Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Line<'a> {
+    Sent(&'a str),
+    Done(&'a TaskResult),
+    Output {
+        id: &'a str,
+        values: &'a [serde_json::Value],
     },
 }
 
@@ -294,25 +307,6 @@ impl Journal {
         &self.dir
     }
 
-    /// Records that `id` is about to be sent. False when the journal cannot be written: the
-    /// task must not be sent.
-    pub fn sent(&self, id: &str) -> bool {
-        self.append(&Record::Sent(id.to_string()))
-    }
-
-    /// Records a task's outcome.
-    pub fn done(&self, result: &TaskResult) -> bool {
-        self.append(&Record::Done(result.clone()))
-    }
-
-    /// Records what a task returned, for a resumed run whose later steps read it.
-    pub fn output(&self, id: &str, values: &[serde_json::Value]) -> bool {
-        self.append(&Record::Output {
-            id: id.to_string(),
-            values: values.to_vec(),
-        })
-    }
-
     /// Why writing failed, if it did.
     pub fn failure(&self) -> Option<String> {
         lock(&self.failed).clone()
@@ -333,7 +327,7 @@ impl Journal {
         self.write_meta()
     }
 
-    fn append(&self, record: &Record) -> bool {
+    fn append(&self, record: &Line<'_>) -> bool {
         if lock(&self.failed).is_some() {
             return false;
         }
@@ -363,6 +357,28 @@ impl Journal {
         let partial = self.dir.join(".meta.json.partial");
         std::fs::write(&partial, json)?;
         std::fs::rename(partial, self.dir.join("meta.json"))
+    }
+}
+
+/// The journal records, before the run goes on, that a task is about to be sent, what it
+/// returned when a later step reads it, and its outcome. Results not sent by this run
+/// (skipped, replayed, left unknown) are not its to record.
+impl Recorder for Journal {
+    fn record(&self, event: &Event) -> Result<(), String> {
+        let line = match event {
+            Event::TaskSent { id } => Line::Sent(id),
+            Event::TaskOutput { id, values } => Line::Output { id, values },
+            Event::TaskFinished {
+                result,
+                origin: Origin::Sent,
+            } => Line::Done(result),
+            _ => return Ok(()),
+        };
+        if self.append(&line) {
+            Ok(())
+        } else {
+            Err(self.failure().unwrap_or_default())
+        }
     }
 }
 
@@ -488,7 +504,7 @@ pub fn describe(past: &PastRun) -> String {
     let failed = past
         .done
         .values()
-        .filter(|r| r.status == crate::scheduler::Status::Failed)
+        .filter(|r| r.status == crate::events::Status::Failed)
         .count();
     format!(
         "{}  started {y:04}-{m:02}-{d:02} {:02}:{:02} UTC  {} task(s) done ({failed} failed), {} without an answer{}  {ended}",
@@ -539,17 +555,13 @@ impl Prior {
             ..Prior::default()
         };
         for (id, result) in &past.done {
-            match result.status {
-                crate::scheduler::Status::Ok => {
-                    prior.done.insert(id.clone());
-                }
+            if result.status == crate::events::Status::Ok {
+                prior.done.insert(id.clone());
+            } else if result.outcome_unknown() {
                 // A write whose answer was lost may have been applied.
-                _ if result.error_class.as_deref() == Some(crate::scheduler::UNCONFIRMED) => {
-                    prior.unknown.insert(id.clone());
-                }
-                // A failed cmdlet changed nothing: it is sent again.
-                _ => {}
+                prior.unknown.insert(id.clone());
             }
+            // A failed cmdlet changed nothing: it is sent again.
         }
         prior
     }
@@ -577,23 +589,26 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scheduler::Status;
+    use crate::events::Status;
 
-    fn result(id: &str) -> TaskResult {
-        TaskResult {
-            id: id.into(),
-            tenant: "contoso".into(),
-            step: "s".into(),
-            cmdlet: "Set-Mailbox".into(),
-            status: Status::Ok,
-            objects: 0,
-            warnings: Vec::new(),
-            retries: Vec::new(),
-            requests: 1,
-            error: None,
-            error_class: None,
-            duration_ms: 1,
-        }
+    fn sent(journal: &Journal, id: &str) -> bool {
+        journal.record(&Event::TaskSent { id: id.into() }).is_ok()
+    }
+
+    fn done(journal: &Journal, id: &str) -> bool {
+        let result = TaskResult::new(
+            id.into(),
+            "contoso".into(),
+            "s".into(),
+            "Set-Mailbox".into(),
+            Status::Ok,
+        );
+        journal
+            .record(&Event::TaskFinished {
+                result,
+                origin: Origin::Sent,
+            })
+            .is_ok()
     }
 
     #[test]
@@ -601,8 +616,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = StateDir::of(&dir.path().join("p.yaml"), None);
         let journal = state.create("fp", vec!["contoso".into()]).unwrap();
-        assert!(journal.sent("a") && journal.sent("b") && journal.sent("c"));
-        assert!(journal.done(&result("a")));
+        assert!(sent(&journal, "a") && sent(&journal, "b") && sent(&journal, "c"));
+        assert!(done(&journal, "a"));
         let id = journal.id();
         drop(journal);
         // A kill in the middle of a write.
@@ -630,7 +645,7 @@ mod tests {
 
         // Resuming cuts the half line, so the next record reads back.
         let resumed = Journal::resume(&past).unwrap();
-        assert!(resumed.sent("d"));
+        assert!(sent(&resumed, "d"));
         drop(resumed);
         let past = state.past("last").unwrap();
         assert!(past.unknown.contains("d"), "{:?}", past.unknown);

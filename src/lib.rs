@@ -46,6 +46,7 @@ pub mod cli;
 pub mod cloud;
 pub mod connect;
 pub mod diagnostic;
+pub mod events;
 pub mod exchange;
 pub mod exit;
 pub mod journal;

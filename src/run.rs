@@ -3,16 +3,18 @@
 //! reporters.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::events::{Event, Fanout, Origin, Reporter, RunStart, RunSummary};
 use crate::exit;
-use crate::journal::{Journal, Prior, StateDir};
+use crate::journal::{Journal, PastRun, Prior, RunLock, StateDir};
 use crate::plan::{PlanRecord, Planner, Sink};
 use crate::playbook::Playbook;
-use crate::report::{Progress, ReportDir, Reporter, RunSummary, Terminal};
-use crate::scheduler::{Event, Guardrails, RunOptions, Target};
-use crate::session::{SessionOptions, Sessions};
+use crate::report::Terminal;
+use crate::scheduler::dispatcher::{Ended, TimeLimits, dispatch};
+use crate::scheduler::{RunOptions, Shutdown, Target};
+use crate::session::{Session, SessionOptions, Sessions};
 
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
@@ -86,38 +88,12 @@ impl Default for RunSettings {
     }
 }
 
-/// Ctrl-C and SIGTERM, registered before the run starts so none is missed.
-struct Signals {
-    #[cfg(unix)]
-    unix: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
-}
-
-impl Signals {
-    fn install() -> Self {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let unix = signal(SignalKind::interrupt())
-                .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
-                .ok();
-            Signals { unix }
-        }
-        #[cfg(not(unix))]
-        Signals {}
-    }
-
-    /// The next interrupt or termination request.
-    async fn next(&mut self) {
-        #[cfg(unix)]
-        if let Some((int, term)) = &mut self.unix {
-            tokio::select! {
-                _ = int.recv() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-        let _ = tokio::signal::ctrl_c().await;
-    }
+/// A run about to start: its lock held, its journal open, its sessions ready.
+struct Prepared {
+    _lock: RunLock,
+    past: Option<PastRun>,
+    journal: Journal,
+    sessions: Sessions,
 }
 
 /// Runs the planned playbook and returns the exit code.
@@ -132,14 +108,91 @@ pub async fn run(
     // template or data error in any tenant stops the run before it changes anything anywhere.
     let mut planned = PlannedTasks::default();
     planner.expand_all(&mut planned)?;
-    let selected: Vec<usize> = planner.tenant_indexes().to_vec();
-    let tenant_names: Vec<String> = selected
+    let Prepared {
+        _lock,
+        past,
+        journal,
+        sessions: Sessions { sessions, sandbox },
+    } = prepare(playbook, planner, settings, &planned).await?;
+    let tally = Tally::new(&playbook.doc.name);
+    let events = fanout(settings, out, &journal, &tally)?;
+    for warning in sessions.iter().flat_map(|s| &s.warnings) {
+        say(&events, warning.clone());
+    }
+    let (targets, not_signed_in) = sign_in(playbook, sessions).await;
+    let _ = events.emit(&Event::RunStarted(RunStart {
+        id: journal.id(),
+        journal: journal.dir().to_path_buf(),
+        planned: planned.per_tenant,
+        resuming: past
+            .as_ref()
+            .map(|p| (replayed(p).count(), p.unknown.len())),
+    }));
+    if let Some(past) = &past {
+        // The writes already done count in this run's report; reads run again.
+        for result in replayed(past) {
+            let _ = events.emit(&Event::TaskFinished {
+                result: result.clone(),
+                origin: Origin::Earlier,
+            });
+        }
+    }
+    for event in not_signed_in {
+        let _ = events.emit(&event);
+    }
+    let options = RunOptions {
+        shutdown: Default::default(),
+        prior: past
+            .as_ref()
+            .map(|p| Arc::new(Prior::of(p, settings.retry_unknown))),
+    };
+    let limits = TimeLimits {
+        started,
+        grace: settings.grace,
+        deadline: settings.deadline,
+    };
+    let ended = dispatch(planner, &targets, &options, &events, limits).await;
+    let mut summary = tally.take();
+    summary.duration_ms = started.elapsed().as_millis() as u64;
+    summary.complete = !ended.partial;
+    let code = conclude(&mut summary, ended, &options.shutdown, &journal, &events);
+    let _ = events.emit(&Event::RunFinished(Box::new(summary)));
+    if let Some((name, source)) = events
+        .errors()
+        .into_iter()
+        .find(|(name, _)| *name != TERMINAL)
+    {
+        let dir = settings.report.clone().unwrap_or_default();
+        return Err(RunError::Report {
+            dir,
+            source: std::io::Error::new(source.kind(), format!("{name}: {source}")),
+        });
+    }
+    if let Some(sandbox) = sandbox {
+        sandbox.shutdown().await;
+    }
+    Ok(code)
+}
+
+/// The terminal's name among the reporters: its errors (a closed standard output) do not fail
+/// the run.
+const TERMINAL: &str = "terminal";
+
+/// Takes the playbook's lock, checks the run to resume, opens the sessions and the journal.
+async fn prepare(
+    playbook: &Playbook,
+    planner: &Planner<'_, '_>,
+    settings: &RunSettings,
+    planned: &PlannedTasks,
+) -> Result<Prepared, RunError> {
+    let tenant_names: Vec<String> = planner
+        .tenant_indexes()
         .iter()
         .map(|&i| playbook.tenants[i].name().to_string())
         .collect();
     // The lock first: a second run of this playbook stops here, before it touches anything.
     let state = StateDir::of(&playbook.path, settings.state_dir.as_deref());
-    let _lock = state.lock(settings.wait_lock)?;
+    let lock = state.lock(settings.wait_lock)?;
     let fingerprint = planned.fingerprint();
     let past = match &settings.resume {
         Some(id) => {
@@ -151,9 +204,9 @@ pub async fn run(
         }
         None => None,
     };
-    let Sessions { sessions, sandbox } = Sessions::open(
+    let sessions = Sessions::open(
         playbook,
-        &selected,
+        planner.tenant_indexes(),
         &SessionOptions {
             sandbox_latency: Some(settings.sandbox_latency),
             proxy: settings.proxy.clone(),
@@ -163,23 +216,56 @@ pub async fn run(
     .await?;
     let journal = match &past {
         Some(past) => Journal::resume(past)?,
-        None => state.create(&fingerprint, tenant_names.clone())?,
+        None => state.create(&fingerprint, tenant_names)?,
     };
-    let journal = Arc::new(journal);
-    for warning in sessions.iter().flat_map(|s| &s.warnings) {
-        let _ = writeln!(out, "{warning}");
+    Ok(Prepared {
+        _lock: lock,
+        past,
+        journal,
+        sessions,
+    })
+}
+
+/// The run's consumers: the journal first (it must hold each task before it is sent), then the
+/// terminal, the tally, and the files of `--report DIR`.
+fn fanout<'a>(
+    settings: &RunSettings,
+    out: &'a mut dyn std::io::Write,
+    journal: &'a Journal,
+    tally: &Tally,
+) -> Result<Fanout<'a>, RunError> {
+    let terminal = if settings.progress {
+        Terminal::with_bars(out)
+    } else {
+        Terminal::new(out)
+    };
+    let mut events = Fanout::new()
+        .with_recorder(journal)
+        .with(TERMINAL, terminal)
+        .with("summary", tally.clone());
+    if let Some(dir) = &settings.report {
+        let files = crate::report::report_files(dir).map_err(|source| RunError::Report {
+            dir: dir.clone(),
+            source,
+        })?;
+        for (name, reporter) in files {
+            events.add(name, reporter);
+        }
     }
-    // People sign in before the run starts, one prompt at a time, so that no prompt lands
-    // among progress bars; a tenant whose sign-in fails is reported and left out.
+    Ok(events)
+}
+
+/// People sign in before the run starts, one prompt at a time, so that no prompt lands among
+/// progress bars; a tenant whose sign-in fails is reported and left out.
+async fn sign_in(playbook: &Playbook, sessions: Vec<Session>) -> (Vec<Target>, Vec<Event>) {
     let mut not_signed_in = Vec::new();
     let mut targets = Vec::new();
     for session in sessions {
-        let name = playbook.tenants[session.tenant].name().to_string();
         if session.interactive
             && let Err(e) = session.tokens.token().await
         {
-            not_signed_in.push(Event::Tenant {
-                tenant: name,
+            not_signed_in.push(Event::TenantFinished {
+                tenant: playbook.tenants[session.tenant].name().to_string(),
                 stopped: Some(format!("sign-in failed: {e}")),
                 duration_ms: 0,
             });
@@ -191,182 +277,83 @@ pub async fn run(
             client: session.client,
         });
     }
-    let mut report = match &settings.report {
-        Some(dir) => Some(ReportDir::create(dir).map_err(|source| RunError::Report {
-            dir: dir.clone(),
-            source,
-        })?),
-        None => None,
-    };
-    let mut terminal = if settings.progress {
-        Terminal::with_progress(&mut *out, Progress::stderr(&planned.per_tenant))
-    } else {
-        Terminal::new(&mut *out)
-    };
-    let mut summary = RunSummary {
-        playbook: playbook.doc.name.clone(),
-        complete: true,
-        ..RunSummary::default()
-    };
-    let (tenant_limit, run_limit) = playbook
-        .doc
-        .limits
-        .max_fail_percentage
-        .map_or((None, None), |m| m.limits());
-    let guardrails = Arc::new(Guardrails::new(tenant_limit, run_limit));
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let options = RunOptions {
-        max_in_flight: playbook.max_in_flight() as usize,
-        stop: stop.clone(),
-        journal: Some(Arc::clone(&journal)),
-        prior: past
-            .as_ref()
-            .map(|p| Arc::new(Prior::of(p, settings.retry_unknown))),
-        guardrails: Some(Arc::clone(&guardrails)),
-    };
-    let mut signals = Signals::install();
-    let scheduler = crate::scheduler::run(planner, playbook, &targets, &options, tx);
-    tokio::pin!(scheduler);
-    let mut report_error = None;
-    let mut consume = |event: Event,
-                       summary: &mut RunSummary,
-                       terminal: &mut Terminal<&mut dyn std::io::Write>,
-                       report: &mut Option<ReportDir>| {
-        summary.record(&event);
-        let _ = terminal.event(&event);
-        if let Some(r) = report
-            && let Err(e) = r.event(&event)
-            && report_error.is_none()
-        {
-            report_error = Some(e);
-        }
-    };
-    let _ = terminal.message(&format!(
-        "run {} (journal in {})",
-        journal.id(),
-        journal.dir().display()
-    ));
-    if let Some(past) = &past {
-        // The writes already done count in this run's report; reads run again.
-        let mut replayed = 0;
-        for result in past.done.values() {
-            if !crate::playbook::verbs::is_read_only(&result.cmdlet) {
-                replayed += 1;
-                summary.record(&Event::Task(result.clone()));
-                if let Some(r) = &mut report {
-                    let _ = r.event(&Event::Task(result.clone()));
-                }
-            }
-        }
-        let _ = terminal.message(&format!(
-            "resuming: {replayed} write{} already done, {} sent without an answer",
-            crate::diagnostic::plural(replayed),
-            past.unknown.len()
-        ));
-    }
-    for event in not_signed_in {
-        consume(event, &mut summary, &mut terminal, &mut report);
-    }
-    // Events are consumed as they come, so results.jsonl grows while the run goes on.
-    let mut finished = false;
-    let mut signalled = false;
-    let mut deadline: Option<tokio::time::Instant> = None;
-    // `--deadline`: dispatch stops early enough for the calls in flight to finish (the grace,
-    // or a tenth of the deadline when that is shorter) and the report to be written in time.
-    // From the command's start: waiting for the lock and signing in count too.
-    let run_started = tokio::time::Instant::from_std(started);
-    let mut last_call = settings.deadline.map(|d| {
-        let margin = settings.grace.min(d / 10);
-        (run_started + d.saturating_sub(margin), run_started + d)
-    });
-    while !finished {
-        let grace = async {
-            match deadline {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
-        let last_dispatch = async {
-            match last_call {
-                Some((at, _)) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            _ = last_dispatch => {
-                let (_, end) = last_call.take().unwrap_or((run_started, run_started));
-                stop.store(true, std::sync::atomic::Ordering::SeqCst);
-                guardrails.trip(format!(
-                    "the run stopped at its --deadline of {:?}",
-                    settings.deadline.unwrap_or_default()
-                ));
-                let _ = terminal.message("stopping: the deadline is near; no new calls");
-                deadline = Some(deadline.map_or(end, |d| d.min(end)));
-            }
-            _ = &mut scheduler => finished = true,
-            Some(event) = rx.recv() => consume(event, &mut summary, &mut terminal, &mut report),
-            _ = signals.next() => {
-                summary.complete = false;
-                signalled = true;
-                if deadline.is_some() {
-                    // A second signal: stop now, with what has been reported so far.
-                    let _ = terminal.message("aborting: calls still in flight are abandoned");
-                    break;
-                }
-                stop.store(true, std::sync::atomic::Ordering::SeqCst);
-                let _ = terminal.message(&format!(
-                    "stopping: no new calls; waiting up to {}s for those in flight (interrupt again to abort)",
-                    settings.grace.as_secs()
-                ));
-                deadline = Some(tokio::time::Instant::now() + settings.grace);
-            }
-            _ = grace => {
-                // Tasks not reported did not finish: the report is partial and says so.
-                summary.complete = false;
-                let _ = terminal.message("stopping: calls still in flight are abandoned");
-                break;
-            }
-        }
-    }
-    while let Ok(event) = rx.try_recv() {
-        consume(event, &mut summary, &mut terminal, &mut report);
-    }
-    summary.duration_ms = started.elapsed().as_millis() as u64;
-    summary.exit_code = if signalled {
+    (targets, not_signed_in)
+}
+
+/// The writes an earlier run of a resumed journal already did.
+fn replayed(past: &PastRun) -> impl Iterator<Item = &crate::events::TaskResult> {
+    past.done
+        .values()
+        .filter(|r| !crate::playbook::verbs::is_read_only(&r.cmdlet))
+}
+
+/// Settles the run's exit code and what the summary says of how it ended; records the end in
+/// the journal.
+fn conclude(
+    summary: &mut RunSummary,
+    ended: Ended,
+    shutdown: &Shutdown,
+    journal: &Journal,
+    events: &Fanout<'_>,
+) -> i32 {
+    summary.exit_code = if ended.signalled {
         exit::INTERRUPTED
     } else {
-        exit_code(&summary)
+        exit_code(summary)
     };
-    if let Some(why) = guardrails.tripped() {
+    if let Some(why) = shutdown.guardrail() {
         summary.stopped_by = Some(why);
-        if !signalled {
+        if !ended.signalled {
             summary.exit_code = exit::STOPPED_BY_GUARDRAIL;
         }
     }
     if let Some(why) = journal.failure() {
         summary.complete = false;
         summary.exit_code = exit::TASKS_FAILED;
-        let _ = terminal.message(&format!(
-            "the run stopped: its journal could not be written ({why}); the tasks it records are the ones sent"
-        ));
+        say(
+            events,
+            format!(
+                "the run stopped: its journal could not be written ({why}); the tasks it records are the ones sent"
+            ),
+        );
     }
     if let Err(e) = journal.finish(summary.exit_code) {
-        let _ = terminal.message(&format!("warning: cannot record the run's end: {e}"));
+        say(events, format!("warning: cannot record the run's end: {e}"));
     }
-    let _ = terminal.finish(&summary);
-    if let Some(mut r) = report {
-        let dir = settings.report.clone().unwrap_or_default();
-        if let Some(source) = report_error {
-            return Err(RunError::Report { dir, source });
-        }
-        r.finish(&summary)
-            .map_err(|source| RunError::Report { dir, source })?;
+    summary.exit_code
+}
+
+fn say(events: &Fanout<'_>, line: String) {
+    let _ = events.emit(&Event::Message(line));
+}
+
+/// The run's tally, shared between the fan-out that feeds it and the run that reads it at the
+/// end.
+#[derive(Clone)]
+struct Tally(Arc<Mutex<RunSummary>>);
+
+impl Tally {
+    fn new(playbook: &str) -> Self {
+        Tally(Arc::new(Mutex::new(RunSummary {
+            playbook: playbook.to_string(),
+            complete: true,
+            ..RunSummary::default()
+        })))
     }
-    if let Some(sandbox) = sandbox {
-        sandbox.shutdown().await;
+
+    fn take(&self) -> RunSummary {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(PoisonError::into_inner))
     }
-    Ok(summary.exit_code)
+}
+
+impl Reporter for Tally {
+    fn event(&mut self, event: &Event) -> std::io::Result<()> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .record(event);
+        Ok(())
+    }
 }
 
 /// Task events planned per tenant (tasks and skips), for the progress bars. Also the plan's fingerprint: a SHA-256 of every record, for `--resume` to tell whether the

@@ -152,7 +152,7 @@ impl<'s> Planner<'_, 's> {
                 .delegated_organization
                 .as_ref()
                 .map(|d| d.value.as_str().into()),
-            connections: self.playbook.connections_for(tenant),
+            connections: self.limits.connections[index] as u32,
         }))?;
         for step in &self.steps {
             if step.is_deferred() {

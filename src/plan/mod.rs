@@ -6,6 +6,7 @@
 mod expand;
 mod record;
 mod render;
+mod settings;
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
@@ -26,6 +27,7 @@ pub use record::{
     Summary, Task, TenantHeader,
 };
 pub use render::{CountingSink, JsonSink, TextSink};
+pub use settings::{Limits, StepSettings};
 
 /// Errors from planning.
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +83,8 @@ pub struct CompiledStep<'e, 's> {
     pub read_only: bool,
     /// Step ids whose output this step reads (`*` when it reads `steps` dynamically).
     pub depends_on: Vec<String>,
+    /// Its retries, timeout, `on_error` and idempotence, resolved from the defaults.
+    pub settings: StepSettings,
     params: Vec<(&'s str, Compiled<'e, 's>)>,
     for_each: Option<Compiled<'e, 's>>,
     when: Option<Compiled<'e, 's>>,
@@ -116,6 +120,7 @@ pub struct Planner<'e, 's> {
     steps: Vec<CompiledStep<'e, 's>>,
     tenants: Vec<usize>,
     overrides: IndexMap<String, serde_json::Value>,
+    limits: Limits,
 }
 
 impl<'e, 's> Planner<'e, 's> {
@@ -187,11 +192,13 @@ impl<'e, 's> Planner<'e, 's> {
             }
         }
         errors.into_result()?;
+        mark_read_later(&mut steps);
         Ok(Self {
             playbook,
             steps,
             tenants,
             overrides,
+            limits: Limits::resolve(playbook),
         })
     }
 
@@ -203,6 +210,16 @@ impl<'e, 's> Planner<'e, 's> {
     /// The selected tenants, as indexes into the playbook's tenant list.
     pub fn tenant_indexes(&self) -> &[usize] {
         &self.tenants
+    }
+
+    /// The playbook planned.
+    pub fn playbook(&self) -> &'s Playbook {
+        self.playbook
+    }
+
+    /// The run's limits, resolved from the playbook.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// Expands the whole plan into `sink`, from the header to the summary.
@@ -307,6 +324,7 @@ fn compile_step<'e, 's>(
         step,
         read_only: verbs::is_read_only(&step.cmdlet.value),
         depends_on: Vec::new(),
+        settings: StepSettings::resolve(playbook, step, false),
         params,
         for_each,
         when,
@@ -314,6 +332,23 @@ fn compile_step<'e, 's>(
         when_is_runtime,
         item_key,
     })
+}
+
+/// Marks the steps whose output a later step reads.
+fn mark_read_later(steps: &mut [CompiledStep<'_, '_>]) {
+    let read: Vec<bool> = steps
+        .iter()
+        .map(|step| {
+            steps.iter().any(|s| {
+                s.depends_on
+                    .iter()
+                    .any(|d| d.as_str() == step.key || d.as_str() == "*")
+            })
+        })
+        .collect();
+    for (step, read) in steps.iter_mut().zip(read) {
+        step.settings.read_later = read;
+    }
 }
 
 fn root(reference: &str) -> &str {

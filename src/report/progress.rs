@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::scheduler::{Event, Status};
+use crate::events::{Event, Origin};
 
 /// Tenant lines shown at once; the others are counted on one line, so a run over hundreds
 /// of tenants still fits a terminal.
@@ -75,7 +75,7 @@ impl Progress {
     /// Takes one event.
     pub fn event(&mut self, event: &Event) -> io::Result<()> {
         match event {
-            Event::Step {
+            Event::StepStarted {
                 tenant,
                 step,
                 records,
@@ -92,21 +92,26 @@ impl Progress {
                     bar.set_message(step.clone());
                 }
             }
-            Event::Task(t) => {
+            Event::TaskFinished { result: t, origin } => {
                 self.overall.inc(1);
                 self.tally.entry(t.tenant.clone()).or_default().1 += 1;
                 if let Some(bar) = self.shown.get(&t.tenant) {
                     bar.inc(1);
                 }
-                if t.status == Status::Failed {
+                if t.status.is_failure() && *origin != Origin::Earlier {
                     self.failed += 1;
                     self.overall
                         .set_message(format!("({} failed)", self.failed));
                     let why = t.error.as_deref().unwrap_or("failed");
-                    self.println(&format!("FAILED   {}\n         {why}", t.id))?;
+                    let label = if t.status == crate::events::Status::Unknown {
+                        "UNKNOWN"
+                    } else {
+                        "FAILED"
+                    };
+                    self.println(&format!("{label:<8} {}\n         {why}", t.id))?;
                 }
             }
-            Event::Tenant {
+            Event::TenantFinished {
                 tenant, stopped, ..
             } => {
                 if let Some(why) = stopped {
@@ -129,6 +134,7 @@ impl Progress {
                 }
                 self.count_more();
             }
+            _ => {}
         }
         Ok(())
     }
@@ -200,11 +206,11 @@ impl Progress {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scheduler::TaskResult;
+    use crate::events::{Status, TaskResult};
     use indicatif::InMemoryTerm;
 
     fn step(tenant: &str, records: usize, at_run_time: bool) -> Event {
-        Event::Step {
+        Event::StepStarted {
             tenant: tenant.into(),
             step: "1-set-mailbox".into(),
             records,
@@ -213,20 +219,23 @@ mod tests {
     }
 
     fn task(tenant: &str, item: &str, status: Status) -> Event {
-        Event::Task(TaskResult {
-            id: format!("{tenant}/1-set-mailbox/{item}"),
-            tenant: tenant.into(),
-            step: "1-set-mailbox".into(),
-            cmdlet: "Set-Mailbox".into(),
-            status,
-            objects: 0,
-            warnings: Vec::new(),
-            retries: Vec::new(),
-            requests: 1,
-            error: (status == Status::Failed).then(|| "the mailbox was not found".into()),
-            error_class: None,
-            duration_ms: 50,
-        })
+        Event::TaskFinished {
+            origin: Origin::Sent,
+            result: TaskResult {
+                id: format!("{tenant}/1-set-mailbox/{item}"),
+                tenant: tenant.into(),
+                step: "1-set-mailbox".into(),
+                cmdlet: "Set-Mailbox".into(),
+                status,
+                objects: 0,
+                warnings: Vec::new(),
+                retries: Vec::new(),
+                requests: 1,
+                error: (status == Status::Failed).then(|| "the mailbox was not found".into()),
+                error_class: None,
+                duration_ms: 50,
+            },
+        }
     }
 
     /// Gives `p` an event and waits out the draw rate limit, so that every change is drawn.
@@ -278,7 +287,7 @@ mod tests {
         feed(&mut p, &task("t01", "user004", Status::Ok));
         feed(
             &mut p,
-            &Event::Tenant {
+            &Event::TenantFinished {
                 tenant: "t01".into(),
                 stopped: None,
                 duration_ms: 200,
@@ -296,7 +305,7 @@ mod tests {
         assert!(screen.contains("… and 1 more tenant at work"), "{screen}");
         feed(
             &mut p,
-            &Event::Tenant {
+            &Event::TenantFinished {
                 tenant: "t02".into(),
                 stopped: None,
                 duration_ms: 200,
@@ -332,7 +341,7 @@ mod tests {
         // fabrikam stops before its one task: the total no longer waits for it.
         feed(
             &mut p,
-            &Event::Tenant {
+            &Event::TenantFinished {
                 tenant: "fabrikam".into(),
                 stopped: Some("sign-in refused".into()),
                 duration_ms: 10,

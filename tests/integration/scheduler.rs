@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tenantry::auth::{Credential, Secret, TokenProvider};
+use tenantry::events::{Event, Fanout, Status, TaskResult};
 use tenantry::exchange::{Client, RetryPolicy, http_client};
 use tenantry::plan::{PlanOptions, Planner};
 use tenantry::playbook::Playbook;
 use tenantry::sandbox::{APPS, Behaviour, Sandbox, SandboxConfig};
-use tenantry::scheduler::{Event, RunOptions, Status, Target, TaskResult};
+use tenantry::scheduler::{RunOptions, Target};
 
 /// Writes a playbook for `tenants` sandbox tenants and loads it.
 fn playbook(dir: &tempfile::TempDir, tenants: &[String], steps: &str) -> Playbook {
@@ -99,20 +100,8 @@ async fn run(sandbox: &Sandbox, playbook: &Playbook) -> Vec<Event> {
     let planner = Planner::new(&env, playbook, &PlanOptions::default()).expect("plans");
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let targets = targets(sandbox, playbook);
-    tenantry::scheduler::run(
-        &planner,
-        playbook,
-        &targets,
-        &RunOptions {
-            max_in_flight: 256,
-            stop: Default::default(),
-            journal: None,
-            prior: None,
-            guardrails: None,
-        },
-        tx,
-    )
-    .await;
+    let events = Fanout::new().with("events", tx);
+    tenantry::scheduler::run(&planner, &targets, &RunOptions::default(), &events).await;
     let mut events = Vec::new();
     while let Ok(e) = rx.try_recv() {
         events.push(e);
@@ -124,7 +113,7 @@ fn tasks(events: &[Event]) -> Vec<&TaskResult> {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::Task(t) => Some(t),
+            Event::TaskFinished { result, .. } => Some(result),
             _ => None,
         })
         .collect()
@@ -176,7 +165,7 @@ async fn twenty_tenants_of_two_hundred_tasks_run_once_each_within_the_limit() {
     assert_eq!(
         events
             .iter()
-            .filter(|e| matches!(e, Event::Tenant { stopped: None, .. }))
+            .filter(|e| matches!(e, Event::TenantFinished { stopped: None, .. }))
             .count(),
         20
     );
@@ -252,7 +241,7 @@ async fn a_failing_step_stops_its_tenant_and_not_the_others() {
         "only fabrikam reached step 2"
     );
     let contoso_stop = events.iter().find_map(|e| match e {
-        Event::Tenant {
+        Event::TenantFinished {
             tenant, stopped, ..
         } if tenant == "contoso" => Some(stopped.clone()),
         _ => None,
@@ -378,7 +367,7 @@ async fn a_run_time_step_that_fails_to_expand_sends_none_of_its_calls() {
     let stops: Vec<String> = events
         .iter()
         .filter_map(|e| match e {
-            Event::Tenant { stopped, .. } => stopped.clone(),
+            Event::TenantFinished { stopped, .. } => stopped.clone(),
             _ => None,
         })
         .collect();
@@ -417,7 +406,7 @@ async fn each_step_announces_its_task_count_before_its_tasks() {
     let mut seen_per_step = std::collections::BTreeMap::<String, usize>::new();
     for e in &events {
         match e {
-            Event::Step {
+            Event::StepStarted {
                 step,
                 records,
                 at_run_time,
@@ -429,8 +418,10 @@ async fn each_step_announces_its_task_count_before_its_tasks() {
                 );
                 announced.push((step.clone(), *records, *at_run_time));
             }
-            Event::Task(t) => *seen_per_step.entry(t.step.clone()).or_default() += 1,
-            Event::Tenant { .. } => {}
+            Event::TaskFinished { result: t, .. } => {
+                *seen_per_step.entry(t.step.clone()).or_default() += 1
+            }
+            _ => {}
         }
     }
     assert_eq!(

@@ -1,0 +1,477 @@
+//! What happens in a run, as one stream of events. The executor and the dispatcher emit them;
+//! every consumer (the journal, the terminal, the run's tally, each report format) takes the
+//! same events through one [`Fanout`]. A resumed run replays its earlier results through the
+//! same path, and `tenantry report` rebuilds reports by replaying a journal.
+//!
+//! The journal is the one consumer that can refuse: its record of a task being sent must be on
+//! disk before the request leaves, so [`Fanout::emit`] gives it each event first and tells the
+//! sender when it could not record one.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::io;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// How a task ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// The cmdlet succeeded.
+    Ok,
+    /// The cmdlet failed: nothing was changed.
+    Failed,
+    /// It did not run: its condition was false, or the run stopped first.
+    Skipped,
+    /// It was sent and its answer was lost, so it may or may not have been applied; or a
+    /// killed run sent it and a resumed run did not send it again, since it writes and is not
+    /// idempotent (`run --resume --retry-unknown` sends it).
+    Unknown,
+}
+
+impl Status {
+    /// Its name in reports: `ok`, `failed`, `skipped`, `unknown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Failed => "failed",
+            Status::Skipped => "skipped",
+            Status::Unknown => "unknown",
+        }
+    }
+
+    /// Failed, or of unknown outcome: what guardrails and `on_error` count against a step.
+    pub fn is_failure(self) -> bool {
+        matches!(self, Status::Failed | Status::Unknown)
+    }
+}
+
+/// One task's outcome.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TaskResult {
+    /// The task id.
+    pub id: String,
+    /// The tenant's name.
+    pub tenant: String,
+    /// The step's key.
+    pub step: String,
+    /// The cmdlet.
+    pub cmdlet: String,
+    /// How it ended.
+    pub status: Status,
+    /// Objects the cmdlet returned.
+    pub objects: usize,
+    /// Its warnings.
+    pub warnings: Vec<String>,
+    /// Why each retry happened, in order.
+    pub retries: Vec<String>,
+    /// HTTP requests made.
+    pub requests: u32,
+    /// The error, when it failed or its outcome is unknown; the reason, when it was skipped.
+    pub error: Option<String>,
+    /// The exception class of a cmdlet error.
+    pub error_class: Option<String>,
+    /// Time from dispatch to outcome.
+    pub duration_ms: u64,
+}
+
+/// The error class earlier versions recorded for a write whose answer was lost, with the
+/// status `failed`; journals written by them are still read as of unknown outcome.
+const LEGACY_UNCONFIRMED: &str = "UnconfirmedOutcome";
+
+impl TaskResult {
+    /// A task that has not run yet: no requests, no output, no error.
+    pub fn new(id: String, tenant: String, step: String, cmdlet: String, status: Status) -> Self {
+        TaskResult {
+            id,
+            tenant,
+            step,
+            cmdlet,
+            status,
+            objects: 0,
+            warnings: Vec::new(),
+            retries: Vec::new(),
+            requests: 0,
+            error: None,
+            error_class: None,
+            duration_ms: 0,
+        }
+    }
+
+    /// The same task, ending with `status` for `reason`.
+    pub fn with(mut self, status: Status, reason: impl Into<String>) -> Self {
+        self.status = status;
+        self.error = Some(reason.into());
+        self
+    }
+
+    /// Whether it may have been applied without its answer arriving.
+    pub fn outcome_unknown(&self) -> bool {
+        self.status == Status::Unknown
+            || (self.status == Status::Failed
+                && self.error_class.as_deref() == Some(LEGACY_UNCONFIRMED))
+    }
+
+    /// Whether it succeeded and changed something: a write without the service's no-change
+    /// warning.
+    pub fn changed(&self) -> bool {
+        self.status == Status::Ok
+            && !crate::playbook::verbs::is_read_only(&self.cmdlet)
+            && !self
+                .warnings
+                .iter()
+                .any(|w| w.contains("completed successfully but no settings"))
+    }
+}
+
+/// Where a finished task's result comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A call this run sent: the journal records its outcome.
+    Sent,
+    /// A task this run did not send: skipped by its condition or a stop, or of unknown outcome
+    /// from a killed run and not sent again.
+    NotSent,
+    /// A write an earlier run of the same journal did, replayed when resuming: it counts in
+    /// this run's summary and reports, and is not sent again.
+    Earlier,
+}
+
+/// A run beginning.
+#[derive(Clone, Debug, Default)]
+pub struct RunStart {
+    /// The run id.
+    pub id: String,
+    /// The folder of its journal.
+    pub journal: PathBuf,
+    /// Task events planned per tenant (tasks and skips), by tenant name.
+    pub planned: BTreeMap<String, usize>,
+    /// When resuming: writes already done, and tasks sent without an answer.
+    pub resuming: Option<(usize, usize)>,
+}
+
+/// What a run tells its consumers.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// The run starts: tenants are signed in and the first calls are about to leave.
+    RunStarted(RunStart),
+    /// A line for people: a warning, a stop, what the run is waiting for.
+    Message(String),
+    /// A tenant began a step.
+    StepStarted {
+        /// The tenant's name.
+        tenant: String,
+        /// The step's key.
+        step: String,
+        /// Task events the step will give (tasks and skips), unless the tenant stops first.
+        records: usize,
+        /// True when the step expands only now, from earlier output: its records were not
+        /// counted in the plan.
+        at_run_time: bool,
+    },
+    /// A task is about to be sent. Once the journal has it on disk, a run killed from here on
+    /// knows the task may have been sent.
+    TaskSent {
+        /// The task id.
+        id: String,
+    },
+    /// What a task returned, when a later step reads its step's output: a resumed run needs
+    /// it. Emitted before the task's outcome, so a run killed between the two runs the task
+    /// again rather than resuming without its output.
+    TaskOutput {
+        /// The task id.
+        id: String,
+        /// The objects it returned.
+        values: Vec<Value>,
+    },
+    /// A task finished, was skipped, or is replayed from an earlier run.
+    TaskFinished {
+        /// Its outcome.
+        result: TaskResult,
+        /// Where the outcome comes from.
+        origin: Origin,
+    },
+    /// A tenant finished all it will do.
+    TenantFinished {
+        /// The tenant's name.
+        tenant: String,
+        /// Why it stopped early, if it did.
+        stopped: Option<String>,
+        /// Time from its first dispatch to its end.
+        duration_ms: u64,
+    },
+    /// The run is over: every consumer finishes with its summary.
+    RunFinished(Box<RunSummary>),
+}
+
+/// One tenant's tally.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct TenantSummary {
+    /// Tasks that succeeded.
+    pub ok: usize,
+    /// Tasks that succeeded and changed something (writes without the no-change warning).
+    pub changed: usize,
+    /// Tasks that failed.
+    pub failed: usize,
+    /// Tasks skipped by a condition or a stop.
+    pub skipped: usize,
+    /// Tasks whose outcome is unknown: sent without an answer, and not sent again.
+    pub unknown: usize,
+    /// Retries made, all causes.
+    pub retries: usize,
+    /// Why the tenant stopped early, if it did.
+    pub stopped: Option<String>,
+    /// Its duration.
+    pub duration_ms: u64,
+}
+
+impl TenantSummary {
+    fn count(&mut self, t: &TaskResult) {
+        match t.status {
+            Status::Ok => {
+                self.ok += 1;
+                if t.changed() {
+                    self.changed += 1;
+                }
+            }
+            Status::Failed => self.failed += 1,
+            Status::Skipped => self.skipped += 1,
+            Status::Unknown => self.unknown += 1,
+        }
+        self.retries += t.retries.len();
+    }
+}
+
+/// The run's tally, per tenant and in all.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RunSummary {
+    /// The playbook's name.
+    pub playbook: String,
+    /// Per tenant, by name.
+    pub tenants: BTreeMap<String, TenantSummary>,
+    /// All tenants together.
+    pub total: TenantSummary,
+    /// Wall time of the run.
+    pub duration_ms: u64,
+    /// False when the run was interrupted and the report is partial.
+    pub complete: bool,
+    /// The guardrail that stopped the run or a tenant (`limits.max_fail_percentage`,
+    /// `--deadline`), if one did.
+    pub stopped_by: Option<String>,
+    /// The process exit code.
+    pub exit_code: i32,
+}
+
+impl RunSummary {
+    /// Counts one event.
+    pub fn record(&mut self, event: &Event) {
+        match event {
+            Event::TaskFinished { result, .. } => {
+                self.tenants
+                    .entry(result.tenant.clone())
+                    .or_default()
+                    .count(result);
+                self.total.count(result);
+            }
+            Event::TenantFinished {
+                tenant,
+                stopped,
+                duration_ms,
+            } => {
+                let s = self.tenants.entry(tenant.clone()).or_default();
+                s.stopped = stopped.clone();
+                s.duration_ms = *duration_ms;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A consumer of the event stream.
+pub trait Reporter {
+    /// Takes one event, as it happens.
+    fn event(&mut self, event: &Event) -> io::Result<()>;
+}
+
+impl<R: Reporter + ?Sized> Reporter for Box<R> {
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        (**self).event(event)
+    }
+}
+
+/// Collects events on a channel: for library users and tests that read them elsewhere.
+impl Reporter for tokio::sync::mpsc::UnboundedSender<Event> {
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        // A receiver that has gone is no longer interested; that is not the run's failure.
+        let _ = self.send(event.clone());
+        Ok(())
+    }
+}
+
+/// A consumer that must hold every event before the run goes on: the journal.
+pub trait Recorder: Send + Sync {
+    /// Records one event; `Err` with why when it could not, and the run must not send more.
+    fn record(&self, event: &Event) -> Result<(), String>;
+}
+
+/// A named reporter, and the first error it gave.
+struct Slot<'a> {
+    name: &'static str,
+    reporter: Box<dyn Reporter + 'a>,
+    error: Option<io::Error>,
+}
+
+/// Delivers each event to the recorder first, then to every reporter, in the order added.
+///
+/// Reporters are called synchronously, on the task that emits: a run is waiting on the
+/// network, and one thread doing both saves the wake-ups a channel would cost per task. So a
+/// fan-out stays on the thread that made it.
+pub struct Fanout<'a> {
+    recorder: Option<&'a dyn Recorder>,
+    slots: RefCell<Vec<Slot<'a>>>,
+}
+
+/// The recorder could not hold an event: nothing more may be sent.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct NotRecorded(pub String);
+
+impl<'a> Fanout<'a> {
+    /// A fan-out with no consumers yet.
+    pub fn new() -> Self {
+        Fanout {
+            recorder: None,
+            slots: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Sets the recorder, which sees every event before the reporters do.
+    pub fn with_recorder(mut self, recorder: &'a dyn Recorder) -> Self {
+        self.recorder = Some(recorder);
+        self
+    }
+
+    /// Adds a reporter, named for its errors.
+    pub fn with(mut self, name: &'static str, reporter: impl Reporter + 'a) -> Self {
+        self.add(name, reporter);
+        self
+    }
+
+    /// Adds a reporter, named for its errors.
+    pub fn add(&mut self, name: &'static str, reporter: impl Reporter + 'a) {
+        self.slots.get_mut().push(Slot {
+            name,
+            reporter: Box::new(reporter),
+            error: None,
+        });
+    }
+
+    /// Delivers `event`. When the recorder cannot hold it, no reporter sees it and the caller
+    /// learns why. A reporter's error is kept for [`Fanout::errors`]; the others go on.
+    pub fn emit(&self, event: &Event) -> Result<(), NotRecorded> {
+        if let Some(recorder) = self.recorder {
+            recorder.record(event).map_err(NotRecorded)?;
+        }
+        for slot in self.slots.borrow_mut().iter_mut() {
+            if let Err(e) = slot.reporter.event(event)
+                && slot.error.is_none()
+            {
+                slot.error = Some(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// The first error of each reporter that failed, by name.
+    pub fn errors(&self) -> Vec<(&'static str, io::Error)> {
+        self.slots
+            .borrow_mut()
+            .iter_mut()
+            .filter_map(|s| s.error.take().map(|e| (s.name, e)))
+            .collect()
+    }
+}
+
+impl Default for Fanout<'_> {
+    fn default() -> Self {
+        Fanout::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Count(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+    impl Reporter for Count {
+        fn event(&mut self, _: &Event) -> io::Result<()> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        }
+    }
+    struct Broken;
+    impl Reporter for Broken {
+        fn event(&mut self, _: &Event) -> io::Result<()> {
+            Err(io::Error::other("disk full"))
+        }
+    }
+    struct Refuses;
+    impl Recorder for Refuses {
+        fn record(&self, event: &Event) -> Result<(), String> {
+            match event {
+                Event::TaskSent { .. } => Err("cannot write journal.jsonl".into()),
+                _ => Ok(()),
+            }
+        }
+    }
+
+    #[test]
+    fn every_reporter_sees_every_event_and_a_failing_one_does_not_stop_the_others() {
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let fanout = Fanout::new()
+            .with("broken", Broken)
+            .with("count", Count(seen.clone()));
+        for _ in 0..3 {
+            fanout.emit(&Event::Message("hello".into())).unwrap();
+        }
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 3);
+        let errors = fanout.errors();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].0, "broken");
+        assert_eq!(errors[0].1.to_string(), "disk full");
+    }
+
+    #[test]
+    fn an_event_the_recorder_refuses_reaches_no_reporter() {
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let recorder = Refuses;
+        let fanout = Fanout::new()
+            .with_recorder(&recorder)
+            .with("count", Count(seen.clone()));
+        let refused = fanout.emit(&Event::TaskSent { id: "t/1/a".into() });
+        assert_eq!(refused.unwrap_err().0, "cannot write journal.jsonl");
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 0);
+        fanout.emit(&Event::Message("still here".into())).unwrap();
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_lost_answer_is_of_unknown_outcome_in_old_journals_too() {
+        let task = || {
+            TaskResult::new(
+                "t/1/a".into(),
+                "t".into(),
+                "1".into(),
+                "Set-Mailbox".into(),
+                Status::Failed,
+            )
+        };
+        assert!(!task().outcome_unknown());
+        assert!(task().with(Status::Unknown, "504").outcome_unknown());
+        let mut legacy = task();
+        legacy.error_class = Some(LEGACY_UNCONFIRMED.into());
+        assert!(legacy.outcome_unknown());
+    }
+}

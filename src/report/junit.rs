@@ -1,0 +1,188 @@
+//! junit.xml: a suite per tenant, a case per task, for CI systems that show test results.
+//!
+//! It is written by hand rather than with `quick-junit`: that crate builds the whole report in
+//! memory before it serializes (its suite writer is private), while a run's memory must stay
+//! flat in its task count. So the cases are read back from results.jsonl, a tenant at a time,
+//! through an index of 12 bytes per task, and escaped by [`xml`].
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::events::{Event, Reporter, RunSummary, Status, TaskResult};
+
+/// junit.xml, built when the run finishes from the results.jsonl written beside it.
+pub struct JUnit {
+    dir: PathBuf,
+    /// Per finished task, in order: its tenant's number.
+    tenant_of: Vec<u32>,
+    tenants: HashMap<String, u32>,
+}
+
+impl JUnit {
+    /// Writes into `dir` when the run finishes; results.jsonl must be written there first.
+    pub fn new(dir: &Path) -> Self {
+        JUnit {
+            dir: dir.to_path_buf(),
+            tenant_of: Vec::new(),
+            tenants: HashMap::new(),
+        }
+    }
+
+    /// Per task, its tenant's number and its line's offset in results.jsonl, grouped by
+    /// tenant (in the order tasks finished within each).
+    fn index(&mut self) -> io::Result<Vec<(u32, u64)>> {
+        let file = File::open(self.dir.join("results.jsonl"))?;
+        // Only what the file held when it was opened: a file that is not what results.jsonl
+        // wrote (a device, one still growing) cannot keep the reader going.
+        let len = file.metadata()?.len();
+        let mut jsonl = BufReader::new(io::Read::take(file, len));
+        let mut index = Vec::with_capacity(self.tenant_of.len());
+        let (mut offset, mut line) = (0u64, Vec::new());
+        for &tenant in &self.tenant_of {
+            line.clear();
+            let n = jsonl.read_until(b'\n', &mut line)?;
+            if n == 0 {
+                return Err(io::Error::other(
+                    "results.jsonl holds fewer tasks than the run finished",
+                ));
+            }
+            index.push((tenant, offset));
+            offset += n as u64;
+        }
+        // Stable: within a tenant, tasks stay in the order they finished.
+        index.sort_by_key(|(tenant, _)| *tenant);
+        Ok(index)
+    }
+
+    fn write(&mut self, summary: &RunSummary) -> io::Result<()> {
+        let index = self.index()?;
+        let mut jsonl = BufReader::new(File::open(self.dir.join("results.jsonl"))?);
+        let partial = self.dir.join(".junit.xml.partial");
+        let mut out = BufWriter::new(File::create(&partial)?);
+        writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>")?;
+        writeln!(
+            out,
+            "<testsuites name=\"{}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
+            xml(&summary.playbook),
+            index.len(),
+            summary.total.failed,
+            summary.total.skipped,
+            summary.duration_ms as f64 / 1000.0
+        )?;
+        let mut reader = Reader {
+            jsonl: &mut jsonl,
+            position: 0,
+            line: String::new(),
+        };
+        for (tenant, s) in &summary.tenants {
+            let cases: &[(u32, u64)] = match self.tenants.get(tenant) {
+                Some(&n) => {
+                    let from = index.partition_point(|(t, _)| *t < n);
+                    let to = index.partition_point(|(t, _)| *t <= n);
+                    &index[from..to]
+                }
+                None => &[],
+            };
+            writeln!(
+                out,
+                "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
+                xml(tenant),
+                cases.len(),
+                s.failed,
+                s.skipped,
+                s.duration_ms as f64 / 1000.0
+            )?;
+            for &(_, offset) in cases {
+                let task = reader.task_at(offset)?;
+                out.write_all(case(tenant, &task).as_bytes())?;
+            }
+            writeln!(out, "  </testsuite>")?;
+        }
+        writeln!(out, "</testsuites>")?;
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+        std::fs::rename(&partial, self.dir.join("junit.xml"))
+    }
+}
+
+/// Reads tasks from results.jsonl by offset. Within a tenant offsets only grow, so a relative
+/// seek mostly stays inside the reader's buffer instead of reading it again.
+struct Reader<'a> {
+    jsonl: &'a mut BufReader<File>,
+    position: u64,
+    line: String,
+}
+
+impl Reader<'_> {
+    fn task_at(&mut self, offset: u64) -> io::Result<TaskResult> {
+        self.jsonl
+            .seek_relative(offset as i64 - self.position as i64)?;
+        self.line.clear();
+        self.jsonl.read_line(&mut self.line)?;
+        self.position = offset + self.line.len() as u64;
+        serde_json::from_str(&self.line).map_err(io::Error::other)
+    }
+}
+
+impl Reporter for JUnit {
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        match event {
+            Event::TaskFinished { result, .. } => {
+                let next = self.tenants.len() as u32;
+                let tenant = *self.tenants.entry(result.tenant.clone()).or_insert(next);
+                self.tenant_of.push(tenant);
+                Ok(())
+            }
+            Event::RunFinished(summary) => self.write(summary),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// `text` escaped for an XML attribute, without the control characters XML 1.0 forbids.
+pub(super) fn xml(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+        .map(|c| match c {
+            '&' => "&amp;".to_string(),
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            '"' => "&quot;".to_string(),
+            '\'' => "&apos;".to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// One task as a JUnit case (a tenant is a suite); retries are recorded as properties.
+fn case(tenant: &str, t: &TaskResult) -> String {
+    let mut out = format!(
+        "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\">\n",
+        xml(&format!("{tenant}.{}", t.step)),
+        xml(&t.id),
+        t.duration_ms as f64 / 1000.0
+    );
+    if !t.retries.is_empty() {
+        out.push_str(&format!(
+            "      <properties><property name=\"retries\" value=\"{}\"/></properties>\n",
+            xml(&t.retries.join(", "))
+        ));
+    }
+    let error = || xml(t.error.as_deref().unwrap_or(""));
+    match t.status {
+        Status::Failed => out.push_str(&format!(
+            "      <failure type=\"{}\" message=\"{}\"/>\n",
+            xml(t.error_class.as_deref().unwrap_or("error")),
+            error()
+        )),
+        Status::Unknown => out.push_str(&format!(
+            "      <error type=\"UnknownOutcome\" message=\"{}\"/>\n",
+            error()
+        )),
+        Status::Skipped => out.push_str(&format!("      <skipped message=\"{}\"/>\n", error())),
+        Status::Ok => {}
+    }
+    out.push_str("    </testcase>\n");
+    out
+}

@@ -1,0 +1,182 @@
+//! The terminal: progress bars on an interactive terminal, or a line per task for cron and CI;
+//! messages as they come; then a summary per tenant.
+
+use std::io::{self, Write};
+
+use super::Progress;
+use crate::events::{
+    Event, Origin, Reporter, RunStart, RunSummary, Status, TaskResult, TenantSummary,
+};
+
+/// The terminal reporter.
+pub struct Terminal<W: Write> {
+    out: W,
+    /// Bars are wanted: they start with the run, once its plan is known.
+    bars: bool,
+    progress: Option<Progress>,
+}
+
+impl<W: Write> Terminal<W> {
+    /// Plain lines on `out`.
+    pub fn new(out: W) -> Self {
+        Terminal {
+            out,
+            bars: false,
+            progress: None,
+        }
+    }
+
+    /// Progress bars on standard error from the run's start, failures printed above them,
+    /// and the summary on `out` at the end. Lines before the run starts (warnings, sign-in
+    /// prompts) stay plain.
+    pub fn with_bars(out: W) -> Self {
+        Terminal {
+            out,
+            bars: true,
+            progress: None,
+        }
+    }
+
+    /// Progress bars drawn by `progress` (tests draw on a terminal in memory).
+    pub fn with_progress(out: W, progress: Progress) -> Self {
+        Terminal {
+            out,
+            bars: true,
+            progress: Some(progress),
+        }
+    }
+
+    /// Prints a line, above the bars if there are any.
+    fn line(&mut self, line: &str) -> io::Result<()> {
+        match &self.progress {
+            Some(p) => p.println(line),
+            None => writeln!(self.out, "{line}"),
+        }
+    }
+
+    fn started(&mut self, run: &RunStart) -> io::Result<()> {
+        if self.bars && self.progress.is_none() {
+            self.progress = Some(Progress::stderr(&run.planned));
+        }
+        self.line(&format!(
+            "run {} (journal in {})",
+            run.id,
+            run.journal.display()
+        ))?;
+        if let Some((replayed, unknown)) = run.resuming {
+            self.line(&format!(
+                "resuming: {replayed} write{} already done, {unknown} sent without an answer",
+                crate::diagnostic::plural(replayed),
+            ))?;
+        }
+        Ok(())
+    }
+
+    fn task(&mut self, t: &TaskResult) -> io::Result<()> {
+        let status = match (t.status, t.changed()) {
+            (Status::Ok, true) => "changed",
+            (Status::Ok, false) => "ok",
+            (Status::Failed, _) => "FAILED",
+            (Status::Skipped, _) => "skipped",
+            (Status::Unknown, _) => "UNKNOWN",
+        };
+        write!(self.out, "{status:<8} {}", t.id)?;
+        if t.status != Status::Skipped {
+            write!(self.out, "  {} ms", t.duration_ms)?;
+        }
+        if !t.retries.is_empty() {
+            write!(self.out, "  retried: {}", t.retries.join(", "))?;
+        }
+        if let Some(e) = &t.error
+            && t.status.is_failure()
+        {
+            write!(self.out, "\n         {e}")?;
+        }
+        writeln!(self.out)
+    }
+
+    fn finished(&mut self, summary: &RunSummary) -> io::Result<()> {
+        if let Some(progress) = &mut self.progress {
+            progress.finish();
+        }
+        writeln!(self.out)?;
+        table(&mut self.out, summary)?;
+        if !summary.complete {
+            writeln!(
+                self.out,
+                "\nThe run was interrupted: this report is partial (tasks not listed did not finish)."
+            )?;
+        }
+        if let Some(why) = &summary.stopped_by {
+            writeln!(self.out, "\nGuardrail: {why}.")?;
+        }
+        if summary.total.unknown > 0 {
+            writeln!(
+                self.out,
+                "\n{} task(s) have an unknown outcome: check them, then `tenantry run --resume --retry-unknown` sends them.",
+                summary.total.unknown
+            )?;
+        }
+        self.out.flush()
+    }
+}
+
+/// The per-tenant table of the summary.
+fn table(out: &mut impl Write, summary: &RunSummary) -> io::Result<()> {
+    let width = summary
+        .tenants
+        .keys()
+        .map(String::len)
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    writeln!(
+        out,
+        "{:width$}  {:>6} {:>7} {:>6} {:>7} {:>8}",
+        "tenant", "ok", "changed", "failed", "skipped", "duration"
+    )?;
+    let mut line = |name: &str, s: &TenantSummary, ms: u64| {
+        writeln!(
+            out,
+            "{name:width$}  {:>6} {:>7} {:>6} {:>7} {:>7.1}s",
+            s.ok,
+            s.changed,
+            s.failed,
+            s.skipped,
+            ms as f64 / 1000.0
+        )
+    };
+    for (name, s) in &summary.tenants {
+        line(name, s, s.duration_ms)?;
+    }
+    line("total", &summary.total, summary.duration_ms)
+}
+
+impl<W: Write> Reporter for Terminal<W> {
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        match event {
+            Event::RunStarted(run) => return self.started(run),
+            Event::Message(line) => return self.line(line),
+            Event::RunFinished(summary) => return self.finished(summary),
+            _ => {}
+        }
+        if let Some(progress) = &mut self.progress {
+            return progress.event(event);
+        }
+        match event {
+            // An earlier run's results are counted, not listed again: the resuming line says
+            // how many there are.
+            Event::TaskFinished {
+                origin: Origin::Earlier,
+                ..
+            } => Ok(()),
+            Event::TaskFinished { result, .. } => self.task(result),
+            Event::TenantFinished {
+                tenant,
+                stopped: Some(why),
+                ..
+            } => writeln!(self.out, "STOPPED  {tenant}: {why}"),
+            _ => Ok(()),
+        }
+    }
+}

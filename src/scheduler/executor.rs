@@ -1,0 +1,535 @@
+//! The executor: runs the planned tasks against their tenants. Per tenant the steps run in
+//! order and the items of a step run concurrently, within the tenant's connection limit and
+//! the run's in-flight limit; tenants are independent. A step that reads an earlier step's
+//! output is expanded when that output is known. It owns the semaphores, the retries of
+//! cmdlet errors and the clients; it talks to the outside world only through events, and
+//! reads its stop switch, never a signal.
+//!
+//! Tenants run as futures on the caller's task rather than as spawned tasks: the planner
+//! borrows the playbook, and the work is waiting on the network, not computing.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use minijinja::value::{Serde, Value as TemplateValue};
+use serde_json::{Map, Value};
+use tokio::sync::Semaphore;
+
+use super::guardrails::FailureCount;
+use super::shutdown::{Shutdown, StopReason};
+use super::{RunOptions, Target};
+use crate::events::{Event, Fanout, Origin, Status, TaskResult};
+use crate::exchange::ExchangeError;
+use crate::journal::Decision;
+use crate::plan::{CompiledStep, PlanRecord, Planner, Sink, Summary};
+use crate::playbook::{OnError, Tenant};
+use crate::template::TenantScope;
+
+/// Items expanded between yields to the runtime when no call is waited on.
+const YIELD_EVERY: usize = 256;
+
+/// One run of the executor: what every tenant shares.
+pub(super) struct Executor<'r, 'f, 'p, 'e, 's> {
+    pub(super) planner: &'p Planner<'e, 's>,
+    pub(super) options: &'r RunOptions,
+    pub(super) events: &'r Fanout<'f>,
+    /// The run's in-flight limit.
+    pub(super) global: Semaphore,
+    /// Outcomes across the run, for its failure limit.
+    pub(super) run_failures: FailureCount,
+}
+
+/// A tenant while its steps run: what its calls share, and what they change.
+struct TenantRun<'t> {
+    lane: Lane<'t>,
+    state: TenantState,
+}
+
+/// What a tenant's calls share.
+struct Lane<'t> {
+    target: &'t Target,
+    tenant: &'t Tenant,
+    name: String,
+    /// Calls at once for this tenant.
+    width: usize,
+    limit: Semaphore,
+}
+
+/// What a tenant's finished calls change.
+#[derive(Default)]
+struct TenantState {
+    /// Each finished step's output, for the templates of later ones.
+    outputs: Map<String, Value>,
+    failures: FailureCount,
+    /// Why the tenant stopped early, once it has.
+    stopped: Option<String>,
+}
+
+/// A task as planned: what to call.
+pub(super) struct Planned {
+    id: String,
+    tenant: String,
+    step: String,
+    cmdlet: String,
+    params: Map<String, Value>,
+}
+
+impl Planned {
+    fn result(&self, status: Status) -> TaskResult {
+        TaskResult::new(
+            self.id.clone(),
+            self.tenant.clone(),
+            self.step.clone(),
+            self.cmdlet.clone(),
+            status,
+        )
+    }
+}
+
+/// A step's progress within one tenant.
+#[derive(Default)]
+struct StepRun {
+    /// What each task returned, by the order it was dispatched in.
+    outputs: Vec<(usize, Vec<Value>)>,
+    failures: usize,
+    dispatched: usize,
+    expanding: bool,
+    since_yield: usize,
+}
+
+impl Executor<'_, '_, '_, '_, '_> {
+    fn shutdown(&self) -> &Shutdown {
+        &self.options.shutdown
+    }
+
+    /// Runs every target's tasks.
+    pub(super) async fn run(&self, targets: &[Target]) {
+        // FuturesUnordered polls only the tenants that were woken, so the cost of a finished
+        // call does not grow with the number of tenants.
+        let mut tenants: FuturesUnordered<_> = targets.iter().map(|t| self.run_tenant(t)).collect();
+        while tenants.next().await.is_some() {}
+    }
+
+    async fn run_tenant(&self, target: &Target) {
+        let playbook = self.planner.playbook();
+        let tenant = &playbook.tenants[target.tenant];
+        let width = self.planner.limits().connections[target.tenant];
+        let mut run = TenantRun {
+            lane: Lane {
+                target,
+                tenant,
+                name: tenant.name().to_string(),
+                width,
+                limit: Semaphore::new(width),
+            },
+            state: TenantState::default(),
+        };
+        let started = Instant::now();
+        let base = self.planner.tenant_scope(tenant);
+        for step in self.planner.steps() {
+            if self.shutdown().is_stopping() {
+                run.state.stopped = Some("the run was stopped".to_string());
+                break;
+            }
+            let scope = Arc::new(TenantScope {
+                tenant: base.tenant.clone(),
+                vars: base.vars.clone(),
+                steps: TemplateValue::from(Serde(Value::Object(run.state.outputs.clone()))),
+            });
+            self.run_step(&mut run, &scope, step).await;
+            if run.state.stopped.is_some() {
+                break;
+            }
+        }
+        let _ = self.events.emit(&Event::TenantFinished {
+            tenant: run.lane.name,
+            stopped: run.state.stopped,
+            duration_ms: started.elapsed().as_millis() as u64,
+        });
+    }
+
+    /// Runs one step's tasks for a tenant, keeping its output for later steps.
+    async fn run_step(
+        &self,
+        run: &mut TenantRun<'_>,
+        scope: &Arc<TenantScope>,
+        step: &CompiledStep<'_, '_>,
+    ) {
+        let TenantRun { lane, state } = run;
+        // A step that expands only now is expanded once in full without keeping anything,
+        // so that a template error in any item stops the tenant before the step sends a call.
+        // Other steps were checked when the run was planned.
+        if step.is_deferred()
+            && let Err(e) = check_step(self.planner, lane.tenant, scope, step).await
+        {
+            state.stopped = Some(format!("step {} could not be expanded: {e}", step.key));
+            return;
+        }
+        let mut buffer = Collect::default();
+        let mut summary = Summary::default();
+        let mut expansion =
+            match self
+                .planner
+                .start_step(lane.tenant, scope, step, &mut buffer, &mut summary)
+            {
+                Ok(expansion) => expansion,
+                Err(e) => {
+                    state.stopped = Some(format!("step {} could not be expanded: {e}", step.key));
+                    return;
+                }
+            };
+        let _ = self.events.emit(&Event::StepStarted {
+            tenant: lane.name.clone(),
+            step: step.key.to_string(),
+            records: expansion.records(),
+            at_run_time: step.is_deferred(),
+        });
+        let mut progress = StepRun {
+            expanding: true,
+            ..StepRun::default()
+        };
+        // Tasks are expanded as slots free up and only as many calls exist at once as the
+        // tenant may make, so memory and the work per wake-up stay small however long the
+        // step is.
+        let mut in_flight = FuturesUnordered::new();
+        loop {
+            while progress.expanding && in_flight.len() < lane.width {
+                if progress.since_yield == YIELD_EVERY {
+                    // A long run of skipped items expands without waiting on anything: let
+                    // the other tenants' calls (on this same thread) go on now and then.
+                    progress.since_yield = 0;
+                    tokio::task::yield_now().await;
+                }
+                progress.since_yield += 1;
+                if buffer.tasks.is_empty() {
+                    match expansion.next(&mut buffer, &mut summary) {
+                        Ok(more) => progress.expanding = more,
+                        Err(e) => {
+                            // Only when the data changed since the run was planned.
+                            state.stopped = Some(format!(
+                                "step {} could not be expanded after {} task{}: {e}",
+                                step.key,
+                                progress.dispatched,
+                                crate::diagnostic::plural(progress.dispatched)
+                            ));
+                            progress.expanding = false;
+                        }
+                    }
+                }
+                self.report_skipped(&mut buffer, step);
+                if let Some(task) = buffer.tasks.pop()
+                    && let Some(index) = self.admit(&task, step, &mut progress)
+                {
+                    let call = self.run_task(lane, step, task);
+                    in_flight.push(async move { (index, call.await) });
+                }
+            }
+            let Some((index, (result, values))) = in_flight.next().await else {
+                break;
+            };
+            self.finished(lane, state, &mut progress, index, result, values);
+        }
+        self.step_done(state, step, progress);
+    }
+
+    /// Reports the tasks a step's condition skipped.
+    fn report_skipped(&self, buffer: &mut Collect, step: &CompiledStep<'_, '_>) {
+        for skipped in buffer.skipped.drain(..) {
+            // A resumed run reports a write it already did once: that outcome stands even
+            // when the write's condition no longer holds.
+            if self.decide(&skipped.id, step) == Decision::Known {
+                continue;
+            }
+            let _ = self.events.emit(&Event::TaskFinished {
+                result: skipped,
+                origin: Origin::NotSent,
+            });
+        }
+    }
+
+    /// What a resumed run does with a task; a new run sends everything.
+    fn decide(&self, id: &str, step: &CompiledStep<'_, '_>) -> Decision {
+        self.options.prior.as_ref().map_or(Decision::Send, |p| {
+            p.decide(id, step.read_only, step.settings.idempotent)
+        })
+    }
+
+    /// Whether to send `task`, and its place in the step's output when it is. A resumed run
+    /// sends again only what it must.
+    fn admit(
+        &self,
+        task: &Planned,
+        step: &CompiledStep<'_, '_>,
+        progress: &mut StepRun,
+    ) -> Option<usize> {
+        match self.decide(&task.id, step) {
+            Decision::Send => {}
+            Decision::Known => {
+                // Its output, recorded when it ran, still feeds later steps.
+                if let Some(values) = self
+                    .options
+                    .prior
+                    .as_ref()
+                    .and_then(|p| p.outputs.get(&task.id))
+                {
+                    progress.outputs.push((progress.dispatched, values.clone()));
+                    progress.dispatched += 1;
+                }
+                return None;
+            }
+            Decision::Unknown => {
+                let result = task.result(Status::Unknown).with(
+                    Status::Unknown,
+                    "outcome unknown: a killed run sent it and never heard back; it writes and is not idempotent, so it was not sent again (check it, then `run --resume --retry-unknown`)",
+                );
+                let _ = self.events.emit(&Event::TaskFinished {
+                    result,
+                    origin: Origin::NotSent,
+                });
+                return None;
+            }
+        }
+        progress.dispatched += 1;
+        Some(progress.dispatched - 1)
+    }
+
+    /// Counts a finished task against the failure limits and reports it.
+    fn finished(
+        &self,
+        lane: &Lane<'_>,
+        run: &mut TenantState,
+        progress: &mut StepRun,
+        index: usize,
+        (result, origin): (TaskResult, Origin),
+        values: Vec<Value>,
+    ) {
+        if result.status.is_failure() {
+            progress.failures += 1;
+        }
+        let (tenant_limit, run_limit) = self.planner.limits().max_fail_percentage;
+        if let Some(why) = self.run_failures.count(result.status, run_limit) {
+            self.shutdown().stop(StopReason::FailureLimit(why));
+        }
+        if let Some(why) = run.failures.count(result.status, tenant_limit)
+            && run.stopped.is_none()
+        {
+            // The tenant's in-flight calls finish; nothing more is sent to it.
+            self.shutdown()
+                .note_guardrail(format!("tenant {} stopped: {why}", lane.name));
+            run.stopped = Some(why);
+            progress.expanding = false;
+        }
+        if !values.is_empty() {
+            progress.outputs.push((index, values));
+        }
+        if let Err(e) = self.events.emit(&Event::TaskFinished { result, origin }) {
+            // The outcome is known here but not on disk: stop before more go unrecorded.
+            self.shutdown().stop(StopReason::Journal(e.0));
+        }
+    }
+
+    /// Keeps a finished step's output and applies its `on_error`.
+    fn step_done(&self, run: &mut TenantState, step: &CompiledStep<'_, '_>, progress: StepRun) {
+        let mut outputs = progress.outputs;
+        // The output keeps the tasks' order, not the order they finished in.
+        outputs.sort_by_key(|(index, _)| *index);
+        let output: Vec<Value> = outputs.into_iter().flat_map(|(_, v)| v).collect();
+        let mut entry = Map::new();
+        entry.insert("output".into(), Value::Array(output));
+        run.outputs
+            .insert(step.key.to_string(), Value::Object(entry));
+        let failures = progress.failures;
+        if failures == 0 {
+            return;
+        }
+        match step.settings.on_error {
+            OnError::Continue => {}
+            OnError::StopTenant => {
+                run.stopped.get_or_insert_with(|| {
+                    format!(
+                        "step {} failed ({failures} task{})",
+                        step.key,
+                        crate::diagnostic::plural(failures)
+                    )
+                });
+            }
+            OnError::StopRun => {
+                let why = format!("step {} failed and stops the run", step.key);
+                self.shutdown().stop(StopReason::StepFailed(why.clone()));
+                run.stopped.get_or_insert(why);
+            }
+        }
+    }
+
+    /// Sends one task, retrying cmdlet errors as its step allows; its outcome, where it comes
+    /// from, and what it returned.
+    async fn run_task(
+        &self,
+        run: &Lane<'_>,
+        step: &CompiledStep<'_, '_>,
+        task: Planned,
+    ) -> ((TaskResult, Origin), Vec<Value>) {
+        let mut result = task.result(Status::Skipped);
+        // The tenant's slot first, then the global one: a tenant at its limit never holds a
+        // global slot another tenant could use.
+        let (Ok(_tenant_slot), Ok(_global_slot)) =
+            (run.limit.acquire().await, self.global.acquire().await)
+        else {
+            result.error = Some("the run is shutting down".into());
+            return ((result, Origin::NotSent), Vec::new());
+        };
+        if self.shutdown().is_stopping() {
+            result.error = Some("the run was stopped before this task".into());
+            return ((result, Origin::NotSent), Vec::new());
+        }
+        // On disk before the request leaves: a run killed from here on knows the task may
+        // have been sent.
+        if let Err(e) = self.events.emit(&Event::TaskSent {
+            id: result.id.clone(),
+        }) {
+            self.shutdown().stop(StopReason::Journal(e.0.clone()));
+            result.error = Some(format!("not sent: {}", e.0));
+            return ((result, Origin::NotSent), Vec::new());
+        }
+        let started = Instant::now();
+        let values = call(run, step, &task, &mut result).await;
+        result.duration_ms = started.elapsed().as_millis() as u64;
+        if step.settings.read_later && result.status == Status::Ok {
+            let output = Event::TaskOutput {
+                id: result.id.clone(),
+                values,
+            };
+            // The output before the outcome: a run killed between the two re-runs the task
+            // rather than resuming without what it returned.
+            if let Err(e) = self.events.emit(&output) {
+                self.shutdown().stop(StopReason::Journal(e.0));
+            }
+            let Event::TaskOutput { values, .. } = output else {
+                unreachable!("built just above")
+            };
+            return ((result, Origin::Sent), values);
+        }
+        ((result, Origin::Sent), values)
+    }
+}
+
+/// Calls the cmdlet, retrying its errors as the step allows, and fills in `result`; what it
+/// returned.
+async fn call(
+    run: &Lane<'_>,
+    step: &CompiledStep<'_, '_>,
+    task: &Planned,
+    result: &mut TaskResult,
+) -> Vec<Value> {
+    let settings = step.settings;
+    for attempt in 0..=settings.retries {
+        let call = run
+            .target
+            .client
+            .invoke_as(&task.cmdlet, &task.params, settings.idempotent);
+        // A step's timeout bounds the whole call, throttling waits included; without one,
+        // each request is bounded by the HTTP client (the service's 15 minutes and a margin)
+        // and throttling is waited out.
+        let outcome = match settings.timeout {
+            Some(limit) => tokio::time::timeout(limit, call).await.unwrap_or_else(|_| {
+                Err(ExchangeError::Unconfirmed {
+                    reason: format!(
+                        "no answer within the step's timeout of {}s",
+                        limit.as_secs()
+                    ),
+                })
+            }),
+            None => call.await,
+        };
+        match outcome {
+            Ok(ok) => {
+                result.status = Status::Ok;
+                result.objects = ok.value.len();
+                result.warnings = ok.warnings;
+                result.retries.extend(ok.retries);
+                result.requests += ok.requests;
+                result.error = None;
+                result.error_class = None;
+                return ok.value;
+            }
+            Err(e) => {
+                // A write whose answer was lost may have been applied; a read that timed out
+                // changed nothing.
+                let lost = matches!(e, ExchangeError::Unconfirmed { .. }) && !step.read_only;
+                result.status = if lost {
+                    Status::Unknown
+                } else {
+                    Status::Failed
+                };
+                result.error_class = e.cmdlet().map(|c| c.short_class().to_string());
+                result.error = Some(e.to_string());
+                // Only cmdlet errors are the step's to retry: the client already retried
+                // everything transient.
+                if e.cmdlet().is_none() || attempt == settings.retries {
+                    break;
+                }
+                result.retries.push(format!(
+                    "cmdlet: {}",
+                    result.error_class.as_deref().unwrap_or("error")
+                ));
+            }
+        }
+    }
+    Vec::new()
+}
+
+/// Expands a whole step, keeping nothing, to find a template error in any item before the
+/// step sends its first call. It yields now and then: on a single-threaded runtime, the other
+/// tenants' calls wait while it works.
+async fn check_step(
+    planner: &Planner<'_, '_>,
+    tenant: &Tenant,
+    scope: &Arc<TenantScope>,
+    step: &CompiledStep<'_, '_>,
+) -> Result<(), crate::plan::PlanError> {
+    let mut sink = crate::plan::CountingSink::default();
+    let mut summary = Summary::default();
+    let mut expansion = planner.start_step(tenant, scope, step, &mut sink, &mut summary)?;
+    let mut expanded = 0;
+    while expansion.next(&mut sink, &mut summary)? {
+        expanded += 1;
+        if expanded % YIELD_EVERY == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+    Ok(())
+}
+
+/// Collects a step's expansion: the tasks to run and the ones skipped.
+#[derive(Default)]
+struct Collect {
+    tasks: Vec<Planned>,
+    skipped: Vec<TaskResult>,
+}
+
+impl Sink for Collect {
+    fn record(&mut self, record: PlanRecord<'_>) -> std::io::Result<()> {
+        match record {
+            PlanRecord::Task(t) => self.tasks.push(Planned {
+                id: t.id,
+                tenant: t.tenant.into_owned(),
+                step: t.step.into_owned(),
+                cmdlet: t.cmdlet.into_owned(),
+                params: t.params,
+            }),
+            PlanRecord::Skipped(s) => self.skipped.push(
+                TaskResult::new(
+                    s.id,
+                    s.tenant.into_owned(),
+                    s.step.into_owned(),
+                    String::new(),
+                    Status::Skipped,
+                )
+                .with(Status::Skipped, s.reason.into_owned()),
+            ),
+            _ => {}
+        }
+        Ok(())
+    }
+}
