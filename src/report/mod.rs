@@ -10,6 +10,8 @@ mod files;
 mod junit;
 mod progress;
 mod terminal;
+#[cfg(test)]
+mod tests;
 
 pub use files::{Csv, JsonLines, Markdown, SummaryJson, report_files};
 pub use junit::JUnit;

@@ -1,0 +1,188 @@
+//! Snapshots of what each reporter writes for one run with every kind of outcome: ok, changed,
+//! failed, skipped, unknown, retried, a tenant stopped, and a guardrail.
+
+use std::path::Path;
+
+use crate::events::{Event, Fanout, Origin, Reporter, RunStart, RunSummary, Status, TaskResult};
+
+fn task(tenant: &str, item: &str, cmdlet: &str, status: Status) -> TaskResult {
+    TaskResult::new(
+        format!("{tenant}/1-set/{item}"),
+        tenant.into(),
+        "1-set".into(),
+        cmdlet.into(),
+        status,
+    )
+}
+
+/// The events of a small run over two tenants.
+fn events() -> Vec<Event> {
+    let mut ok = task("contoso", "alex", "Get-Mailbox", Status::Ok);
+    ok.objects = 1;
+    ok.requests = 1;
+    ok.duration_ms = 120;
+    let mut changed = task("contoso", "bo", "Set-Mailbox", Status::Ok);
+    changed.requests = 3;
+    changed.duration_ms = 2250;
+    changed.retries = vec!["429".into(), "503".into()];
+    let mut unchanged = task("contoso", "cy", "Set-Mailbox", Status::Ok);
+    unchanged.requests = 1;
+    unchanged.duration_ms = 80;
+    unchanged.warnings = vec![
+        "The command completed successfully but no settings of 'cy' have been modified.".into(),
+    ];
+    let mut failed = task("fabrikam", "dee", "Set-Mailbox", Status::Failed);
+    failed.requests = 2;
+    failed.duration_ms = 95;
+    failed.retries = vec!["cmdlet: ManagementObjectNotFoundException".into()];
+    failed.error = Some("Couldn't find object \"dee\" <&> 'quoted'.".into());
+    failed.error_class = Some("ManagementObjectNotFoundException".into());
+    let skipped = task("fabrikam", "eve", "", Status::Skipped).with(Status::Skipped, "when: false");
+    let mut unknown = task(
+        "fabrikam",
+        "fay",
+        "Remove-DistributionGroupMember",
+        Status::Unknown,
+    )
+    .with(
+        Status::Unknown,
+        "the outcome is unknown (504: gateway timeout)",
+    );
+    unknown.requests = 1;
+    unknown.duration_ms = 30000;
+    vec![
+        Event::RunStarted(RunStart {
+            id: "20261130-101500-000".into(),
+            journal: ".tenantry/runs/p.yaml/20261130-101500-000".into(),
+            ..RunStart::default()
+        }),
+        Event::Message("warning: tenant fabrikam signs in with a password".into()),
+        Event::StepStarted {
+            tenant: "contoso".into(),
+            step: "1-set".into(),
+            records: 3,
+            at_run_time: false,
+        },
+        Event::TaskSent { id: ok.id.clone() },
+        finished(ok, Origin::Sent),
+        finished(changed, Origin::Earlier),
+        finished(unchanged, Origin::Sent),
+        Event::TenantFinished {
+            tenant: "contoso".into(),
+            stopped: None,
+            duration_ms: 2500,
+        },
+        finished(failed, Origin::Sent),
+        finished(skipped, Origin::NotSent),
+        finished(unknown, Origin::Sent),
+        Event::TenantFinished {
+            tenant: "fabrikam".into(),
+            stopped: Some("step 1-set failed (2 tasks)".into()),
+            duration_ms: 30100,
+        },
+    ]
+}
+
+fn finished(result: TaskResult, origin: Origin) -> Event {
+    Event::TaskFinished { result, origin }
+}
+
+/// Feeds the run to `reporters`, tallied as a run tallies it, and finishes it.
+fn replay(events: &[Event], fanout: &Fanout<'_>) -> RunSummary {
+    let mut summary = RunSummary {
+        playbook: "Retention | rollout".into(),
+        complete: true,
+        ..RunSummary::default()
+    };
+    for event in events {
+        summary.record(event);
+        fanout.emit(event).unwrap();
+    }
+    summary.duration_ms = 30_250;
+    summary.exit_code = 4;
+    summary.stopped_by = Some("tenant fabrikam stopped: 2 of 2 finished tasks failed".into());
+    fanout
+        .emit(&Event::RunFinished(Box::new(summary.clone())))
+        .unwrap();
+    summary
+}
+
+fn read(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name)).unwrap()
+}
+
+#[test]
+fn each_report_file_is_pinned() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut fanout = Fanout::new();
+    for (name, reporter) in super::report_files(dir.path()).unwrap() {
+        fanout.add(name, reporter);
+    }
+    let summary = replay(&events(), &fanout);
+    assert!(fanout.errors().is_empty());
+    assert_eq!(summary.total.unknown, 1);
+    insta::assert_snapshot!("results.jsonl", read(dir.path(), "results.jsonl"));
+    insta::assert_snapshot!("results.csv", read(dir.path(), "results.csv"));
+    insta::assert_snapshot!("summary.json", read(dir.path(), "summary.json"));
+    insta::assert_snapshot!("junit.xml", read(dir.path(), "junit.xml"));
+    insta::assert_snapshot!("summary.md", read(dir.path(), "summary.md"));
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "no partial file is left: {left:?}");
+}
+
+/// Standard output in memory.
+#[derive(Clone, Default)]
+struct Screen(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Screen {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn the_terminal_in_plain_lines_is_pinned() {
+    let screen = Screen::default();
+    let fanout = Fanout::new().with("terminal", super::Terminal::new(screen.clone()));
+    replay(&events(), &fanout);
+    let text = String::from_utf8(screen.0.lock().unwrap().clone()).unwrap();
+    insta::assert_snapshot!("terminal", text);
+}
+
+#[test]
+fn a_reporter_sees_nothing_but_the_events_it_is_given() {
+    // The tally counts an earlier run's writes like this run's: a resumed run's summary
+    // covers the whole journal.
+    let mut summary = RunSummary::default();
+    for event in events() {
+        Reporter::event(&mut Tally(&mut summary), &event).unwrap();
+    }
+    assert_eq!(
+        (
+            summary.total.ok,
+            summary.total.changed,
+            summary.total.failed,
+            summary.total.skipped,
+            summary.total.unknown,
+            summary.total.retries
+        ),
+        (3, 1, 1, 1, 1, 3)
+    );
+}
+
+struct Tally<'a>(&'a mut RunSummary);
+
+impl Reporter for Tally<'_> {
+    fn event(&mut self, event: &Event) -> std::io::Result<()> {
+        self.0.record(event);
+        Ok(())
+    }
+}
