@@ -1,0 +1,234 @@
+//! The command line's definitions: commands, their arguments and how each is parsed.
+
+use std::io;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::plan::PlanOptions;
+
+/// Run declarative YAML playbooks of Exchange Online admin cmdlets across many tenants.
+#[derive(Debug, Parser)]
+#[command(name = "tenantry", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// tenantry's commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a playbook, its tenants and its templates; report every problem, or a one-line
+    /// summary.
+    Validate(PlanArgs),
+    /// Show every cmdlet call a run would make, grouped by tenant and step.
+    Plan {
+        /// The playbook and what to select.
+        #[command(flatten)]
+        args: PlanArgs,
+        /// `text` for people, `json` for machines (one record per line; see
+        /// schemas/plan.schema.json).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Run a playbook: every task against its tenant, within the service's limits, reporting
+    /// each outcome. Tenants on `cloud: sandbox` run against the built-in sandbox.
+    Run(RunArgs),
+    /// Sign in to tenants and run one read-only cmdlet: shows who is signed in, to which
+    /// tenant, until when, and the round trip; or, for each failure, what to do.
+    Connect {
+        /// The playbook and what to select (`--limit contoso`; every tenant by default).
+        #[command(flatten)]
+        args: PlanArgs,
+        /// One tenant to check, by name (the same as `--limit NAME`).
+        #[arg(conflicts_with = "all")]
+        tenant: Option<String>,
+        /// Check every tenant of the playbook (the default).
+        #[arg(long)]
+        all: bool,
+        /// The read-only cmdlet to run.
+        #[arg(long, default_value = "Get-OrganizationConfig")]
+        cmdlet: String,
+        /// Reach the service through this proxy (overrides HTTPS_PROXY).
+        #[arg(long, value_name = "URL")]
+        proxy: Option<String>,
+    },
+    /// List a playbook's past runs, with how each ended.
+    Runs {
+        /// The playbook file.
+        playbook: PathBuf,
+        /// Where its runs are kept (default: `.tenantry` beside the playbook).
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
+    /// Write the reports of a past run from its journal (results.jsonl, summary.json,
+    /// results.csv, junit.xml, summary.md).
+    Report {
+        /// The playbook file.
+        playbook: PathBuf,
+        /// The run's id, or `last`.
+        #[arg(default_value = "last")]
+        run: String,
+        /// The folder to write the reports in.
+        #[arg(long, value_name = "DIR")]
+        report: PathBuf,
+        /// Where its runs are kept (default: `.tenantry` beside the playbook).
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
+    /// Forget saved sign-ins (users' refresh tokens) for one tenant, or for all.
+    Logout {
+        /// The tenant's organization (`contoso.onmicrosoft.com`); all tenants when left out.
+        tenant: Option<String>,
+    },
+    /// Serve the built-in Exchange Online sandbox on loopback until stopped: the admin API and
+    /// the token endpoints of N seeded tenants, with the service's limits and injectable faults.
+    #[cfg(feature = "sandbox")]
+    Sandbox(tenantry_sandbox::serve::ServeArgs),
+    /// Print a JSON Schema: of playbooks (for editors), or of `plan --format json` records.
+    Schema {
+        /// Which schema.
+        #[arg(value_enum, default_value_t = SchemaKind::Playbook)]
+        kind: SchemaKind,
+    },
+}
+
+/// The options of `tenantry run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The playbook and what to select.
+    #[command(flatten)]
+    pub args: PlanArgs,
+    /// Also write results.jsonl, summary.json, results.csv, junit.xml and summary.md here.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+    /// After Ctrl-C or SIGTERM, how long calls in flight may finish before the report is
+    /// written (a second signal stops at once).
+    #[arg(long, default_value = "30s", value_parser = parse_duration_arg)]
+    pub grace: std::time::Duration,
+    /// The latency of `cloud: sandbox` tenants (`50ms`, `20ms..80ms`, `exp:50ms`), to
+    /// rehearse a run at realistic speed.
+    #[cfg(feature = "sandbox")]
+    #[arg(long, default_value = "0ms", value_parser = parse_latency)]
+    pub sandbox_latency: crate::builtin::Latency,
+    /// Progress bars (on standard error) or a line per task. `auto` shows bars when both
+    /// standard output and standard error are terminals.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    pub progress: ProgressMode,
+    /// Reach the service through this proxy (overrides HTTPS_PROXY).
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
+    /// Where run journals and the playbook's lock live (default: `.tenantry` beside the
+    /// playbook).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// When another run of this playbook is in progress, wait this long for it (`10m`)
+    /// instead of exiting at once with code 75.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub wait_lock: Option<std::time::Duration>,
+    /// Go on with a past run (its id, or `last`): writes whose outcome it knows are not
+    /// sent again; reads run again.
+    #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "last")]
+    pub resume: Option<String>,
+    /// Resume even though the playbook, its data or the tenants changed.
+    #[arg(long, requires = "resume")]
+    pub force: bool,
+    /// On resume, send again the writes a killed run never heard back from, even those
+    /// that are not idempotent.
+    #[arg(long, requires = "resume")]
+    pub retry_unknown: bool,
+    /// The run must be over by then (`50m`): dispatch stops early enough for calls in
+    /// flight to finish and the report to be written; exit code 4.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub deadline: Option<std::time::Duration>,
+}
+
+/// The playbook and what part of it to take.
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// The playbook file.
+    pub playbook: PathBuf,
+    /// Set a variable, overriding the playbook's and the tenants' (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+    /// Select tenants: names, `tag:TAG`, `!` to exclude; comma-separated or repeated.
+    #[arg(long, short = 'l', value_name = "PATTERN")]
+    pub limit: Vec<String>,
+    /// Only steps with one of these tags (comma-separated or repeated).
+    #[arg(long, value_name = "TAG", value_delimiter = ',')]
+    pub tags: Vec<String>,
+}
+
+pub(super) fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
+    tenantry_common::duration::parse_duration(s)
+}
+
+#[cfg(feature = "sandbox")]
+pub(super) fn parse_latency(s: &str) -> Result<crate::builtin::Latency, String> {
+    s.parse()
+}
+
+/// Output formats of `plan`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Readable text.
+    Text,
+    /// JSON Lines.
+    Json,
+}
+
+/// How `run` shows its progress.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ProgressMode {
+    /// Bars on an interactive terminal, lines otherwise.
+    Auto,
+    /// Bars whenever standard error is a terminal, even with standard output redirected.
+    Bars,
+    /// Always a line per task: for cron, CI and logs.
+    Plain,
+}
+
+impl ProgressMode {
+    /// Whether bars are drawn.
+    pub(super) fn bars(self) -> bool {
+        use std::io::IsTerminal;
+        match self {
+            // Bars drawn nowhere would swallow the failure lines printed above them.
+            ProgressMode::Bars => io::stderr().is_terminal(),
+            ProgressMode::Plain => false,
+            ProgressMode::Auto => {
+                io::stdout().is_terminal()
+                    && io::stderr().is_terminal()
+                    && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
+            }
+        }
+    }
+}
+
+/// The schemas `tenantry schema` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SchemaKind {
+    /// The playbook language.
+    Playbook,
+    /// The records of `plan --format json`.
+    Plan,
+}
+
+pub(super) fn parse_var(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
+        _ => Err(format!("`{s}` is not NAME=VALUE")),
+    }
+}
+
+impl PlanArgs {
+    /// What the planner is asked for.
+    pub(super) fn options(&self) -> PlanOptions {
+        PlanOptions {
+            vars: self.vars.clone(),
+            limit: self.limit.clone(),
+            tags: self.tags.clone(),
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! Each command run against the library: what it reads, what it prints, and its exit code.
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use super::CliError;
+use super::args::{Format, PlanArgs, RunArgs, SchemaKind};
+use crate::diagnostic::plural;
+use crate::exit;
+use crate::plan::{
+    CountingSink, JsonSink, PlanError, PlanFailure, PlanRecord, Planner, Sink, TextSink,
+};
+use crate::playbook::{Playbook, PlaybookError};
+
+/// `tenantry validate`.
+pub(super) fn validate(args: PlanArgs) -> Result<i32, CliError> {
+    let playbook = Playbook::parse(&args.playbook)?;
+    let env = crate::template::environment(&playbook.dir);
+    let planner = prepare(&env, &playbook, &args)?;
+    let summary = planner.expand_all(&mut CountingSink::default())?;
+    let mut err = io::stderr().lock();
+    writeln!(
+        err,
+        "{} is valid: {} tenant{}, {} step{}, {} task{} known now{}",
+        args.playbook.display(),
+        summary.tenants,
+        plural(summary.tenants),
+        planner.steps().len(),
+        plural(planner.steps().len()),
+        summary.tasks,
+        plural(summary.tasks),
+        if summary.deferred_steps > 0 {
+            format!(
+                ", {} step{} expanding at run time",
+                summary.deferred_steps,
+                plural(summary.deferred_steps)
+            )
+        } else {
+            String::new()
+        }
+    )?;
+    Ok(exit::OK)
+}
+
+/// `tenantry plan`.
+pub(super) fn plan(args: PlanArgs, format: Format) -> Result<i32, CliError> {
+    let playbook = Playbook::parse(&args.playbook)?;
+    let env = crate::template::environment(&playbook.dir);
+    let planner = prepare(&env, &playbook, &args)?;
+    let stdout = io::stdout().lock();
+    let out = io::BufWriter::with_capacity(64 * 1024, stdout);
+    match format {
+        Format::Text => write_plan(&planner, TextSink::new(out), TextSink::into_inner),
+        Format::Json => write_plan(&planner, JsonSink::new(out), JsonSink::into_inner),
+    }
+}
+
+/// `tenantry run`.
+pub(super) fn run(run: RunArgs) -> Result<i32, CliError> {
+    let playbook = Playbook::parse(&run.args.playbook)?;
+    let env = crate::template::environment(&playbook.dir);
+    let planner = prepare(&env, &playbook, &run.args)?;
+    let runtime = one_thread()?;
+    let settings = crate::run::RunSettings {
+        progress: run.progress.bars(),
+        report: run.report,
+        grace: run.grace,
+        #[cfg(feature = "sandbox")]
+        sandbox_latency: run.sandbox_latency,
+        #[cfg(not(feature = "sandbox"))]
+        sandbox_latency: crate::builtin::NO_LATENCY,
+        proxy: run.proxy,
+        state_dir: run.state_dir,
+        wait_lock: run.wait_lock,
+        resume: run.resume,
+        force: run.force,
+        retry_unknown: run.retry_unknown,
+        deadline: run.deadline,
+    };
+    let mut out = io::stdout().lock();
+    let code = runtime.block_on(crate::run::run(&playbook, &planner, &settings, &mut out))?;
+    Ok(code)
+}
+
+/// `tenantry connect`.
+pub(super) fn connect(
+    mut args: PlanArgs,
+    tenant: Option<String>,
+    cmdlet: String,
+    proxy: Option<String>,
+) -> Result<i32, CliError> {
+    args.limit.extend(tenant);
+    if !crate::playbook::verbs::is_read_only(&cmdlet) {
+        return Err(CliError::Usage(format!(
+            "`connect` runs a read-only cmdlet (Get-, Test-, …), not {cmdlet}"
+        )));
+    }
+    let playbook = Playbook::parse(&args.playbook)?;
+    let env = crate::template::environment(&playbook.dir);
+    let planner = prepare(&env, &playbook, &args)?;
+    let runtime = one_thread()?;
+    let options = crate::connect::ConnectOptions { cmdlet, proxy };
+    let mut out = io::stdout().lock();
+    let code = runtime.block_on(crate::connect::connect(
+        &playbook,
+        planner.tenant_indexes(),
+        &options,
+        &mut out,
+    ))?;
+    Ok(code)
+}
+
+/// `tenantry runs`.
+pub(super) fn runs(playbook: PathBuf, state_dir: Option<PathBuf>) -> Result<i32, CliError> {
+    let state = crate::journal::StateDir::of(&playbook, state_dir.as_deref());
+    let mut out = io::stdout().lock();
+    let runs = state.runs();
+    if runs.is_empty() {
+        writeln!(out, "no runs of {} yet", playbook.display())?;
+    }
+    for meta in runs {
+        let past = state.past(&meta.id).map_err(crate::run::RunError::from)?;
+        writeln!(out, "{}", crate::journal::describe(&past))?;
+    }
+    Ok(exit::OK)
+}
+
+/// `tenantry report`.
+pub(super) fn report(
+    playbook: PathBuf,
+    run: String,
+    report: PathBuf,
+    state_dir: Option<&Path>,
+) -> Result<i32, CliError> {
+    let state = crate::journal::StateDir::of(&playbook, state_dir);
+    let past = state.past(&run).map_err(crate::run::RunError::from)?;
+    crate::report::from_journal(&past, &report).map_err(|source| crate::run::RunError::Report {
+        dir: report.clone(),
+        source,
+    })?;
+    writeln!(
+        io::stdout().lock(),
+        "wrote the reports of run {} in {}",
+        past.meta.id,
+        report.display()
+    )?;
+    Ok(exit::OK)
+}
+
+/// `tenantry logout`.
+pub(super) fn logout(tenant: Option<String>) -> Result<i32, CliError> {
+    let Some(dir) = crate::auth::cache::TokenCache::default_location() else {
+        return Err(CliError::Usage(
+            "no cache folder: set HOME (or TENANTRY_CACHE_DIR)".into(),
+        ));
+    };
+    let cache = crate::auth::cache::TokenCache::at(dir);
+    let removed = cache.logout(tenant.as_deref())?;
+    let mut out = io::stdout().lock();
+    if removed.is_empty() {
+        writeln!(
+            out,
+            "no saved sign-in{}",
+            tenant.map(|t| format!(" for {t}")).unwrap_or_default()
+        )?;
+    }
+    for r in removed {
+        writeln!(out, "signed out {} from {}", r.user, r.tenant)?;
+    }
+    Ok(exit::OK)
+}
+
+/// `tenantry schema`.
+pub(super) fn schema(kind: SchemaKind) -> Result<i32, CliError> {
+    let schema = match kind {
+        SchemaKind::Playbook => playbook_schema(),
+        SchemaKind::Plan => plan_schema(),
+    };
+    let mut out = io::stdout().lock();
+    writeln!(out, "{schema}")?;
+    Ok(exit::OK)
+}
+
+/// The runtime of `run` and `connect`. One thread: a run waits on the network, and keeping
+/// the scheduler, the connections and the reporters on one thread saves the cross-thread
+/// wake-ups that otherwise cost about half of the runner's CPU per call (`cargo bench --bench
+/// run`). RSA signing and file work go to the blocking pool.
+fn one_thread() -> io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
+/// Checks the playbook's structure and compiles its templates, reporting the problems of both
+/// together, in file order.
+pub(super) fn prepare<'e, 's>(
+    env: &'e minijinja::Environment<'s>,
+    playbook: &'s Playbook,
+    args: &PlanArgs,
+) -> Result<Planner<'e, 's>, CliError> {
+    let mut problems = playbook.check();
+    let planner = match Planner::new(env, playbook, &args.options()) {
+        Ok(p) => Some(p),
+        Err(PlanError::Invalid(d)) => {
+            problems.extend(d);
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match planner {
+        Some(p) if problems.is_empty() => Ok(p),
+        _ => {
+            problems.sort();
+            Err(PlaybookError::Invalid(problems).into())
+        }
+    }
+}
+
+/// Streams the plan; if expansion fails midway, the output ends with a record saying so.
+fn write_plan<S: Sink, W: Write>(
+    planner: &Planner<'_, '_>,
+    mut sink: S,
+    into_inner: impl FnOnce(S) -> W,
+) -> Result<i32, CliError> {
+    let result = planner.expand_all(&mut sink);
+    if let Err(PlanError::Invalid(d)) = result {
+        // The input is invalid whatever became of the output: report it even when the reader
+        // has gone (`tenantry plan … | true`), so no pipeline mistakes this for success.
+        let first = d.0.first().map_or("invalid input", |d| d.message.as_str());
+        let _ = sink.record(PlanRecord::Error(PlanFailure {
+            message: format!("{first} (details on standard error)").into(),
+        }));
+        let _ = into_inner(sink).flush();
+        return Err(PlanError::Invalid(d).into());
+    }
+    into_inner(sink).flush()?;
+    result?;
+    Ok(exit::OK)
+}
+
+/// The playbook JSON Schema, pretty-printed.
+pub fn playbook_schema() -> String {
+    let schema = schemars::schema_for!(crate::playbook::PlaybookDoc);
+    serde_json::to_string_pretty(&schema).expect("a schema always serializes")
+}
+
+/// The plan-record JSON Schema, pretty-printed.
+pub fn plan_schema() -> String {
+    let schema = schemars::schema_for!(PlanRecord<'static>);
+    serde_json::to_string_pretty(&schema).expect("a schema always serializes")
+}
