@@ -3,6 +3,16 @@
 //!
 //! Only what OAuth2 with Microsoft Entra ID needs is here; there is no `none` algorithm and no
 //! symmetric key, so a token cannot be accepted without an RSA signature.
+//!
+//! Signing and verifying call the `rsa` crate directly rather than going through
+//! `jsonwebtoken` (12, `rust_crypto` backend), which was weighed and set aside: its RSA code is
+//! the same `rsa` 0.10 called the same way, so it would add no cryptography of its own; its
+//! `rust_crypto` feature also builds Ed25519, P-256, P-384 and HMAC, none of which this needs;
+//! it takes keys as PKCS#1 DER and re-parses the private key on every signature, where the
+//! sandbox and the tests sign constantly; and its process-wide crypto provider is picked from
+//! crate features, so another crate enabling `aws_lc_rs` would leave it without one at run
+//! time. Parsing must stay here in any case: the sandbox reads tokens it then refuses (a
+//! wrong `alg`, `none`, a tampered body), and assertions carry headers (`x5t`) of their own.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -1,0 +1,171 @@
+//! Why a call did not succeed: the service's error bodies read into [`ExchangeError`] and the
+//! cmdlet errors they carry.
+
+use serde_json::Value;
+
+use crate::auth::AuthError;
+use crate::cloud::CloudError;
+
+/// A cmdlet's error as the service reports it (`ErrId|Class|message`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CmdletError {
+    /// The HTTP status.
+    pub status: u16,
+    /// Exchange's error id, e.g. `Ex6F9304`; may be empty.
+    pub id: String,
+    /// The .NET exception class.
+    pub class: String,
+    /// The message.
+    pub message: String,
+}
+
+impl CmdletError {
+    /// The class without its namespace, e.g. `ManagementObjectNotFoundException`.
+    pub fn short_class(&self) -> &str {
+        self.class.rsplit('.').next().unwrap_or(&self.class)
+    }
+}
+
+impl std::fmt::Display for CmdletError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.short_class(), self.message)
+    }
+}
+
+/// Why a call did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExchangeError {
+    /// The cmdlet ran and failed.
+    #[error("{0}")]
+    Cmdlet(CmdletError),
+    /// No token could be had.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// A write was sent and its answer lost: it may or may not have run.
+    #[error(
+        "the outcome is unknown ({reason}): the cmdlet may have run; it was not sent again because it writes"
+    )]
+    Unconfirmed {
+        /// What was lost.
+        reason: String,
+    },
+    /// The service kept refusing the token after it was renewed.
+    #[error(
+        "the admin API refused a fresh token ({reason}); check the app's Exchange.ManageAsApp permission and admin consent"
+    )]
+    Unauthorized {
+        /// What the service said.
+        reason: String,
+    },
+    /// The token is valid but does not allow the admin API.
+    #[error(
+        "the admin API refused the app (403): {reason} (grant the app Exchange.ManageAsApp with admin consent, and an Exchange role)"
+    )]
+    Forbidden {
+        /// What the service said.
+        reason: String,
+    },
+    /// Retries ran out on throttling, unavailability or the network.
+    #[error("gave up after {attempts} attempts: {last}")]
+    Exhausted {
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        last: String,
+    },
+    /// Any other answer the client cannot use.
+    #[error("the admin API answered {status}: {body}")]
+    Unexpected {
+        /// The HTTP status.
+        status: u16,
+        /// The start of the body.
+        body: String,
+    },
+    /// The endpoint is not allowed (not https outside loopback).
+    #[error(transparent)]
+    Endpoint(#[from] CloudError),
+    /// The HTTP client could not be set up (a proxy URL that is not one).
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl ExchangeError {
+    /// Whether this is a cmdlet error, which a step's `retries` may choose to retry.
+    pub fn cmdlet(&self) -> Option<&CmdletError> {
+        match self {
+            ExchangeError::Cmdlet(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// The cmdlet error in an error body: `details[0].message` as `ErrId|Class|message`, falling
+/// back to the inner exception and then the top-level message, as the module does.
+pub fn parse_cmdlet_error(status: u16, body: &Value) -> Option<CmdletError> {
+    let error = body.get("error")?;
+    let detail = error.pointer("/details/0/message").and_then(Value::as_str);
+    if let Some(detail) = detail {
+        let mut parts = detail.splitn(3, '|');
+        if let (Some(id), Some(class), Some(message)) = (parts.next(), parts.next(), parts.next()) {
+            return Some(CmdletError {
+                status,
+                id: id.to_string(),
+                class: class.to_string(),
+                message: message.to_string(),
+            });
+        }
+    }
+    let inner = error.pointer("/innererror/internalexception");
+    let message = inner
+        .and_then(|i| i.get("message"))
+        .and_then(Value::as_str)
+        .or(detail)
+        .or_else(|| error.get("message").and_then(Value::as_str))?;
+    Some(CmdletError {
+        status,
+        id: String::new(),
+        class: inner
+            .and_then(|i| i.get("type"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        message: message.to_string(),
+    })
+}
+
+/// The message of an error body, cut to 200 characters.
+pub(super) fn error_message(body: &Value) -> String {
+    body.pointer("/error/message")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .chars()
+        .take(200)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn cmdlet_errors_parse_from_details_or_fall_back() {
+        let body = json!({"error": {"code": "InternalServerError", "message": "Error executing cmdlet",
+            "details": [{"code": "Client", "message": "Ex6F9304|Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException|The operation couldn't be performed because object 'x' couldn't be found on 'SRV'."}]}});
+        let e = parse_cmdlet_error(400, &body).unwrap();
+        assert_eq!(
+            (e.id.as_str(), e.short_class()),
+            ("Ex6F9304", "ManagementObjectNotFoundException")
+        );
+        assert!(e.message.contains("'x' couldn't be found"));
+        let inner = json!({"error": {"message": "Error executing cmdlet", "innererror": {"internalexception": {"message": "inner text", "type": "A.B.C"}}}});
+        let e = parse_cmdlet_error(400, &inner).unwrap();
+        assert_eq!((e.message.as_str(), e.short_class()), ("inner text", "C"));
+        let plain = json!({"error": {"message": "Invalid Operation"}});
+        assert_eq!(
+            parse_cmdlet_error(500, &plain).unwrap().message,
+            "Invalid Operation"
+        );
+        assert!(parse_cmdlet_error(400, &json!("x")).is_none());
+    }
+}

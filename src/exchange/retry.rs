@@ -1,0 +1,316 @@
+//! Retries and throttling: the retry policy, backoff with jitter, `Retry-After` obeyed
+//! tenant-wide, and each attempt's answer judged final, retryable, or of unknown outcome.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::error::{error_message, parse_cmdlet_error};
+use super::transport::next_random;
+use super::{Client, CmdletResult, ExchangeError};
+use crate::auth::{AccessToken, AuthError};
+
+/// The longest `Retry-After` honoured; anything longer is taken as a mistake.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
+/// The most one call waits in all for the service's named waits (`Retry-After`) before it
+/// gives up: throttling that lasts longer than this is an outage, for `--deadline` and the
+/// operator to judge.
+const MAX_THROTTLED: Duration = Duration::from_secs(60 * 60);
+
+/// How transient failures are retried.
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// The first backoff; it doubles each time (the module's 2 s × 2ⁿ).
+    pub base: Duration,
+    /// The longest backoff between attempts (a `Retry-After` from the service is honoured in
+    /// full).
+    pub max_wait: Duration,
+    /// Send a write again when its answer was lost (504, a connection cut after sending): only
+    /// for writes that are safe to repeat.
+    pub resend_unconfirmed_writes: bool,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 5,
+            base: Duration::from_secs(2),
+            max_wait: Duration::from_secs(120),
+            resend_unconfirmed_writes: false,
+        }
+    }
+}
+
+/// A tenant-wide pause: when the service throttles one call with `Retry-After`, every call to
+/// that tenant waits it out, not only the one that was throttled, so the tenant's other slots
+/// do not keep hitting the limit.
+#[derive(Debug, Default)]
+pub struct Throttle {
+    until: std::sync::Mutex<Option<tokio::time::Instant>>,
+}
+
+impl Throttle {
+    /// Holds every call until `wait` from now (or longer, if already paused longer).
+    pub fn pause(&self, wait: Duration) {
+        let until = tokio::time::Instant::now() + wait;
+        let mut slot = self.until.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none_or(|current| current < until) {
+            *slot = Some(until);
+        }
+    }
+
+    /// Waits while the tenant is paused.
+    pub async fn wait(&self) {
+        loop {
+            let until = *self.until.lock().unwrap_or_else(|e| e.into_inner());
+            match until {
+                Some(until) if until > tokio::time::Instant::now() => {
+                    tokio::time::sleep_until(until).await;
+                }
+                _ => return,
+            }
+        }
+    }
+}
+
+/// How one attempt ended.
+pub(super) enum Attempt {
+    Page(Value),
+    Failed(ExchangeError),
+    Unauthorized(String),
+    /// The request went out and its answer was lost: retried for reads, and for writes only
+    /// when the policy says they may be sent twice.
+    Unconfirmed(String),
+    Transient {
+        reason: String,
+        retry_after: Option<Duration>,
+    },
+}
+
+/// One call's attempts so far, against the policy's retries and the time it may spend
+/// throttled.
+#[derive(Default)]
+struct Attempts {
+    /// Requests made.
+    made: u32,
+    /// Attempts that count against `max_retries`: a wait the service names is obeyed
+    /// rather than counted, up to MAX_THROTTLED in all, so a long burst of throttling
+    /// delays a call instead of failing it.
+    counted: u32,
+    /// The service's named waits obeyed so far.
+    throttled_for: Duration,
+    /// Whether the token was already renewed after a 401.
+    renewed: bool,
+}
+
+impl Attempts {
+    /// Accounts for a retry after `reason`: the wait the service named, if any, or an error
+    /// once the retries are spent.
+    fn charge(
+        &mut self,
+        policy: &RetryPolicy,
+        reason: &str,
+        wait: Option<Duration>,
+    ) -> Result<Option<Duration>, ExchangeError> {
+        // The service named the wait: the whole tenant observes it, in full (a
+        // `Retry-After: 0` still gets a short pause, so retries cannot spin).
+        let named = wait.map(|w| w.clamp(Duration::from_millis(50), MAX_RETRY_AFTER));
+        match named {
+            // Waits under a second are counted like any retry: a service answering
+            // `Retry-After: 0` over and over is failing, not throttling.
+            Some(w) if w >= Duration::from_secs(1) && self.throttled_for + w <= MAX_THROTTLED => {
+                self.throttled_for += w
+            }
+            _ => {
+                self.counted += 1;
+                if self.counted > policy.max_retries {
+                    return Err(ExchangeError::Exhausted {
+                        attempts: self.made,
+                        last: reason.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(named)
+    }
+}
+
+impl Client {
+    /// One page: the request, retried as the policy allows.
+    pub(super) async fn send(
+        &self,
+        url: &str,
+        cmdlet: &str,
+        body: &Value,
+        idempotent: bool,
+        result: &mut CmdletResult,
+    ) -> Result<Value, ExchangeError> {
+        let mut attempts = Attempts::default();
+        loop {
+            attempts.made += 1;
+            self.throttle.wait().await;
+            result.requests += 1;
+            let token = self.token_for(&attempts).await?;
+            let outcome = match &token {
+                Some(token) => self.attempt(url, cmdlet, body, token).await,
+                None => Attempt::Transient {
+                    reason: "sign-in: the token endpoint did not answer".into(),
+                    retry_after: None,
+                },
+            };
+            let (reason, wait) = match outcome {
+                Attempt::Page(page) => return Ok(page),
+                Attempt::Failed(e) => return Err(e),
+                Attempt::Unauthorized(reason) => {
+                    if attempts.renewed {
+                        return Err(ExchangeError::Unauthorized { reason });
+                    }
+                    // Once: renew the token and go again at once.
+                    attempts.renewed = true;
+                    if let Some(token) = &token {
+                        self.tokens.reject(token).await;
+                    }
+                    result.retries.push("401".into());
+                    continue;
+                }
+                Attempt::Transient {
+                    reason,
+                    retry_after,
+                } => (reason, retry_after),
+                Attempt::Unconfirmed(reason) => {
+                    if !self.may_resend(cmdlet, idempotent) {
+                        return Err(ExchangeError::Unconfirmed { reason });
+                    }
+                    (reason, None)
+                }
+            };
+            let named = attempts.charge(&self.retry, &reason, wait)?;
+            result
+                .retries
+                .push(reason.split(':').next().unwrap_or("").to_string());
+            match named {
+                Some(wait) => self.throttle.pause(wait),
+                None => tokio::time::sleep(backoff(&self.retry, attempts.counted.max(1))).await,
+            }
+        }
+    }
+
+    /// A token per request, as the module does: a long paging run outlives tokens. `None`
+    /// when the sign-in endpoint did not answer and retries remain.
+    async fn token_for(&self, attempts: &Attempts) -> Result<Option<AccessToken>, ExchangeError> {
+        match self.tokens.token().await {
+            Ok(token) => Ok(Some(token)),
+            // The sign-in endpoint being unreachable is as transient as the API's.
+            Err(AuthError::Unreachable { url, reason }) => {
+                if attempts.counted >= self.retry.max_retries {
+                    return Err(AuthError::Unreachable { url, reason }.into());
+                }
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whether a call whose answer was lost may be sent again: reads always, writes when
+    /// the caller or the policy says they are safe to repeat.
+    fn may_resend(&self, cmdlet: &str, idempotent: bool) -> bool {
+        idempotent
+            || crate::playbook::verbs::is_read_only(cmdlet)
+            || self.retry.resend_unconfirmed_writes
+    }
+}
+
+/// The service's `Retry-After`, in seconds (fractions allowed).
+pub(super) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
+}
+
+/// Judges an answer: a page, a final failure, a renewal, or a retry.
+pub(super) fn classify(
+    status: u16,
+    retry_after: Option<Duration>,
+    challenge: Option<String>,
+    bytes: &[u8],
+) -> Attempt {
+    let json: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
+    match status {
+        200 if json.is_object() => Attempt::Page(json),
+        200 => Attempt::Failed(ExchangeError::Unexpected {
+            status,
+            body: format!(
+                "a success without a JSON body (a proxy's page?): {}",
+                String::from_utf8_lossy(bytes)
+                    .chars()
+                    .take(200)
+                    .collect::<String>()
+            ),
+        }),
+        204 => Attempt::Page(json!({"value": []})),
+        401 => Attempt::Unauthorized(challenge.unwrap_or_else(|| "401".into())),
+        403 => Attempt::Failed(ExchangeError::Forbidden {
+            reason: error_message(&json),
+        }),
+        // Refused before running: always safe to send again.
+        429 | 503 | 408 => Attempt::Transient {
+            reason: format!("{status}: {}", error_message(&json)),
+            retry_after,
+        },
+        // A gateway timed out: the cmdlet may have run behind it.
+        504 => Attempt::Unconfirmed(format!("504: {}", error_message(&json))),
+        _ => match parse_cmdlet_error(status, &json) {
+            Some(e) => Attempt::Failed(ExchangeError::Cmdlet(e)),
+            None => Attempt::Failed(ExchangeError::Unexpected {
+                status,
+                body: String::from_utf8_lossy(bytes).chars().take(300).collect(),
+            }),
+        },
+    }
+}
+
+/// Exponential backoff with full jitter: a random wait up to `base × 2^(attempt-1)`, at least
+/// a tenth of it, so retries from many tasks do not arrive together.
+fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
+    let ceiling = policy
+        .base
+        .saturating_mul(
+            1u32.checked_shl(attempt.saturating_sub(1))
+                .unwrap_or(u32::MAX),
+        )
+        .min(policy.max_wait);
+    let jitter = (next_random() % 1000) as f64 / 1000.0;
+    ceiling.mul_f64(0.1 + 0.9 * jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_stays_within_its_ceiling() {
+        let policy = RetryPolicy {
+            max_retries: 5,
+            base: Duration::from_millis(100),
+            max_wait: Duration::from_secs(1),
+            resend_unconfirmed_writes: false,
+        };
+        for attempt in 1..=8 {
+            let ceiling =
+                Duration::from_millis(100 * (1 << (attempt - 1))).min(Duration::from_secs(1));
+            for _ in 0..50 {
+                let wait = backoff(&policy, attempt);
+                assert!(
+                    wait <= ceiling && wait >= ceiling / 10,
+                    "{attempt}: {wait:?}"
+                );
+            }
+        }
+        assert!(backoff(&policy, 40) <= Duration::from_secs(1));
+    }
+}

@@ -1,0 +1,220 @@
+//! The HTTP side of the client: the reqwest client with TLS through rustls and the proxy the
+//! environment names, the InvokeCommand request with the module's headers, and ids for it.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::retry::{Attempt, classify, retry_after};
+use super::{Client, ExchangeError};
+use crate::auth::{AccessToken, describe};
+
+/// Makes rustls use the ring provider for this process; reqwest needs one installed before a
+/// client is built. Idempotent.
+pub fn install_tls_provider() {
+    // An error only means a provider is already installed, which is all this needs.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The HTTP client for tokens and the admin API: TLS through rustls (platform trust store),
+/// no redirects (a redirected token request would carry its secret elsewhere), and a total
+/// timeout a minute above the service's own 15 minutes per cmdlet. Proxies as
+/// [`http_client_via`] finds them in the environment.
+pub fn http_client() -> Result<reqwest::Client, ExchangeError> {
+    http_client_via(None)
+}
+
+/// [`http_client`] through `proxy`, else through `HTTPS_PROXY` (or `https_proxy`,
+/// `ALL_PROXY`) when set. Only https traffic goes through a proxy, so loopback (the sandbox) is
+/// always reached directly; `NO_PROXY` lists more hosts to reach directly.
+pub fn http_client_via(proxy: Option<&str>) -> Result<reqwest::Client, ExchangeError> {
+    install_tls_provider();
+    let failed = ExchangeError::Setup;
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    // The environment is read here, once, rather than by reqwest on its own, so that plain
+    // http (loopback only) never goes to a proxy named by HTTP_PROXY.
+    let mut builder = reqwest::Client::builder().no_proxy();
+    if let Some(url) = proxy_in_use(proxy) {
+        let mut bypass = env("NO_PROXY")
+            .or_else(|| env("no_proxy"))
+            .unwrap_or_default();
+        bypass.push_str(",localhost,127.0.0.1,::1");
+        let proxy = reqwest::Proxy::https(url.as_str())
+            .map_err(|_| {
+                failed(format!(
+                    "the proxy `{}` is not a usable URL",
+                    redact_password(&url)
+                ))
+            })?
+            .no_proxy(reqwest::NoProxy::from_string(&bypass));
+        builder = builder.proxy(proxy);
+    }
+    builder
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(30))
+        .timeout(Duration::from_secs(16 * 60))
+        .pool_idle_timeout(Duration::from_secs(90))
+        .user_agent(concat!("tenantry/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| ExchangeError::Setup(format!("cannot build the HTTP client: {e}")))
+}
+
+/// The proxy https traffic goes through: `flag` (`--proxy`), else `HTTPS_PROXY`,
+/// `https_proxy`, `ALL_PROXY` or `all_proxy`.
+pub fn proxy_in_use(flag: Option<&str>) -> Option<String> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    flag.map(str::to_string)
+        .or_else(|| env("HTTPS_PROXY"))
+        .or_else(|| env("https_proxy"))
+        .or_else(|| env("ALL_PROXY"))
+        .or_else(|| env("all_proxy"))
+}
+
+/// `url` with its user info hidden, password and user alike: `http://***@proxy:3128`. Anything
+/// before the last `@` goes, so no spelling of a URL (a `/` in the password, no scheme) can
+/// show a password.
+pub fn redact_password(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    match url.rfind('@') {
+        Some(at) if at >= start => format!("{}***@{}", &url[..start], &url[at + 1..]),
+        _ => url.to_string(),
+    }
+}
+
+impl Client {
+    /// One request for one page, its answer judged by [`classify`].
+    pub(super) async fn attempt(
+        &self,
+        url: &str,
+        cmdlet: &str,
+        body: &Value,
+        token: &AccessToken,
+    ) -> Attempt {
+        let response = match self.request(url, cmdlet, body, token).send().await {
+            Ok(r) => r,
+            Err(e) if e.is_builder() => {
+                return Attempt::Failed(ExchangeError::Unexpected {
+                    status: 0,
+                    body: format!("the request cannot be built: {}", describe(&e)),
+                });
+            }
+            // Not connected: the service never saw the request.
+            Err(e) if e.is_connect() => {
+                return Attempt::Transient {
+                    reason: format!("connection: {}", describe(&e)),
+                    retry_after: None,
+                };
+            }
+            // Sent, then lost: the service may have run it.
+            Err(e) => {
+                return Attempt::Unconfirmed(format!("connection: {}", describe(&e)));
+            }
+        };
+        let status = response.status().as_u16();
+        let retry_after = retry_after(response.headers());
+        let challenge = response
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let bytes = match response.bytes().await {
+            Ok(b) => b,
+            Err(e) => {
+                return Attempt::Unconfirmed(format!("connection: {}", describe(&e)));
+            }
+        };
+        classify(status, retry_after, challenge, &bytes)
+    }
+
+    /// The InvokeCommand request, with the headers the module sends.
+    fn request(
+        &self,
+        url: &str,
+        cmdlet: &str,
+        body: &Value,
+        token: &AccessToken,
+    ) -> reqwest::RequestBuilder {
+        self.http
+            .post(url)
+            .bearer_auth(token.secret.expose())
+            .header("Accept", "application/json")
+            .header("X-AnchorMailbox", &self.anchor)
+            .header("X-CmdletName", cmdlet)
+            .header("X-ClientApplication", "tenantry")
+            .header("X-ResponseFormat", "json")
+            .header("Prefer", format!("odata.maxpagesize={}", self.page_size))
+            .header("connection-id", &self.connection_id)
+            .header("client-request-id", uuid_like())
+            .json(body)
+    }
+}
+
+/// `scheme://host:port` of a URL, lowercased, for same-origin checks.
+pub(super) fn origin(url: &str) -> String {
+    let lower = url.to_ascii_lowercase();
+    let (scheme, rest) = lower.split_once("://").unwrap_or(("", &lower));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or("");
+    format!("{scheme}://{host}")
+}
+
+/// A random 64-bit number, without a random-number crate: hashing with a fresh `RandomState`.
+pub(super) fn next_random() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::Instant::now())
+}
+
+/// A GUID-shaped random id for `client-request-id` and `connection-id`.
+pub(super) fn uuid_like() -> String {
+    let (a, b) = (next_random(), next_random());
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0x0fff,
+        (b >> 48) & 0x3fff | 0x8000,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_passwords_never_show() {
+        assert_eq!(
+            redact_password("http://me:s3cret@proxy:3128/x"),
+            "http://***@proxy:3128/x"
+        );
+        assert_eq!(
+            redact_password("http://me:pa/ss@proxy:3128"),
+            "http://***@proxy:3128"
+        );
+        assert_eq!(redact_password("me:s3cret@proxy:3128"), "***@proxy:3128");
+        assert_eq!(redact_password("http://proxy:3128"), "http://proxy:3128");
+        assert_eq!(redact_password("not a url"), "not a url");
+        let err = http_client_via(Some("http://me:s3cret@[bad")).unwrap_err();
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+    }
+
+    #[test]
+    fn origins_compare_scheme_host_and_port_only() {
+        assert_eq!(
+            origin("https://Outlook.office365.com/adminapi/beta/x/InvokeCommand?$skiptoken=1"),
+            "https://outlook.office365.com"
+        );
+        assert_ne!(
+            origin("https://outlook.office365.com/x"),
+            origin("https://outlook.office365.com.evil.example/x")
+        );
+        assert_ne!(
+            origin("http://127.0.0.1:5800/x"),
+            origin("http://127.0.0.1:5801/x")
+        );
+        assert_ne!(
+            origin("https://outlook.office365.com/x"),
+            origin("https://u@evil.example/x")
+        );
+    }
+}
