@@ -2,12 +2,34 @@
 //! tenants: templated steps are expanded per tenant into cmdlet calls, which are then scheduled
 //! within the service's connection limits and reported task by task.
 //!
-//! This library holds the stages up to the plan, one module per stage: [`playbook`] (typed,
-//! located loading and validation), [`template`] (minijinja with tenantry's data functions and
-//! filters), [`plan`] (expansion into tasks with stable ids, and their text and JSON
-//! renderings), and [`cli`]. Beside them, [`sandbox`] is the built-in Exchange Online that the
-//! tests, the benchmarks and the quick start run against, and [`jwt`] signs and verifies the
-//! RSA tokens both sides of OAuth2 need.
+//! # Design
+//!
+//! This crate is the runner. Data flows one way through it, one module per stage:
+//!
+//! ```text
+//! playbook ─▶ template ─▶ plan ─▶ scheduler ─▶ exchange ─▶ events ─▶ report
+//!  (load,      (minijinja)  (expand,  (dispatcher,  (REST +     (one       (terminal, JSONL,
+//!   validate)               resolve)   executor)     auth)       fan-out)   CSV, JUnit, MD)
+//! ```
+//!
+//! - [`playbook`] loads the typed playbook and inventory with file:line:col errors and checks
+//!   them; [`template`] is the minijinja environment; [`plan`] expands playbook × tenants ×
+//!   items into tasks with stable ids, and resolves once each tenant's connection limit and
+//!   each step's retries, timeout, `on_error` and idempotence ([`plan::StepSettings`]).
+//! - [`scheduler`] runs the plan: its dispatcher owns the stop conditions (signals,
+//!   `--deadline`, grace) and one [`scheduler::Shutdown`] switch; its executor owns the
+//!   semaphores, the retries of cmdlet errors and the clients ([`exchange`], signed in by
+//!   [`auth`], per [`cloud`] and [`session`]).
+//! - [`events`] is the one stream every consumer takes: the [`journal`] first (it records each
+//!   task before it is sent, which makes runs resumable), then the [`report`]ers. A resumed
+//!   run and `tenantry report` replay results through the same path.
+//! - [`run`] and [`connect`] put these together for their commands; [`cli`] parses the command
+//!   line and maps each error to its exit code ([`exit`]).
+//!
+//! Beside it, the `tenantry-sandbox` crate is the built-in Exchange Online that the quick
+//! start, the tests and the benchmarks run against (re-exported as `sandbox` under the default
+//! `sandbox` feature, started in-process by [`builtin`]); `tenantry-common` holds what both
+//! speak: JWTs, the calendar, durations and signal handling.
 //!
 //! Planning a playbook from code:
 //!
