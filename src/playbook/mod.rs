@@ -4,6 +4,7 @@
 pub(crate) mod load;
 mod node;
 mod select;
+mod syntax;
 mod types;
 pub mod verbs;
 
@@ -17,6 +18,7 @@ use serde_saphyr::Spanned;
 pub use load::{MAX_FILE_BYTES, read_source};
 pub use node::{Node, NodeValue, Pos};
 pub use select::select_tenants;
+pub(crate) use syntax::is_template;
 pub use types::{
     Auth, Cloud, CustomEndpoints, HumanDuration, Limits, OnError, PlaybookDoc, Step, StepDefaults,
     Tenant, TenantLimits, TenantsSource,
@@ -405,7 +407,7 @@ fn looks_like_tenant_list(text: &str) -> bool {
 /// The position of the first string inside `node` that holds template syntax.
 fn find_template(node: &Node) -> Option<Pos> {
     match &node.value {
-        NodeValue::String(s) if crate::template::is_template(s) => Some(node.pos),
+        NodeValue::String(s) if is_template(s) => Some(node.pos),
         NodeValue::Seq(items) => items.iter().find_map(find_template),
         NodeValue::Map(map) => map.values().find_map(find_template),
         _ => None,

@@ -14,7 +14,7 @@ use minijinja::value::{Enumerator, Object, Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, Expression, Template, UndefinedBehavior};
 
 use crate::diagnostic::{Diagnostic, Location, SourceFile, did_you_mean};
-use crate::playbook::{Node, NodeValue, Pos};
+use crate::playbook::{Node, NodeValue, Pos, is_template};
 
 pub use data::MAX_DATA_BYTES;
 
@@ -207,11 +207,6 @@ pub enum Compiled<'e, 's> {
 /// so a pathological template of a few hundred kilobytes would exhaust the stack; no real
 /// cmdlet parameter comes near this.
 pub const MAX_TEMPLATE_CHARS: usize = 16 * 1024;
-
-/// True when `s` holds template syntax (`{{`, `{%` or `{#`).
-pub fn is_template(s: &str) -> bool {
-    s.contains("{{") || s.contains("{%") || s.contains("{#")
-}
 
 /// The inner text when `s` has the shape of exactly one `{{ expr }}` (a block scalar's final
 /// line break allowed). Whether the inner text is one expression is decided by compiling it.
