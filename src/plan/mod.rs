@@ -72,15 +72,15 @@ pub struct PlanOptions {
 #[derive(Debug)]
 pub struct CompiledStep<'e, 's> {
     /// 0-based position in the playbook.
-    pub index: usize,
+    pub(crate) index: usize,
     /// Key in task ids.
-    pub key: &'s str,
+    pub(crate) key: &'s str,
     /// The step as written.
-    pub step: &'s Step,
+    pub(crate) step: &'s Step,
     /// True when the cmdlet only reads.
-    pub read_only: bool,
+    pub(crate) read_only: bool,
     /// Step ids whose output this step reads (`*` when it reads `steps` dynamically).
-    pub depends_on: Vec<String>,
+    pub(crate) depends_on: Vec<String>,
     params: Vec<(&'s str, Compiled<'e, 's>)>,
     for_each: Option<Compiled<'e, 's>>,
     when: Option<Compiled<'e, 's>>,
@@ -94,7 +94,7 @@ pub struct CompiledStep<'e, 's> {
 
 impl CompiledStep<'_, '_> {
     /// True when the step's calls are known only at run time.
-    pub fn is_deferred(&self) -> bool {
+    pub(crate) fn is_deferred(&self) -> bool {
         !self.depends_on.is_empty()
     }
 

@@ -11,10 +11,10 @@ use crate::diagnostic::{Diagnostic, SourceFile, did_you_mean};
 
 /// The largest playbook or tenants file tenantry reads. Real playbooks are kilobytes; a larger
 /// file is a mistake (a log or a data dump passed by accident) and is refused before parsing.
-pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Reads a file as UTF-8 text, refusing what is too large, binary or in another encoding.
-pub fn read_source(path: &Path) -> Result<Arc<SourceFile>, Diagnostic> {
+pub(crate) fn read_source(path: &Path) -> Result<Arc<SourceFile>, Diagnostic> {
     let meta = std::fs::metadata(path).map_err(|e| io_diagnostic(path, &e))?;
     if meta.is_dir() {
         return Err(

@@ -10,7 +10,10 @@ use crate::diagnostic::suggest;
 /// tenant is included before exclusions apply. Unknown names and tags are errors: a typo in a
 /// selector must not quietly select nothing, or everything.
 /// Returns the selected tenants as indexes into `tenants`, in written order.
-pub fn select_tenants(tenants: &[Tenant], patterns: &[String]) -> Result<Vec<usize>, Diagnostics> {
+pub(crate) fn select_tenants(
+    tenants: &[Tenant],
+    patterns: &[String],
+) -> Result<Vec<usize>, Diagnostics> {
     let terms: Vec<&str> = patterns
         .iter()
         .flat_map(|p| p.split(','))
