@@ -760,7 +760,7 @@ pub(crate) struct Scope {
     pub(crate) loop_info: Option<Value>,
 }
 
-/// The parts of a [`Scope`] that are the same for every task of a tenant.
+/// The parts of a `Scope` that are the same for every task of a tenant.
 #[derive(Debug)]
 pub struct TenantScope {
     /// `tenant`: name, organization, cloud, tags, vars.
