@@ -27,7 +27,7 @@ pub use record::{
     Summary, Task, TenantHeader,
 };
 pub use render::{CountingSink, JsonSink, TextSink};
-pub use settings::{Limits, StepSettings};
+pub(crate) use settings::{Limits, StepSettings};
 
 /// Errors from planning.
 #[derive(Debug, thiserror::Error)]
@@ -74,17 +74,17 @@ pub struct PlanOptions {
 #[derive(Debug)]
 pub struct CompiledStep<'e, 's> {
     /// 0-based position in the playbook.
-    pub index: usize,
+    pub(crate) index: usize,
     /// Key in task ids.
-    pub key: &'s str,
+    pub(crate) key: &'s str,
     /// The step as written.
-    pub step: &'s Step,
+    pub(crate) step: &'s Step,
     /// True when the cmdlet only reads.
-    pub read_only: bool,
+    pub(crate) read_only: bool,
     /// Step ids whose output this step reads (`*` when it reads `steps` dynamically).
-    pub depends_on: Vec<String>,
+    pub(crate) depends_on: Vec<String>,
     /// Its retries, timeout, `on_error` and idempotence, resolved from the defaults.
-    pub settings: StepSettings,
+    pub(crate) settings: StepSettings,
     params: Vec<(&'s str, Compiled<'e, 's>)>,
     for_each: Option<Compiled<'e, 's>>,
     when: Option<Compiled<'e, 's>>,
@@ -98,7 +98,7 @@ pub struct CompiledStep<'e, 's> {
 
 impl CompiledStep<'_, '_> {
     /// True when the step's calls are known only at run time.
-    pub fn is_deferred(&self) -> bool {
+    pub(crate) fn is_deferred(&self) -> bool {
         !self.depends_on.is_empty()
     }
 
@@ -213,12 +213,12 @@ impl<'e, 's> Planner<'e, 's> {
     }
 
     /// The playbook planned.
-    pub fn playbook(&self) -> &'s Playbook {
+    pub(crate) fn playbook(&self) -> &'s Playbook {
         self.playbook
     }
 
     /// The run's limits, resolved from the playbook.
-    pub fn limits(&self) -> &Limits {
+    pub(crate) fn limits(&self) -> &Limits {
         &self.limits
     }
 
@@ -398,144 +398,262 @@ fn check_references(
     overrides: &IndexMap<String, serde_json::Value>,
     errors: &mut Diagnostics,
 ) {
-    let file = &playbook.source;
-    let known_roots: Vec<&str> = CONTEXT_NAMES
-        .iter()
-        .copied()
-        .chain(globals.iter().map(String::as_str))
-        .collect();
-    let var_defined = |name: &str| {
-        playbook.doc.vars.contains_key(name)
-            || overrides.contains_key(name)
-            || playbook.tenants.iter().any(|t| t.vars.contains_key(name))
-    };
-    let mut all_vars: BTreeSet<&str> = playbook.doc.vars.keys().map(String::as_str).collect();
-    all_vars.extend(
-        playbook
-            .tenants
-            .iter()
-            .flat_map(|t| t.vars.keys().map(String::as_str)),
-    );
-    all_vars.extend(overrides.keys().map(String::as_str));
+    let known = KnownNames::new(playbook, selected, globals, overrides);
     for (piece, part) in all_pieces(step) {
-        for callee in callees(piece) {
-            if known_callees.contains(&callee) {
-                continue;
-            }
-            if is_known(env, &callee) {
-                known_callees.insert(callee);
-                continue;
-            }
-            let (what, name) = match &callee {
-                Callee::Filter(n) => ("filter", n.as_str()),
-                Callee::Test(n) => ("test", n.as_str()),
-            };
-            let mut d = Diagnostic::new(format!("unknown {what} `{name}`"))
-                .at(locate_in_piece(file, piece, name));
-            if let Callee::Filter(_) = callee {
-                let filters = known_filters(env);
-                d.message.push_str(&suggest(name, filters.iter().copied()));
-                d = d.help(format!("filters: {}", filters.join(", ")));
-            }
-            errors.push(d);
-        }
+        check_callees(env, known_callees, &playbook.source, piece, errors);
         for reference in piece.references() {
-            let mut parts = reference.split('.');
-            let head = parts.next().unwrap_or_default();
-            let second = parts.next();
-            let at = |needle: &str| locate_in_piece(file, piece, needle);
-            match head {
-                "item" | "loop" if part == Part::ForEach => errors.push(
-                    Diagnostic::new(format!("`for_each` cannot read `{head}`: it is what defines it"))
-                        .at(at(head)),
-                ),
-                // `key` without `for_each` is reported once, by the structural checks.
-                "item" | "loop" if step.step.for_each.is_none() && part == Part::Key => {}
-                "item" | "loop" if step.step.for_each.is_none() => errors.push(
-                    Diagnostic::new(format!("`{head}` is only defined in a step with `for_each`"))
-                        .at(at(head))
-                        .help("add `for_each:` with the list to loop over, or use `vars` / `tenant`"),
-                ),
-                "steps" => {
-                    let Some(id) = second else { continue };
-                    match playbook.doc.steps.iter().position(|s| s.id.as_ref().is_some_and(|i| i.value == id)) {
-                        None => {
-                            let ids = playbook.doc.steps.iter().filter_map(|s| s.id.as_ref().map(|i| i.value.as_str()));
-                            errors.push(
-                                Diagnostic::new(format!("no step has the id `{id}`{}", suggest(id, ids)))
-                                    .at(at(&format!("steps.{id}")))
-                                    .help("give the step whose output you need an `id:` and read it as `steps.ID.output`"),
-                            );
-                        }
-                        Some(i) if i == step.index => errors.push(
-                            Diagnostic::new(format!("step `{id}` reads its own output"))
-                                .at(at(&format!("steps.{id}")))
-                                .help("a step can read the output of earlier steps only"),
-                        ),
-                        Some(i) if i > step.index => errors.push(
-                            Diagnostic::new(format!(
-                                "`steps.{id}` is used before step `{id}` runs (it is step {}, this is step {})",
-                                i + 1,
-                                step.index + 1
-                            ))
-                            .at(at(&format!("steps.{id}")))
-                            .help("steps run in order within a tenant: move this step after it"),
-                        ),
-                        Some(i) if !selected[i] => errors.push(
-                            Diagnostic::new(format!("`steps.{id}` is read here, but `--tags` leaves step `{id}` out"))
-                                .at(at(&format!("steps.{id}")))
-                                .help("add one of that step's tags to `--tags`"),
-                        ),
-                        Some(_) => {
-                            if let Some(field) = parts.next().filter(|f| *f != "output") {
-                                errors.push(
-                                    Diagnostic::new(format!("`steps.{id}.{field}` does not exist"))
-                                        .at(at(&format!("steps.{id}.{field}")))
-                                        .help(format!("a step's result is `steps.{id}.output`, the list of objects its cmdlet returned")),
-                                );
-                            }
-                        }
-                    }
-                }
-                "vars" => {
-                    if let Some(name) = second
-                        && !var_defined(name)
-                        && !guarded(piece.source(), &format!("vars.{name}"))
-                    {
-                        errors.push(
-                            Diagnostic::new(format!(
-                                "`vars.{name}` is not defined anywhere{}",
-                                suggest_prefixed("vars.", name, all_vars.iter().copied())
-                            ))
-                            .at(at(&format!("vars.{name}")))
-                            .help("define it under `vars:` in the playbook or a tenant, or pass `--var NAME=VALUE`"),
-                        );
-                    }
-                }
-                _ if known_roots.contains(&head) => {}
-                _ if piece.source().contains(&format!("{head}(")) => errors.push(
-                    Diagnostic::new(format!(
-                        "unknown function `{head}`{}",
-                        suggest(head, globals.iter().map(String::as_str))
-                    ))
-                    .at(at(head))
-                    .help("functions: csv, json, yaml, lines, env, and minijinja's range, dict, namespace"),
-                ),
-                _ if var_defined(head) => errors.push(
-                    Diagnostic::new(format!("unknown variable `{head}`, did you mean `vars.{head}`?"))
-                        .at(at(head))
-                        .help("playbook and tenant variables are read through `vars`"),
-                ),
-                _ => errors.push(
-                    Diagnostic::new(format!(
-                        "unknown variable `{head}`{}",
-                        suggest(head, known_roots.iter().copied())
-                    ))
-                    .at(at(head))
-                    .help("templates can read tenant, vars, steps, and in for_each steps item and loop"),
-                ),
+            check_reference(&known, step, piece, part, &reference, errors);
+        }
+    }
+}
+
+/// What the names a step's templates read are checked against.
+struct KnownNames<'a> {
+    playbook: &'a Playbook,
+    selected: &'a [bool],
+    globals: &'a [String],
+    overrides: &'a IndexMap<String, serde_json::Value>,
+    /// The context names and the environment's globals.
+    roots: Vec<&'a str>,
+    /// Every variable defined in the playbook, a tenant or by `--var`.
+    all_vars: BTreeSet<&'a str>,
+}
+
+impl<'a> KnownNames<'a> {
+    fn new(
+        playbook: &'a Playbook,
+        selected: &'a [bool],
+        globals: &'a [String],
+        overrides: &'a IndexMap<String, serde_json::Value>,
+    ) -> Self {
+        let roots: Vec<&str> = CONTEXT_NAMES
+            .iter()
+            .copied()
+            .chain(globals.iter().map(String::as_str))
+            .collect();
+        let mut all_vars: BTreeSet<&str> = playbook.doc.vars.keys().map(String::as_str).collect();
+        all_vars.extend(
+            playbook
+                .tenants
+                .iter()
+                .flat_map(|t| t.vars.keys().map(String::as_str)),
+        );
+        all_vars.extend(overrides.keys().map(String::as_str));
+        Self {
+            playbook,
+            selected,
+            globals,
+            overrides,
+            roots,
+            all_vars,
+        }
+    }
+
+    /// True when `name` is a variable of the playbook, of a tenant, or set by `--var`.
+    fn var_defined(&self, name: &str) -> bool {
+        self.playbook.doc.vars.contains_key(name)
+            || self.overrides.contains_key(name)
+            || self
+                .playbook
+                .tenants
+                .iter()
+                .any(|t| t.vars.contains_key(name))
+    }
+
+    fn file(&self) -> &'a Arc<SourceFile> {
+        &self.playbook.source
+    }
+}
+
+/// Reports every filter and test a piece calls that the environment does not know;
+/// `known_callees` remembers those already found to exist.
+fn check_callees(
+    env: &Environment<'_>,
+    known_callees: &mut HashSet<Callee>,
+    file: &Arc<SourceFile>,
+    piece: &Piece<'_, '_>,
+    errors: &mut Diagnostics,
+) {
+    for callee in callees(piece) {
+        if known_callees.contains(&callee) {
+            continue;
+        }
+        if is_known(env, &callee) {
+            known_callees.insert(callee);
+            continue;
+        }
+        let (what, name) = match &callee {
+            Callee::Filter(n) => ("filter", n.as_str()),
+            Callee::Test(n) => ("test", n.as_str()),
+        };
+        let mut d = Diagnostic::new(format!("unknown {what} `{name}`"))
+            .at(locate_in_piece(file, piece, name));
+        if let Callee::Filter(_) = callee {
+            let filters = known_filters(env);
+            d.message.push_str(&suggest(name, filters.iter().copied()));
+            d = d.help(format!("filters: {}", filters.join(", ")));
+        }
+        errors.push(d);
+    }
+}
+
+/// Checks one name a piece reads, by its root: `item` and `loop` only under `for_each`,
+/// `steps.ID`, `vars.NAME`, and any other root.
+fn check_reference(
+    known: &KnownNames<'_>,
+    step: &CompiledStep<'_, '_>,
+    piece: &Piece<'_, '_>,
+    part: Part,
+    reference: &str,
+    errors: &mut Diagnostics,
+) {
+    let mut parts = reference.split('.');
+    let head = parts.next().unwrap_or_default();
+    let second = parts.next();
+    let at = |needle: &str| locate_in_piece(known.file(), piece, needle);
+    match head {
+        "item" | "loop" if part == Part::ForEach => errors.push(
+            Diagnostic::new(format!(
+                "`for_each` cannot read `{head}`: it is what defines it"
+            ))
+            .at(at(head)),
+        ),
+        // `key` without `for_each` is reported once, by the structural checks.
+        "item" | "loop" if step.step.for_each.is_none() && part == Part::Key => {}
+        "item" | "loop" if step.step.for_each.is_none() => errors.push(
+            Diagnostic::new(format!(
+                "`{head}` is only defined in a step with `for_each`"
+            ))
+            .at(at(head))
+            .help("add `for_each:` with the list to loop over, or use `vars` / `tenant`"),
+        ),
+        "steps" => {
+            if let Some(id) = second {
+                check_step_reference(known, step, piece, id, parts.next(), errors);
             }
         }
+        "vars" => {
+            if let Some(name) = second {
+                check_var_reference(known, piece, name, errors);
+            }
+        }
+        _ => check_root(known, piece, head, errors),
+    }
+}
+
+/// Checks `steps.ID[.FIELD]`: `ID` names an earlier step that `--tags` keeps, and the only
+/// field read is `output`.
+fn check_step_reference(
+    known: &KnownNames<'_>,
+    step: &CompiledStep<'_, '_>,
+    piece: &Piece<'_, '_>,
+    id: &str,
+    field: Option<&str>,
+    errors: &mut Diagnostics,
+) {
+    let steps = &known.playbook.doc.steps;
+    let at = |needle: &str| locate_in_piece(known.file(), piece, needle);
+    match steps
+        .iter()
+        .position(|s| s.id.as_ref().is_some_and(|i| i.value == id))
+    {
+        None => {
+            let ids = steps
+                .iter()
+                .filter_map(|s| s.id.as_ref().map(|i| i.value.as_str()));
+            errors.push(
+                Diagnostic::new(format!("no step has the id `{id}`{}", suggest(id, ids)))
+                    .at(at(&format!("steps.{id}")))
+                    .help("give the step whose output you need an `id:` and read it as `steps.ID.output`"),
+            );
+        }
+        Some(i) if i == step.index => errors.push(
+            Diagnostic::new(format!("step `{id}` reads its own output"))
+                .at(at(&format!("steps.{id}")))
+                .help("a step can read the output of earlier steps only"),
+        ),
+        Some(i) if i > step.index => errors.push(
+            Diagnostic::new(format!(
+                "`steps.{id}` is used before step `{id}` runs (it is step {}, this is step {})",
+                i + 1,
+                step.index + 1
+            ))
+            .at(at(&format!("steps.{id}")))
+            .help("steps run in order within a tenant: move this step after it"),
+        ),
+        Some(i) if !known.selected[i] => errors.push(
+            Diagnostic::new(format!(
+                "`steps.{id}` is read here, but `--tags` leaves step `{id}` out"
+            ))
+            .at(at(&format!("steps.{id}")))
+            .help("add one of that step's tags to `--tags`"),
+        ),
+        Some(_) => {
+            if let Some(field) = field.filter(|f| *f != "output") {
+                errors.push(
+                    Diagnostic::new(format!("`steps.{id}.{field}` does not exist"))
+                        .at(at(&format!("steps.{id}.{field}")))
+                        .help(format!("a step's result is `steps.{id}.output`, the list of objects its cmdlet returned")),
+                );
+            }
+        }
+    }
+}
+
+/// Checks `vars.NAME`: defined somewhere, unless every use is guarded by a default or a
+/// `defined` test.
+fn check_var_reference(
+    known: &KnownNames<'_>,
+    piece: &Piece<'_, '_>,
+    name: &str,
+    errors: &mut Diagnostics,
+) {
+    if !known.var_defined(name) && !guarded(piece.source(), &format!("vars.{name}")) {
+        errors.push(
+            Diagnostic::new(format!(
+                "`vars.{name}` is not defined anywhere{}",
+                suggest_prefixed("vars.", name, known.all_vars.iter().copied())
+            ))
+            .at(locate_in_piece(
+                known.file(),
+                piece,
+                &format!("vars.{name}"),
+            ))
+            .help(
+                "define it under `vars:` in the playbook or a tenant, or pass `--var NAME=VALUE`",
+            ),
+        );
+    }
+}
+
+/// Checks any other root: a context name or global, else an unknown function or variable.
+fn check_root(known: &KnownNames<'_>, piece: &Piece<'_, '_>, head: &str, errors: &mut Diagnostics) {
+    let at = |needle: &str| locate_in_piece(known.file(), piece, needle);
+    match head {
+        _ if known.roots.contains(&head) => {}
+        _ if piece.source().contains(&format!("{head}(")) => errors.push(
+            Diagnostic::new(format!(
+                "unknown function `{head}`{}",
+                suggest(head, known.globals.iter().map(String::as_str))
+            ))
+            .at(at(head))
+            .help("functions: csv, json, yaml, lines, env, and minijinja's range, dict, namespace"),
+        ),
+        _ if known.var_defined(head) => errors.push(
+            Diagnostic::new(format!(
+                "unknown variable `{head}`, did you mean `vars.{head}`?"
+            ))
+            .at(at(head))
+            .help("playbook and tenant variables are read through `vars`"),
+        ),
+        _ => errors.push(
+            Diagnostic::new(format!(
+                "unknown variable `{head}`{}",
+                suggest(head, known.roots.iter().copied())
+            ))
+            .at(at(head))
+            .help("templates can read tenant, vars, steps, and in for_each steps item and loop"),
+        ),
     }
 }
 

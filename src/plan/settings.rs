@@ -8,18 +8,18 @@ use crate::playbook::{OnError, Playbook, Step, verbs};
 
 /// What a step's calls are held to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StepSettings {
+pub(crate) struct StepSettings {
     /// Times a cmdlet error is retried (the client already retries what is transient).
-    pub retries: u32,
+    pub(crate) retries: u32,
     /// The bound on a whole call, throttling waits included; `None` waits throttling out.
-    pub timeout: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
     /// What a failure does to the rest of the run.
-    pub on_error: OnError,
+    pub(crate) on_error: OnError,
     /// Whether a call may be sent twice without harm: as the step says, else by its verb.
-    pub idempotent: bool,
+    pub(crate) idempotent: bool,
     /// Whether a later step reads this step's output (a resumed run needs it from the
     /// journal).
-    pub read_later: bool,
+    pub(crate) read_later: bool,
 }
 
 impl StepSettings {
@@ -44,13 +44,13 @@ impl StepSettings {
 
 /// The run's limits, per tenant and in all.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Per tenant of the playbook (by index): calls at once.
-    pub connections: Vec<usize>,
+    pub(crate) connections: Vec<usize>,
     /// Calls at once across all tenants.
-    pub max_in_flight: usize,
+    pub(crate) max_in_flight: usize,
     /// `limits.max_fail_percentage`: the tenant's and the run's.
-    pub max_fail_percentage: (Option<f64>, Option<f64>),
+    pub(crate) max_fail_percentage: (Option<f64>, Option<f64>),
 }
 
 impl Limits {

@@ -11,10 +11,10 @@ use crate::diagnostic::{Diagnostic, SourceFile, did_you_mean};
 
 /// The largest playbook or tenants file tenantry reads. Real playbooks are kilobytes; a larger
 /// file is a mistake (a log or a data dump passed by accident) and is refused before parsing.
-pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Reads a file as UTF-8 text, refusing what is too large, binary or in another encoding.
-pub fn read_source(path: &Path) -> Result<Arc<SourceFile>, Diagnostic> {
+pub(crate) fn read_source(path: &Path) -> Result<Arc<SourceFile>, Diagnostic> {
     let meta = std::fs::metadata(path).map_err(|e| io_diagnostic(path, &e))?;
     if meta.is_dir() {
         return Err(
@@ -160,39 +160,13 @@ fn yaml_diagnostic(file: &Arc<SourceFile>, e: &serde_saphyr::Error) -> Diagnosti
         inner = error;
     }
     let mut d = match inner {
-        E::SerdeUnknownField { field, expected, .. } => {
-            let mut d = Diagnostic::new(format!("unknown field `{field}`"));
-            if let Some(best) = did_you_mean(field, expected.iter().copied()) {
-                d.message = format!("unknown field `{field}`, did you mean `{best}`?");
-            } else if let Some(help) = secret_help(field) {
-                d = d.help(help);
-            }
-            d = d.help(format!("valid fields here: {}", expected.join(", ")));
-            // Inside `auth:` the parser can only point at the block; find the key itself.
-            let location = location.map(|l| find_key(file, l, field));
-            return d.at_opt(location);
-        }
+        E::SerdeUnknownField {
+            field, expected, ..
+        } => return unknown_field(file, location, field, expected),
         E::SerdeUnknownVariant {
             variant, expected, ..
-        } => {
-            let mut d = Diagnostic::new(format!("unknown value `{variant}`"));
-            if let Some(best) = did_you_mean(variant, expected.iter().copied()) {
-                d.message = format!("unknown value `{variant}`, did you mean `{best}`?");
-            }
-            let location = location.map(|l| find_key(file, l, variant));
-            return d
-                .help(format!("valid values: {}", expected.join(", ")))
-                .at_opt(location);
-        }
-        E::SerdeMissingField { field, .. } => {
-            // The parser reports the end of the mapping; point at its start instead.
-            let location = location.map(|l| mapping_start(file, l));
-            let d = Diagnostic::new(format!("missing field `{field}`")).at_opt(location);
-            return match missing_field_help(field) {
-                Some(help) => d.help(help),
-                None => d,
-            };
-        }
+        } => return unknown_value(file, location, variant, expected),
+        E::SerdeMissingField { field, .. } => return missing_field(file, location, field),
         E::DuplicateMappingKey { .. } => {
             let text = strip_position(&e.without_snippet().to_string());
             let key = text
@@ -219,6 +193,62 @@ fn yaml_diagnostic(file: &Arc<SourceFile>, e: &serde_saphyr::Error) -> Diagnosti
         other => Diagnostic::new(humanise(&strip_position(&other.to_string()))),
     };
     d.location = location;
+    add_syntax_help(file, reword_by_key(file, d))
+}
+
+/// An unknown field: the closest valid one (or where a secret belongs instead) and every
+/// valid field, located at the key itself.
+fn unknown_field(
+    file: &Arc<SourceFile>,
+    location: Option<crate::diagnostic::Location>,
+    field: &str,
+    expected: &[&str],
+) -> Diagnostic {
+    let mut d = Diagnostic::new(format!("unknown field `{field}`"));
+    if let Some(best) = did_you_mean(field, expected.iter().copied()) {
+        d.message = format!("unknown field `{field}`, did you mean `{best}`?");
+    } else if let Some(help) = secret_help(field) {
+        d = d.help(help);
+    }
+    d = d.help(format!("valid fields here: {}", expected.join(", ")));
+    // Inside `auth:` the parser can only point at the block; find the key itself.
+    let location = location.map(|l| find_key(file, l, field));
+    d.at_opt(location)
+}
+
+/// An unknown value of a choice: the closest valid one and every valid value.
+fn unknown_value(
+    file: &Arc<SourceFile>,
+    location: Option<crate::diagnostic::Location>,
+    variant: &str,
+    expected: &[&str],
+) -> Diagnostic {
+    let mut d = Diagnostic::new(format!("unknown value `{variant}`"));
+    if let Some(best) = did_you_mean(variant, expected.iter().copied()) {
+        d.message = format!("unknown value `{variant}`, did you mean `{best}`?");
+    }
+    let location = location.map(|l| find_key(file, l, variant));
+    d.help(format!("valid values: {}", expected.join(", ")))
+        .at_opt(location)
+}
+
+/// A missing field, located at the start of the mapping that lacks it.
+fn missing_field(
+    file: &Arc<SourceFile>,
+    location: Option<crate::diagnostic::Location>,
+    field: &str,
+) -> Diagnostic {
+    // The parser reports the end of the mapping; point at its start instead.
+    let location = location.map(|l| mapping_start(file, l));
+    let d = Diagnostic::new(format!("missing field `{field}`")).at_opt(location);
+    match missing_field_help(field) {
+        Some(help) => d.help(help),
+        None => d,
+    }
+}
+
+/// Rewords a type mismatch by the key it is under: "`steps` must be a list".
+fn reword_by_key(file: &Arc<SourceFile>, mut d: Diagnostic) -> Diagnostic {
     if let Some(loc) = &d.location
         && let Some(key) = key_at(file, loc)
     {
@@ -233,6 +263,12 @@ fn yaml_diagnostic(file: &Arc<SourceFile>, e: &serde_saphyr::Error) -> Diagnosti
             d.message = format!("`{key}` must be a whole number from 0 to {}", u32::MAX);
         }
     }
+    d
+}
+
+/// Adds what to fix for the common YAML slips: an unquoted `{{`, a tab, misaligned keys, an
+/// unclosed bracket.
+fn add_syntax_help(file: &Arc<SourceFile>, mut d: Diagnostic) -> Diagnostic {
     if let Some(loc) = &d.location
         && file.line_text(loc.line).contains(": {{")
     {

@@ -4,8 +4,9 @@
 pub(crate) mod load;
 mod node;
 mod select;
+mod syntax;
 mod types;
-pub mod verbs;
+pub(crate) mod verbs;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -14,20 +15,19 @@ use std::sync::{Arc, LazyLock};
 use regex::Regex;
 use serde_saphyr::Spanned;
 
-pub use load::{MAX_FILE_BYTES, read_source};
-pub use node::{Node, NodeValue, Pos};
-pub use select::select_tenants;
-pub use types::{
-    Auth, Cloud, CustomEndpoints, HumanDuration, Limits, OnError, PlaybookDoc, Step, StepDefaults,
-    Tenant, TenantLimits, TenantsSource,
-};
+pub(crate) use load::read_source;
+pub(crate) use node::{Node, NodeValue, Pos};
+pub(crate) use select::select_tenants;
+pub(crate) use syntax::is_template;
+pub(crate) use types::{Auth, OnError, PlaybookDoc, Step, TenantsSource};
+pub use types::{Cloud, CustomEndpoints, Tenant};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Location, SourceFile};
 
 /// The default number of concurrent calls per tenant: Exchange Online's per-user limit.
-pub const DEFAULT_CONNECTIONS_PER_TENANT: u32 = 3;
+pub(crate) const DEFAULT_CONNECTIONS_PER_TENANT: u32 = 3;
 /// The default number of concurrent calls across all tenants.
-pub const DEFAULT_MAX_IN_FLIGHT: u32 = 256;
+pub(crate) const DEFAULT_MAX_IN_FLIGHT: u32 = 256;
 
 /// Errors from loading and validating a playbook.
 #[derive(Debug, thiserror::Error)]
@@ -54,20 +54,20 @@ impl From<Diagnostics> for PlaybookError {
 #[derive(Debug)]
 pub struct Playbook {
     /// The playbook file as the user named it.
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// The folder data files are read from (the playbook's own folder).
     pub dir: PathBuf,
     /// The playbook's text, for locating errors.
-    pub source: Arc<SourceFile>,
+    pub(crate) source: Arc<SourceFile>,
     /// The document as written. Its `tenants` field is emptied: see [`Playbook::tenants`].
-    pub doc: PlaybookDoc,
+    pub(crate) doc: PlaybookDoc,
     /// Every tenant, from the inline list or the tenants file, in written order.
     pub tenants: Vec<Tenant>,
     /// The tenants file, when tenants come from one.
-    pub tenants_file: Option<PathBuf>,
+    pub(crate) tenants_file: Option<PathBuf>,
     /// The key each step is known by in task ids and `steps.X`: its id, else a slug of its
     /// name, else `N-cmdlet`.
-    pub step_keys: Vec<String>,
+    pub(crate) step_keys: Vec<String>,
 }
 
 impl Playbook {
@@ -159,7 +159,7 @@ impl Playbook {
     }
 
     /// The location of a spanned value in the playbook file.
-    pub fn locate<T>(&self, spanned: &Spanned<T>) -> Location {
+    pub(crate) fn locate<T>(&self, spanned: &Spanned<T>) -> Location {
         located(&self.source, spanned)
     }
 
@@ -175,12 +175,12 @@ impl Playbook {
     }
 
     /// The location of a node in the playbook file.
-    pub fn locate_node(&self, node: &Node) -> Location {
+    pub(crate) fn locate_node(&self, node: &Node) -> Location {
         self.source.at(node.pos.line, node.pos.column, 1)
     }
 
     /// The connection limit in force for a tenant.
-    pub fn connections_for(&self, tenant: &Tenant) -> u32 {
+    pub(crate) fn connections_for(&self, tenant: &Tenant) -> u32 {
         tenant
             .limits
             .connections
@@ -190,7 +190,7 @@ impl Playbook {
     }
 
     /// The global in-flight limit.
-    pub fn max_in_flight(&self) -> u32 {
+    pub(crate) fn max_in_flight(&self) -> u32 {
         self.doc
             .limits
             .max_in_flight
@@ -405,7 +405,7 @@ fn looks_like_tenant_list(text: &str) -> bool {
 /// The position of the first string inside `node` that holds template syntax.
 fn find_template(node: &Node) -> Option<Pos> {
     match &node.value {
-        NodeValue::String(s) if crate::template::is_template(s) => Some(node.pos),
+        NodeValue::String(s) if is_template(s) => Some(node.pos),
         NodeValue::Seq(items) => items.iter().find_map(find_template),
         NodeValue::Map(map) => map.values().find_map(find_template),
         _ => None,

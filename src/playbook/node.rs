@@ -10,18 +10,18 @@ use serde_saphyr::Spanned;
 
 /// Where a node was written: 1-based line and column, and the byte offset when known.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Pos {
+pub(crate) struct Pos {
     /// 1-based line.
-    pub line: usize,
+    pub(crate) line: usize,
     /// 1-based character column.
-    pub column: usize,
+    pub(crate) column: usize,
     /// Byte offset into the file, when the parser knew it.
-    pub offset: Option<usize>,
+    pub(crate) offset: Option<usize>,
 }
 
 impl Pos {
     /// Converts the parser's location.
-    pub fn from_location(loc: &serde_saphyr::Location) -> Self {
+    pub(crate) fn from_location(loc: &serde_saphyr::Location) -> Self {
         Self {
             line: usize::try_from(loc.line()).unwrap_or(0),
             column: usize::try_from(loc.column()).unwrap_or(0),
@@ -34,30 +34,30 @@ impl Pos {
 
     /// The byte offset of the position in `file` (from the line and column when the parser
     /// gave no offset).
-    pub fn offset_in(&self, file: &crate::diagnostic::SourceFile) -> usize {
+    pub(crate) fn offset_in(&self, file: &crate::diagnostic::SourceFile) -> usize {
         self.offset
             .or_else(|| file.offset_of(self.line, self.column))
             .unwrap_or(0)
     }
 
     /// The position of a spanned value.
-    pub fn of<T>(spanned: &Spanned<T>) -> Self {
+    pub(crate) fn of<T>(spanned: &Spanned<T>) -> Self {
         Self::from_location(&spanned.referenced)
     }
 }
 
 /// A YAML value with its position; maps keep their written order.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Node {
+pub(crate) struct Node {
     /// The value.
-    pub value: NodeValue,
+    pub(crate) value: NodeValue,
     /// Where it was written.
-    pub pos: Pos,
+    pub(crate) pos: Pos,
 }
 
 /// The value of a [`Node`].
 #[derive(Clone, Debug, PartialEq)]
-pub enum NodeValue {
+pub(crate) enum NodeValue {
     /// `~`, `null` or nothing.
     Null,
     /// `true` / `false`.
@@ -74,7 +74,8 @@ pub enum NodeValue {
 
 impl Node {
     /// A node built in code rather than read from a file.
-    pub fn synthetic(value: NodeValue) -> Self {
+    #[cfg(test)]
+    pub(crate) fn synthetic(value: NodeValue) -> Self {
         Self {
             value,
             pos: Pos::default(),
@@ -82,7 +83,7 @@ impl Node {
     }
 
     /// The string, when the node is one.
-    pub fn as_str(&self) -> Option<&str> {
+    pub(crate) fn as_str(&self) -> Option<&str> {
         match &self.value {
             NodeValue::String(s) => Some(s),
             _ => None,
@@ -90,7 +91,7 @@ impl Node {
     }
 
     /// The node as plain JSON, dropping positions.
-    pub fn to_json(&self) -> serde_json::Value {
+    pub(crate) fn to_json(&self) -> serde_json::Value {
         match &self.value {
             NodeValue::Null => serde_json::Value::Null,
             NodeValue::Bool(b) => serde_json::Value::Bool(*b),

@@ -10,7 +10,10 @@ use crate::diagnostic::suggest;
 /// tenant is included before exclusions apply. Unknown names and tags are errors: a typo in a
 /// selector must not quietly select nothing, or everything.
 /// Returns the selected tenants as indexes into `tenants`, in written order.
-pub fn select_tenants(tenants: &[Tenant], patterns: &[String]) -> Result<Vec<usize>, Diagnostics> {
+pub(crate) fn select_tenants(
+    tenants: &[Tenant],
+    patterns: &[String],
+) -> Result<Vec<usize>, Diagnostics> {
     let terms: Vec<&str> = patterns
         .iter()
         .flat_map(|p| p.split(','))
@@ -33,46 +36,7 @@ pub fn select_tenants(tenants: &[Tenant], patterns: &[String]) -> Result<Vec<usi
             Some(rest) => (true, rest),
             None => (false, *term),
         };
-        let matches: Vec<bool> = if body == "all" {
-            vec![true; tenants.len()]
-        } else if let Some(tag) = body.strip_prefix("tag:") {
-            let m: Vec<bool> = tenants
-                .iter()
-                .map(|t| t.tags.iter().any(|x| x == tag))
-                .collect();
-            if !m.contains(&true) {
-                let mut known: Vec<&str> = tenants
-                    .iter()
-                    .flat_map(|t| t.tags.iter().map(String::as_str))
-                    .collect();
-                known.sort_unstable();
-                known.dedup();
-                errors.push(
-                    Diagnostic::new(format!(
-                        "no tenant has the tag `{tag}`{}",
-                        suggest(tag, known.iter().copied())
-                    ))
-                    .help(if known.is_empty() {
-                        "no tenant has any tags".to_owned()
-                    } else {
-                        format!("tags in use: {}", known.join(", "))
-                    }),
-                );
-            }
-            m
-        } else {
-            let m: Vec<bool> = tenants.iter().map(|t| t.name() == body).collect();
-            if !m.contains(&true) {
-                errors.push(
-                    Diagnostic::new(format!(
-                        "no tenant is named `{body}`{}",
-                        suggest(body, tenants.iter().map(Tenant::name))
-                    ))
-                    .help("select by name, by tag with `tag:NAME`, and exclude with `!`"),
-                );
-            }
-            m
-        };
+        let matches = term_matches(tenants, body, &mut errors);
         if negated {
             for (e, m) in exclude.iter_mut().zip(&matches) {
                 *e |= m;
@@ -98,4 +62,59 @@ pub fn select_tenants(tenants: &[Tenant], patterns: &[String]) -> Result<Vec<usi
         .into());
     }
     Ok(chosen)
+}
+
+/// Which tenants one term (`all`, `tag:TAG` or `NAME`, without its `!`) matches, reporting a
+/// term that matches none.
+fn term_matches(tenants: &[Tenant], body: &str, errors: &mut Diagnostics) -> Vec<bool> {
+    if body == "all" {
+        vec![true; tenants.len()]
+    } else if let Some(tag) = body.strip_prefix("tag:") {
+        tagged(tenants, tag, errors)
+    } else {
+        named(tenants, body, errors)
+    }
+}
+
+/// The tenants with the tag `tag`; none is an error listing the tags in use.
+fn tagged(tenants: &[Tenant], tag: &str, errors: &mut Diagnostics) -> Vec<bool> {
+    let m: Vec<bool> = tenants
+        .iter()
+        .map(|t| t.tags.iter().any(|x| x == tag))
+        .collect();
+    if !m.contains(&true) {
+        let mut known: Vec<&str> = tenants
+            .iter()
+            .flat_map(|t| t.tags.iter().map(String::as_str))
+            .collect();
+        known.sort_unstable();
+        known.dedup();
+        errors.push(
+            Diagnostic::new(format!(
+                "no tenant has the tag `{tag}`{}",
+                suggest(tag, known.iter().copied())
+            ))
+            .help(if known.is_empty() {
+                "no tenant has any tags".to_owned()
+            } else {
+                format!("tags in use: {}", known.join(", "))
+            }),
+        );
+    }
+    m
+}
+
+/// The tenant named `name`; none is an error suggesting the closest name.
+fn named(tenants: &[Tenant], name: &str, errors: &mut Diagnostics) -> Vec<bool> {
+    let m: Vec<bool> = tenants.iter().map(|t| t.name() == name).collect();
+    if !m.contains(&true) {
+        errors.push(
+            Diagnostic::new(format!(
+                "no tenant is named `{name}`{}",
+                suggest(name, tenants.iter().map(Tenant::name))
+            ))
+            .help("select by name, by tag with `tag:NAME`, and exclude with `!`"),
+        );
+    }
+    m
 }

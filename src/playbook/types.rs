@@ -19,35 +19,39 @@ use crate::diagnostic::SourceFile;
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(title = "tenantry playbook")]
-pub struct PlaybookDoc {
+pub(crate) struct PlaybookDoc {
     /// The playbook language version; only `1` exists.
     #[schemars(with = "u32", extend("const" = 1))]
-    pub version: Spanned<u32>,
+    pub(crate) version: Spanned<u32>,
     /// A human name for the playbook, shown in plans and reports.
-    pub name: String,
+    pub(crate) name: String,
     /// What the playbook does and why; free text.
     #[serde(default)]
-    pub description: Option<String>,
+    #[expect(
+        dead_code,
+        reason = "free text for the playbook's readers; only parsed and checked"
+    )]
+    pub(crate) description: Option<String>,
     /// The tenants: an inline list, or the path of a YAML file holding that list (relative to
     /// the playbook).
-    pub tenants: TenantsSource,
+    pub(crate) tenants: TenantsSource,
     /// Variables available to templates as `vars.NAME`; tenant vars and `--var` override them.
     #[serde(default)]
-    pub vars: IndexMap<String, Node>,
+    pub(crate) vars: IndexMap<String, Node>,
     /// Concurrency limits.
     #[serde(default)]
-    pub limits: Limits,
+    pub(crate) limits: Limits,
     /// Settings every step inherits unless it sets its own.
     #[serde(default)]
-    pub defaults: StepDefaults,
+    pub(crate) defaults: StepDefaults,
     /// The steps, run in order within each tenant.
-    pub steps: Vec<Step>,
+    pub(crate) steps: Vec<Step>,
 }
 
 /// Where the tenants come from.
 #[derive(Debug, JsonSchema)]
 #[schemars(untagged)]
-pub enum TenantsSource {
+pub(crate) enum TenantsSource {
     /// The path of a YAML file holding a list of tenants, relative to the playbook.
     #[schemars(with = "String")]
     File(Spanned<String>),
@@ -114,43 +118,43 @@ impl<'de> Deserialize<'de> for TenantsSource {
 pub struct Tenant {
     /// A short unique name used in selectors, task ids and reports (letters, digits, `.`, `_`, `-`).
     #[schemars(with = "String")]
-    pub name: Spanned<String>,
+    pub(crate) name: Spanned<String>,
     /// The organization: its initial domain (`contoso.onmicrosoft.com`) or its tenant GUID.
     #[schemars(with = "String")]
     pub organization: Spanned<String>,
     /// The Microsoft cloud the tenant lives in.
     #[serde(default)]
-    pub cloud: Cloud,
+    pub(crate) cloud: Cloud,
     /// Endpoints for `cloud: custom`; not allowed with any other cloud.
     #[serde(default)]
-    pub endpoints: Option<CustomEndpoints>,
+    pub(crate) endpoints: Option<CustomEndpoints>,
     /// Labels for selecting tenants with `--limit tag:NAME`.
     #[serde(default)]
-    pub tags: Vec<String>,
+    pub(crate) tags: Vec<String>,
     /// How to sign in; secrets are named by environment variable or file, never written inline.
     /// Optional for `cloud: sandbox`.
     #[serde(default)]
     #[schemars(with = "Option<Auth>")]
-    pub auth: Option<Spanned<Auth>>,
+    pub(crate) auth: Option<Spanned<Auth>>,
     /// A customer organization to manage with this identity (partner / GDAP access).
     #[serde(default)]
     #[schemars(with = "Option<String>")]
-    pub delegated_organization: Option<Spanned<String>>,
+    pub(crate) delegated_organization: Option<Spanned<String>>,
     /// Variables for this tenant; they override the playbook's vars.
     #[serde(default)]
-    pub vars: IndexMap<String, Node>,
+    pub(crate) vars: IndexMap<String, Node>,
     /// Limits for this tenant; they override the playbook's.
     #[serde(default)]
-    pub limits: TenantLimits,
+    pub(crate) limits: TenantLimits,
     /// The file this tenant was read from (the playbook or a tenants file).
     #[serde(skip)]
     #[schemars(skip)]
-    pub source: Option<Arc<SourceFile>>,
+    pub(crate) source: Option<Arc<SourceFile>>,
 }
 
 impl Tenant {
     /// The tenant's name.
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name.value
     }
 }
@@ -180,7 +184,7 @@ pub enum Cloud {
 
 impl Cloud {
     /// The name as written in YAML.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Cloud::Worldwide => "worldwide",
             Cloud::Gcc => "gcc",
@@ -199,17 +203,17 @@ impl Cloud {
 #[serde(deny_unknown_fields)]
 pub struct CustomEndpoints {
     /// Base URL of the Exchange admin API host, e.g. `https://outlook.example.net`.
-    pub rest: String,
+    pub(crate) rest: String,
     /// The sign-in authority, e.g. `https://login.example.net`.
-    pub authority: String,
+    pub(crate) authority: String,
     /// The token scope, e.g. `https://outlook.example.net/.default`.
-    pub scope: String,
+    pub(crate) scope: String,
 }
 
 /// How tenantry signs in to a tenant. Secrets come from environment variables or files only.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Auth {
+pub(crate) enum Auth {
     /// App-only sign-in with a certificate: a signed JWT client assertion.
     Certificate {
         /// The application (client) id of the app registration.
@@ -277,7 +281,7 @@ pub enum Auth {
 
 impl Auth {
     /// The method's name as written in YAML.
-    pub fn method(&self) -> &'static str {
+    pub(crate) fn method(&self) -> &'static str {
         match self {
             Auth::Certificate { .. } => "certificate",
             Auth::ClientSecret { .. } => "client_secret",
@@ -292,26 +296,26 @@ impl Auth {
 /// Playbook-wide concurrency limits.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Concurrent calls per tenant (default 3, Exchange Online's per-user connection limit).
     #[serde(default)]
     #[schemars(with = "Option<u32>", range(min = 1, max = 64))]
-    pub connections_per_tenant: Option<Spanned<u32>>,
+    pub(crate) connections_per_tenant: Option<Spanned<u32>>,
     /// Concurrent calls across all tenants (default 256).
     #[serde(default)]
     #[schemars(with = "Option<u32>", range(min = 1))]
-    pub max_in_flight: Option<Spanned<u32>>,
+    pub(crate) max_in_flight: Option<Spanned<u32>>,
     /// Stop dispatching when this percentage of finished tasks has failed: a number for
     /// each tenant and the whole run alike, or `{ tenant: N, run: M }`. Checked once 10
     /// tasks (of the tenant, or of the run) have finished.
     #[serde(default)]
-    pub max_fail_percentage: Option<MaxFailPercentage>,
+    pub(crate) max_fail_percentage: Option<MaxFailPercentage>,
 }
 
 /// `limits.max_fail_percentage`.
 #[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
 #[serde(untagged)]
-pub enum MaxFailPercentage {
+pub(crate) enum MaxFailPercentage {
     /// The same limit for each tenant and for the run.
     Both(#[schemars(range(min = 0, max = 100))] f64),
     /// Separate limits.
@@ -321,20 +325,20 @@ pub enum MaxFailPercentage {
 /// `limits.max_fail_percentage: { tenant, run }`.
 #[derive(Clone, Copy, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct FailLimits {
+pub(crate) struct FailLimits {
     /// For each tenant: it stops, the others go on.
     #[serde(default)]
     #[schemars(range(min = 0, max = 100))]
-    pub tenant: Option<f64>,
+    pub(crate) tenant: Option<f64>,
     /// For the whole run: every tenant stops.
     #[serde(default)]
     #[schemars(range(min = 0, max = 100))]
-    pub run: Option<f64>,
+    pub(crate) run: Option<f64>,
 }
 
 impl MaxFailPercentage {
     /// The tenant's limit and the run's.
-    pub fn limits(self) -> (Option<f64>, Option<f64>) {
+    pub(crate) fn limits(self) -> (Option<f64>, Option<f64>) {
         match self {
             MaxFailPercentage::Both(p) => (Some(p), Some(p)),
             MaxFailPercentage::Each(l) => (l.tenant, l.run),
@@ -345,17 +349,17 @@ impl MaxFailPercentage {
 /// Per-tenant limits.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct TenantLimits {
+pub(crate) struct TenantLimits {
     /// Concurrent calls for this tenant; overrides `limits.connections_per_tenant`.
     #[serde(default)]
     #[schemars(with = "Option<u32>", range(min = 1, max = 64))]
-    pub connections: Option<Spanned<u32>>,
+    pub(crate) connections: Option<Spanned<u32>>,
 }
 
 /// What a failing task does to the rest of the run.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
-pub enum OnError {
+pub(crate) enum OnError {
     /// Record the failure and go on with the tenant's next tasks.
     Continue,
     /// Stop this tenant's remaining steps; other tenants go on.
@@ -368,75 +372,75 @@ pub enum OnError {
 /// Settings every step inherits.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct StepDefaults {
+pub(crate) struct StepDefaults {
     /// Default for `on_error` (default `stop-tenant`).
     #[serde(default)]
-    pub on_error: Option<OnError>,
+    pub(crate) on_error: Option<OnError>,
     /// Default for `retries` (default 0).
     #[serde(default)]
-    pub retries: Option<u32>,
+    pub(crate) retries: Option<u32>,
     /// Default for `timeout` (default 15m, the service's own cmdlet timeout).
     #[serde(default)]
-    pub timeout: Option<HumanDuration>,
+    pub(crate) timeout: Option<HumanDuration>,
 }
 
 /// One cmdlet, run once per tenant or once per item of `for_each`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Step {
+pub(crate) struct Step {
     /// An id other steps use to read this step's output (`steps.ID.output`); also names the
     /// step in task ids.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
-    pub id: Option<Spanned<String>>,
+    pub(crate) id: Option<Spanned<String>>,
     /// A human name for the step.
     #[serde(default)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// The Exchange Online cmdlet, Verb-Noun (e.g. `Set-Mailbox`).
     #[schemars(with = "String")]
-    pub cmdlet: Spanned<String>,
+    pub(crate) cmdlet: Spanned<String>,
     /// The cmdlet's parameters; values may be templates.
     #[serde(default)]
-    pub params: IndexMap<String, Node>,
+    pub(crate) params: IndexMap<String, Node>,
     /// Run once per item: a list, or a template that yields a list (`{{ steps.x.output }}`,
     /// `{{ csv('users.csv') }}`).
     #[serde(default)]
-    pub for_each: Option<Node>,
+    pub(crate) for_each: Option<Node>,
     /// The item's key in task ids (a template over `item`). By default: a string or number item
     /// itself; a mapping's Identity, UserPrincipalName, PrimarySmtpAddress, Email, Name or
     /// similar; else its values joined with commas; else a hash of the item.
     #[serde(default)]
-    pub key: Option<Node>,
+    pub(crate) key: Option<Node>,
     /// Run only when this is true: a template, a bare expression, or a boolean.
     #[serde(default)]
-    pub when: Option<Node>,
+    pub(crate) when: Option<Node>,
     /// What a failure does to the rest of the run.
     #[serde(default)]
-    pub on_error: Option<OnError>,
+    pub(crate) on_error: Option<OnError>,
     /// How many times to retry a failed cmdlet (transient service errors are always retried).
     #[serde(default)]
-    pub retries: Option<u32>,
+    pub(crate) retries: Option<u32>,
     /// Whether sending the call twice does no harm, so that `run --resume` may send again a
     /// call whose outcome a killed run never learned. Default: true for `Set-` cmdlets (and
     /// read-only ones), false for the rest.
     #[serde(default)]
-    pub idempotent: Option<bool>,
+    pub(crate) idempotent: Option<bool>,
     /// How long one call may take, e.g. `90s`, `5m`.
     #[serde(default)]
-    pub timeout: Option<HumanDuration>,
+    pub(crate) timeout: Option<HumanDuration>,
     /// Labels for selecting steps with `--tags`.
     #[serde(default)]
-    pub tags: Vec<String>,
+    pub(crate) tags: Vec<String>,
 }
 
 /// A duration written as a number with a unit: `500ms`, `90s`, `5m`, `1h30m`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 #[schemars(with = "String")]
-pub struct HumanDuration(pub Duration);
+pub(crate) struct HumanDuration(pub(crate) Duration);
 
 impl HumanDuration {
     /// Parses `500ms`, `90s`, `5m`, `1h30m`, `2d`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
         let bad = || {
             format!(
                 "invalid duration `{text}`: write a number with a unit, like 500ms, 90s, 5m or 1h30m"

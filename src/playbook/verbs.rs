@@ -117,7 +117,7 @@ static CMDLET: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^([A-Za-z]+)-([A-Za-z][A-Za-z0-9]*)$").expect("valid regex"));
 
 /// True when the cmdlet's verb only reads (`Get-`, `Test-`, `Search-`, `Export-`).
-pub fn is_read_only(cmdlet: &str) -> bool {
+pub(crate) fn is_read_only(cmdlet: &str) -> bool {
     cmdlet
         .split_once('-')
         .is_some_and(|(verb, _)| READ_ONLY_VERBS.iter().any(|v| v.eq_ignore_ascii_case(verb)))
@@ -125,7 +125,7 @@ pub fn is_read_only(cmdlet: &str) -> bool {
 
 /// Whether sending the cmdlet twice does no harm unless a step says otherwise: reads, and
 /// `Set-` cmdlets, which set a value to what it already is the second time.
-pub fn is_idempotent(cmdlet: &str) -> bool {
+pub(crate) fn is_idempotent(cmdlet: &str) -> bool {
     is_read_only(cmdlet)
         || cmdlet
             .split_once('-')

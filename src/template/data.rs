@@ -10,7 +10,7 @@ use minijinja::value::{Kwargs, Serde, Value};
 use minijinja::{Environment, Error, ErrorKind};
 
 /// The largest data file a template may read.
-pub const MAX_DATA_BYTES: u64 = 256 * 1024 * 1024;
+pub(crate) const MAX_DATA_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Data files read so far, keyed by canonical path and reader, shared by every template.
 #[derive(Debug)]

@@ -14,9 +14,7 @@ use minijinja::value::{Enumerator, Object, Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, Expression, Template, UndefinedBehavior};
 
 use crate::diagnostic::{Diagnostic, Location, SourceFile, did_you_mean};
-use crate::playbook::{Node, NodeValue, Pos};
-
-pub use data::MAX_DATA_BYTES;
+use crate::playbook::{Node, NodeValue, Pos, is_template};
 
 /// minijinja's built-in filters (with the features tenantry enables) and tenantry's own, for
 /// suggestions when a filter name is misspelt.
@@ -90,7 +88,7 @@ const FILTER_NAMES: &[&str] = &[
 ];
 
 /// The names every template can read.
-pub const CONTEXT_NAMES: &[&str] = &["tenant", "vars", "steps", "item", "loop"];
+pub(crate) const CONTEXT_NAMES: &[&str] = &["tenant", "vars", "steps", "item", "loop"];
 
 /// Builds the environment templates compile and render in. `dir` is the playbook's folder,
 /// the root data functions read from.
@@ -107,12 +105,12 @@ pub fn environment<'s>(dir: &Path) -> Environment<'s> {
 }
 
 /// The names of the environment's global functions (`csv`, `range`, …).
-pub fn global_names(env: &Environment<'_>) -> Vec<String> {
+pub(crate) fn global_names(env: &Environment<'_>) -> Vec<String> {
     env.globals().map(|(name, _)| name.to_owned()).collect()
 }
 
 /// One compiled template string and where it was written.
-pub struct Piece<'e, 's> {
+pub(crate) struct Piece<'e, 's> {
     kind: PieceKind<'e, 's>,
     /// The text that was compiled: the inner expression of `{{ expr }}`, or the whole template.
     source: &'s str,
@@ -139,7 +137,7 @@ impl fmt::Debug for Piece<'_, '_> {
 impl<'e, 's> Piece<'e, 's> {
     /// Names the template reads but does not define, with attribute chains
     /// (`steps.users.output`, `vars.retention`).
-    pub fn references(&self) -> Vec<String> {
+    pub(crate) fn references(&self) -> Vec<String> {
         let mut names: Vec<String> = match &self.kind {
             PieceKind::Expr(e) => e.undeclared_variables(true).into_iter().collect(),
             PieceKind::Text(t) => t.undeclared_variables(true).into_iter().collect(),
@@ -149,12 +147,12 @@ impl<'e, 's> Piece<'e, 's> {
     }
 
     /// The compiled text.
-    pub fn source(&self) -> &'s str {
+    pub(crate) fn source(&self) -> &'s str {
         self.source
     }
 
     /// Where the value holding the template was written.
-    pub fn pos(&self) -> Pos {
+    pub(crate) fn pos(&self) -> Pos {
         self.pos
     }
 
@@ -192,7 +190,7 @@ impl<'e, 's> Piece<'e, 's> {
 
 /// A playbook value compiled for rendering: literals are kept as JSON, templates compiled once.
 #[derive(Debug)]
-pub enum Compiled<'e, 's> {
+pub(crate) enum Compiled<'e, 's> {
     /// A value without templates.
     Literal(serde_json::Value),
     /// A template string.
@@ -206,16 +204,11 @@ pub enum Compiled<'e, 's> {
 /// The longest template string tenantry compiles. minijinja's compiler recurses per operator,
 /// so a pathological template of a few hundred kilobytes would exhaust the stack; no real
 /// cmdlet parameter comes near this.
-pub const MAX_TEMPLATE_CHARS: usize = 16 * 1024;
-
-/// True when `s` holds template syntax (`{{`, `{%` or `{#`).
-pub fn is_template(s: &str) -> bool {
-    s.contains("{{") || s.contains("{%") || s.contains("{#")
-}
+pub(crate) const MAX_TEMPLATE_CHARS: usize = 16 * 1024;
 
 /// The inner text when `s` has the shape of exactly one `{{ expr }}` (a block scalar's final
 /// line break allowed). Whether the inner text is one expression is decided by compiling it.
-pub fn whole_expression(s: &str) -> Option<&str> {
+pub(crate) fn whole_expression(s: &str) -> Option<&str> {
     let s = s.strip_suffix('\n').unwrap_or(s);
     let inner = s.strip_prefix("{{")?.strip_suffix("}}")?;
     let inner = inner.strip_prefix('-').unwrap_or(inner);
@@ -224,7 +217,7 @@ pub fn whole_expression(s: &str) -> Option<&str> {
 
 impl<'e, 's> Compiled<'e, 's> {
     /// Compiles a node: strings holding `{{`, `{%` or `{#` become templates.
-    pub fn compile(
+    pub(crate) fn compile(
         env: &'e Environment<'s>,
         node: &'s Node,
         file: &Arc<SourceFile>,
@@ -249,7 +242,7 @@ impl<'e, 's> Compiled<'e, 's> {
     }
 
     /// Compiles a condition: a boolean, a template, or a bare expression (`x == 'y'`).
-    pub fn compile_condition(
+    pub(crate) fn compile_condition(
         env: &'e Environment<'s>,
         node: &'s Node,
         file: &Arc<SourceFile>,
@@ -279,7 +272,7 @@ impl<'e, 's> Compiled<'e, 's> {
     }
 
     /// Every template piece inside, in written order.
-    pub fn pieces(&self) -> Vec<&Piece<'e, 's>> {
+    pub(crate) fn pieces(&self) -> Vec<&Piece<'e, 's>> {
         let mut out = Vec::new();
         self.collect_pieces(&mut out);
         out
@@ -295,7 +288,7 @@ impl<'e, 's> Compiled<'e, 's> {
     }
 
     /// Renders to a template value (lists and mappings stay structured).
-    pub fn render_value(&self, scope: &Value) -> Result<Value, RenderError<'s>> {
+    pub(crate) fn render_value(&self, scope: &Value) -> Result<Value, RenderError<'s>> {
         Ok(match self {
             Compiled::Literal(json) => Value::from(minijinja::value::Serde(json)),
             Compiled::Template(p) => p.eval(scope)?,
@@ -304,13 +297,13 @@ impl<'e, 's> Compiled<'e, 's> {
     }
 
     /// Renders to JSON, the form cmdlet parameters are sent in.
-    pub fn render(&self, scope: &Value) -> Result<serde_json::Value, RenderError<'s>> {
+    pub(crate) fn render(&self, scope: &Value) -> Result<serde_json::Value, RenderError<'s>> {
         self.preview(scope, &|_| false)
     }
 
     /// Renders what can be rendered now and leaves the templates `later` picks as written:
     /// how a plan shows the parameters of a step that expands at run time.
-    pub fn preview(
+    pub(crate) fn preview(
         &self,
         scope: &Value,
         later: &dyn Fn(&Piece<'e, 's>) -> bool,
@@ -337,7 +330,7 @@ impl<'e, 's> Compiled<'e, 's> {
 
     /// Renders a condition: templates that render to text are false when they read `false`,
     /// `no`, `0`, `none` or nothing (any case), as in Ansible.
-    pub fn render_condition(&self, scope: &Value) -> Result<bool, RenderError<'s>> {
+    pub(crate) fn render_condition(&self, scope: &Value) -> Result<bool, RenderError<'s>> {
         Ok(match self {
             Compiled::Literal(json) => truthy_json(json),
             Compiled::Template(p) => {
@@ -430,7 +423,7 @@ fn compile_piece<'e, 's>(
 
 /// A filter or test name a template uses, found by reading its text.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Callee {
+pub(crate) enum Callee {
     /// `value | name`
     Filter(String),
     /// `value is name`
@@ -439,7 +432,7 @@ pub enum Callee {
 
 /// The filters and tests a piece names. minijinja resolves them only when rendering, so a
 /// misspelt filter in a step that expands at run time would otherwise surface mid-run.
-pub fn callees(piece: &Piece<'_, '_>) -> Vec<Callee> {
+pub(crate) fn callees(piece: &Piece<'_, '_>) -> Vec<Callee> {
     static FILTER: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(r"\|\s*([A-Za-z_][A-Za-z0-9_]*)").expect("valid regex")
     });
@@ -520,7 +513,7 @@ fn strip_strings(code: &str) -> String {
 }
 
 /// Whether `env` knows the filter or test, asked by rendering a probe that uses it.
-pub fn is_known(env: &Environment<'_>, callee: &Callee) -> bool {
+pub(crate) fn is_known(env: &Environment<'_>, callee: &Callee) -> bool {
     let (probe, unknown) = match callee {
         Callee::Filter(name) => (format!("{{{{ none | {name} }}}}"), ErrorKind::UnknownFilter),
         Callee::Test(name) => (format!("{{{{ none is {name} }}}}"), ErrorKind::UnknownTest),
@@ -532,7 +525,7 @@ pub fn is_known(env: &Environment<'_>, callee: &Callee) -> bool {
 }
 
 /// The filters `env` knows among the names tenantry suggests from.
-pub fn known_filters(env: &Environment<'_>) -> Vec<&'static str> {
+pub(crate) fn known_filters(env: &Environment<'_>) -> Vec<&'static str> {
     FILTER_NAMES
         .iter()
         .copied()
@@ -541,7 +534,7 @@ pub fn known_filters(env: &Environment<'_>) -> Vec<&'static str> {
 }
 
 /// A template value as JSON. Undefined cannot reach here under strict undefined.
-pub fn to_json(value: &Value) -> Result<serde_json::Value, Error> {
+pub(crate) fn to_json(value: &Value) -> Result<serde_json::Value, Error> {
     match value.kind() {
         ValueKind::Undefined => {
             return Err(Error::new(
@@ -568,7 +561,7 @@ pub fn to_json(value: &Value) -> Result<serde_json::Value, Error> {
 
 /// A template failure with what is needed to point at it in the playbook.
 #[derive(Debug)]
-pub struct RenderError<'s> {
+pub(crate) struct RenderError<'s> {
     error: Error,
     source: &'s str,
     pos: Pos,
@@ -622,7 +615,7 @@ impl<'s> RenderError<'s> {
     }
 
     /// What went wrong, without location.
-    pub fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         match (self.error.kind(), self.snippet()) {
             (ErrorKind::UndefinedError, Some(s)) => format!("`{s}` is undefined"),
             (ErrorKind::SyntaxError, _) => format!(
@@ -649,7 +642,7 @@ impl<'s> RenderError<'s> {
     }
 
     /// A located diagnostic in `file`, the file the template was written in.
-    pub fn diagnostic(&self, file: &Arc<SourceFile>) -> Diagnostic {
+    pub(crate) fn diagnostic(&self, file: &Arc<SourceFile>) -> Diagnostic {
         let mut d = Diagnostic::new(self.message()).at(self.location(file));
         if let Some(h) = &self.hint {
             d = d.help(h.clone());
@@ -758,16 +751,16 @@ fn undefined_hint(snippet: &str, scope: &Value) -> Option<String> {
 /// What a template sees while one task is expanded: `tenant`, `vars`, `steps`, and inside
 /// `for_each`, `item` and `loop`.
 #[derive(Debug)]
-pub struct Scope {
+pub(crate) struct Scope {
     /// The per-tenant part, shared by every task of the tenant.
-    pub base: Arc<TenantScope>,
+    pub(crate) base: Arc<TenantScope>,
     /// The current item of `for_each`.
-    pub item: Option<Value>,
+    pub(crate) item: Option<Value>,
     /// `loop.index`, `loop.index0`, `loop.first`, `loop.last`, `loop.length`.
-    pub loop_info: Option<Value>,
+    pub(crate) loop_info: Option<Value>,
 }
 
-/// The parts of a [`Scope`] that are the same for every task of a tenant.
+/// The parts of a `Scope` that are the same for every task of a tenant.
 #[derive(Debug)]
 pub struct TenantScope {
     /// `tenant`: name, organization, cloud, tags, vars.
@@ -780,7 +773,7 @@ pub struct TenantScope {
 
 impl Scope {
     /// A scope without an item.
-    pub fn tenant(base: &Arc<TenantScope>) -> Value {
+    pub(crate) fn tenant(base: &Arc<TenantScope>) -> Value {
         Value::from_object(Scope {
             base: Arc::clone(base),
             item: None,
@@ -789,7 +782,7 @@ impl Scope {
     }
 
     /// A scope for item `index` of `length`.
-    pub fn item(base: &Arc<TenantScope>, item: Value, index: usize, length: usize) -> Value {
+    pub(crate) fn item(base: &Arc<TenantScope>, item: Value, index: usize, length: usize) -> Value {
         let loop_info: indexmap::IndexMap<Value, Value> = [
             ("index", Value::from(index + 1)),
             ("index0", Value::from(index)),
