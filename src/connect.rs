@@ -99,9 +99,22 @@ pub async fn connect(
         Outcome { tenant, result }
     });
     let outcomes = futures_util::future::join_all(checks).await;
+    let ok = print(&outcomes, &options.cmdlet, out);
+    if let Some(sandbox) = sandbox {
+        sandbox.shutdown().await;
+    }
+    Ok(match ok {
+        n if n == outcomes.len() => exit::OK,
+        0 => exit::NO_TENANT_REACHED,
+        _ => exit::TASKS_FAILED,
+    })
+}
+
+/// A line per tenant: who is connected where, or what failed; how many connected.
+fn print(outcomes: &[Outcome], cmdlet: &str, out: &mut dyn Write) -> usize {
     let width = outcomes.iter().map(|o| o.tenant.len()).max().unwrap_or(6);
     let mut ok = 0;
-    for o in &outcomes {
+    for o in outcomes {
         let written = match &o.result {
             Ok(c) => {
                 ok += 1;
@@ -111,7 +124,7 @@ pub async fn connect(
                     c.who,
                     c.tenant_id,
                     c.expires_in.as_secs() / 60,
-                    options.cmdlet,
+                    cmdlet,
                     c.round_trip.as_millis()
                 );
                 if let Some(skew) = c.skew.filter(|s| s.abs() > 300) {
@@ -128,14 +141,7 @@ pub async fn connect(
         };
         let _ = written;
     }
-    if let Some(sandbox) = sandbox {
-        sandbox.shutdown().await;
-    }
-    Ok(match ok {
-        n if n == outcomes.len() => exit::OK,
-        0 => exit::NO_TENANT_REACHED,
-        _ => exit::TASKS_FAILED,
-    })
+    ok
 }
 
 /// Who the token says is signed in, to which tenant, and for how long; `skew` is the sign-in

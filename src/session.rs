@@ -236,23 +236,51 @@ fn is_guid(s: &str) -> bool {
             .all(|g| g.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
-/// The client id and credential an auth block names, read from its files or environment.
-fn credential(playbook: &Playbook, auth: &Auth) -> Result<(String, Credential), String> {
-    let path = |p: &Path| -> PathBuf {
-        if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            playbook.dir.join(p)
-        }
-    };
-    // A secret from an environment variable or a file (`what` names the pair in messages).
-    let read_secret = |env: &Option<String>, file: &Option<PathBuf>, what: &str| match (env, file) {
+/// A path from the playbook, relative to its folder.
+fn resolve(playbook: &Playbook, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        playbook.dir.join(p)
+    }
+}
+
+/// A secret from an environment variable or a file (`what` names the pair in messages).
+fn read_secret(
+    playbook: &Playbook,
+    env: &Option<String>,
+    file: &Option<PathBuf>,
+    what: &str,
+) -> Result<String, String> {
+    match (env, file) {
         (Some(var), _) => std::env::var(var)
             .map_err(|_| format!("the environment variable {var} ({what}_env) is not set")),
-        (None, Some(file)) => std::fs::read_to_string(path(file))
+        (None, Some(file)) => std::fs::read_to_string(resolve(playbook, file))
             .map(|s| s.trim().to_string())
             .map_err(|e| format!("cannot read {what}_file {}: {e}", file.display())),
         (None, None) => Err(format!("give {what}_env or {what}_file")),
+    }
+}
+
+/// The federated token's file: the playbook's, else the one the platform names.
+fn federated_token_file(playbook: &Playbook, file: Option<&Path>) -> Result<PathBuf, String> {
+    match file {
+        Some(file) => Ok(resolve(playbook, file)),
+        None => std::env::var_os("AZURE_FEDERATED_TOKEN_FILE")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .ok_or_else(|| {
+                "federated needs token_file, or AZURE_FEDERATED_TOKEN_FILE set by the platform"
+                    .to_string()
+            }),
+    }
+}
+
+/// The client id and credential an auth block names, read from its files or environment.
+fn credential(playbook: &Playbook, auth: &Auth) -> Result<(String, Credential), String> {
+    let path = |p: &Path| resolve(playbook, p);
+    let read_secret = |env: &Option<String>, file: &Option<PathBuf>, what: &str| {
+        read_secret(playbook, env, file, what)
     };
     let public = |client_id: &Option<String>| {
         client_id
@@ -284,13 +312,7 @@ fn credential(playbook: &Playbook, auth: &Auth) -> Result<(String, Credential), 
             Ok((app_id.clone(), credential))
         }
         Auth::Federated { app_id, token_file } => {
-            let token_file = match token_file {
-                Some(file) => path(file),
-                None => std::env::var_os("AZURE_FEDERATED_TOKEN_FILE")
-                    .filter(|v| !v.is_empty())
-                    .map(PathBuf::from)
-                    .ok_or("federated needs token_file, or AZURE_FEDERATED_TOKEN_FILE set by the platform")?,
-            };
+            let token_file = federated_token_file(playbook, token_file.as_deref())?;
             Ok((app_id.clone(), Credential::Federated { token_file }))
         }
         Auth::Password {

@@ -83,108 +83,136 @@ impl<W: Write> Sink for TextSink<W> {
         }
         // Writing to a String cannot fail.
         let _ = match record {
-            PlanRecord::Plan(h) => {
-                let _ = writeln!(l, "Plan: {} ({})", h.name, h.playbook);
-                writeln!(
-                    l,
-                    "{} tenant{}, {} step{}",
-                    h.tenants.len(),
-                    plural(h.tenants.len()),
-                    h.steps.len(),
-                    plural(h.steps.len())
-                )
+            r @ (PlanRecord::Plan(_) | PlanRecord::Tenant(_) | PlanRecord::Step(_)) => {
+                heading(l, r)
             }
-            PlanRecord::Tenant(t) => {
-                let org = match &t.delegated_organization {
-                    Some(customer) => format!("{customer} via {}", t.organization),
-                    None => t.organization.to_string(),
-                };
-                writeln!(
-                    l,
-                    "\ntenant {} ({org}, {}, {} connection{})",
-                    t.tenant,
-                    t.cloud,
-                    t.connections,
-                    plural(t.connections as usize)
-                )
+            r @ (PlanRecord::Task(_) | PlanRecord::Skipped(_) | PlanRecord::Deferred(_)) => {
+                call(l, r)
             }
-            PlanRecord::Step(s) => {
-                let kind = if crate::playbook::verbs::is_read_only(&s.cmdlet) {
-                    "reads"
-                } else {
-                    "writes"
-                };
-                let _ = write!(l, "  step {} {}: {} ({kind}", s.number, s.step, s.cmdlet);
-                match s.items {
-                    Some(n) => writeln!(l, ", {n} item{})", plural(n)),
-                    None => writeln!(l, ")"),
-                }
-            }
-            PlanRecord::Task(t) => {
-                let _ = write!(l, "    ");
-                if let Some(item) = &t.item {
-                    // An item's key comes from data; escape it so it cannot break the line.
-                    let _ = write!(l, "[{}] ", item.escape_debug());
-                }
-                let _ = write!(l, "{}", t.cmdlet);
-                for (name, value) in &t.params {
-                    let _ = write!(l, " ");
-                    powershell_param(l, name, value);
-                }
-                writeln!(l)
-            }
-            PlanRecord::Skipped(s) => writeln!(l, "    skipped: {}", s.reason),
-            PlanRecord::Deferred(d) => {
-                let from: Vec<String> = d
-                    .depends_on
-                    .iter()
-                    .map(|s| {
-                        if s == "*" {
-                            "steps".to_owned()
-                        } else {
-                            format!("steps.{s}")
-                        }
-                    })
-                    .collect();
-                let _ = writeln!(l, "    expands at run time from {}", from.join(", "));
-                if let Some(when) = &d.when {
-                    let _ = writeln!(l, "    when: {when}");
-                }
-                let _ = write!(l, "    {}", d.cmdlet);
-                for (name, value) in &d.params {
-                    let _ = write!(l, " ");
-                    powershell_param(l, name, value);
-                }
-                writeln!(l)
-            }
-            PlanRecord::Summary(s) => {
-                let _ = write!(
-                    l,
-                    "\nSummary: {} task{} ({} read, {} write) in {} tenant{}",
-                    s.tasks,
-                    plural(s.tasks),
-                    s.reads,
-                    s.writes,
-                    s.tenants,
-                    plural(s.tenants)
-                );
-                if s.skipped > 0 {
-                    let _ = write!(l, "; {} skipped", s.skipped);
-                }
-                if s.deferred_steps > 0 {
-                    let _ = write!(
-                        l,
-                        "; {} step{} expand{} at run time",
-                        s.deferred_steps,
-                        plural(s.deferred_steps),
-                        if s.deferred_steps == 1 { "s" } else { "" }
-                    );
-                }
-                writeln!(l)
-            }
-            PlanRecord::Error(e) => writeln!(l, "\nPlan incomplete: {}", e.message),
+            r => closing(l, r),
         };
         self.out.write_all(self.line.as_bytes())
+    }
+}
+
+/// The plan, a tenant or a step beginning.
+fn heading(l: &mut String, record: PlanRecord<'_>) -> std::fmt::Result {
+    match record {
+        PlanRecord::Plan(h) => {
+            let _ = writeln!(l, "Plan: {} ({})", h.name, h.playbook);
+            writeln!(
+                l,
+                "{} tenant{}, {} step{}",
+                h.tenants.len(),
+                plural(h.tenants.len()),
+                h.steps.len(),
+                plural(h.steps.len())
+            )
+        }
+        PlanRecord::Tenant(t) => {
+            let org = match &t.delegated_organization {
+                Some(customer) => format!("{customer} via {}", t.organization),
+                None => t.organization.to_string(),
+            };
+            writeln!(
+                l,
+                "\ntenant {} ({org}, {}, {} connection{})",
+                t.tenant,
+                t.cloud,
+                t.connections,
+                plural(t.connections as usize)
+            )
+        }
+        PlanRecord::Step(s) => {
+            let kind = if crate::playbook::verbs::is_read_only(&s.cmdlet) {
+                "reads"
+            } else {
+                "writes"
+            };
+            let _ = write!(l, "  step {} {}: {} ({kind}", s.number, s.step, s.cmdlet);
+            match s.items {
+                Some(n) => writeln!(l, ", {n} item{})", plural(n)),
+                None => writeln!(l, ")"),
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A call, a skipped item, or a step that expands at run time.
+fn call(l: &mut String, record: PlanRecord<'_>) -> std::fmt::Result {
+    match record {
+        PlanRecord::Task(t) => {
+            let _ = write!(l, "    ");
+            if let Some(item) = &t.item {
+                // An item's key comes from data; escape it so it cannot break the line.
+                let _ = write!(l, "[{}] ", item.escape_debug());
+            }
+            let _ = write!(l, "{}", t.cmdlet);
+            for (name, value) in &t.params {
+                let _ = write!(l, " ");
+                powershell_param(l, name, value);
+            }
+            writeln!(l)
+        }
+        PlanRecord::Skipped(s) => writeln!(l, "    skipped: {}", s.reason),
+        PlanRecord::Deferred(d) => {
+            let from: Vec<String> = d
+                .depends_on
+                .iter()
+                .map(|s| {
+                    if s == "*" {
+                        "steps".to_owned()
+                    } else {
+                        format!("steps.{s}")
+                    }
+                })
+                .collect();
+            let _ = writeln!(l, "    expands at run time from {}", from.join(", "));
+            if let Some(when) = &d.when {
+                let _ = writeln!(l, "    when: {when}");
+            }
+            let _ = write!(l, "    {}", d.cmdlet);
+            for (name, value) in &d.params {
+                let _ = write!(l, " ");
+                powershell_param(l, name, value);
+            }
+            writeln!(l)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The summary, or why the plan stopped.
+fn closing(l: &mut String, record: PlanRecord<'_>) -> std::fmt::Result {
+    match record {
+        PlanRecord::Summary(s) => {
+            let _ = write!(
+                l,
+                "\nSummary: {} task{} ({} read, {} write) in {} tenant{}",
+                s.tasks,
+                plural(s.tasks),
+                s.reads,
+                s.writes,
+                s.tenants,
+                plural(s.tenants)
+            );
+            if s.skipped > 0 {
+                let _ = write!(l, "; {} skipped", s.skipped);
+            }
+            if s.deferred_steps > 0 {
+                let _ = write!(
+                    l,
+                    "; {} step{} expand{} at run time",
+                    s.deferred_steps,
+                    plural(s.deferred_steps),
+                    if s.deferred_steps == 1 { "s" } else { "" }
+                );
+            }
+            writeln!(l)
+        }
+        PlanRecord::Error(e) => writeln!(l, "\nPlan incomplete: {}", e.message),
+        _ => Ok(()),
     }
 }
 
