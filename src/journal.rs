@@ -55,6 +55,20 @@ pub enum JournalError {
     },
 }
 
+impl JournalError {
+    /// [`crate::exit::LOCKED`] when another run holds the lock, invalid input for a run that cannot be
+    /// resumed, otherwise a failure of the state folder.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            JournalError::Locked { .. } => crate::exit::LOCKED,
+            JournalError::NoSuchRun(..) | JournalError::Changed { .. } => {
+                crate::exit::INVALID_INPUT
+            }
+            JournalError::Io { .. } => crate::exit::TASKS_FAILED,
+        }
+    }
+}
+
 fn io_at(path: &Path) -> impl FnOnce(io::Error) -> JournalError + '_ {
     move |source| JournalError::Io {
         path: path.to_path_buf(),

@@ -42,6 +42,18 @@ pub enum RunError {
     Other(String),
 }
 
+impl RunError {
+    /// The code of what stopped the run from starting, or of its report failing.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RunError::Session(e) => e.exit_code(),
+            RunError::Plan(e) => e.exit_code(),
+            RunError::Journal(e) => e.exit_code(),
+            RunError::Report { .. } | RunError::Other(_) => crate::exit::TASKS_FAILED,
+        }
+    }
+}
+
 /// What `run` was asked to do beyond the playbook.
 #[derive(Clone, Debug)]
 pub struct RunSettings {

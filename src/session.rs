@@ -35,6 +35,17 @@ pub enum SessionError {
     Http(String),
 }
 
+impl SessionError {
+    /// Invalid input for unusable credentials, endpoints or proxy; otherwise the sandbox
+    /// failed to start.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            SessionError::Tenant { .. } | SessionError::Http(_) => crate::exit::INVALID_INPUT,
+            SessionError::Sandbox(_) => crate::exit::TASKS_FAILED,
+        }
+    }
+}
+
 /// How sessions are opened.
 #[derive(Clone, Debug, Default)]
 pub struct SessionOptions {

@@ -6,7 +6,6 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::error::{error_message, parse_cmdlet_error};
-use super::transport::next_random;
 use super::{Client, CmdletResult, ExchangeError};
 use crate::auth::{AccessToken, AuthError};
 
@@ -286,6 +285,12 @@ fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
         .min(policy.max_wait);
     let jitter = (next_random() % 1000) as f64 / 1000.0;
     ceiling.mul_f64(0.1 + 0.9 * jitter)
+}
+
+/// A random 64-bit number, without a random-number crate: hashing with a fresh `RandomState`.
+pub(super) fn next_random() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::Instant::now())
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::retry::{Attempt, classify, retry_after};
+use super::retry::{Attempt, classify, next_random, retry_after};
 use super::{Client, ExchangeError};
 use crate::auth::{AccessToken, describe};
 
@@ -156,12 +156,6 @@ pub(super) fn origin(url: &str) -> String {
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host = authority.rsplit('@').next().unwrap_or("");
     format!("{scheme}://{host}")
-}
-
-/// A random 64-bit number, without a random-number crate: hashing with a fresh `RandomState`.
-pub(super) fn next_random() -> u64 {
-    use std::hash::{BuildHasher, RandomState};
-    RandomState::new().hash_one(std::time::Instant::now())
 }
 
 /// A GUID-shaped random id for `client-request-id` and `connection-id`.

@@ -41,6 +41,16 @@ pub enum PlanError {
     Output(#[from] std::io::Error),
 }
 
+impl PlanError {
+    /// Invalid input for a template or data error; otherwise the output failed.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            PlanError::Invalid(_) => crate::exit::INVALID_INPUT,
+            _ => crate::exit::TASKS_FAILED,
+        }
+    }
+}
+
 impl From<Diagnostic> for PlanError {
     fn from(d: Diagnostic) -> Self {
         PlanError::Invalid(d.into())
