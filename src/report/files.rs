@@ -16,9 +16,9 @@ pub fn report_files(dir: &Path) -> io::Result<Vec<(&'static str, Box<dyn Reporte
     Ok(vec![
         ("results.jsonl", Box::new(JsonLines::create(dir)?)),
         ("results.csv", Box::new(Csv::create(dir)?)),
-        ("summary.json", Box::new(SummaryJson::new(dir))),
+        ("summary.json", Box::new(SummaryFile::json(dir))),
         ("junit.xml", Box::new(super::JUnit::new(dir))),
-        ("summary.md", Box::new(Markdown::new(dir))),
+        ("summary.md", Box::new(SummaryFile::markdown(dir))),
     ])
 }
 
@@ -119,55 +119,46 @@ impl Reporter for Csv {
     }
 }
 
-/// summary.json: the run's tally, per tenant and in all.
-pub struct SummaryJson {
+/// A file written once, from the run's summary, when the run finishes: summary.json (the
+/// tally, per tenant and in all) or summary.md (a table fit to paste into a pull-request
+/// comment).
+pub struct SummaryFile {
     dir: PathBuf,
+    name: &'static str,
+    render: fn(&RunSummary) -> io::Result<String>,
 }
 
-impl SummaryJson {
-    /// Writes into `dir` when the run finishes.
-    pub fn new(dir: &Path) -> Self {
-        SummaryJson {
+impl SummaryFile {
+    /// summary.json in `dir`.
+    pub fn json(dir: &Path) -> Self {
+        SummaryFile {
             dir: dir.to_path_buf(),
+            name: "summary.json",
+            render: |summary| serde_json::to_string_pretty(summary).map_err(io::Error::other),
+        }
+    }
+
+    /// summary.md in `dir`.
+    pub fn markdown(dir: &Path) -> Self {
+        SummaryFile {
+            dir: dir.to_path_buf(),
+            name: "summary.md",
+            render: |summary| Ok(markdown(summary)),
         }
     }
 }
 
-impl Reporter for SummaryJson {
+impl Reporter for SummaryFile {
     fn event(&mut self, event: &Event) -> io::Result<()> {
         let Event::RunFinished(summary) = event else {
             return Ok(());
         };
-        let json = serde_json::to_string_pretty(summary).map_err(io::Error::other)?;
-        write_atomically(&self.dir, "summary.json", &json)
-    }
-}
-
-/// summary.md: the tally as a table fit to paste into a pull-request comment.
-pub struct Markdown {
-    dir: PathBuf,
-}
-
-impl Markdown {
-    /// Writes into `dir` when the run finishes.
-    pub fn new(dir: &Path) -> Self {
-        Markdown {
-            dir: dir.to_path_buf(),
-        }
-    }
-}
-
-impl Reporter for Markdown {
-    fn event(&mut self, event: &Event) -> io::Result<()> {
-        let Event::RunFinished(summary) = event else {
-            return Ok(());
-        };
-        write_atomically(&self.dir, "summary.md", &markdown(summary))
+        write_atomically(&self.dir, self.name, &(self.render)(summary)?)
     }
 }
 
 /// A summary fit to paste into a pull-request comment.
-pub(super) fn markdown(summary: &RunSummary) -> String {
+fn markdown(summary: &RunSummary) -> String {
     let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
     let mut out = format!("### tenantry run: {}\n\n", cell(&summary.playbook));
     if !summary.complete {

@@ -13,7 +13,7 @@ mod terminal;
 #[cfg(test)]
 mod tests;
 
-pub use files::{Csv, JsonLines, Markdown, SummaryJson, report_files};
+pub use files::{Csv, JsonLines, SummaryFile, report_files};
 pub use junit::JUnit;
 pub use progress::Progress;
 pub use terminal::Terminal;
