@@ -9,12 +9,15 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::directory::{
-    CAS, Class, Directory, GRP, Lookup, MBX, MailboxPermission, Obj, P, PROPS, Quantity, RCP,
-    RecipientPermission, S_CAS, S_GRP, S_MBX, S_USR, Ty, USR, country, format_datetime,
-    format_size, format_timespan, new_rule, org_param, parse_datetime, parse_size, parse_timespan,
-    proxy_address, rule_param,
+    CAS, Class, Directory, GRP, Lookup, MBX, MailboxPermission, Obj, P, PROPS, RCP,
+    RecipientPermission, S_CAS, S_GRP, S_MBX, S_USR, Ty, USR, country, new_rule, org_param,
+    rule_param,
 };
 use super::filter::{self, Kind};
+use crate::values::{
+    Quantity, format_datetime, format_size, format_timespan, is_smtp_proxy, parse_datetime,
+    parse_size, parse_timespan, proxy_address,
+};
 
 /// What the caller's role allows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1285,7 +1288,7 @@ fn reconcile_addresses(dir: &Directory, slot: u32, current: &Obj, next: &mut Obj
     // SMTP addresses compare without their prefix (SMTP: and smtp: are one address); other
     // types compare whole.
     let key = |p: &str| -> String {
-        if super::directory::is_smtp_proxy(p) {
+        if is_smtp_proxy(p) {
             proxy_address(p).to_lowercase()
         } else {
             p.to_lowercase()
@@ -1306,7 +1309,7 @@ fn reconcile_addresses(dir: &Directory, slot: u32, current: &Obj, next: &mut Obj
         if before.iter().any(|b| key(b) == key(proxy)) {
             continue;
         }
-        if super::directory::is_smtp_proxy(proxy) {
+        if is_smtp_proxy(proxy) {
             let address = proxy_address(proxy);
             check_address(dir, "EmailAddresses", address)?;
             if let Some(owner) = dir.address_owner(address, Some(slot)) {

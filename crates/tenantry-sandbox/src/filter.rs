@@ -19,7 +19,7 @@
 
 use serde_json::Value;
 
-use super::directory::{Quantity, parse_datetime, parse_size, parse_timespan};
+use crate::values::{Quantity, like, parse_datetime, parse_size, parse_timespan, proxy_address};
 
 /// How a property's values compare.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,30 +176,6 @@ pub(crate) fn compile(
         });
     }
     Ok(Filter { root })
-}
-
-/// Whether `text` matches a `*` wildcard `pattern`; both should already be lowercase.
-pub(crate) fn like(pattern: &str, text: &str) -> bool {
-    let p = pattern.as_bytes();
-    let t = text.as_bytes();
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && p[pi] == b'*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if pi < p.len() && p[pi] == t[ti] {
-            pi += 1;
-            ti += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&b| b == b'*')
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -622,9 +598,7 @@ fn like_any(lit: &Lit, v: &Value) -> bool {
 
 fn equal(kind: Kind, lit: &Lit, v: &Value) -> bool {
     match (kind, lit) {
-        (Kind::Proxies, Lit::Text(t)) if !t.contains(':') => {
-            super::directory::proxy_address(&text_of(v)) == t
-        }
+        (Kind::Proxies, Lit::Text(t)) if !t.contains(':') => proxy_address(&text_of(v)) == t,
         _ => order(kind, lit, v).is_some_and(|o| o.is_eq()),
     }
 }
@@ -678,6 +652,7 @@ fn order(kind: Kind, lit: &Lit, v: &Value) -> Option<std::cmp::Ordering> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::values::like;
     use serde_json::json;
 
     /// Properties of a test object: (name, kind, value).

@@ -32,6 +32,7 @@ pub mod rng;
 pub mod serve;
 mod server;
 pub mod stats;
+mod values;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
