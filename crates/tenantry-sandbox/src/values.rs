@@ -173,13 +173,28 @@ pub(crate) fn parse_datetime(s: &str) -> Option<i64> {
     if !s.is_ascii() {
         return None;
     }
-    let num = |t: &str| -> Option<i64> {
-        if t.is_empty() || t.len() > 4 || !t.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        t.parse().ok()
-    };
-    let (y, m, d, rest) = if s.len() >= 10 && s.as_bytes()[4] == b'-' {
+    let (y, m, d, rest) = parse_date(s)?;
+    if !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) || y < 1 {
+        return None;
+    }
+    let (time, offset) = parse_offset(rest)?;
+    let (h, mi, sec) = parse_time_of_day(time.trim())?;
+    Some(days_from_civil(y, m, d) * 86_400 + h * 3600 + mi * 60 + sec - offset)
+}
+
+/// A number of one to four digits.
+fn date_number(t: &str) -> Option<i64> {
+    if t.is_empty() || t.len() > 4 || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    t.parse().ok()
+}
+
+/// The year, month and day of an ISO (`2025-01-31…`) or US (`1/31/2025 …`) date, and what
+/// follows it.
+fn parse_date(s: &str) -> Option<(i64, i64, i64, &str)> {
+    let num = date_number;
+    if s.len() >= 10 && s.as_bytes()[4] == b'-' {
         let (date, rest) = s.split_at(10);
         let mut it = date.split('-');
         let (y, m, d) = (num(it.next()?)?, num(it.next()?)?, num(it.next()?)?);
@@ -188,7 +203,7 @@ pub(crate) fn parse_datetime(s: &str) -> Option<i64> {
             Some('T' | 't' | ' ') => &rest[1..],
             Some(_) => return None,
         };
-        (y, m, d, rest)
+        Some((y, m, d, rest))
     } else {
         let (date, rest) = s.split_once(' ').unwrap_or((s, ""));
         let mut it = date.split('/');
@@ -196,11 +211,13 @@ pub(crate) fn parse_datetime(s: &str) -> Option<i64> {
         if it.next().is_some() {
             return None;
         }
-        (y, m, d, rest.trim())
-    };
-    if !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) || y < 1 {
-        return None;
+        Some((y, m, d, rest.trim()))
     }
+}
+
+/// A time without its zone (`Z`, `±hh:mm`, `±hhmm` or `±hh`), and the zone's offset in seconds.
+fn parse_offset(rest: &str) -> Option<(&str, i64)> {
+    let num = date_number;
     let (mut time, mut offset) = (rest, 0_i64);
     if let Some(t) = time.strip_suffix(['Z', 'z']) {
         time = t;
@@ -217,7 +234,12 @@ pub(crate) fn parse_datetime(s: &str) -> Option<i64> {
         }
         time = &time[..i];
     }
-    let time = time.trim();
+    Some((time, offset))
+}
+
+/// Hours, minutes and seconds of `h:mm[:ss[.f]]`, with an optional AM or PM; midnight when empty.
+fn parse_time_of_day(time: &str) -> Option<(i64, i64, i64)> {
+    let num = date_number;
     let (time, pm) = match time.get(time.len().saturating_sub(2)..) {
         Some(suffix) if suffix.eq_ignore_ascii_case("PM") => {
             (time[..time.len() - 2].trim(), Some(true))
@@ -251,7 +273,7 @@ pub(crate) fn parse_datetime(s: &str) -> Option<i64> {
     if h > 23 || mi > 59 || sec > 59 {
         return None;
     }
-    Some(days_from_civil(y, m, d) * 86_400 + h * 3600 + mi * 60 + sec - offset)
+    Some((h, mi, sec))
 }
 
 /// Formats seconds since the epoch as Exchange's DateTime values: `2025-01-31T08:00:00+00:00`.

@@ -25,23 +25,7 @@ pub(super) fn new_mailbox(dir: &mut Directory, args: &Args) -> Result<CmdletOutp
         "ResetPasswordOnNextLogon",
         "ResourceCapacity",
     ])?;
-    let kind = match (
-        args.switch("Shared"),
-        args.switch("Room"),
-        args.switch("Equipment"),
-    ) {
-        (true, false, false) => "SharedMailbox",
-        (false, true, false) => "RoomMailbox",
-        (false, false, true) => "EquipmentMailbox",
-        (false, false, false) if args.get("MicrosoftOnlineServicesID").is_some() => "UserMailbox",
-        _ => {
-            return Err(CmdletError::powershell(
-                "System.Management.Automation.ParameterBindingException",
-                "InvalidArgument",
-                "Parameter set cannot be resolved using the specified named parameters. Use -Shared, -Room or -Equipment, or -MicrosoftOnlineServicesID with -Password for a user mailbox.".into(),
-            ));
-        }
-    };
+    let kind = mailbox_kind(args)?;
     let (name, alias, display, address) = new_identity(dir, args, "New-Mailbox")?;
     let upn = match args.text("MicrosoftOnlineServicesID")? {
         Some(upn) => {
@@ -91,4 +75,26 @@ pub(super) fn new_mailbox(dir: &mut Directory, args: &Args) -> Result<CmdletOutp
         .map(|o| dir.render(o, MBX))
         .unwrap_or(Value::Null);
     Ok(CmdletOutput::changed(vec![shown]))
+}
+
+/// The kind of mailbox the switches ask for: `-Shared`, `-Room`, `-Equipment`, or a user mailbox
+/// with `-MicrosoftOnlineServicesID`.
+fn mailbox_kind(args: &Args) -> Result<&'static str> {
+    match (
+        args.switch("Shared"),
+        args.switch("Room"),
+        args.switch("Equipment"),
+    ) {
+        (true, false, false) => Ok("SharedMailbox"),
+        (false, true, false) => Ok("RoomMailbox"),
+        (false, false, true) => Ok("EquipmentMailbox"),
+        (false, false, false) if args.get("MicrosoftOnlineServicesID").is_some() => {
+            Ok("UserMailbox")
+        }
+        _ => Err(CmdletError::powershell(
+            "System.Management.Automation.ParameterBindingException",
+            "InvalidArgument",
+            "Parameter set cannot be resolved using the specified named parameters. Use -Shared, -Room or -Equipment, or -MicrosoftOnlineServicesID with -Password for a user mailbox.".into(),
+        )),
+    }
 }

@@ -129,21 +129,7 @@ pub(super) fn change_mailbox_permission(
     let identity = args.required(cmdlet, "Identity")?;
     let user_id = args.required(cmdlet, "User")?;
     let rights = rights_of(args, MAILBOX_RIGHTS, cmdlet)?;
-    let inheritance = match args.text("InheritanceType")? {
-        None => "All".to_string(),
-        Some(i) => INHERITANCE
-            .iter()
-            .find(|v| v.eq_ignore_ascii_case(&i))
-            .map(|v| v.to_string())
-            .ok_or_else(|| {
-                cannot_convert(
-                    "InheritanceType",
-                    &json!(i),
-                    "System.DirectoryServices.ActiveDirectorySecurityInheritance",
-                    "Specify None, All, Descendents, SelfAndChildren or Children.",
-                )
-            })?,
-    };
+    let inheritance = inheritance_of(args)?;
     let deny = args.switch("Deny");
     let mailbox = resolve(dir, &identity, &is_mailbox)?;
     let user = resolve(dir, &user_id, &any_recipient)?;
@@ -157,60 +143,116 @@ pub(super) fn change_mailbox_permission(
         .iter()
         .position(|p| p.mailbox == mailbox && p.user == user && p.deny == deny);
     if add {
-        match existing {
-            Some(i)
-                if rights
-                    .iter()
-                    .all(|r| dir.mailbox_permissions[i].rights.contains(r)) =>
-            {
-                Ok(CmdletOutput::warning(format!(
-                    "The appropriate access control entry is already present on the object \"{mailbox_name}\" for account \"{user_name}\"."
-                )))
-            }
-            Some(i) => {
-                let entry = &mut dir.mailbox_permissions[i];
-                for r in rights {
-                    if !entry.rights.contains(&r) {
-                        entry.rights.push(r);
-                    }
-                }
-                let shown = mailbox_permission_object(dir, &dir.mailbox_permissions[i]);
-                dir.tick();
-                Ok(CmdletOutput::changed(vec![shown]))
-            }
-            None => {
-                let entry = MailboxPermission {
-                    mailbox,
-                    user,
-                    rights,
-                    deny,
-                    inheritance,
-                };
-                let shown = mailbox_permission_object(dir, &entry);
-                dir.mailbox_permissions.push(entry);
-                dir.tick();
-                Ok(CmdletOutput::changed(vec![shown]))
-            }
-        }
+        let entry = MailboxPermission {
+            mailbox,
+            user,
+            rights,
+            deny,
+            inheritance,
+        };
+        Ok(grant_mailbox_rights(
+            dir,
+            existing,
+            entry,
+            &mailbox_name,
+            &user_name,
+        ))
     } else {
-        match existing {
-            Some(i)
-                if rights
-                    .iter()
-                    .any(|r| dir.mailbox_permissions[i].rights.contains(r)) =>
-            {
-                let entry = &mut dir.mailbox_permissions[i];
-                entry.rights.retain(|r| !rights.contains(r));
-                if entry.rights.is_empty() {
-                    dir.mailbox_permissions.remove(i);
-                }
-                dir.tick();
-                Ok(CmdletOutput::changed(Vec::new()))
-            }
-            _ => Ok(CmdletOutput::warning(format!(
-                "Can't remove the access control entry on the object \"{mailbox_name}\" for account \"{user_name}\" because the ACE doesn't exist on the object."
-            ))),
+        Ok(revoke_mailbox_rights(
+            dir,
+            existing,
+            &rights,
+            &mailbox_name,
+            &user_name,
+        ))
+    }
+}
+
+/// `-InheritanceType`: one of [`INHERITANCE`], `All` when absent.
+fn inheritance_of(args: &Args) -> Result<String> {
+    Ok(match args.text("InheritanceType")? {
+        None => "All".to_string(),
+        Some(i) => INHERITANCE
+            .iter()
+            .find(|v| v.eq_ignore_ascii_case(&i))
+            .map(|v| v.to_string())
+            .ok_or_else(|| {
+                cannot_convert(
+                    "InheritanceType",
+                    &json!(i),
+                    "System.DirectoryServices.ActiveDirectorySecurityInheritance",
+                    "Specify None, All, Descendents, SelfAndChildren or Children.",
+                )
+            })?,
+    })
+}
+
+/// Adds `entry`'s rights to the matching entry (`existing`), or adds `entry`; warns when every
+/// right is already granted.
+fn grant_mailbox_rights(
+    dir: &mut Directory,
+    existing: Option<usize>,
+    entry: MailboxPermission,
+    mailbox_name: &str,
+    user_name: &str,
+) -> CmdletOutput {
+    match existing {
+        Some(i)
+            if entry
+                .rights
+                .iter()
+                .all(|r| dir.mailbox_permissions[i].rights.contains(r)) =>
+        {
+            CmdletOutput::warning(format!(
+                "The appropriate access control entry is already present on the object \"{mailbox_name}\" for account \"{user_name}\"."
+            ))
         }
+        Some(i) => {
+            let current = &mut dir.mailbox_permissions[i];
+            for r in entry.rights {
+                if !current.rights.contains(&r) {
+                    current.rights.push(r);
+                }
+            }
+            let shown = mailbox_permission_object(dir, &dir.mailbox_permissions[i]);
+            dir.tick();
+            CmdletOutput::changed(vec![shown])
+        }
+        None => {
+            let shown = mailbox_permission_object(dir, &entry);
+            dir.mailbox_permissions.push(entry);
+            dir.tick();
+            CmdletOutput::changed(vec![shown])
+        }
+    }
+}
+
+/// Takes `rights` from the matching entry (`existing`), dropping it when none are left; warns
+/// when it holds none of them.
+fn revoke_mailbox_rights(
+    dir: &mut Directory,
+    existing: Option<usize>,
+    rights: &[String],
+    mailbox_name: &str,
+    user_name: &str,
+) -> CmdletOutput {
+    match existing {
+        Some(i)
+            if rights
+                .iter()
+                .any(|r| dir.mailbox_permissions[i].rights.contains(r)) =>
+        {
+            let entry = &mut dir.mailbox_permissions[i];
+            entry.rights.retain(|r| !rights.contains(r));
+            if entry.rights.is_empty() {
+                dir.mailbox_permissions.remove(i);
+            }
+            dir.tick();
+            CmdletOutput::changed(Vec::new())
+        }
+        _ => CmdletOutput::warning(format!(
+            "Can't remove the access control entry on the object \"{mailbox_name}\" for account \"{user_name}\" because the ACE doesn't exist on the object."
+        )),
     }
 }
 

@@ -10,7 +10,7 @@ use super::error::*;
 use super::output::{CmdletOutput, no_change};
 use super::resolve::resolve;
 use crate::directory::{
-    CAS, Class, Directory, GRP, MAILBOX_TYPE, MBX, Obj, P, PROPS, RCP, RECIPIENT_TYPE,
+    CAS, Class, Directory, GRP, MAILBOX_TYPE, MBX, Obj, P, PROPS, PropDef, RCP, RECIPIENT_TYPE,
     RECIPIENT_TYPE_DETAILS, S_CAS, S_GRP, S_MBX, S_USR, Ty, USR,
 };
 use crate::filter::{self, Kind};
@@ -188,21 +188,8 @@ pub(super) fn set_recipient(
         Scope::Cas => "Set-CASMailbox",
         _ => "Set-DistributionGroup",
     };
-    let setter = scope.setter();
     // Bind every parameter before resolving anything, as PowerShell does.
-    let mut props = Vec::new();
-    for (k, v) in args.specific() {
-        if set_extras(scope).iter().any(|e| e.eq_ignore_ascii_case(k)) {
-            continue;
-        }
-        match PROPS
-            .iter()
-            .find(|d| d.set & setter != 0 && d.name.eq_ignore_ascii_case(k))
-        {
-            Some(d) => props.push((d, v.clone())),
-            None => return Err(unknown_parameter(k)),
-        }
-    }
+    let props = bind_set_params(args, scope)?;
     let identity = args.required(cmdlet, "Identity")?;
     let slot = resolve(dir, &identity, &|o| scope.accepts(o))?;
     let Some(current) = dir.obj(slot).cloned() else {
@@ -212,26 +199,7 @@ pub(super) fn set_recipient(
     for (d, v) in &props {
         let value = match (add_remove(v), d.ty) {
             (Some((add, remove)), Ty::Texts | Ty::Recipients | Ty::Proxies) => {
-                let existing = current.get(d.p, &dir.tenant);
-                let mut list: Vec<Value> = existing.as_array().cloned().unwrap_or_default();
-                let add = convert(dir, d.name, d.ty, &Value::Array(add))?;
-                let remove = convert(dir, d.name, d.ty, &Value::Array(remove))?;
-                let same = |a: &Value, b: &Value| match (a.as_str(), b.as_str()) {
-                    (Some(a), Some(b)) if d.ty == Ty::Proxies => {
-                        proxy_address(a).eq_ignore_ascii_case(proxy_address(b))
-                    }
-                    (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
-                    _ => a == b,
-                };
-                for r in remove.as_array().into_iter().flatten() {
-                    list.retain(|x| !same(x, r));
-                }
-                for a in add.as_array().into_iter().flatten() {
-                    if !list.iter().any(|x| same(x, a)) {
-                        list.push(a.clone());
-                    }
-                }
-                Value::Array(list)
+                edit_list(dir, d, &current, add, remove)?
             }
             (Some(_), _) => {
                 return Err(cannot_convert(
@@ -248,21 +216,7 @@ pub(super) fn set_recipient(
     if scope == Scope::Mailbox
         && let Some(kind) = args.text("Type")?
     {
-        let kind = MAILBOX_TYPE.canonical(&kind).ok_or_else(|| {
-            cannot_convert(
-                "Type",
-                &json!(kind),
-                MAILBOX_TYPE.type_name,
-                "Specify Regular, Room, Equipment, Shared or Workspace.",
-            )
-        })?;
-        let details = match kind {
-            "Regular" => "UserMailbox",
-            "Room" => "RoomMailbox",
-            "Equipment" => "EquipmentMailbox",
-            "Workspace" => "WorkspaceMailbox",
-            _ => "SharedMailbox",
-        };
+        let details = mailbox_type(&kind)?;
         next.set(P::RecipientTypeDetails, json!(details));
     }
     reconcile_addresses(dir, slot, &current, &mut next)?;
@@ -273,9 +227,105 @@ pub(super) fn set_recipient(
     Ok(CmdletOutput::changed(Vec::new()))
 }
 
+/// Binds a Set- cmdlet's parameters to the properties its scope sets; unknown ones are refused.
+fn bind_set_params(args: &Args, scope: Scope) -> Result<Vec<(&'static PropDef, Value)>> {
+    let setter = scope.setter();
+    let mut props = Vec::new();
+    for (k, v) in args.specific() {
+        if set_extras(scope).iter().any(|e| e.eq_ignore_ascii_case(k)) {
+            continue;
+        }
+        match PROPS
+            .iter()
+            .find(|d| d.set & setter != 0 && d.name.eq_ignore_ascii_case(k))
+        {
+            Some(d) => props.push((d, v.clone())),
+            None => return Err(unknown_parameter(k)),
+        }
+    }
+    Ok(props)
+}
+
+/// A multi-valued property of `current` after an `@{Add=…; Remove=…}` edit; values compare
+/// without regard to case, proxy addresses without their prefix.
+fn edit_list(
+    dir: &Directory,
+    d: &PropDef,
+    current: &Obj,
+    add: Vec<Value>,
+    remove: Vec<Value>,
+) -> Result<Value> {
+    let existing = current.get(d.p, &dir.tenant);
+    let mut list: Vec<Value> = existing.as_array().cloned().unwrap_or_default();
+    let add = convert(dir, d.name, d.ty, &Value::Array(add))?;
+    let remove = convert(dir, d.name, d.ty, &Value::Array(remove))?;
+    let same = |a: &Value, b: &Value| match (a.as_str(), b.as_str()) {
+        (Some(a), Some(b)) if d.ty == Ty::Proxies => {
+            proxy_address(a).eq_ignore_ascii_case(proxy_address(b))
+        }
+        (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+        _ => a == b,
+    };
+    for r in remove.as_array().into_iter().flatten() {
+        list.retain(|x| !same(x, r));
+    }
+    for a in add.as_array().into_iter().flatten() {
+        if !list.iter().any(|x| same(x, a)) {
+            list.push(a.clone());
+        }
+    }
+    Ok(Value::Array(list))
+}
+
+/// The RecipientTypeDetails Set-Mailbox -Type converts a mailbox to.
+fn mailbox_type(kind: &str) -> Result<&'static str> {
+    let kind = MAILBOX_TYPE.canonical(kind).ok_or_else(|| {
+        cannot_convert(
+            "Type",
+            &json!(kind),
+            MAILBOX_TYPE.type_name,
+            "Specify Regular, Room, Equipment, Shared or Workspace.",
+        )
+    })?;
+    Ok(match kind {
+        "Regular" => "UserMailbox",
+        "Room" => "RoomMailbox",
+        "Equipment" => "EquipmentMailbox",
+        "Workspace" => "WorkspaceMailbox",
+        _ => "SharedMailbox",
+    })
+}
+
 /// Keeps PrimarySmtpAddress, WindowsEmailAddress and EmailAddresses consistent after a Set, and
 /// refuses names and addresses another recipient holds.
 fn reconcile_addresses(dir: &Directory, slot: u32, current: &Obj, next: &mut Obj) -> Result<()> {
+    check_renamed(dir, slot, current, next)?;
+    let proxies = proxies_with_primary(dir, current, next);
+    let primaries: Vec<&String> = proxies.iter().filter(|p| p.starts_with("SMTP:")).collect();
+    if primaries.len() != 1 {
+        return Err(CmdletError::exchange(
+            VALIDATION,
+            "InvalidArgument",
+            "",
+            format!(
+                "The e-mail address list must hold exactly one primary SMTP address (\"SMTP:\"); it holds {}.",
+                primaries.len()
+            ),
+        ));
+    }
+    let primary = proxy_address(primaries[0]).to_string();
+    let before: Vec<String> = current.strings(P::EmailAddresses, &dir.tenant);
+    check_new_proxies(dir, slot, &before, &proxies)?;
+    next.set(P::EmailAddresses, json!(proxies));
+    next.set(P::PrimarySmtpAddress, json!(primary));
+    if next.class == Class::Mailbox && next.stored(P::WindowsEmailAddress).is_some() {
+        next.set(P::WindowsEmailAddress, json!(primary));
+    }
+    Ok(())
+}
+
+/// Refuses a new Name or Alias that is malformed or another recipient's.
+fn check_renamed(dir: &Directory, slot: u32, current: &Obj, next: &Obj) -> Result<()> {
     if next.name() != current.name() {
         check_name(next.name())?;
         if dir.name_owner(next.name(), Some(slot)).is_some() {
@@ -288,9 +338,13 @@ fn reconcile_addresses(dir: &Directory, slot: u32, current: &Obj, next: &mut Obj
             return Err(proxy_in_use(dir, next.text(P::Alias), owner));
         }
     }
+    Ok(())
+}
+
+/// The EmailAddresses of `next`: a new primary address (from PrimarySmtpAddress or
+/// WindowsEmailAddress) becomes the `SMTP:` entry; the old primary stays as a secondary address.
+fn proxies_with_primary(dir: &Directory, current: &Obj, next: &Obj) -> Vec<String> {
     let mut proxies: Vec<String> = next.strings(P::EmailAddresses, &dir.tenant);
-    // A new primary address (from PrimarySmtpAddress or WindowsEmailAddress) becomes the
-    // `SMTP:` entry; the old primary stays as a secondary address.
     let new_primary = [P::PrimarySmtpAddress, P::WindowsEmailAddress]
         .into_iter()
         .map(|p| next.get(p, &dir.tenant))
@@ -306,20 +360,17 @@ fn reconcile_addresses(dir: &Directory, slot: u32, current: &Obj, next: &mut Obj
         proxies.retain(|p| !proxy_address(p).eq_ignore_ascii_case(&primary));
         proxies.insert(0, format!("SMTP:{primary}"));
     }
-    let primaries: Vec<&String> = proxies.iter().filter(|p| p.starts_with("SMTP:")).collect();
-    if primaries.len() != 1 {
-        return Err(CmdletError::exchange(
-            VALIDATION,
-            "InvalidArgument",
-            "",
-            format!(
-                "The e-mail address list must hold exactly one primary SMTP address (\"SMTP:\"); it holds {}.",
-                primaries.len()
-            ),
-        ));
-    }
-    let primary = proxy_address(primaries[0]).to_string();
-    let before: Vec<String> = current.strings(P::EmailAddresses, &dir.tenant);
+    proxies
+}
+
+/// Refuses duplicates in `proxies`, and added addresses that are malformed, outside the accepted
+/// domains or another recipient's; those in `before` were already the recipient's.
+fn check_new_proxies(
+    dir: &Directory,
+    slot: u32,
+    before: &[String],
+    proxies: &[String],
+) -> Result<()> {
     // SMTP addresses compare without their prefix (SMTP: and smtp: are one address); other
     // types compare whole.
     let key = |p: &str| -> String {
@@ -358,11 +409,6 @@ fn reconcile_addresses(dir: &Directory, slot: u32, current: &Obj, next: &mut Obj
         }) {
             return Err(proxy_in_use(dir, proxy, owner));
         }
-    }
-    next.set(P::EmailAddresses, json!(proxies));
-    next.set(P::PrimarySmtpAddress, json!(primary));
-    if next.class == Class::Mailbox && next.stored(P::WindowsEmailAddress).is_some() {
-        next.set(P::WindowsEmailAddress, json!(primary));
     }
     Ok(())
 }

@@ -256,90 +256,102 @@ impl Directory {
         let width = count.to_string().len().max(3);
         let mut slots = Vec::with_capacity(count);
         for i in 0..count {
-            let alias = format!("user{:0width$}", i + 1);
-            let first = *rng.pick(FIRST_NAMES);
-            let last = *rng.pick(LAST_NAMES);
-            let (department, titles) = *rng.pick(DEPARTMENTS);
-            let title = *rng.pick(titles);
-            let (city, state, country, office) = *rng.pick(OFFICES);
-            let created = CREATED_FROM + rng.below(CREATED_SPAN) as i64;
-            let changed = created + rng.below(((CLOCK_START - created) as u64).max(1)) as i64;
-            let upn = format!("{alias}@{}", self.tenant.domain);
-            let mut o = Obj::new(Class::Mailbox);
-            o.set(P::Name, json!(alias));
-            o.set(P::Alias, json!(alias));
-            o.set(P::DisplayName, json!(format!("{first} {last}")));
-            o.set(P::FirstName, json!(first));
-            o.set(P::LastName, json!(last));
-            o.set(P::UserPrincipalName, json!(upn));
-            o.set(P::PrimarySmtpAddress, json!(upn));
-            o.set(
-                P::EmailAddresses,
-                json!([
-                    format!("SMTP:{upn}"),
-                    format!("smtp:{alias}@{}", self.tenant.vanity)
-                ]),
-            );
-            o.set(P::RecipientTypeDetails, json!("UserMailbox"));
-            o.set(P::Guid, json!(rng.guid()));
-            o.set(P::ExchangeGuid, json!(rng.guid()));
-            o.set(P::ExternalDirectoryObjectId, json!(rng.guid()));
-            o.set(P::WhenCreated, json!(format_datetime(created)));
-            o.set(P::WhenChanged, json!(format_datetime(changed)));
-            o.set(P::Title, json!(title));
-            o.set(P::Department, json!(department));
-            o.set(P::Office, json!(office));
-            o.set(P::City, json!(city));
-            if !state.is_empty() {
-                o.set(P::StateOrProvince, json!(state));
-            }
-            o.set(P::CountryOrRegion, json!(country));
-            o.set(P::Company, json!(self.tenant.display_name));
-            if i >= 3 && rng.chance(0.8) {
-                let manager = rng.below((i as u64 / 10).max(1)) as usize;
-                o.set(P::Manager, json!(format!("user{:0width$}", manager + 1)));
-            }
-            if rng.chance(0.3) {
-                o.set(P::RetainDeletedItemsFor, json!("30.00:00:00"));
-            }
-            o.set(P::SingleItemRecoveryEnabled, json!(rng.chance(0.85)));
-            if rng.chance(0.08) {
-                o.set(P::LitigationHoldEnabled, json!(true));
-                o.set(P::LitigationHoldDate, json!(format_datetime(changed)));
-                o.set(
-                    P::LitigationHoldOwner,
-                    json!(format!("admin@{}", self.tenant.domain)),
-                );
-            }
-            if rng.chance(0.02) {
-                o.set(P::HiddenFromAddressListsEnabled, json!(true));
-            }
-            if rng.chance(0.05) {
-                o.set(P::MessageCopyForSentAsEnabled, json!(true));
-            }
-            o.set(
-                P::CustomAttribute1,
-                json!(if rng.chance(0.85) {
-                    "Employee"
-                } else {
-                    "Contractor"
-                }),
-            );
-            if rng.chance(0.1) {
-                o.set(P::PopEnabled, json!(false));
-            }
-            if rng.chance(0.1) {
-                o.set(P::ImapEnabled, json!(false));
-            }
-            if rng.chance(0.05) {
-                o.set(P::ActiveSyncEnabled, json!(false));
-            }
-            if rng.chance(0.15) {
-                o.set(P::SmtpClientAuthenticationDisabled, json!(true));
-            }
+            let o = self.generate_user(rng, i, width);
             slots.push(self.push(o));
         }
         slots
+    }
+
+    /// User mailbox number `i + 1` (its alias `width` digits wide), with a name, a title and an
+    /// office drawn from the lists.
+    fn generate_user(&self, rng: &mut Rng, i: usize, width: usize) -> Obj {
+        let alias = format!("user{:0width$}", i + 1);
+        let first = *rng.pick(FIRST_NAMES);
+        let last = *rng.pick(LAST_NAMES);
+        let (department, titles) = *rng.pick(DEPARTMENTS);
+        let title = *rng.pick(titles);
+        let (city, state, country, office) = *rng.pick(OFFICES);
+        let created = CREATED_FROM + rng.below(CREATED_SPAN) as i64;
+        let changed = created + rng.below(((CLOCK_START - created) as u64).max(1)) as i64;
+        let upn = format!("{alias}@{}", self.tenant.domain);
+        let mut o = Obj::new(Class::Mailbox);
+        o.set(P::Name, json!(alias));
+        o.set(P::Alias, json!(alias));
+        o.set(P::DisplayName, json!(format!("{first} {last}")));
+        o.set(P::FirstName, json!(first));
+        o.set(P::LastName, json!(last));
+        o.set(P::UserPrincipalName, json!(upn));
+        o.set(P::PrimarySmtpAddress, json!(upn));
+        o.set(
+            P::EmailAddresses,
+            json!([
+                format!("SMTP:{upn}"),
+                format!("smtp:{alias}@{}", self.tenant.vanity)
+            ]),
+        );
+        o.set(P::RecipientTypeDetails, json!("UserMailbox"));
+        o.set(P::Guid, json!(rng.guid()));
+        o.set(P::ExchangeGuid, json!(rng.guid()));
+        o.set(P::ExternalDirectoryObjectId, json!(rng.guid()));
+        o.set(P::WhenCreated, json!(format_datetime(created)));
+        o.set(P::WhenChanged, json!(format_datetime(changed)));
+        o.set(P::Title, json!(title));
+        o.set(P::Department, json!(department));
+        o.set(P::Office, json!(office));
+        o.set(P::City, json!(city));
+        if !state.is_empty() {
+            o.set(P::StateOrProvince, json!(state));
+        }
+        o.set(P::CountryOrRegion, json!(country));
+        o.set(P::Company, json!(self.tenant.display_name));
+        self.vary_user_settings(rng, &mut o, i, width, changed);
+        o
+    }
+
+    /// The settings that differ between users: a manager, retention, holds, protocols.
+    fn vary_user_settings(&self, rng: &mut Rng, o: &mut Obj, i: usize, width: usize, changed: i64) {
+        if i >= 3 && rng.chance(0.8) {
+            let manager = rng.below((i as u64 / 10).max(1)) as usize;
+            o.set(P::Manager, json!(format!("user{:0width$}", manager + 1)));
+        }
+        if rng.chance(0.3) {
+            o.set(P::RetainDeletedItemsFor, json!("30.00:00:00"));
+        }
+        o.set(P::SingleItemRecoveryEnabled, json!(rng.chance(0.85)));
+        if rng.chance(0.08) {
+            o.set(P::LitigationHoldEnabled, json!(true));
+            o.set(P::LitigationHoldDate, json!(format_datetime(changed)));
+            o.set(
+                P::LitigationHoldOwner,
+                json!(format!("admin@{}", self.tenant.domain)),
+            );
+        }
+        if rng.chance(0.02) {
+            o.set(P::HiddenFromAddressListsEnabled, json!(true));
+        }
+        if rng.chance(0.05) {
+            o.set(P::MessageCopyForSentAsEnabled, json!(true));
+        }
+        o.set(
+            P::CustomAttribute1,
+            json!(if rng.chance(0.85) {
+                "Employee"
+            } else {
+                "Contractor"
+            }),
+        );
+        if rng.chance(0.1) {
+            o.set(P::PopEnabled, json!(false));
+        }
+        if rng.chance(0.1) {
+            o.set(P::ImapEnabled, json!(false));
+        }
+        if rng.chance(0.05) {
+            o.set(P::ActiveSyncEnabled, json!(false));
+        }
+        if rng.chance(0.15) {
+            o.set(P::SmtpClientAuthenticationDisabled, json!(true));
+        }
     }
 
     fn generate_resources(&mut self, rng: &mut Rng) -> Vec<u32> {

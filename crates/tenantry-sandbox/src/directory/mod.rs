@@ -33,7 +33,7 @@ pub use store::Directory;
 pub(crate) use object::{Class, MailboxPermission, Obj, RecipientPermission};
 pub(crate) use organization::org_param;
 pub(crate) use rules::{new_rule, refresh_rule, rule_param};
-pub(crate) use schema::{CAS, GRP, MBX, P, PROPS, RCP, S_CAS, S_GRP, S_MBX, S_USR, USR};
+pub(crate) use schema::{CAS, GRP, MBX, P, PROPS, PropDef, RCP, S_CAS, S_GRP, S_MBX, S_USR, USR};
 pub(crate) use store::Lookup;
 pub(crate) use types::{
     EnumTy, GROUP_TYPE, MAILBOX_TYPE, RECIPIENT_TYPE, RECIPIENT_TYPE_DETAILS, RULE_STATE, Ty,
