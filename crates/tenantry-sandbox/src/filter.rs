@@ -240,26 +240,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>, FilterError> {
             None
         };
         if let Some(quotes) = quotes {
-            let mut s = String::new();
-            let mut j = i + 1;
-            loop {
-                match chars.get(j) {
-                    None => return Err(FilterError::Syntax { position: pos }),
-                    Some(q) if quotes.contains(q) => {
-                        if chars.get(j + 1).is_some_and(|n| quotes.contains(n)) {
-                            s.push(*q);
-                            j += 2;
-                        } else {
-                            j += 1;
-                            break;
-                        }
-                    }
-                    Some(other) => {
-                        s.push(*other);
-                        j += 1;
-                    }
-                }
-            }
+            let (s, j) = quoted(&chars, i, quotes)?;
             tokens.push(Token {
                 tok: Tok::Str(s),
                 pos,
@@ -296,15 +277,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>, FilterError> {
             i = j;
             continue;
         }
-        let mut j = i;
-        while chars.get(j).is_some_and(|n| {
-            !n.is_whitespace()
-                && !matches!(n, '(' | ')' | '{' | '}')
-                && !SINGLE_QUOTES.contains(n)
-                && !DOUBLE_QUOTES.contains(n)
-        }) {
-            j += 1;
-        }
+        let j = bare_word_end(&chars, i);
         let word: String = chars[i..j].iter().collect();
         tokens.push(Token {
             tok: Tok::Word(word),
@@ -313,6 +286,51 @@ fn tokenize(text: &str) -> Result<Vec<Token>, FilterError> {
         i = j;
     }
     Ok(tokens)
+}
+
+/// The unescaped text of the string literal opening at `start` (a doubled quote stands for
+/// itself), and the index after its closing quote.
+fn quoted(chars: &[char], start: usize, quotes: &[char]) -> Result<(String, usize), FilterError> {
+    let mut s = String::new();
+    let mut j = start + 1;
+    loop {
+        match chars.get(j) {
+            None => {
+                return Err(FilterError::Syntax {
+                    position: start + 1,
+                });
+            }
+            Some(q) if quotes.contains(q) => {
+                if chars.get(j + 1).is_some_and(|n| quotes.contains(n)) {
+                    s.push(*q);
+                    j += 2;
+                } else {
+                    j += 1;
+                    break;
+                }
+            }
+            Some(other) => {
+                s.push(*other);
+                j += 1;
+            }
+        }
+    }
+    Ok((s, j))
+}
+
+/// The index after the bare word starting at `start`: it ends at white space, a parenthesis, a
+/// brace or a quote.
+fn bare_word_end(chars: &[char], start: usize) -> usize {
+    let mut j = start;
+    while chars.get(j).is_some_and(|n| {
+        !n.is_whitespace()
+            && !matches!(n, '(' | ')' | '{' | '}')
+            && !SINGLE_QUOTES.contains(n)
+            && !DOUBLE_QUOTES.contains(n)
+    }) {
+        j += 1;
+    }
+    j
 }
 
 // ---------------------------------------------------------------------------------------------

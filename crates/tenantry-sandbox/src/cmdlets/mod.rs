@@ -5,11 +5,11 @@
 //! PowerShell refuses them), converts each value to the property's type, and only then touches
 //! the directory, so a failed call changes nothing.
 //!
-//! [`invoke_page`] finds the cmdlet in the dispatch table ([`dispatch`]), binds its parameters
-//! ([`args`]) and runs it; each noun family has its own module ([`recipient`] for the Get-/Set-
-//! cmdlets over the schema's views, [`mailbox`], [`group`], [`permission`], [`transport_rule`],
-//! [`organization`]), sharing value conversion ([`convert`]), identity resolution ([`resolve`])
-//! and the service's errors ([`error`]).
+//! [`invoke_page`] finds the cmdlet in the dispatch table (`dispatch`), binds its parameters
+//! (`args`) and runs it; each noun family has its own module (`recipient` for the Get-/Set-
+//! cmdlets over the schema's views, `mailbox`, `group`, `permission`, `transport_rule`,
+//! `organization`), sharing value conversion (`convert`), identity resolution (`resolve`)
+//! and the service's errors (`error`).
 
 mod args;
 mod convert;
