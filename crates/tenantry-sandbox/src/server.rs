@@ -372,24 +372,7 @@ async fn control(
             );
             Ok(response)
         }
-        (Method::POST, ["devicelogin"]) => {
-            let fields = match read_fields(req).await {
-                Ok(fields) => fields,
-                Err(response) => return Ok(response),
-            };
-            let code = fields.get("user_code").map(String::as_str).unwrap_or("");
-            let user = fields.get("username").map(String::as_str).unwrap_or("");
-            let decline = fields
-                .get("decline")
-                .is_some_and(|v| v == "true" || v == "1");
-            match state.approve(code, user, decline) {
-                Ok(()) => Ok(json_response(
-                    StatusCode::OK,
-                    &json!({"approved": !decline, "user_code": code, "username": user}),
-                )),
-                Err(message) => Ok(bad_request(&message)),
-            }
-        }
+        (Method::POST, ["devicelogin"]) => device_login(state, req).await,
         (Method::GET, ["workload", ".well-known", "openid-configuration"]) => Ok(json_response(
             StatusCode::OK,
             &state.identity.workload_configuration(),
@@ -420,60 +403,95 @@ async fn control(
                     &json!({"error": {"code": "NotFound", "message": format!("The sandbox has no tenant '{key}'.")}}),
                 ));
             };
-            match (method, *what) {
-                (Method::GET, "directory") => Ok(json_response(
-                    StatusCode::OK,
-                    &lock(&tenant.directory).snapshot(),
-                )),
-                (Method::POST, "revoke") => {
-                    state.revoke(tenant);
-                    Ok(json_response(StatusCode::OK, &json!({"revoked": true})))
-                }
-                (Method::GET, "behaviour") => Ok(json_response(
-                    StatusCode::OK,
-                    &serde_json::to_value(lock(&tenant.behaviour).clone()).unwrap_or(Value::Null),
-                )),
-                (Method::PATCH | Method::PUT, "behaviour") => {
-                    let body = match read_body(req).await {
-                        Ok(body) => body,
-                        Err(response) => return Ok(response),
-                    };
-                    let patch: Map<String, Value> = match serde_json::from_slice(&body) {
-                        Ok(p) => p,
-                        Err(e) => {
-                            return Ok(bad_request(&format!("The body is not a JSON object: {e}")));
-                        }
-                    };
-                    let mut current = serde_json::to_value(lock(&tenant.behaviour).clone())
-                        .unwrap_or(Value::Null);
-                    if let Value::Object(map) = &mut current {
-                        map.extend(patch);
-                    }
-                    match serde_json::from_value::<super::config::Behaviour>(current)
-                        .map_err(|e| e.to_string())
-                        .and_then(|b| b.validate().map(|()| b))
-                    {
-                        Ok(behaviour) => {
-                            *lock(&tenant.behaviour) = behaviour;
-                            Ok(json_response(
-                                StatusCode::OK,
-                                &serde_json::to_value(lock(&tenant.behaviour).clone())
-                                    .unwrap_or(Value::Null),
-                            ))
-                        }
-                        Err(e) => Ok(bad_request(&format!("Not a valid behaviour: {e}"))),
-                    }
-                }
-                _ => Ok(json_response(
-                    StatusCode::NOT_FOUND,
-                    &json!({"error": {"code": "NotFound", "message": "No such sandbox endpoint."}}),
-                )),
-            }
+            tenant_control(state, tenant, method, what, req).await
         }
         _ => Ok(json_response(
             StatusCode::NOT_FOUND,
             &json!({"error": {"code": "NotFound", "message": "No such sandbox endpoint."}}),
         )),
+    }
+}
+
+/// Completes or declines a device-code sign-in from the sandbox's sign-in page.
+async fn device_login(state: &State, req: Request<Incoming>) -> Result<Response<Body>, Dropped> {
+    let fields = match read_fields(req).await {
+        Ok(fields) => fields,
+        Err(response) => return Ok(response),
+    };
+    let code = fields.get("user_code").map(String::as_str).unwrap_or("");
+    let user = fields.get("username").map(String::as_str).unwrap_or("");
+    let decline = fields
+        .get("decline")
+        .is_some_and(|v| v == "true" || v == "1");
+    match state.approve(code, user, decline) {
+        Ok(()) => Ok(json_response(
+            StatusCode::OK,
+            &json!({"approved": !decline, "user_code": code, "username": user}),
+        )),
+        Err(message) => Ok(bad_request(&message)),
+    }
+}
+
+/// A tenant's control endpoints: its directory, token revocation and behaviour.
+async fn tenant_control(
+    state: &State,
+    tenant: &Tenant,
+    method: Method,
+    what: &str,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Dropped> {
+    match (method, what) {
+        (Method::GET, "directory") => Ok(json_response(
+            StatusCode::OK,
+            &lock(&tenant.directory).snapshot(),
+        )),
+        (Method::POST, "revoke") => {
+            state.revoke(tenant);
+            Ok(json_response(StatusCode::OK, &json!({"revoked": true})))
+        }
+        (Method::GET, "behaviour") => Ok(json_response(
+            StatusCode::OK,
+            &serde_json::to_value(lock(&tenant.behaviour).clone()).unwrap_or(Value::Null),
+        )),
+        (Method::PATCH | Method::PUT, "behaviour") => patch_behaviour(tenant, req).await,
+        _ => Ok(json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"error": {"code": "NotFound", "message": "No such sandbox endpoint."}}),
+        )),
+    }
+}
+
+/// Changes a tenant's behaviour by a JSON patch of its fields, validated as a whole.
+async fn patch_behaviour(
+    tenant: &Tenant,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Dropped> {
+    let body = match read_body(req).await {
+        Ok(body) => body,
+        Err(response) => return Ok(response),
+    };
+    let patch: Map<String, Value> = match serde_json::from_slice(&body) {
+        Ok(p) => p,
+        Err(e) => {
+            return Ok(bad_request(&format!("The body is not a JSON object: {e}")));
+        }
+    };
+    let mut current = serde_json::to_value(lock(&tenant.behaviour).clone()).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut current {
+        map.extend(patch);
+    }
+    match serde_json::from_value::<super::config::Behaviour>(current)
+        .map_err(|e| e.to_string())
+        .and_then(|b| b.validate().map(|()| b))
+    {
+        Ok(behaviour) => {
+            *lock(&tenant.behaviour) = behaviour;
+            Ok(json_response(
+                StatusCode::OK,
+                &serde_json::to_value(lock(&tenant.behaviour).clone()).unwrap_or(Value::Null),
+            ))
+        }
+        Err(e) => Ok(bad_request(&format!("Not a valid behaviour: {e}"))),
     }
 }
 
@@ -610,27 +628,11 @@ async fn admin(
     let headers = parts.headers;
     let query = parse_query(parts.uri.query().unwrap_or(""));
     let endpoint = rest.first().map(String::as_str).unwrap_or("");
-    let limited = Limited::new(body, MAX_BODY);
-    let body = match limited.collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => {
-            return Ok(json_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &json!({"error": {"code": "RequestEntityTooLarge", "message": "The request body is too large."}}),
-            ));
-        }
+    let input = match read_input(body).await {
+        Ok(input) => input,
+        Err(response) => return Ok(response),
     };
-    let input: Option<Value> = serde_json::from_slice(&body).ok();
-    let named = input
-        .as_ref()
-        .and_then(|v| v.pointer("/CmdletInput/CmdletName"))
-        .and_then(Value::as_str)
-        .or_else(|| header(&headers, "x-cmdletname"));
-    let cmdlet_label = match kind {
-        Kind::Batch => "$batch".to_string(),
-        Kind::ModuleFile => "EXOModuleFile".to_string(),
-        _ => stats_label(named),
-    };
+    let cmdlet_label = admin_label(kind, input.as_ref(), &headers);
 
     // 1. Authentication and authorisation.
     let caller = match authorize(state, tenant, &headers, version, &cmdlet_label) {
@@ -656,47 +658,15 @@ async fn admin(
         };
 
         // 3. Injected faults and latency, drawn from the tenant's seeded generator.
-        let (fault, latency) = draw_fault(tenant, &behaviour);
-        // Faults that strike after the cmdlet ran: the change is made, the answer is lost.
-        let after =
-            fault.filter(|k| matches!(k, FaultKind::AppliedTimeout | FaultKind::AppliedDrop));
-        if let Some(kind) = after {
-            *lock(&tenant.counters)
-                .faults
-                .entry(kind.name().into())
-                .or_default() += 1;
-        }
-        if let Some(kind) = fault.filter(|_| after.is_none()) {
-            *lock(&tenant.counters)
-                .faults
-                .entry(kind.name().into())
-                .or_default() += 1;
-            let faulted = inject_fault(
-                kind,
-                tenant,
-                &behaviour,
-                &cmdlet_label,
-                arrived + latency,
-                latency,
-            );
-            if let Some(outcome) = faulted.await {
-                return outcome;
-            }
-        }
-        if latency >= state.config.call_timeout {
-            tokio::time::sleep(state.config.call_timeout).await;
-            count(tenant, &cmdlet_label, "504");
-            return Ok(json_response(
-                StatusCode::GATEWAY_TIMEOUT,
-                &json!({"error": {"code": "GatewayTimeout", "message": "The cmdlet did not finish within the server's time limit."}}),
-            ));
-        }
-        if !latency.is_zero() {
-            tokio::time::sleep_until(arrived + latency).await;
-        }
+        let after = match fault_and_latency(state, tenant, &behaviour, &cmdlet_label, arrived).await
+        {
+            Ok(after) => after,
+            Err(outcome) => return outcome,
+        };
 
         // 4. The request itself.
-        if let Some(refused) = check_routing_headers(state, tenant, &headers, version, &cmdlet_label)
+        if let Some(refused) =
+            check_routing_headers(state, tenant, &headers, version, &cmdlet_label)
         {
             return Ok(refused);
         }
@@ -718,20 +688,91 @@ async fn admin(
             access,
             client_request_id: header(&headers, "client-request-id").map(str::to_string),
         };
-        let mut response = answer(&ctx, kind, input.as_ref(), &query, &headers);
-        if let Some(remaining) = rate_headers {
-            insert(
-                response.headers_mut(),
-                "rate-limit-remaining",
-                &remaining.to_string(),
-            );
-        }
-        insert(response.headers_mut(), "x-calculatedbetarget", BACKEND);
-        finish(tenant, &cmdlet_label, after, response)
+        let response = answer(&ctx, kind, input.as_ref(), &query, &headers);
+        finish(tenant, &cmdlet_label, after, rate_headers, response)
     }
     .await;
     slot.finished = true;
     outcome
+}
+
+/// The JSON body of an admin API request (`None` when it is not JSON), or the 413 for one past
+/// [`MAX_BODY`].
+async fn read_input(body: Incoming) -> Result<Option<Value>, Response<Body>> {
+    let limited = Limited::new(body, MAX_BODY);
+    let body = match limited.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            return Err(json_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &json!({"error": {"code": "RequestEntityTooLarge", "message": "The request body is too large."}}),
+            ));
+        }
+    };
+    Ok(serde_json::from_slice(&body).ok())
+}
+
+/// The name statistics count an admin API request under.
+fn admin_label(kind: Kind, input: Option<&Value>, headers: &HeaderMap) -> String {
+    let named = input
+        .and_then(|v| v.pointer("/CmdletInput/CmdletName"))
+        .and_then(Value::as_str)
+        .or_else(|| header(headers, "x-cmdletname"));
+    match kind {
+        Kind::Batch => "$batch".to_string(),
+        Kind::ModuleFile => "EXOModuleFile".to_string(),
+        _ => stats_label(named),
+    }
+}
+
+/// Draws the request's fault and latency and plays them: waits out the latency, or answers for
+/// a fault that strikes before the cmdlet runs (or a latency past the call timeout). Returns the
+/// fault that strikes after the cmdlet ran, if any.
+async fn fault_and_latency(
+    state: &State,
+    tenant: &Tenant,
+    behaviour: &Behaviour,
+    cmdlet_label: &str,
+    arrived: tokio::time::Instant,
+) -> Result<Option<FaultKind>, Result<Response<Body>, Dropped>> {
+    let (fault, latency) = draw_fault(tenant, behaviour);
+    // Faults that strike after the cmdlet ran: the change is made, the answer is lost.
+    let after = fault.filter(|k| matches!(k, FaultKind::AppliedTimeout | FaultKind::AppliedDrop));
+    if let Some(kind) = after {
+        *lock(&tenant.counters)
+            .faults
+            .entry(kind.name().into())
+            .or_default() += 1;
+    }
+    if let Some(kind) = fault.filter(|_| after.is_none()) {
+        *lock(&tenant.counters)
+            .faults
+            .entry(kind.name().into())
+            .or_default() += 1;
+        let faulted = inject_fault(
+            kind,
+            tenant,
+            behaviour,
+            cmdlet_label,
+            arrived + latency,
+            latency,
+        );
+        if let Some(outcome) = faulted.await {
+            return Err(outcome);
+        }
+    }
+    if latency >= state.config.call_timeout {
+        tokio::time::sleep(state.config.call_timeout).await;
+        count(tenant, cmdlet_label, "504");
+        return Err(Ok(json_response(
+            StatusCode::GATEWAY_TIMEOUT,
+            &json!({"error": {"code": "GatewayTimeout", "message": "The cmdlet did not finish within the server's time limit."}}),
+        )));
+    }
+    if !latency.is_zero() {
+        tokio::time::sleep_until(arrived + latency).await;
+    }
+    Ok(after)
 }
 
 /// The tenant and the kind of admin API request a path names, or the service's 404.
@@ -1007,13 +1048,23 @@ fn answer(
     }
 }
 
-/// Counts and sends the answer, unless a fault that strikes after the cmdlet ran loses it.
+/// Counts and sends the answer, with what is left of the rate budget (`rate_remaining`) and the
+/// backend's name, unless a fault that strikes after the cmdlet ran loses it.
 fn finish(
     tenant: &Tenant,
     cmdlet_label: &str,
     after: Option<FaultKind>,
-    response: Response<Body>,
+    rate_remaining: Option<u64>,
+    mut response: Response<Body>,
 ) -> Result<Response<Body>, Dropped> {
+    if let Some(remaining) = rate_remaining {
+        insert(
+            response.headers_mut(),
+            "rate-limit-remaining",
+            &remaining.to_string(),
+        );
+    }
+    insert(response.headers_mut(), "x-calculatedbetarget", BACKEND);
     match after {
         Some(FaultKind::AppliedDrop) => {
             count(tenant, cmdlet_label, "drop");
