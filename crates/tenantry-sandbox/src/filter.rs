@@ -19,7 +19,7 @@
 
 use serde_json::Value;
 
-use super::directory::{Quantity, parse_datetime, parse_size, parse_timespan};
+use crate::values::{Quantity, like, parse_datetime, parse_size, parse_timespan, proxy_address};
 
 /// How a property's values compare.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -178,30 +178,6 @@ pub(crate) fn compile(
     Ok(Filter { root })
 }
 
-/// Whether `text` matches a `*` wildcard `pattern`; both should already be lowercase.
-pub(crate) fn like(pattern: &str, text: &str) -> bool {
-    let p = pattern.as_bytes();
-    let t = text.as_bytes();
-    let (mut pi, mut ti) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while ti < t.len() {
-        if pi < p.len() && p[pi] == b'*' {
-            star = Some((pi, ti));
-            pi += 1;
-        } else if pi < p.len() && p[pi] == t[ti] {
-            pi += 1;
-            ti += 1;
-        } else if let Some((sp, st)) = star {
-            pi = sp + 1;
-            ti = st + 1;
-            star = Some((sp, st + 1));
-        } else {
-            return false;
-        }
-    }
-    p[pi..].iter().all(|&b| b == b'*')
-}
-
 // ---------------------------------------------------------------------------------------------
 // Tokens
 
@@ -264,26 +240,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>, FilterError> {
             None
         };
         if let Some(quotes) = quotes {
-            let mut s = String::new();
-            let mut j = i + 1;
-            loop {
-                match chars.get(j) {
-                    None => return Err(FilterError::Syntax { position: pos }),
-                    Some(q) if quotes.contains(q) => {
-                        if chars.get(j + 1).is_some_and(|n| quotes.contains(n)) {
-                            s.push(*q);
-                            j += 2;
-                        } else {
-                            j += 1;
-                            break;
-                        }
-                    }
-                    Some(other) => {
-                        s.push(*other);
-                        j += 1;
-                    }
-                }
-            }
+            let (s, j) = quoted(&chars, i, quotes)?;
             tokens.push(Token {
                 tok: Tok::Str(s),
                 pos,
@@ -320,15 +277,7 @@ fn tokenize(text: &str) -> Result<Vec<Token>, FilterError> {
             i = j;
             continue;
         }
-        let mut j = i;
-        while chars.get(j).is_some_and(|n| {
-            !n.is_whitespace()
-                && !matches!(n, '(' | ')' | '{' | '}')
-                && !SINGLE_QUOTES.contains(n)
-                && !DOUBLE_QUOTES.contains(n)
-        }) {
-            j += 1;
-        }
+        let j = bare_word_end(&chars, i);
         let word: String = chars[i..j].iter().collect();
         tokens.push(Token {
             tok: Tok::Word(word),
@@ -337,6 +286,51 @@ fn tokenize(text: &str) -> Result<Vec<Token>, FilterError> {
         i = j;
     }
     Ok(tokens)
+}
+
+/// The unescaped text of the string literal opening at `start` (a doubled quote stands for
+/// itself), and the index after its closing quote.
+fn quoted(chars: &[char], start: usize, quotes: &[char]) -> Result<(String, usize), FilterError> {
+    let mut s = String::new();
+    let mut j = start + 1;
+    loop {
+        match chars.get(j) {
+            None => {
+                return Err(FilterError::Syntax {
+                    position: start + 1,
+                });
+            }
+            Some(q) if quotes.contains(q) => {
+                if chars.get(j + 1).is_some_and(|n| quotes.contains(n)) {
+                    s.push(*q);
+                    j += 2;
+                } else {
+                    j += 1;
+                    break;
+                }
+            }
+            Some(other) => {
+                s.push(*other);
+                j += 1;
+            }
+        }
+    }
+    Ok((s, j))
+}
+
+/// The index after the bare word starting at `start`: it ends at white space, a parenthesis, a
+/// brace or a quote.
+fn bare_word_end(chars: &[char], start: usize) -> usize {
+    let mut j = start;
+    while chars.get(j).is_some_and(|n| {
+        !n.is_whitespace()
+            && !matches!(n, '(' | ')' | '{' | '}')
+            && !SINGLE_QUOTES.contains(n)
+            && !DOUBLE_QUOTES.contains(n)
+    }) {
+        j += 1;
+    }
+    j
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -622,9 +616,7 @@ fn like_any(lit: &Lit, v: &Value) -> bool {
 
 fn equal(kind: Kind, lit: &Lit, v: &Value) -> bool {
     match (kind, lit) {
-        (Kind::Proxies, Lit::Text(t)) if !t.contains(':') => {
-            super::directory::proxy_address(&text_of(v)) == t
-        }
+        (Kind::Proxies, Lit::Text(t)) if !t.contains(':') => proxy_address(&text_of(v)) == t,
         _ => order(kind, lit, v).is_some_and(|o| o.is_eq()),
     }
 }
@@ -678,6 +670,7 @@ fn order(kind: Kind, lit: &Lit, v: &Value) -> Option<std::cmp::Ordering> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::values::like;
     use serde_json::json;
 
     /// Properties of a test object: (name, kind, value).

@@ -1010,75 +1010,7 @@ impl Identity {
     ) -> Result<(Value, Grant), OAuthError> {
         let client_id = required(form, "client_id")?;
         let device_code = required(form, "device_code")?;
-        let approved = {
-            let mut devices = lock(&self.devices);
-            let Some(code) = devices.get_mut(device_code) else {
-                return Err(OAuthError::new(
-                    400,
-                    "invalid_grant",
-                    70000,
-                    "Provided grant is invalid or malformed.",
-                ));
-            };
-            // The code belongs to the client and tenant that started it; a request from
-            // elsewhere is refused without touching it.
-            let same_tenant = code.tenant_id == tenant.id || is_generic(tenant.id);
-            if code.client_id != client_id || !same_tenant {
-                return Err(OAuthError::new(
-                    400,
-                    "invalid_grant",
-                    70000,
-                    "Provided grant is invalid or malformed.",
-                ));
-            }
-            let now = Instant::now();
-            if code.expires < now {
-                devices.remove(device_code);
-                return Err(OAuthError::new(
-                    400,
-                    "expired_token",
-                    70020,
-                    "The provided value for the input parameter 'device_code' is not valid. This device code has expired.",
-                ));
-            }
-            // RFC 8628 §3.5: polling faster than the interval is answered with slow_down.
-            let too_fast = code
-                .last_poll
-                .is_some_and(|last| now.duration_since(last) < code.interval);
-            code.last_poll = Some(now);
-            match &code.state {
-                DeviceState::Declined => {
-                    devices.remove(device_code);
-                    return Err(OAuthError::new(
-                        400,
-                        "authorization_declined",
-                        70000,
-                        "The user declined the sign-in request.",
-                    ));
-                }
-                DeviceState::Pending if too_fast => {
-                    return Err(OAuthError::new(
-                        400,
-                        "slow_down",
-                        70016,
-                        "OAuth 2.0 device flow error. Polling too fast: wait the interval between requests.",
-                    ));
-                }
-                DeviceState::Pending => {
-                    return Err(OAuthError::new(
-                        400,
-                        "authorization_pending",
-                        70016,
-                        "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
-                    ));
-                }
-                DeviceState::Approved(upn) => {
-                    let upn = upn.clone();
-                    let code = devices.remove(device_code);
-                    (upn, code)
-                }
-            }
-        };
+        let approved = self.poll_device_code(tenant, client_id, device_code)?;
         let (upn, Some(code)) = approved else {
             return Err(missing("device_code"));
         };
@@ -1096,6 +1028,79 @@ impl Identity {
             &["pwd", "mfa"],
         )?;
         Ok((response, Grant::DeviceCode))
+    }
+
+    /// Polls a device code for `client_id` in `tenant`: the signed-in user and the code, taken
+    /// once it is approved; the pending, slow-down, declined and expired errors otherwise.
+    fn poll_device_code(
+        &self,
+        tenant: &TenantRef<'_>,
+        client_id: &str,
+        device_code: &str,
+    ) -> Result<(String, Option<DeviceCode>), OAuthError> {
+        let mut devices = lock(&self.devices);
+        let Some(code) = devices.get_mut(device_code) else {
+            return Err(OAuthError::new(
+                400,
+                "invalid_grant",
+                70000,
+                "Provided grant is invalid or malformed.",
+            ));
+        };
+        // The code belongs to the client and tenant that started it; a request from
+        // elsewhere is refused without touching it.
+        let same_tenant = code.tenant_id == tenant.id || is_generic(tenant.id);
+        if code.client_id != client_id || !same_tenant {
+            return Err(OAuthError::new(
+                400,
+                "invalid_grant",
+                70000,
+                "Provided grant is invalid or malformed.",
+            ));
+        }
+        let now = Instant::now();
+        if code.expires < now {
+            devices.remove(device_code);
+            return Err(OAuthError::new(
+                400,
+                "expired_token",
+                70020,
+                "The provided value for the input parameter 'device_code' is not valid. This device code has expired.",
+            ));
+        }
+        // RFC 8628 §3.5: polling faster than the interval is answered with slow_down.
+        let too_fast = code
+            .last_poll
+            .is_some_and(|last| now.duration_since(last) < code.interval);
+        code.last_poll = Some(now);
+        match &code.state {
+            DeviceState::Declined => {
+                devices.remove(device_code);
+                Err(OAuthError::new(
+                    400,
+                    "authorization_declined",
+                    70000,
+                    "The user declined the sign-in request.",
+                ))
+            }
+            DeviceState::Pending if too_fast => Err(OAuthError::new(
+                400,
+                "slow_down",
+                70016,
+                "OAuth 2.0 device flow error. Polling too fast: wait the interval between requests.",
+            )),
+            DeviceState::Pending => Err(OAuthError::new(
+                400,
+                "authorization_pending",
+                70016,
+                "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+            )),
+            DeviceState::Approved(upn) => {
+                let upn = upn.clone();
+                let code = devices.remove(device_code);
+                Ok((upn, code))
+            }
+        }
     }
 
     fn base_claims(&self, tenant: &TenantRef<'_>, resource: &str, now: i64) -> Map<String, Value> {

@@ -7,6 +7,35 @@
 //! it served is counted ([`Stats`]), so tests assert what happened at the service instead of
 //! trusting the client.
 //!
+//! # Design
+//!
+//! This crate answers for the service side only: it issues and checks tokens, runs cmdlets over
+//! each tenant's directory, applies the configured limits, latency and faults, and counts what it
+//! did. It never calls out to anything, and everything it generates comes from the seed.
+//!
+//! A request flows one way through the modules:
+//!
+//! ```text
+//! server ──┬─> identity                      tokens, device codes, workload identities
+//!          └─> admin API (server) ─> cmdlets ─> directory ─┐
+//!                       │                 └──> filter ─────┴─> values
+//!                       └─> paging, stats
+//! ```
+//!
+//! - `server` routes HTTP: the identity endpoints, the `/sandbox` control endpoints, and the
+//!   admin API's `InvokeCommand` with its headers, batching, paging (`paging`), throttling and
+//!   injected faults; it records every answer in the [`stats`].
+//! - [`identity`] plays Entra ID: app registrations and users, the v2.0 token and device-code
+//!   endpoints, and verification of the access tokens it issued.
+//! - [`cmdlets`] binds a cmdlet's parameters, converts their values and runs it over a tenant's
+//!   [`directory::Directory`]: one module per noun family behind a dispatch table.
+//! - [`directory`] holds one tenant's objects over a schema modelled on Exchange Online's, and
+//!   generates them from the seed; `filter` compiles and evaluates `-Filter` expressions. Both
+//!   read and write values in the formats of `values` (TimeSpans, sizes, dates, proxy
+//!   addresses, wildcards), which depends on neither.
+//! - [`config`] shapes a sandbox (tenants, limits, latency, faults); [`clock`] and [`rng`] give
+//!   it wall-clock formats and seeded randomness; [`serve`] is the `tenantry sandbox` command.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), tenantry_sandbox::SandboxError> {
 //! use tenantry_sandbox::{Sandbox, SandboxConfig};
@@ -32,6 +61,7 @@ pub mod rng;
 pub mod serve;
 mod server;
 pub mod stats;
+mod values;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -8,7 +8,7 @@ use super::identity::{
     APP_CERTIFICATE, APP_PRIVATE_KEY, APPS, EXCHANGE_RESOURCE, EXO_PUBLIC_CLIENT, USERS,
     WORKLOAD_AUDIENCE, WORKLOAD_SUBJECT,
 };
-use super::{Behaviour, Sandbox, SandboxConfig, SandboxError};
+use super::{Behaviour, Sandbox, SandboxConfig, SandboxError, TenantInfo};
 use crate::config::parse_duration;
 use tenantry_common::signal::Signals;
 
@@ -183,9 +183,30 @@ fn banner(sandbox: &Sandbox, args: &ServeArgs) -> String {
     use std::fmt::Write as _;
     let url = sandbox.url();
     let tenants = sandbox.tenants();
+    let issuer = sandbox.workload_issuer();
     let mut s = String::new();
     let _ = writeln!(s, "tenantry sandbox listening on {url}  (Ctrl-C to stop)");
     let _ = writeln!(s);
+    write_tenants(&mut s, args, &tenants, &url);
+    let first = tenants
+        .first()
+        .map(|t| t.domain.as_str())
+        .unwrap_or("contoso.onmicrosoft.com");
+    let _ = writeln!(s);
+    write_endpoints(&mut s, &url, &issuer);
+    let _ = writeln!(s);
+    write_samples(&mut s, &issuer, first);
+    let _ = writeln!(s);
+    let _ = writeln!(
+        s,
+        "These credentials are public test values: they open nothing but this sandbox."
+    );
+    s
+}
+
+/// The banner's tenants: how they are shaped, and the first twenty by domain and id.
+fn write_tenants(s: &mut String, args: &ServeArgs, tenants: &[TenantInfo], url: &str) {
+    use std::fmt::Write as _;
     let faults = if args.faults.is_empty() {
         "none".to_string()
     } else {
@@ -218,11 +239,11 @@ fn banner(sandbox: &Sandbox, args: &ServeArgs) -> String {
             tenants.len() - 20
         );
     }
-    let first = tenants
-        .first()
-        .map(|t| t.domain.as_str())
-        .unwrap_or("contoso.onmicrosoft.com");
-    let _ = writeln!(s);
+}
+
+/// The banner's endpoints: the admin API, tokens, device codes, workload identity, statistics.
+fn write_endpoints(s: &mut String, url: &str, issuer: &str) {
+    use std::fmt::Write as _;
     let _ = writeln!(
         s,
         "Admin API      POST {url}/adminapi/beta/{{tenant}}/InvokeCommand  (and $batch, v2.0)"
@@ -235,7 +256,6 @@ fn banner(sandbox: &Sandbox, args: &ServeArgs) -> String {
         s,
         "Device code    POST {url}/{{tenant}}/oauth2/v2.0/devicecode, then approve at {url}/sandbox/devicelogin"
     );
-    let issuer = sandbox.workload_issuer();
     let _ = writeln!(
         s,
         "Workload OIDC  issuer {issuer}  (discovery {issuer}/.well-known/openid-configuration)"
@@ -249,7 +269,11 @@ fn banner(sandbox: &Sandbox, args: &ServeArgs) -> String {
         "               then client_credentials with client_assertion=<token>, client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer, no secret"
     );
     let _ = writeln!(s, "Statistics     GET  {url}/sandbox/stats");
-    let _ = writeln!(s);
+}
+
+/// The banner's sample apps and users, with their public test credentials.
+fn write_samples(s: &mut String, issuer: &str, first: &str) {
+    use std::fmt::Write as _;
     let _ = writeln!(
         s,
         "Sample apps (consented in every tenant; certificate: tenantry sandbox --write-certificate DIR)"
@@ -292,10 +316,4 @@ fn banner(sandbox: &Sandbox, args: &ServeArgs) -> String {
             w = 0
         );
     }
-    let _ = writeln!(s);
-    let _ = writeln!(
-        s,
-        "These credentials are public test values: they open nothing but this sandbox."
-    );
-    s
 }

@@ -18,8 +18,8 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::cmdlets::{self, Access, CmdletError};
-use super::config::FaultKind;
-use super::identity::{OAuthError, TenantRef};
+use super::config::{Behaviour, FaultKind};
+use super::identity::{Caller, OAuthError, TenantRef};
 use super::stats::WriteRecord;
 use super::{State, Tenant, lock};
 
@@ -372,24 +372,7 @@ async fn control(
             );
             Ok(response)
         }
-        (Method::POST, ["devicelogin"]) => {
-            let fields = match read_fields(req).await {
-                Ok(fields) => fields,
-                Err(response) => return Ok(response),
-            };
-            let code = fields.get("user_code").map(String::as_str).unwrap_or("");
-            let user = fields.get("username").map(String::as_str).unwrap_or("");
-            let decline = fields
-                .get("decline")
-                .is_some_and(|v| v == "true" || v == "1");
-            match state.approve(code, user, decline) {
-                Ok(()) => Ok(json_response(
-                    StatusCode::OK,
-                    &json!({"approved": !decline, "user_code": code, "username": user}),
-                )),
-                Err(message) => Ok(bad_request(&message)),
-            }
-        }
+        (Method::POST, ["devicelogin"]) => device_login(state, req).await,
         (Method::GET, ["workload", ".well-known", "openid-configuration"]) => Ok(json_response(
             StatusCode::OK,
             &state.identity.workload_configuration(),
@@ -420,60 +403,95 @@ async fn control(
                     &json!({"error": {"code": "NotFound", "message": format!("The sandbox has no tenant '{key}'.")}}),
                 ));
             };
-            match (method, *what) {
-                (Method::GET, "directory") => Ok(json_response(
-                    StatusCode::OK,
-                    &lock(&tenant.directory).snapshot(),
-                )),
-                (Method::POST, "revoke") => {
-                    state.revoke(tenant);
-                    Ok(json_response(StatusCode::OK, &json!({"revoked": true})))
-                }
-                (Method::GET, "behaviour") => Ok(json_response(
-                    StatusCode::OK,
-                    &serde_json::to_value(lock(&tenant.behaviour).clone()).unwrap_or(Value::Null),
-                )),
-                (Method::PATCH | Method::PUT, "behaviour") => {
-                    let body = match read_body(req).await {
-                        Ok(body) => body,
-                        Err(response) => return Ok(response),
-                    };
-                    let patch: Map<String, Value> = match serde_json::from_slice(&body) {
-                        Ok(p) => p,
-                        Err(e) => {
-                            return Ok(bad_request(&format!("The body is not a JSON object: {e}")));
-                        }
-                    };
-                    let mut current = serde_json::to_value(lock(&tenant.behaviour).clone())
-                        .unwrap_or(Value::Null);
-                    if let Value::Object(map) = &mut current {
-                        map.extend(patch);
-                    }
-                    match serde_json::from_value::<super::config::Behaviour>(current)
-                        .map_err(|e| e.to_string())
-                        .and_then(|b| b.validate().map(|()| b))
-                    {
-                        Ok(behaviour) => {
-                            *lock(&tenant.behaviour) = behaviour;
-                            Ok(json_response(
-                                StatusCode::OK,
-                                &serde_json::to_value(lock(&tenant.behaviour).clone())
-                                    .unwrap_or(Value::Null),
-                            ))
-                        }
-                        Err(e) => Ok(bad_request(&format!("Not a valid behaviour: {e}"))),
-                    }
-                }
-                _ => Ok(json_response(
-                    StatusCode::NOT_FOUND,
-                    &json!({"error": {"code": "NotFound", "message": "No such sandbox endpoint."}}),
-                )),
-            }
+            tenant_control(state, tenant, method, what, req).await
         }
         _ => Ok(json_response(
             StatusCode::NOT_FOUND,
             &json!({"error": {"code": "NotFound", "message": "No such sandbox endpoint."}}),
         )),
+    }
+}
+
+/// Completes or declines a device-code sign-in from the sandbox's sign-in page.
+async fn device_login(state: &State, req: Request<Incoming>) -> Result<Response<Body>, Dropped> {
+    let fields = match read_fields(req).await {
+        Ok(fields) => fields,
+        Err(response) => return Ok(response),
+    };
+    let code = fields.get("user_code").map(String::as_str).unwrap_or("");
+    let user = fields.get("username").map(String::as_str).unwrap_or("");
+    let decline = fields
+        .get("decline")
+        .is_some_and(|v| v == "true" || v == "1");
+    match state.approve(code, user, decline) {
+        Ok(()) => Ok(json_response(
+            StatusCode::OK,
+            &json!({"approved": !decline, "user_code": code, "username": user}),
+        )),
+        Err(message) => Ok(bad_request(&message)),
+    }
+}
+
+/// A tenant's control endpoints: its directory, token revocation and behaviour.
+async fn tenant_control(
+    state: &State,
+    tenant: &Tenant,
+    method: Method,
+    what: &str,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Dropped> {
+    match (method, what) {
+        (Method::GET, "directory") => Ok(json_response(
+            StatusCode::OK,
+            &lock(&tenant.directory).snapshot(),
+        )),
+        (Method::POST, "revoke") => {
+            state.revoke(tenant);
+            Ok(json_response(StatusCode::OK, &json!({"revoked": true})))
+        }
+        (Method::GET, "behaviour") => Ok(json_response(
+            StatusCode::OK,
+            &serde_json::to_value(lock(&tenant.behaviour).clone()).unwrap_or(Value::Null),
+        )),
+        (Method::PATCH | Method::PUT, "behaviour") => patch_behaviour(tenant, req).await,
+        _ => Ok(json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"error": {"code": "NotFound", "message": "No such sandbox endpoint."}}),
+        )),
+    }
+}
+
+/// Changes a tenant's behaviour by a JSON patch of its fields, validated as a whole.
+async fn patch_behaviour(
+    tenant: &Tenant,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, Dropped> {
+    let body = match read_body(req).await {
+        Ok(body) => body,
+        Err(response) => return Ok(response),
+    };
+    let patch: Map<String, Value> = match serde_json::from_slice(&body) {
+        Ok(p) => p,
+        Err(e) => {
+            return Ok(bad_request(&format!("The body is not a JSON object: {e}")));
+        }
+    };
+    let mut current = serde_json::to_value(lock(&tenant.behaviour).clone()).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut current {
+        map.extend(patch);
+    }
+    match serde_json::from_value::<super::config::Behaviour>(current)
+        .map_err(|e| e.to_string())
+        .and_then(|b| b.validate().map(|()| b))
+    {
+        Ok(behaviour) => {
+            *lock(&tenant.behaviour) = behaviour;
+            Ok(json_response(
+                StatusCode::OK,
+                &serde_json::to_value(lock(&tenant.behaviour).clone()).unwrap_or(Value::Null),
+            ))
+        }
+        Err(e) => Ok(bad_request(&format!("Not a valid behaviour: {e}"))),
     }
 }
 
@@ -602,100 +620,25 @@ async fn admin(
     // Latency counts from here, so the time spent checking the token and the limits is part
     // of it rather than added to it.
     let arrived = tokio::time::Instant::now();
-    if !matches!(version, "beta" | "v1.0" | "v2.0") {
-        return Ok(json_response(
-            StatusCode::NOT_FOUND,
-            &json!({"error": {"code": "NotFound", "message": format!("Unknown admin API version '{version}'.")}}),
-        ));
-    }
-    let Some(tenant) = state.tenant(tenant_key) else {
-        return Ok(json_response(
-            StatusCode::NOT_FOUND,
-            &json!({"error": {"code": "NotFound", "message": format!("The tenant '{tenant_key}' was not found.")}}),
-        ));
-    };
     let (parts, body) = req.into_parts();
+    let (tenant, kind) = match admin_route(state, &parts.method, version, tenant_key, rest) {
+        Ok(routed) => routed,
+        Err(response) => return Ok(*response),
+    };
     let headers = parts.headers;
     let query = parse_query(parts.uri.query().unwrap_or(""));
     let endpoint = rest.first().map(String::as_str).unwrap_or("");
-    let kind = match (parts.method.clone(), endpoint, rest.len()) {
-        (Method::POST, "InvokeCommand", 1) => Kind::Invoke,
-        (Method::POST, "$batch", 1) => Kind::Batch,
-        (Method::GET, "EXOModuleFile", 1) => Kind::ModuleFile,
-        (Method::POST, name, 1) if version == "v2.0" => {
-            match V2_ENDPOINTS
-                .iter()
-                .find(|(e, _)| e.eq_ignore_ascii_case(name))
-            {
-                Some((_, cmdlets)) => Kind::V2(cmdlets),
-                None => {
-                    return Ok(json_response(
-                        StatusCode::NOT_FOUND,
-                        &json!({"error": {"code": "NotFound", "message": format!("The v2.0 admin API has no endpoint '{name}'.")}}),
-                    ));
-                }
-            }
-        }
-        _ => {
-            return Ok(json_response(
-                StatusCode::NOT_FOUND,
-                &json!({"error": {"code": "NotFound", "message": format!("No admin API route {} /adminapi/{version}/{tenant_key}/{}.", parts.method, rest.join("/"))}}),
-            ));
-        }
+    let input = match read_input(body).await {
+        Ok(input) => input,
+        Err(response) => return Ok(response),
     };
-    let limited = Limited::new(body, MAX_BODY);
-    let body = match limited.collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => {
-            return Ok(json_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &json!({"error": {"code": "RequestEntityTooLarge", "message": "The request body is too large."}}),
-            ));
-        }
-    };
-    let input: Option<Value> = serde_json::from_slice(&body).ok();
-    let named = input
-        .as_ref()
-        .and_then(|v| v.pointer("/CmdletInput/CmdletName"))
-        .and_then(Value::as_str)
-        .or_else(|| header(&headers, "x-cmdletname"));
-    let cmdlet_label = match kind {
-        Kind::Batch => "$batch".to_string(),
-        Kind::ModuleFile => "EXOModuleFile".to_string(),
-        _ => stats_label(named),
-    };
+    let cmdlet_label = admin_label(kind, input.as_ref(), &headers);
 
     // 1. Authentication and authorisation.
-    let caller = match state.identity.verify(header(&headers, "authorization")) {
+    let caller = match authorize(state, tenant, &headers, version, &cmdlet_label) {
         Ok(caller) => caller,
-        Err(refused) => return Ok(unauthorized(tenant, &cmdlet_label, refused.0)),
+        Err(response) => return Ok(*response),
     };
-    if caller.tid != tenant.id {
-        return Ok(unauthorized(
-            tenant,
-            &cmdlet_label,
-            "the token was issued for another tenant",
-        ));
-    }
-    if caller.seq <= tenant.revoked_through.load(Ordering::SeqCst) {
-        return Ok(unauthorized(
-            tenant,
-            &cmdlet_label,
-            "the token has been revoked",
-        ));
-    }
-    if !caller.permitted(version) {
-        count(tenant, &cmdlet_label, "403");
-        let needed = if version == "v2.0" {
-            "Exchange.ManageAsAppV2 (app) or Exchange.ManageV2 (delegated)"
-        } else {
-            "Exchange.ManageAsApp (app) or Exchange.Manage (delegated)"
-        };
-        return Ok(json_response(
-            StatusCode::FORBIDDEN,
-            &json!({"error": {"code": "Forbidden", "message": format!("The access token does not grant {needed}. Grant the permission and admin consent for the app.")}}),
-        ));
-    }
 
     // 2. The tenant's concurrency limit and request rate.
     let behaviour = lock(&tenant.behaviour).clone();
@@ -709,53 +652,90 @@ async fn admin(
     // Everything from here runs in one block, so a request the client abandons (the future is
     // dropped part-way) is told apart from one that was answered, and counted as aborted.
     let outcome = async {
-    if in_flight > behaviour.limit {
-        lock(&tenant.counters).throttled += 1;
-        count(tenant, &cmdlet_label, "429");
-        return Ok(throttled(
-            behaviour.retry_after,
-            "You have reached the maximum number of concurrent requests per tenant. Please wait and try again",
-        ));
-    }
-    let mut rate_headers = None;
-    if let Some(rate) = behaviour.rate {
-        let mut bucket = lock(&tenant.bucket);
-        let now = Instant::now();
-        let refill = now.duration_since(bucket.1).as_secs_f64() * rate;
-        bucket.0 = (bucket.0 + refill).min(behaviour.burst);
-        bucket.1 = now;
-        if bucket.0 < 1.0 {
-            let wait = (1.0 - bucket.0) / rate.max(1e-9);
-            drop(bucket);
-            lock(&tenant.counters).throttled += 1;
-            count(tenant, &cmdlet_label, "429");
-            let mut response = throttled(
-                wait.max(0.001),
-                "The request was throttled: the tenant's request budget is spent. Please wait and try again",
-            );
-            insert(response.headers_mut(), "rate-limit-remaining", "0");
-            insert(
-                response.headers_mut(),
-                "rate-limit-reset",
-                &format!("{wait:.3}"),
-            );
-            return Ok(response);
-        }
-        bucket.0 -= 1.0;
-        rate_headers = Some(bucket.0.floor() as u64);
-    }
+        let rate_headers = match admit(tenant, &behaviour, in_flight, &cmdlet_label) {
+            Ok(remaining) => remaining,
+            Err(response) => return Ok(*response),
+        };
 
-    // 3. Injected faults and latency, drawn from the tenant's seeded generator.
-    let (fault, latency) = {
-        let mut rng = lock(&tenant.rng);
-        let mut fault = None;
-        for f in &behaviour.faults {
-            if rng.chance(f.rate) && fault.is_none() {
-                fault = Some(f.kind);
-            }
+        // 3. Injected faults and latency, drawn from the tenant's seeded generator.
+        let after = match fault_and_latency(state, tenant, &behaviour, &cmdlet_label, arrived).await
+        {
+            Ok(after) => after,
+            Err(outcome) => return outcome,
+        };
+
+        // 4. The request itself.
+        if let Some(refused) =
+            check_routing_headers(state, tenant, &headers, version, &cmdlet_label)
+        {
+            return Ok(refused);
         }
-        (fault, behaviour.latency.draw(&mut rng))
+        let access = if caller.full_access() {
+            Access::Full
+        } else {
+            Access::ReadOnly
+        };
+        let ctx = Ctx {
+            state,
+            behaviour: &behaviour,
+            endpoint: match kind {
+                Kind::V2(_) => endpoint,
+                _ => "InvokeCommand",
+            },
+            tenant,
+            tenant_key,
+            version,
+            access,
+            client_request_id: header(&headers, "client-request-id").map(str::to_string),
+        };
+        let response = answer(&ctx, kind, input.as_ref(), &query, &headers);
+        finish(tenant, &cmdlet_label, after, rate_headers, response)
+    }
+    .await;
+    slot.finished = true;
+    outcome
+}
+
+/// The JSON body of an admin API request (`None` when it is not JSON), or the 413 for one past
+/// [`MAX_BODY`].
+async fn read_input(body: Incoming) -> Result<Option<Value>, Response<Body>> {
+    let limited = Limited::new(body, MAX_BODY);
+    let body = match limited.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            return Err(json_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &json!({"error": {"code": "RequestEntityTooLarge", "message": "The request body is too large."}}),
+            ));
+        }
     };
+    Ok(serde_json::from_slice(&body).ok())
+}
+
+/// The name statistics count an admin API request under.
+fn admin_label(kind: Kind, input: Option<&Value>, headers: &HeaderMap) -> String {
+    let named = input
+        .and_then(|v| v.pointer("/CmdletInput/CmdletName"))
+        .and_then(Value::as_str)
+        .or_else(|| header(headers, "x-cmdletname"));
+    match kind {
+        Kind::Batch => "$batch".to_string(),
+        Kind::ModuleFile => "EXOModuleFile".to_string(),
+        _ => stats_label(named),
+    }
+}
+
+/// Draws the request's fault and latency and plays them: waits out the latency, or answers for
+/// a fault that strikes before the cmdlet runs (or a latency past the call timeout). Returns the
+/// fault that strikes after the cmdlet ran, if any.
+async fn fault_and_latency(
+    state: &State,
+    tenant: &Tenant,
+    behaviour: &Behaviour,
+    cmdlet_label: &str,
+    arrived: tokio::time::Instant,
+) -> Result<Option<FaultKind>, Result<Response<Body>, Dropped>> {
+    let (fault, latency) = draw_fault(tenant, behaviour);
     // Faults that strike after the cmdlet ran: the change is made, the answer is lost.
     let after = fault.filter(|k| matches!(k, FaultKind::AppliedTimeout | FaultKind::AppliedDrop));
     if let Some(kind) = after {
@@ -769,138 +749,315 @@ async fn admin(
             .faults
             .entry(kind.name().into())
             .or_default() += 1;
-        match kind {
-            FaultKind::Drop => {
-                count(tenant, &cmdlet_label, "drop");
-                // Part-way through the call, as a reset connection would be.
-                tokio::time::sleep(latency / 2).await;
-                return Err(Dropped);
-            }
-            FaultKind::TooManyRequests => {
-                count(tenant, &cmdlet_label, "429");
-                return Ok(throttled(
-                    behaviour.retry_after,
-                    "The request was throttled. Please wait and try again",
-                ));
-            }
-            FaultKind::Unavailable => {
-                count(tenant, &cmdlet_label, "503");
-                let mut response = json_response(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    &json!({"error": {"code": "ServiceUnavailable", "message": "The service is temporarily unavailable. Please try again later."}}),
-                );
-                if let Some(after) = behaviour.fault_retry_after {
-                    insert(response.headers_mut(), "retry-after", &seconds(after));
-                }
-                return Ok(response);
-            }
-            FaultKind::GatewayTimeout => {
-                tokio::time::sleep_until(arrived + latency).await;
-                count(tenant, &cmdlet_label, "504");
-                let mut response = json_response(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    &json!({"error": {"code": "GatewayTimeout", "message": "The operation timed out."}}),
-                );
-                if let Some(after) = behaviour.fault_retry_after {
-                    insert(response.headers_mut(), "retry-after", &seconds(after));
-                }
-                return Ok(response);
-            }
-            FaultKind::Unauthorized => {
-                return Ok(unauthorized(
-                    tenant,
-                    &cmdlet_label,
-                    "the token is no longer accepted",
-                ));
-            }
-            FaultKind::AppliedTimeout | FaultKind::AppliedDrop => {}
+        let faulted = inject_fault(
+            kind,
+            tenant,
+            behaviour,
+            cmdlet_label,
+            arrived + latency,
+            latency,
+        );
+        if let Some(outcome) = faulted.await {
+            return Err(outcome);
         }
     }
     if latency >= state.config.call_timeout {
         tokio::time::sleep(state.config.call_timeout).await;
-        count(tenant, &cmdlet_label, "504");
-        return Ok(json_response(
+        count(tenant, cmdlet_label, "504");
+        return Err(Ok(json_response(
             StatusCode::GATEWAY_TIMEOUT,
             &json!({"error": {"code": "GatewayTimeout", "message": "The cmdlet did not finish within the server's time limit."}}),
-        ));
+        )));
     }
     if !latency.is_zero() {
         tokio::time::sleep_until(arrived + latency).await;
     }
+    Ok(after)
+}
 
-    // 4. The request itself.
-    if header(&headers, "x-responseformat").is_some_and(|f| f.eq_ignore_ascii_case("clixml")) {
-        count(tenant, &cmdlet_label, "400");
-        return Ok(bad_request(
+/// The tenant and the kind of admin API request a path names, or the service's 404.
+fn admin_route<'s>(
+    state: &'s State,
+    method: &Method,
+    version: &str,
+    tenant_key: &str,
+    rest: &[String],
+) -> Result<(&'s Tenant, Kind), Box<Response<Body>>> {
+    if !matches!(version, "beta" | "v1.0" | "v2.0") {
+        return Err(Box::new(json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"error": {"code": "NotFound", "message": format!("Unknown admin API version '{version}'.")}}),
+        )));
+    }
+    let Some(tenant) = state.tenant(tenant_key) else {
+        return Err(Box::new(json_response(
+            StatusCode::NOT_FOUND,
+            &json!({"error": {"code": "NotFound", "message": format!("The tenant '{tenant_key}' was not found.")}}),
+        )));
+    };
+    let endpoint = rest.first().map(String::as_str).unwrap_or("");
+    let kind = match (method.clone(), endpoint, rest.len()) {
+        (Method::POST, "InvokeCommand", 1) => Kind::Invoke,
+        (Method::POST, "$batch", 1) => Kind::Batch,
+        (Method::GET, "EXOModuleFile", 1) => Kind::ModuleFile,
+        (Method::POST, name, 1) if version == "v2.0" => {
+            match V2_ENDPOINTS
+                .iter()
+                .find(|(e, _)| e.eq_ignore_ascii_case(name))
+            {
+                Some((_, cmdlets)) => Kind::V2(cmdlets),
+                None => {
+                    return Err(Box::new(json_response(
+                        StatusCode::NOT_FOUND,
+                        &json!({"error": {"code": "NotFound", "message": format!("The v2.0 admin API has no endpoint '{name}'.")}}),
+                    )));
+                }
+            }
+        }
+        _ => {
+            return Err(Box::new(json_response(
+                StatusCode::NOT_FOUND,
+                &json!({"error": {"code": "NotFound", "message": format!("No admin API route {} /adminapi/{version}/{tenant_key}/{}.", method, rest.join("/"))}}),
+            )));
+        }
+    };
+    Ok((tenant, kind))
+}
+
+/// The caller, if its token is valid, for this tenant, not revoked, and grants the API version.
+fn authorize(
+    state: &State,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    version: &str,
+    cmdlet_label: &str,
+) -> Result<Arc<Caller>, Box<Response<Body>>> {
+    let caller = match state.identity.verify(header(headers, "authorization")) {
+        Ok(caller) => caller,
+        Err(refused) => return Err(Box::new(unauthorized(tenant, cmdlet_label, refused.0))),
+    };
+    if caller.tid != tenant.id {
+        return Err(Box::new(unauthorized(
+            tenant,
+            cmdlet_label,
+            "the token was issued for another tenant",
+        )));
+    }
+    if caller.seq <= tenant.revoked_through.load(Ordering::SeqCst) {
+        return Err(Box::new(unauthorized(
+            tenant,
+            cmdlet_label,
+            "the token has been revoked",
+        )));
+    }
+    if !caller.permitted(version) {
+        count(tenant, cmdlet_label, "403");
+        let needed = if version == "v2.0" {
+            "Exchange.ManageAsAppV2 (app) or Exchange.ManageV2 (delegated)"
+        } else {
+            "Exchange.ManageAsApp (app) or Exchange.Manage (delegated)"
+        };
+        return Err(Box::new(json_response(
+            StatusCode::FORBIDDEN,
+            &json!({"error": {"code": "Forbidden", "message": format!("The access token does not grant {needed}. Grant the permission and admin consent for the app.")}}),
+        )));
+    }
+    Ok(caller)
+}
+
+/// Admits a request under the tenant's concurrency limit and request rate, returning what is
+/// left of the rate budget (for `rate-limit-remaining`); or the 429 that refuses it.
+fn admit(
+    tenant: &Tenant,
+    behaviour: &Behaviour,
+    in_flight: usize,
+    cmdlet_label: &str,
+) -> Result<Option<u64>, Box<Response<Body>>> {
+    if in_flight > behaviour.limit {
+        lock(&tenant.counters).throttled += 1;
+        count(tenant, cmdlet_label, "429");
+        return Err(Box::new(throttled(
+            behaviour.retry_after,
+            "You have reached the maximum number of concurrent requests per tenant. Please wait and try again",
+        )));
+    }
+    let mut rate_headers = None;
+    if let Some(rate) = behaviour.rate {
+        let mut bucket = lock(&tenant.bucket);
+        let now = Instant::now();
+        let refill = now.duration_since(bucket.1).as_secs_f64() * rate;
+        bucket.0 = (bucket.0 + refill).min(behaviour.burst);
+        bucket.1 = now;
+        if bucket.0 < 1.0 {
+            let wait = (1.0 - bucket.0) / rate.max(1e-9);
+            drop(bucket);
+            lock(&tenant.counters).throttled += 1;
+            count(tenant, cmdlet_label, "429");
+            let mut response = throttled(
+                wait.max(0.001),
+                "The request was throttled: the tenant's request budget is spent. Please wait and try again",
+            );
+            insert(response.headers_mut(), "rate-limit-remaining", "0");
+            insert(
+                response.headers_mut(),
+                "rate-limit-reset",
+                &format!("{wait:.3}"),
+            );
+            return Err(Box::new(response));
+        }
+        bucket.0 -= 1.0;
+        rate_headers = Some(bucket.0.floor() as u64);
+    }
+    Ok(rate_headers)
+}
+
+/// The fault (if any) and the latency of this request, drawn from the tenant's seeded generator.
+fn draw_fault(tenant: &Tenant, behaviour: &Behaviour) -> (Option<FaultKind>, Duration) {
+    let mut rng = lock(&tenant.rng);
+    let mut fault = None;
+    for f in &behaviour.faults {
+        if rng.chance(f.rate) && fault.is_none() {
+            fault = Some(f.kind);
+        }
+    }
+    (fault, behaviour.latency.draw(&mut rng))
+}
+
+/// Plays a fault that strikes before the cmdlet runs: the answer (or the dropped connection)
+/// that replaces the real one; `None` for the faults that strike after it ran.
+async fn inject_fault(
+    kind: FaultKind,
+    tenant: &Tenant,
+    behaviour: &Behaviour,
+    cmdlet_label: &str,
+    deadline: tokio::time::Instant,
+    latency: Duration,
+) -> Option<Result<Response<Body>, Dropped>> {
+    match kind {
+        FaultKind::Drop => {
+            count(tenant, cmdlet_label, "drop");
+            // Part-way through the call, as a reset connection would be.
+            tokio::time::sleep(latency / 2).await;
+            Some(Err(Dropped))
+        }
+        FaultKind::TooManyRequests => {
+            count(tenant, cmdlet_label, "429");
+            Some(Ok(throttled(
+                behaviour.retry_after,
+                "The request was throttled. Please wait and try again",
+            )))
+        }
+        FaultKind::Unavailable => {
+            count(tenant, cmdlet_label, "503");
+            let mut response = json_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &json!({"error": {"code": "ServiceUnavailable", "message": "The service is temporarily unavailable. Please try again later."}}),
+            );
+            if let Some(after) = behaviour.fault_retry_after {
+                insert(response.headers_mut(), "retry-after", &seconds(after));
+            }
+            Some(Ok(response))
+        }
+        FaultKind::GatewayTimeout => {
+            tokio::time::sleep_until(deadline).await;
+            count(tenant, cmdlet_label, "504");
+            let mut response = json_response(
+                StatusCode::GATEWAY_TIMEOUT,
+                &json!({"error": {"code": "GatewayTimeout", "message": "The operation timed out."}}),
+            );
+            if let Some(after) = behaviour.fault_retry_after {
+                insert(response.headers_mut(), "retry-after", &seconds(after));
+            }
+            Some(Ok(response))
+        }
+        FaultKind::Unauthorized => Some(Ok(unauthorized(
+            tenant,
+            cmdlet_label,
+            "the token is no longer accepted",
+        ))),
+        FaultKind::AppliedTimeout | FaultKind::AppliedDrop => None,
+    }
+}
+
+/// The 400 for a request the service would not route: a CLIXML response asked for, or an
+/// X-AnchorMailbox that is missing where required or is not a routing hint.
+fn check_routing_headers(
+    state: &State,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    version: &str,
+    cmdlet_label: &str,
+) -> Option<Response<Body>> {
+    if header(headers, "x-responseformat").is_some_and(|f| f.eq_ignore_ascii_case("clixml")) {
+        count(tenant, cmdlet_label, "400");
+        return Some(bad_request(
             "The sandbox answers in JSON only; do not send X-ResponseFormat: clixml.",
         ));
     }
-    let anchor = header(&headers, "x-anchormailbox");
+    let anchor = header(headers, "x-anchormailbox");
     let anchor_required = version == "v2.0" || state.config.require_anchor;
     match anchor {
         Some(a) if !ANCHOR_PREFIXES.iter().any(|p| starts_with_ci(a, p)) => {
-            count(tenant, &cmdlet_label, "400");
-            return Ok(bad_request(&format!(
+            count(tenant, cmdlet_label, "400");
+            Some(bad_request(&format!(
                 "X-AnchorMailbox '{a}' is not a routing hint (UPN:, SMTP:, APP: or MBX:)."
-            )));
+            )))
         }
         None if anchor_required => {
-            count(tenant, &cmdlet_label, "400");
-            return Ok(bad_request("The X-AnchorMailbox header is required."));
+            count(tenant, cmdlet_label, "400");
+            Some(bad_request("The X-AnchorMailbox header is required."))
         }
-        _ => {}
+        _ => None,
     }
-    let access = if caller.full_access() {
-        Access::Full
-    } else {
-        Access::ReadOnly
-    };
-    let ctx = Ctx {
-        state,
-        behaviour: &behaviour,
-        endpoint: match kind {
-            Kind::V2(_) => endpoint,
-            _ => "InvokeCommand",
-        },
-        tenant,
-        tenant_key,
-        version,
-        access,
-        client_request_id: header(&headers, "client-request-id").map(str::to_string),
-    };
-    let mut response = match kind {
+}
+
+/// The answer to an admitted request: the module's cmdlet list, a `$batch`, or a cmdlet run.
+fn answer(
+    ctx: &Ctx<'_>,
+    kind: Kind,
+    input: Option<&Value>,
+    query: &[(String, String)],
+    headers: &HeaderMap,
+) -> Response<Body> {
+    match kind {
         Kind::ModuleFile => {
             let exported: Vec<&str> = cmdlets::known_cmdlets()
                 .iter()
                 .copied()
-                .filter(|c| access == Access::Full || !cmdlets::is_write(c))
+                .filter(|c| ctx.access == Access::Full || !cmdlets::is_write(c))
                 .collect();
             json_response(
                 StatusCode::OK,
                 &json!({"value": {"exportedCmdlets": exported.join(",")}}),
             )
         }
-        Kind::Batch => batch(&ctx, input.as_ref(), &headers),
+        Kind::Batch => batch(ctx, input, headers),
         Kind::Invoke | Kind::V2(..) => {
             let allowed = match kind {
                 Kind::V2(cmdlets) => Some(cmdlets),
                 _ => None,
             };
-            let (status, body, error_type) = invoke(
-                &ctx,
-                input.as_ref(),
-                &query,
-                prefer_page_size(&headers),
-                allowed,
-            );
+            let (status, body, error_type) =
+                invoke(ctx, input, query, prefer_page_size(headers), allowed);
             let mut response = json_response(status, &body);
             if let Some(error_type) = error_type {
                 insert(response.headers_mut(), "x-exceptiontype", &error_type);
             }
             response
         }
-    };
-    if let Some(remaining) = rate_headers {
+    }
+}
+
+/// Counts and sends the answer, with what is left of the rate budget (`rate_remaining`) and the
+/// backend's name, unless a fault that strikes after the cmdlet ran loses it.
+fn finish(
+    tenant: &Tenant,
+    cmdlet_label: &str,
+    after: Option<FaultKind>,
+    rate_remaining: Option<u64>,
+    mut response: Response<Body>,
+) -> Result<Response<Body>, Dropped> {
+    if let Some(remaining) = rate_remaining {
         insert(
             response.headers_mut(),
             "rate-limit-remaining",
@@ -910,25 +1067,21 @@ async fn admin(
     insert(response.headers_mut(), "x-calculatedbetarget", BACKEND);
     match after {
         Some(FaultKind::AppliedDrop) => {
-            count(tenant, &cmdlet_label, "drop");
+            count(tenant, cmdlet_label, "drop");
             Err(Dropped)
         }
         Some(_) => {
-            count(tenant, &cmdlet_label, "504");
+            count(tenant, cmdlet_label, "504");
             Ok(json_response(
                 StatusCode::GATEWAY_TIMEOUT,
                 &json!({"error": {"code": "GatewayTimeout", "message": "The operation timed out."}}),
             ))
         }
         None => {
-            count(tenant, &cmdlet_label, response.status().as_str());
+            count(tenant, cmdlet_label, response.status().as_str());
             Ok(response)
         }
     }
-    }
-    .await;
-    slot.finished = true;
-    outcome
 }
 
 #[derive(Clone, Copy)]
@@ -941,7 +1094,7 @@ enum Kind {
 
 struct Ctx<'a> {
     state: &'a Arc<State>,
-    behaviour: &'a super::config::Behaviour,
+    behaviour: &'a Behaviour,
     /// The endpoint the request named (`InvokeCommand`, or a v2.0 endpoint such as `Mailbox`),
     /// which page links repeat.
     endpoint: &'a str,
@@ -970,42 +1123,12 @@ fn invoke(
     page_size: usize,
     allowed: Option<&[&str]>,
 ) -> (StatusCode, Value, Option<String>) {
-    let Some(input) = input else {
-        return bad_request_body("The request body is not valid JSON.");
-    };
-    let Some(cmdlet_input) = input.get("CmdletInput").and_then(Value::as_object) else {
-        return bad_request_body(
-            "The request body must be {\"CmdletInput\":{\"CmdletName\":…,\"Parameters\":{…}}}.",
-        );
-    };
-    let Some(name) = cmdlet_input.get("CmdletName").and_then(Value::as_str) else {
-        return bad_request_body("CmdletInput.CmdletName is missing or not a string.");
+    let (name, params) = match cmdlet_input(input, allowed) {
+        Ok(found) => found,
+        Err(refused) => return refused,
     };
     let empty = Map::new();
-    let params = match cmdlet_input.get("Parameters") {
-        None | Some(Value::Null) => &empty,
-        Some(Value::Object(p)) => p,
-        Some(_) => return bad_request_body("CmdletInput.Parameters must be a JSON object."),
-    };
-    if let Some(allowed) = allowed
-        && !allowed.iter().any(|c| c.eq_ignore_ascii_case(name))
-    {
-        return bad_request_body(&format!(
-            "The cmdlet '{name}' is not supported on this endpoint; it accepts {}.",
-            allowed.join(", ")
-        ));
-    }
-    if allowed.is_some()
-        && !cmdlets::known_cmdlets()
-            .iter()
-            .any(|c| c.eq_ignore_ascii_case(name))
-    {
-        return (
-            StatusCode::NOT_IMPLEMENTED,
-            json!({"error": {"code": "NotImplemented", "message": format!("The sandbox does not implement {name}; this v2.0 endpoint is routed but has no cmdlets behind it yet.")}}),
-            None,
-        );
-    }
+    let params = params.unwrap_or(&empty);
     let select = query
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("$select"))
@@ -1042,34 +1165,7 @@ fn invoke(
         take: page_size,
     };
 
-    let canonical = cmdlets::known_cmdlets()
-        .iter()
-        .find(|c| c.eq_ignore_ascii_case(name))
-        .map(|c| c.to_string())
-        .unwrap_or_else(|| name.to_string());
-    let result = {
-        let mut directory = lock(&ctx.tenant.directory);
-        let result = cmdlets::invoke_page(&mut directory, name, params, ctx.access, page);
-        // Logged under the directory's lock, so the log's order is the order writes applied.
-        if cmdlets::is_write(name) {
-            let (status, changed, error) = match &result {
-                Ok(out) => (200, out.changed, None),
-                Err(e) => (e.status, false, Some(e.class.clone())),
-            };
-            ctx.state.log_write(WriteRecord {
-                seq: 0,
-                at_ms: ctx.state.elapsed_ms(),
-                tenant: ctx.tenant.domain.clone(),
-                cmdlet: canonical,
-                parameters: Value::Object(params.clone()),
-                status,
-                changed,
-                error,
-                client_request_id: ctx.client_request_id.clone(),
-            });
-        }
-        result
-    };
+    let result = run_logged(ctx, name, params, page);
     match result {
         Ok(output) => {
             let next = output.more.then(|| {
@@ -1093,6 +1189,99 @@ fn invoke(
             (status, cmdlet_error_body(&error), Some(exception))
         }
     }
+}
+
+/// An answer: the status, the JSON body and the X-ExceptionType.
+type Answer = (StatusCode, Value, Option<String>);
+
+/// A cmdlet's name and its parameters, if any, as an InvokeCommand body names them.
+type CmdletCall<'a> = (&'a str, Option<&'a Map<String, Value>>);
+
+/// The cmdlet name and parameters (`None` when not given) of an InvokeCommand body, or the
+/// answer refusing it: a body that is not `{"CmdletInput":{…}}`, or a cmdlet a v2.0 endpoint
+/// does not take.
+fn cmdlet_input<'a>(
+    input: Option<&'a Value>,
+    allowed: Option<&[&str]>,
+) -> Result<CmdletCall<'a>, Answer> {
+    let Some(input) = input else {
+        return Err(bad_request_body("The request body is not valid JSON."));
+    };
+    let Some(cmdlet_input) = input.get("CmdletInput").and_then(Value::as_object) else {
+        return Err(bad_request_body(
+            "The request body must be {\"CmdletInput\":{\"CmdletName\":…,\"Parameters\":{…}}}.",
+        ));
+    };
+    let Some(name) = cmdlet_input.get("CmdletName").and_then(Value::as_str) else {
+        return Err(bad_request_body(
+            "CmdletInput.CmdletName is missing or not a string.",
+        ));
+    };
+    let params = match cmdlet_input.get("Parameters") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(p)) => Some(p),
+        Some(_) => {
+            return Err(bad_request_body(
+                "CmdletInput.Parameters must be a JSON object.",
+            ));
+        }
+    };
+    if let Some(allowed) = allowed
+        && !allowed.iter().any(|c| c.eq_ignore_ascii_case(name))
+    {
+        return Err(bad_request_body(&format!(
+            "The cmdlet '{name}' is not supported on this endpoint; it accepts {}.",
+            allowed.join(", ")
+        )));
+    }
+    if allowed.is_some()
+        && !cmdlets::known_cmdlets()
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(name))
+    {
+        return Err((
+            StatusCode::NOT_IMPLEMENTED,
+            json!({"error": {"code": "NotImplemented", "message": format!("The sandbox does not implement {name}; this v2.0 endpoint is routed but has no cmdlets behind it yet.")}}),
+            None,
+        ));
+    }
+    Ok((name, params))
+}
+
+/// Runs a cmdlet over the tenant's directory and, for a write, logs it under the directory's
+/// lock, so the log's order is the order writes applied.
+fn run_logged(
+    ctx: &Ctx<'_>,
+    name: &str,
+    params: &Map<String, Value>,
+    page: cmdlets::Page,
+) -> Result<cmdlets::CmdletOutput, CmdletError> {
+    let canonical = cmdlets::known_cmdlets()
+        .iter()
+        .find(|c| c.eq_ignore_ascii_case(name))
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| name.to_string());
+    let mut directory = lock(&ctx.tenant.directory);
+    let result = cmdlets::invoke_page(&mut directory, name, params, ctx.access, page);
+    // Logged under the directory's lock, so the log's order is the order writes applied.
+    if cmdlets::is_write(name) {
+        let (status, changed, error) = match &result {
+            Ok(out) => (200, out.changed, None),
+            Err(e) => (e.status, false, Some(e.class.clone())),
+        };
+        ctx.state.log_write(WriteRecord {
+            seq: 0,
+            at_ms: ctx.state.elapsed_ms(),
+            tenant: ctx.tenant.domain.clone(),
+            cmdlet: canonical,
+            parameters: Value::Object(params.clone()),
+            status,
+            changed,
+            error,
+            client_request_id: ctx.client_request_id.clone(),
+        });
+    }
+    result
 }
 
 fn page_body(

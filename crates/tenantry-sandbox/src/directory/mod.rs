@@ -1,0 +1,41 @@
+//! One sandbox tenant's directory: mailboxes and their users and CAS settings, distribution
+//! groups, mailbox and Send As permissions, transport rules, the organization configuration and
+//! the accepted domains, generated deterministically from a seed.
+//!
+//! - `types`: the types of property and parameter values, and the .NET enums they take;
+//! - `schema`: the recipient properties (`PROPS`, indexed by `P`), their views, setters and
+//!   defaults, and the properties computed when read;
+//! - `object`: recipients as property bags over the schema, and permissions;
+//! - `tenant`: the tenant's domains and where it lives in the service;
+//! - `rules` and `organization`: transport rules, the organization configuration and the
+//!   accepted domains, few enough to be kept as ready-made JSON objects;
+//! - `store`: the [`Directory`] itself, its identity index, queries and changes;
+//! - `generate`: the seeded generator of a tenant's objects.
+//!
+//! An object stores only the values that differ from the default, so 5,000 mailboxes stay small;
+//! derived values (Identity, DistinguishedName, WindowsEmailAddress, …) are computed when read, so
+//! a rename never leaves them stale. Values are written in the formats of `values`.
+//!
+//! Nothing here reads the clock: timestamps come from the seed, and writes advance a logical
+//! clock one second at a time.
+
+mod generate;
+mod object;
+mod organization;
+mod rules;
+mod schema;
+mod store;
+mod tenant;
+mod types;
+
+pub use store::Directory;
+
+pub(crate) use object::{Class, MailboxPermission, Obj, RecipientPermission};
+pub(crate) use organization::org_param;
+pub(crate) use rules::{new_rule, refresh_rule, rule_param};
+pub(crate) use schema::{CAS, GRP, MBX, P, PROPS, PropDef, RCP, S_CAS, S_GRP, S_MBX, S_USR, USR};
+pub(crate) use store::Lookup;
+pub(crate) use types::{
+    EnumTy, GROUP_TYPE, MAILBOX_TYPE, RECIPIENT_TYPE, RECIPIENT_TYPE_DETAILS, RULE_STATE, Ty,
+    country,
+};
