@@ -7,10 +7,11 @@ use std::collections::HashMap;
 use serde_json::{Map, Value, json};
 
 use super::Directory;
-use super::object::{Class, MailboxPermission, Obj, RecipientPermission};
 use super::organization::{accepted_domain, organization_config};
+use super::permission::{MailboxPermission, RecipientPermission};
 use super::rules::new_rule;
 use super::schema::P;
+use super::schema::{Class, Obj};
 use super::tenant::Tenant;
 use crate::rng::Rng;
 use crate::values::format_datetime;

@@ -4,8 +4,8 @@
 //!
 //! - `types`: the types of property and parameter values, and the .NET enums they take;
 //! - `schema`: the recipient properties (`PROPS`, indexed by `P`), their views, setters and
-//!   defaults, and the properties computed when read;
-//! - `object`: recipients as property bags over the schema, and permissions;
+//!   defaults, the properties computed when read, and recipients as property bags over them;
+//! - `permission`: the permissions granted on recipients;
 //! - `tenant`: the tenant's domains and where it lives in the service;
 //! - `rules` and `organization`: transport rules, the organization configuration and the
 //!   accepted domains, few enough to be kept as ready-made JSON objects;
@@ -20,8 +20,8 @@
 //! clock one second at a time.
 
 mod generate;
-mod object;
 mod organization;
+mod permission;
 mod rules;
 mod schema;
 mod store;
@@ -30,10 +30,11 @@ mod types;
 
 pub use store::Directory;
 
-pub(crate) use object::{Class, MailboxPermission, Obj, RecipientPermission};
 pub(crate) use organization::org_param;
+pub(crate) use permission::{MailboxPermission, RecipientPermission};
 pub(crate) use rules::{new_rule, refresh_rule, rule_param};
 pub(crate) use schema::{CAS, GRP, MBX, P, PROPS, PropDef, RCP, S_CAS, S_GRP, S_MBX, S_USR, USR};
+pub(crate) use schema::{Class, Obj};
 pub(crate) use store::Lookup;
 pub(crate) use types::{
     EnumTy, GROUP_TYPE, MAILBOX_TYPE, RECIPIENT_TYPE, RECIPIENT_TYPE_DETAILS, RULE_STATE, Ty,

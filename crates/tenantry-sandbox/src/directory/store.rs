@@ -6,9 +6,10 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
-use super::object::{Class, MailboxPermission, Obj, RecipientPermission};
+use super::permission::{MailboxPermission, RecipientPermission};
 use super::rules::refresh_rule;
 use super::schema::{CAS, GRP, MBX, P, PROPS, RCP, USR};
+use super::schema::{Class, Obj};
 use super::tenant::Tenant;
 use super::types::Ty;
 use crate::rng::Rng;
