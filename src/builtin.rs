@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 #[cfg(feature = "sandbox")]
-pub use tenantry_sandbox::Latency;
+pub(crate) use tenantry_sandbox::Latency;
 
 /// How long the in-process sandbox takes per admin API call. A build without the sandbox has
 /// nothing to slow down.
@@ -89,4 +89,4 @@ impl BuiltIn {
 }
 
 /// No latency: the in-process sandbox answers at once unless asked otherwise.
-pub const NO_LATENCY: Latency = Latency::Fixed(Duration::ZERO);
+pub(crate) const NO_LATENCY: Latency = Latency::Fixed(Duration::ZERO);

@@ -5,7 +5,7 @@ use crate::playbook::{Cloud, CustomEndpoints};
 
 /// Where a tenant's admin API, sign-in authority and token scope are.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Endpoints {
+pub(crate) struct Endpoints {
     /// The admin API host, e.g. `https://outlook.office365.com`.
     pub rest: String,
     /// The sign-in authority, e.g. `https://login.microsoftonline.com`.
@@ -33,7 +33,7 @@ pub enum CloudError {
 impl Endpoints {
     /// The endpoints of `cloud`; `custom` for `cloud: custom`, `sandbox` (its base URL) for
     /// `cloud: sandbox`.
-    pub fn of(
+    pub(crate) fn of(
         cloud: Cloud,
         custom: Option<&CustomEndpoints>,
         sandbox: Option<&str>,
@@ -85,18 +85,18 @@ impl Endpoints {
     }
 
     /// The token endpoint for a tenant (domain or GUID).
-    pub fn token_url(&self, tenant: &str) -> String {
+    pub(crate) fn token_url(&self, tenant: &str) -> String {
         format!("{}/{tenant}/oauth2/v2.0/token", self.authority)
     }
 
     /// The InvokeCommand URL for a tenant.
-    pub fn invoke_url(&self, tenant: &str) -> String {
+    pub(crate) fn invoke_url(&self, tenant: &str) -> String {
         format!("{}/adminapi/beta/{tenant}/InvokeCommand", self.rest)
     }
 }
 
 /// Refuses a URL that is not https, unless it points at a loopback address.
-pub fn require_https(url: &str) -> Result<(), CloudError> {
+pub(crate) fn require_https(url: &str) -> Result<(), CloudError> {
     let lower = url.to_ascii_lowercase();
     if lower.starts_with("https://") {
         return Ok(());

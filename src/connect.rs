@@ -15,7 +15,7 @@ use crate::session::{SessionError, SessionOptions, Sessions};
 
 /// What `connect` checks.
 #[derive(Clone, Debug)]
-pub struct ConnectOptions {
+pub(crate) struct ConnectOptions {
     /// The read-only cmdlet to run (`Get-OrganizationConfig`).
     pub cmdlet: String,
     /// `--proxy URL`.
@@ -39,7 +39,7 @@ struct Connected {
 
 /// Checks each of `selected` (playbook tenant indexes) and writes a report to `out`; returns
 /// the exit code (0 all connected, 3 none, 1 some).
-pub async fn connect(
+pub(crate) async fn connect(
     playbook: &Playbook,
     selected: &[usize],
     options: &ConnectOptions,

@@ -19,16 +19,16 @@
 //! - [`scheduler`] runs the plan: its dispatcher owns the stop conditions (signals,
 //!   `--deadline`, grace) and one [`scheduler::Shutdown`] switch; its executor owns the
 //!   semaphores, the retries of cmdlet errors and the clients ([`exchange`], signed in by
-//!   [`auth`], per [`cloud`] and [`session`]).
+//!   [`auth`], per `cloud` and [`session`]).
 //! - [`events`] is the one stream every consumer takes: the [`journal`] first (it records each
-//!   task before it is sent, which makes runs resumable), then the [`report`]ers. A resumed
+//!   task before it is sent, which makes runs resumable), then the reporters (`report`). A resumed
 //!   run and `tenantry report` replay results through the same path.
-//! - [`run`] and [`connect`] put these together for their commands; [`cli`] parses the command
+//! - `run` and `connect` put these together for their commands; [`cli`] parses the command
 //!   line and maps each error to its exit code ([`exit`]).
 //!
 //! Beside it, the `tenantry-sandbox` crate is the built-in Exchange Online that the quick
 //! start, the tests and the benchmarks run against (re-exported as `sandbox` under the default
-//! `sandbox` feature, started in-process by [`builtin`]); `tenantry-common` holds what both
+//! `sandbox` feature, started in-process by `builtin`); `tenantry-common` holds what both
 //! speak: JWTs, the calendar, durations and signal handling.
 //!
 //! Planning a playbook from code:
@@ -63,10 +63,10 @@
 //! ```
 
 pub mod auth;
-pub mod builtin;
+mod builtin;
 pub mod cli;
-pub mod cloud;
-pub mod connect;
+mod cloud;
+mod connect;
 pub mod diagnostic;
 pub mod events;
 pub mod exchange;
@@ -74,8 +74,8 @@ pub mod exit;
 pub mod journal;
 pub mod plan;
 pub mod playbook;
-pub mod report;
-pub mod run;
+mod report;
+mod run;
 pub mod scheduler;
 pub mod session;
 pub mod template;

@@ -56,7 +56,7 @@ impl RunError {
 
 /// What `run` was asked to do beyond the playbook.
 #[derive(Clone, Debug)]
-pub struct RunSettings {
+pub(crate) struct RunSettings {
     /// `--report DIR`.
     pub report: Option<PathBuf>,
     /// How long calls in flight may finish after Ctrl-C or SIGTERM.
@@ -109,7 +109,7 @@ struct Prepared {
 }
 
 /// Runs the planned playbook and returns the exit code.
-pub async fn run(
+pub(crate) async fn run(
     playbook: &Playbook,
     planner: &Planner<'_, '_>,
     settings: &RunSettings,

@@ -202,7 +202,7 @@ impl<'s> Planner<'_, 's> {
 
     /// Starts expanding one step for one tenant: decides a `when` that holds for the whole
     /// tenant, evaluates `for_each` and records the step's header (or its skip). The tasks
-    /// then come one item at a time from [`StepExpansion::next`], so a run holds only the
+    /// then come one item at a time from `StepExpansion::next`, so a run holds only the
     /// tasks it is about to send, however many items the step has.
     pub fn start_step<'p>(
         &'p self,

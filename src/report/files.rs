@@ -11,7 +11,7 @@ use crate::events::{Event, Reporter, RunSummary};
 
 /// The reporters of `--report DIR`, in the order they must see events (junit.xml is built from
 /// results.jsonl, so that comes first). Creates the folder and opens the streamed files.
-pub fn report_files(dir: &Path) -> io::Result<Vec<(&'static str, Box<dyn Reporter>)>> {
+pub(crate) fn report_files(dir: &Path) -> io::Result<Vec<(&'static str, Box<dyn Reporter>)>> {
     std::fs::create_dir_all(dir)?;
     Ok(vec![
         ("results.jsonl", Box::new(JsonLines::create(dir)?)),
@@ -30,13 +30,13 @@ pub(super) fn write_atomically(dir: &Path, name: &str, text: &str) -> io::Result
 }
 
 /// results.jsonl: a line per finished task, written and flushed as it finishes.
-pub struct JsonLines {
+pub(crate) struct JsonLines {
     out: BufWriter<File>,
 }
 
 impl JsonLines {
     /// Creates `dir/results.jsonl`.
-    pub fn create(dir: &Path) -> io::Result<Self> {
+    pub(crate) fn create(dir: &Path) -> io::Result<Self> {
         Ok(JsonLines {
             out: BufWriter::new(File::create(dir.join("results.jsonl"))?),
         })
@@ -72,14 +72,14 @@ const CSV_HEADER: [&str; 9] = [
 ];
 
 /// results.csv: a row per finished task, for spreadsheets.
-pub struct Csv {
+pub(crate) struct Csv {
     dir: PathBuf,
     csv: ::csv::Writer<BufWriter<File>>,
 }
 
 impl Csv {
     /// Opens the partial file the rows go to until the run finishes.
-    pub fn create(dir: &Path) -> io::Result<Self> {
+    pub(crate) fn create(dir: &Path) -> io::Result<Self> {
         let partial = BufWriter::new(File::create(dir.join(".results.csv.partial"))?);
         let mut csv = ::csv::Writer::from_writer(partial);
         csv.write_record(CSV_HEADER).map_err(io::Error::other)?;
@@ -122,7 +122,7 @@ impl Reporter for Csv {
 /// A file written once, from the run's summary, when the run finishes: summary.json (the
 /// tally, per tenant and in all) or summary.md (a table fit to paste into a pull-request
 /// comment).
-pub struct SummaryFile {
+pub(crate) struct SummaryFile {
     dir: PathBuf,
     name: &'static str,
     render: fn(&RunSummary) -> io::Result<String>,
@@ -130,7 +130,7 @@ pub struct SummaryFile {
 
 impl SummaryFile {
     /// summary.json in `dir`.
-    pub fn json(dir: &Path) -> Self {
+    pub(crate) fn json(dir: &Path) -> Self {
         SummaryFile {
             dir: dir.to_path_buf(),
             name: "summary.json",
@@ -139,7 +139,7 @@ impl SummaryFile {
     }
 
     /// summary.md in `dir`.
-    pub fn markdown(dir: &Path) -> Self {
+    pub(crate) fn markdown(dir: &Path) -> Self {
         SummaryFile {
             dir: dir.to_path_buf(),
             name: "summary.md",

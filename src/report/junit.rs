@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use crate::events::{Event, Reporter, RunSummary, Status, TaskResult};
 
 /// junit.xml, built when the run finishes from the results.jsonl written beside it.
-pub struct JUnit {
+pub(crate) struct JUnit {
     dir: PathBuf,
     /// Per finished task, in order: its tenant's number.
     tenant_of: Vec<u32>,
@@ -22,7 +22,7 @@ pub struct JUnit {
 
 impl JUnit {
     /// Writes into `dir` when the run finishes; results.jsonl must be written there first.
-    pub fn new(dir: &Path) -> Self {
+    pub(crate) fn new(dir: &Path) -> Self {
         JUnit {
             dir: dir.to_path_buf(),
             tenant_of: Vec::new(),

@@ -13,10 +13,10 @@ mod terminal;
 #[cfg(test)]
 mod tests;
 
-pub use files::{Csv, JsonLines, SummaryFile, report_files};
-pub use junit::JUnit;
-pub use progress::Progress;
-pub use terminal::Terminal;
+pub(crate) use files::report_files;
+pub(crate) use junit::JUnit;
+pub(crate) use progress::Progress;
+pub(crate) use terminal::Terminal;
 
 use std::path::Path;
 
@@ -24,7 +24,10 @@ use crate::events::{Event, Fanout, Origin, RunSummary, Status, TaskResult};
 
 /// Writes the reports of a past run from its journal: its known outcomes, and its tasks sent
 /// without an answer as of unknown outcome, replayed through the same reporters as a run.
-pub fn from_journal(past: &crate::journal::PastRun, dir: &Path) -> std::io::Result<RunSummary> {
+pub(crate) fn from_journal(
+    past: &crate::journal::PastRun,
+    dir: &Path,
+) -> std::io::Result<RunSummary> {
     let mut summary = RunSummary {
         playbook: past
             .meta

@@ -15,7 +15,7 @@ use crate::events::{Event, Origin};
 const TENANT_LINES: usize = 8;
 
 /// The bars of one run.
-pub struct Progress {
+pub(crate) struct Progress {
     multi: MultiProgress,
     overall: ProgressBar,
     /// The "and N more" line, added below the tenant lines once it is needed.
@@ -34,12 +34,15 @@ pub struct Progress {
 
 impl Progress {
     /// Bars drawn on standard error, for a run whose tenants plan `planned` task events each.
-    pub fn stderr(planned: &BTreeMap<String, usize>) -> Self {
+    pub(crate) fn stderr(planned: &BTreeMap<String, usize>) -> Self {
         Self::with_target(ProgressDrawTarget::stderr_with_hz(10), planned)
     }
 
     /// Bars drawn on `target` (tests draw on a terminal in memory).
-    pub fn with_target(target: ProgressDrawTarget, planned: &BTreeMap<String, usize>) -> Self {
+    pub(crate) fn with_target(
+        target: ProgressDrawTarget,
+        planned: &BTreeMap<String, usize>,
+    ) -> Self {
         let multi = MultiProgress::with_draw_target(target);
         let total: usize = planned.values().sum();
         let overall = multi.add(ProgressBar::new(total as u64));
@@ -68,12 +71,12 @@ impl Progress {
     }
 
     /// Prints a line above the bars.
-    pub fn println(&self, line: &str) -> io::Result<()> {
+    pub(crate) fn println(&self, line: &str) -> io::Result<()> {
         self.multi.println(line)
     }
 
     /// Takes one event.
-    pub fn event(&mut self, event: &Event) -> io::Result<()> {
+    pub(crate) fn event(&mut self, event: &Event) -> io::Result<()> {
         match event {
             Event::StepStarted {
                 tenant,
@@ -140,7 +143,7 @@ impl Progress {
     }
 
     /// Clears the bars, before the summary is printed.
-    pub fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         for bar in self.shown.values() {
             bar.finish_and_clear();
         }

@@ -9,7 +9,7 @@ use crate::events::{
 };
 
 /// The terminal reporter.
-pub struct Terminal<W: Write> {
+pub(crate) struct Terminal<W: Write> {
     out: W,
     /// Bars are wanted: they start with the run, once its plan is known.
     bars: bool,
@@ -18,7 +18,7 @@ pub struct Terminal<W: Write> {
 
 impl<W: Write> Terminal<W> {
     /// Plain lines on `out`.
-    pub fn new(out: W) -> Self {
+    pub(crate) fn new(out: W) -> Self {
         Terminal {
             out,
             bars: false,
@@ -29,20 +29,11 @@ impl<W: Write> Terminal<W> {
     /// Progress bars on standard error from the run's start, failures printed above them,
     /// and the summary on `out` at the end. Lines before the run starts (warnings, sign-in
     /// prompts) stay plain.
-    pub fn with_bars(out: W) -> Self {
+    pub(crate) fn with_bars(out: W) -> Self {
         Terminal {
             out,
             bars: true,
             progress: None,
-        }
-    }
-
-    /// Progress bars drawn by `progress` (tests draw on a terminal in memory).
-    pub fn with_progress(out: W, progress: Progress) -> Self {
-        Terminal {
-            out,
-            bars: true,
-            progress: Some(progress),
         }
     }
 
