@@ -34,6 +34,19 @@ pub enum BuiltInError {
     Missing(String),
 }
 
+impl BuiltInError {
+    /// Invalid input when the build has no sandbox (a playbook asks for what is not there);
+    /// otherwise the sandbox failed to start.
+    pub(crate) fn exit_code(&self) -> i32 {
+        match self {
+            #[cfg(feature = "sandbox")]
+            BuiltInError::Sandbox(_) => crate::exit::TASKS_FAILED,
+            #[cfg(not(feature = "sandbox"))]
+            BuiltInError::Missing(_) => crate::exit::INVALID_INPUT,
+        }
+    }
+}
+
 /// The sandbox running in this process.
 pub struct BuiltIn {
     #[cfg(feature = "sandbox")]

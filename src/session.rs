@@ -41,7 +41,7 @@ impl SessionError {
     pub fn exit_code(&self) -> i32 {
         match self {
             SessionError::Tenant { .. } | SessionError::Http(_) => crate::exit::INVALID_INPUT,
-            SessionError::Sandbox(_) => crate::exit::TASKS_FAILED,
+            SessionError::Sandbox(e) => e.exit_code(),
         }
     }
 }
