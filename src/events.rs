@@ -5,7 +5,7 @@
 //!
 //! The journal is the one consumer that can refuse: its record of a task being sent must be on
 //! disk before the request leaves, so [`Fanout::emit`] gives it each event first and tells the
-//! sender when it could not record one.
+//! sender when it could not record one; a task it could not record as sent is not sent.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -368,11 +368,17 @@ impl<'a> Fanout<'a> {
         });
     }
 
-    /// Delivers `event`. When the recorder cannot hold it, no reporter sees it and the caller
-    /// learns why. A reporter's error is kept for [`Fanout::errors`]; the others go on.
+    /// Delivers `event`, and tells the caller when the recorder could not hold it. A task the
+    /// recorder could not record as sent is not sent, so no reporter hears of it; anything else
+    /// did happen, and every reporter hears of it all the same. A reporter's error is kept for
+    /// [`Fanout::errors`]; the others go on.
     pub fn emit(&self, event: &Event) -> Result<(), NotRecorded> {
-        if let Some(recorder) = self.recorder {
-            recorder.record(event).map_err(NotRecorded)?;
+        let recorded = match self.recorder {
+            Some(recorder) => recorder.record(event).map_err(NotRecorded),
+            None => Ok(()),
+        };
+        if recorded.is_err() && matches!(event, Event::TaskSent { .. }) {
+            return recorded;
         }
         for slot in self.slots.borrow_mut().iter_mut() {
             if let Err(e) = slot.reporter.event(event)
@@ -381,7 +387,7 @@ impl<'a> Fanout<'a> {
                 slot.error = Some(e);
             }
         }
-        Ok(())
+        recorded
     }
 
     /// The first error of each reporter that failed, by name.
@@ -444,7 +450,7 @@ mod tests {
     }
 
     #[test]
-    fn an_event_the_recorder_refuses_reaches_no_reporter() {
+    fn a_task_the_recorder_cannot_record_as_sent_reaches_no_reporter() {
         let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let recorder = Refuses;
         let fanout = Fanout::new()
@@ -455,6 +461,40 @@ mod tests {
         assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 0);
         fanout.emit(&Event::Message("still here".into())).unwrap();
         assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    /// A recorder that can no longer write anything: the disk is full.
+    struct Full;
+    impl Recorder for Full {
+        fn record(&self, _: &Event) -> Result<(), String> {
+            Err("no space left on device".into())
+        }
+    }
+
+    #[test]
+    fn an_outcome_the_recorder_cannot_hold_still_reaches_every_reporter() {
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let recorder = Full;
+        let fanout = Fanout::new()
+            .with_recorder(&recorder)
+            .with("count", Count(seen.clone()));
+        let result = TaskResult::new(
+            "t/1/a".into(),
+            "t".into(),
+            "1".into(),
+            "Set-Mailbox".into(),
+            Status::Ok,
+        );
+        let refused = fanout.emit(&Event::TaskFinished {
+            result,
+            origin: Origin::Sent,
+        });
+        assert!(refused.is_err(), "the sender learns the journal failed");
+        assert_eq!(
+            seen.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "the write happened: the reports must show it"
+        );
     }
 
     #[test]

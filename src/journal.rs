@@ -518,15 +518,17 @@ pub fn describe(past: &PastRun) -> String {
     let failed = past
         .done
         .values()
-        .filter(|r| r.status == crate::events::Status::Failed)
+        .filter(|r| r.status == crate::events::Status::Failed && !r.outcome_unknown())
         .count();
+    // Sent without an answer: cut off by the end of the run, or lost on the way back.
+    let lost = past.done.values().filter(|r| r.outcome_unknown()).count();
     format!(
         "{}  started {y:04}-{m:02}-{d:02} {:02}:{:02} UTC  {} task(s) done ({failed} failed), {} without an answer{}  {ended}",
         past.meta.id,
         secs / 3600,
         secs % 3600 / 60,
-        past.done.len(),
-        past.unknown.len(),
+        past.done.len() - lost,
+        past.unknown.len() + lost,
         if past.meta.resumed > 0 {
             format!(", resumed {} time(s)", past.meta.resumed)
         } else {

@@ -132,6 +132,8 @@ pub(crate) async fn run(
         say(&events, warning.clone());
     }
     let (targets, not_signed_in) = sign_in(playbook, sessions).await;
+    // From here on, Ctrl-C and SIGTERM stop the run cleanly rather than kill it.
+    let signals = tenantry_common::signal::Signals::install();
     let _ = events.emit(&Event::RunStarted(RunStart {
         id: journal.id(),
         journal: journal.dir().to_path_buf(),
@@ -163,7 +165,7 @@ pub(crate) async fn run(
         grace: settings.grace,
         deadline: settings.deadline,
     };
-    let ended = dispatch(planner, &targets, &options, &events, limits).await;
+    let ended = dispatch(planner, &targets, &options, &events, limits, signals).await;
     let mut summary = tally.take();
     summary.duration_ms = started.elapsed().as_millis() as u64;
     summary.complete = !ended.partial;
@@ -292,11 +294,13 @@ async fn sign_in(playbook: &Playbook, sessions: Vec<Session>) -> (Vec<Target>, V
     (targets, not_signed_in)
 }
 
-/// The writes an earlier run of a resumed journal already did.
+/// The writes an earlier run of a resumed journal already did, which are not sent again.
+/// Failed writes are sent again, and writes of unknown outcome are reported again (or sent
+/// again), so counting them here would count them twice.
 fn replayed(past: &PastRun) -> impl Iterator<Item = &crate::events::TaskResult> {
-    past.done
-        .values()
-        .filter(|r| !crate::playbook::verbs::is_read_only(&r.cmdlet))
+    past.done.values().filter(|r| {
+        r.status == crate::events::Status::Ok && !crate::playbook::verbs::is_read_only(&r.cmdlet)
+    })
 }
 
 /// Settles the run's exit code and what the summary says of how it ended; records the end in

@@ -36,8 +36,8 @@ pub enum SessionError {
 }
 
 impl SessionError {
-    /// Invalid input for unusable credentials, endpoints or proxy; otherwise the sandbox
-    /// failed to start.
+    /// Invalid input for unusable credentials, endpoints or proxy, or a sandbox this build
+    /// lacks; otherwise the sandbox failed to start.
     pub fn exit_code(&self) -> i32 {
         match self {
             SessionError::Tenant { .. } | SessionError::Http(_) => crate::exit::INVALID_INPUT,

@@ -96,6 +96,13 @@ impl JUnit {
             )?;
             for &(_, offset) in cases {
                 let task = reader.task_at(offset)?;
+                if task.tenant != *tenant {
+                    // results.jsonl missed a task (its writer failed): the lines no longer
+                    // follow the run's order, and no case may land in the wrong suite.
+                    return Err(io::Error::other(
+                        "results.jsonl does not hold the run's tasks in order; junit.xml not written",
+                    ));
+                }
                 out.write_all(case(tenant, &task).as_bytes())?;
             }
             writeln!(out, "  </testsuite>")?;

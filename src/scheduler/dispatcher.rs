@@ -34,15 +34,16 @@ pub struct Ended {
     pub partial: bool,
 }
 
-/// Runs the executor over `targets` under `limits`, with Ctrl-C and SIGTERM listened to.
+/// Runs the executor over `targets` under `limits`, listening to `signals` (installed by the
+/// caller before the run starts, so that none is missed).
 pub async fn dispatch(
     planner: &Planner<'_, '_>,
     targets: &[Target],
     options: &RunOptions,
     events: &Fanout<'_>,
     limits: TimeLimits,
+    mut signals: Signals,
 ) -> Ended {
-    let mut signals = Signals::install();
     let executor = super::run(planner, targets, options, events);
     tokio::pin!(executor);
     let say = |line: String| {

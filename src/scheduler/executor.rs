@@ -462,7 +462,11 @@ async fn call(
                 } else {
                     Status::Failed
                 };
-                result.error_class = e.cmdlet().map(|c| c.short_class().to_string());
+                result.error_class = match &e {
+                    // A read that got no answer changed nothing: it failed, by timing out.
+                    ExchangeError::Unconfirmed { .. } if !lost => Some("Timeout".to_string()),
+                    _ => e.cmdlet().map(|c| c.short_class().to_string()),
+                };
                 result.error = Some(e.to_string());
                 // Only cmdlet errors are the step's to retry: the client already retried
                 // everything transient.

@@ -487,3 +487,93 @@ steps:
     assert_eq!(created, 3, "no group created twice");
     assert_eq!(described, 3, "the second step got the first one's output");
 }
+
+/// A write whose answer is lost is one task of unknown outcome: in the run that sent it, and in
+/// each resume after it, which neither counts it twice nor sends it again until told to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_is_one_unknown_until_it_is_sent_again() {
+    use tenantry::sandbox::Behaviour;
+    let mut config = SandboxConfig::with_tenants(1, 10);
+    // The cmdlet runs, then the answer is lost.
+    config.tenants[0].behaviour.faults = vec!["applied-504:1.0".parse().unwrap()];
+    let domain = config.tenants[0].domain.clone();
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let tenant = crate::support::custom_tenant("contoso", &domain, &sandbox.url(), "SECRET");
+    let ws = Workspace::new(&[(
+        "p.yaml",
+        &format!(
+            "version: 1\nname: Lost answer\ntenants:\n{tenant}steps:\n  - cmdlet: Set-Mailbox\n    idempotent: false\n    params: {{ Identity: user001, CustomAttribute5: x }}\n"
+        ),
+    )]);
+    let run = |args: &'static [&'static str]| {
+        let path = ws.path().to_path_buf();
+        let dir = path.clone();
+        async move {
+            let run = tokio::task::spawn_blocking(move || {
+                crate::support::tenantry_with_env(&path, args, &[("SECRET", APPS[0].client_secret)])
+            })
+            .await
+            .unwrap();
+            let summary: Value = serde_json::from_str(
+                &std::fs::read_to_string(dir.join("report/summary.json")).unwrap(),
+            )
+            .unwrap();
+            (run, summary["total"].clone())
+        }
+    };
+    let (first, total) = run(&["run", "p.yaml", "--progress", "plain", "--report", "report"]).await;
+    // Not a success; the tenant also counts as not reached, since no task of it succeeded.
+    assert!(matches!(first.code, 1 | 3), "{}\n{}", first.stdout, first.stderr);
+    assert!(
+        first.stdout.contains("UNKNOWN  contoso/"),
+        "{}",
+        first.stdout
+    );
+    assert_eq!(
+        (total["unknown"].as_u64(), total["failed"].as_u64()),
+        (Some(1), Some(0)),
+        "{total}"
+    );
+    assert_eq!(sandbox.stats().writes.len(), 1, "applied once");
+
+    sandbox
+        .set_behaviour(&domain, Behaviour::default())
+        .unwrap();
+    let resume: &[&str] = &[
+        "run",
+        "p.yaml",
+        "--progress",
+        "plain",
+        "--report",
+        "report",
+        "--resume",
+    ];
+    let (second, total) = run(resume).await;
+    assert!(matches!(second.code, 1 | 3), "{}\n{}", second.stdout, second.stderr);
+    assert_eq!(
+        (total["unknown"].as_u64(), total["ok"].as_u64()),
+        (Some(1), Some(0)),
+        "counted once, not sent again: {total}"
+    );
+    assert_eq!(sandbox.stats().writes.len(), 1, "not sent again");
+
+    let retry: &[&str] = &[
+        "run",
+        "p.yaml",
+        "--progress",
+        "plain",
+        "--report",
+        "report",
+        "--resume",
+        "--retry-unknown",
+    ];
+    let (third, total) = run(retry).await;
+    assert_eq!(third.code, 0, "{}\n{}", third.stdout, third.stderr);
+    assert_eq!(
+        (total["unknown"].as_u64(), total["ok"].as_u64()),
+        (Some(0), Some(1)),
+        "{total}"
+    );
+    assert_eq!(sandbox.stats().writes.len(), 2, "sent again when told to");
+    sandbox.shutdown().await;
+}
