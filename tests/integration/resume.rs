@@ -523,7 +523,12 @@ async fn a_lost_answer_is_one_unknown_until_it_is_sent_again() {
     };
     let (first, total) = run(&["run", "p.yaml", "--progress", "plain", "--report", "report"]).await;
     // Not a success; the tenant also counts as not reached, since no task of it succeeded.
-    assert!(matches!(first.code, 1 | 3), "{}\n{}", first.stdout, first.stderr);
+    assert!(
+        matches!(first.code, 1 | 3),
+        "{}\n{}",
+        first.stdout,
+        first.stderr
+    );
     assert!(
         first.stdout.contains("UNKNOWN  contoso/"),
         "{}",
@@ -549,7 +554,12 @@ async fn a_lost_answer_is_one_unknown_until_it_is_sent_again() {
         "--resume",
     ];
     let (second, total) = run(resume).await;
-    assert!(matches!(second.code, 1 | 3), "{}\n{}", second.stdout, second.stderr);
+    assert!(
+        matches!(second.code, 1 | 3),
+        "{}\n{}",
+        second.stdout,
+        second.stderr
+    );
     assert_eq!(
         (total["unknown"].as_u64(), total["ok"].as_u64()),
         (Some(1), Some(0)),
