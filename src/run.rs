@@ -37,9 +37,6 @@ pub enum RunError {
     /// The run's state (lock, journal) is unusable, or the run to resume is.
     #[error(transparent)]
     Journal(#[from] crate::journal::JournalError),
-    /// Anything else about starting the run.
-    #[error("{0}")]
-    Other(String),
 }
 
 impl RunError {
@@ -49,7 +46,7 @@ impl RunError {
             RunError::Session(e) => e.exit_code(),
             RunError::Plan(e) => e.exit_code(),
             RunError::Journal(e) => e.exit_code(),
-            RunError::Report { .. } | RunError::Other(_) => crate::exit::TASKS_FAILED,
+            RunError::Report { .. } => crate::exit::TASKS_FAILED,
         }
     }
 }
@@ -134,13 +131,17 @@ pub(crate) async fn run(
     let (targets, not_signed_in) = sign_in(playbook, sessions).await;
     // From here on, Ctrl-C and SIGTERM stop the run cleanly rather than kill it.
     let signals = tenantry_common::signal::Signals::install();
+    let prior = past
+        .as_ref()
+        .map(|p| Arc::new(Prior::of(p, settings.retry_unknown)));
     let _ = events.emit(&Event::RunStarted(RunStart {
         id: journal.id(),
         journal: journal.dir().to_path_buf(),
         planned: planned.per_tenant,
         resuming: past
             .as_ref()
-            .map(|p| (replayed(p).count(), p.unknown.len())),
+            .zip(prior.as_ref())
+            .map(|(past, prior)| (replayed(past).count(), prior.unknown.len())),
     }));
     if let Some(past) = &past {
         // The writes already done count in this run's report; reads run again.
@@ -156,9 +157,7 @@ pub(crate) async fn run(
     }
     let options = RunOptions {
         shutdown: Default::default(),
-        prior: past
-            .as_ref()
-            .map(|p| Arc::new(Prior::of(p, settings.retry_unknown))),
+        prior,
     };
     let limits = TimeLimits {
         started,
