@@ -99,12 +99,17 @@ impl ExchangeError {
     }
 }
 
-/// The cmdlet error in an error body: `details[0].message` as `ErrId|Class|message`, falling
-/// back to the inner exception and then the top-level message, as the module does.
+/// The cmdlet error in an error body. `details[0].message` comes in two forms: `ErrId|Class|
+/// message`, or a JSON text with `Message` and `TypeName` (the class, possibly only on a nested
+/// `InnerError`). Failing both, the inner exception, then the top-level message, as the module
+/// does.
 pub fn parse_cmdlet_error(status: u16, body: &Value) -> Option<CmdletError> {
     let error = body.get("error")?;
     let detail = error.pointer("/details/0/message").and_then(Value::as_str);
     if let Some(detail) = detail {
+        if let Some(parsed) = json_detail(status, detail) {
+            return Some(parsed);
+        }
         let mut parts = detail.splitn(3, '|');
         if let (Some(id), Some(class), Some(message)) = (parts.next(), parts.next(), parts.next()) {
             return Some(CmdletError {
@@ -130,6 +135,41 @@ pub fn parse_cmdlet_error(status: u16, body: &Value) -> Option<CmdletError> {
             .unwrap_or("")
             .to_string(),
         message: message.to_string(),
+    })
+}
+
+/// A detail written as a JSON text: the outermost `Message`, and the first `TypeName` found
+/// from the outside in through `InnerError`.
+fn json_detail(status: u16, detail: &str) -> Option<CmdletError> {
+    let text = detail.trim_start();
+    if !text.starts_with('{') {
+        return None;
+    }
+    let json: Value = serde_json::from_str(text).ok()?;
+    let field = |v: &Value, name: &str| {
+        v.get(name)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let mut class = None;
+    let mut message = None;
+    let mut level = Some(&json);
+    // Bounded: a service's nesting is shallow, and a hostile body must not recurse forever.
+    for _ in 0..16 {
+        let Some(v) = level else { break };
+        message = message.or_else(|| field(v, "Message"));
+        class = class.or_else(|| field(v, "TypeName"));
+        level = v.get("InnerError").filter(|i| i.is_object());
+    }
+    if class.is_none() && message.is_none() {
+        return None;
+    }
+    Some(CmdletError {
+        status,
+        id: String::new(),
+        class: class.unwrap_or_default(),
+        message: message.unwrap_or_default(),
     })
 }
 
@@ -167,5 +207,33 @@ mod tests {
             "Invalid Operation"
         );
         assert!(parse_cmdlet_error(400, &json!("x")).is_none());
+    }
+
+    #[test]
+    fn cmdlet_errors_written_as_json_text_give_their_class() {
+        let detail = json!({
+            "Message": "The operation couldn't be performed because object 'x' couldn't be found.",
+            "TypeName": "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException",
+            "InnerError": null
+        });
+        let body = json!({"error": {"message": "Error executing cmdlet",
+            "details": [{"message": detail.to_string()}]}});
+        let e = parse_cmdlet_error(404, &body).unwrap();
+        assert_eq!(e.short_class(), "ManagementObjectNotFoundException");
+        assert!(e.message.contains("'x' couldn't be found"), "{}", e.message);
+
+        // The class only on the inner error: found from the outside in.
+        let nested = json!({"Message": "Outer text", "InnerError": {"Message": "inner",
+            "InnerError": {"TypeName": "Microsoft.Exchange.Data.DataValidationException"}}});
+        let body = json!({"error": {"details": [{"message": nested.to_string()}]}});
+        let e = parse_cmdlet_error(400, &body).unwrap();
+        assert_eq!(
+            (e.message.as_str(), e.short_class()),
+            ("Outer text", "DataValidationException")
+        );
+
+        // Text that merely starts with a brace is still read as the pipe form, or as text.
+        let body = json!({"error": {"details": [{"message": "{not json|A.B|msg"}]}});
+        assert_eq!(parse_cmdlet_error(400, &body).unwrap().short_class(), "B");
     }
 }

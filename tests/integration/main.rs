@@ -8,6 +8,7 @@ mod cli;
 mod client;
 mod connect;
 mod examples;
+mod fidelity;
 mod library;
 mod properties;
 mod resume;

@@ -158,6 +158,21 @@ pub struct Behaviour {
     /// The status of cmdlet errors by exception (`ManagementObjectNotFoundException` → 404);
     /// 400 for any not listed, as the service answers nearly every cmdlet error.
     pub error_status: std::collections::BTreeMap<String, u16>,
+    /// The form of `details[0].message` in cmdlet error bodies.
+    pub error_details: ErrorDetails,
+}
+
+/// The two forms the service writes a cmdlet error's `details[0].message` in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorDetails {
+    /// `Id|Class|Message`, with the exception also under `innererror.internalexception`.
+    #[default]
+    Pipe,
+    /// A JSON text, `{"Message": …, "TypeName": …, "InnerError": …}`, and no
+    /// `internalexception`: the form some public clients read as the only one (observed, not
+    /// documented), so that a client must parse it to learn the class.
+    Json,
 }
 
 impl Behaviour {
@@ -210,6 +225,7 @@ impl Default for Behaviour {
             faults: Vec::new(),
             fault_retry_after: None,
             error_status: std::collections::BTreeMap::new(),
+            error_details: ErrorDetails::Pipe,
         }
     }
 }

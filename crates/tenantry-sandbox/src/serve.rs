@@ -28,6 +28,7 @@ pub fn run(args: &ServeArgs) -> Result<(), SandboxError> {
         retry_after: args.retry_after,
         latency: args.latency,
         faults: args.faults.clone(),
+        error_details: args.error_details,
         ..Behaviour::default()
     };
     behaviour.validate().map_err(|e| {
@@ -124,6 +125,10 @@ pub struct ServeArgs {
     /// Require X-AnchorMailbox on beta InvokeCommand too (v2.0 always requires it).
     #[arg(long)]
     pub require_anchor: bool,
+    /// How cmdlet errors write `details[0].message`: `pipe` (`Id|Class|Message`) or `json`
+    /// (a JSON text with `Message` and `TypeName`), both forms the service is seen to use.
+    #[arg(long, value_enum, default_value = "pipe")]
+    pub error_details: crate::config::ErrorDetails,
     /// Write the sample app's certificate and private key into this folder and exit.
     #[arg(long, value_name = "DIR")]
     pub write_certificate: Option<PathBuf>,

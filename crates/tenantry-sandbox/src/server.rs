@@ -1186,7 +1186,8 @@ fn invoke(
                 StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST)
             });
             let exception = error.exception_type().to_string();
-            (status, cmdlet_error_body(&error), Some(exception))
+            let body = cmdlet_error_body(&error, ctx.behaviour.error_details);
+            (status, body, Some(exception))
         }
     }
 }
@@ -1379,7 +1380,25 @@ fn project(item: Value, fields: &[String]) -> Value {
     }
 }
 
-fn cmdlet_error_body(error: &CmdletError) -> Value {
+fn cmdlet_error_body(error: &CmdletError, form: crate::config::ErrorDetails) -> Value {
+    if form == crate::config::ErrorDetails::Json {
+        // The exception as a JSON text; the class is known only by parsing it.
+        let detail = json!({
+            "Message": error.message,
+            "TypeName": error.class,
+            "InnerError": {"Message": error.message, "TypeName": error.class, "InnerError": null},
+        });
+        return json!({"error": {
+            "code": "InternalServerError",
+            "message": "Error executing cmdlet",
+            "details": [{"code": error.category, "target": error.target, "message": detail.to_string()}],
+            "innererror": {
+                "message": "Error executing cmdlet",
+                "type": "Microsoft.Exchange.Admin.OData.Core.ODataServiceException",
+                "stacktrace": ""
+            }
+        }});
+    }
     let detail = format!("{}|{}|{}", error.error_id, error.class, error.message);
     json!({"error": {
         "code": "InternalServerError",
@@ -1661,6 +1680,35 @@ fn rand_u64() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cmdlet_errors_come_in_both_detail_forms() {
+        let error = CmdletError {
+            status: 400,
+            error_id: "Ex6F9304".into(),
+            class: "Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException"
+                .into(),
+            message: "The operation couldn't be performed.".into(),
+            category: "NotSpecified",
+            target: "x".into(),
+        };
+        let pipe = cmdlet_error_body(&error, crate::config::ErrorDetails::Pipe);
+        assert_eq!(
+            pipe["error"]["details"][0]["message"],
+            "Ex6F9304|Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException|The operation couldn't be performed."
+        );
+        let json = cmdlet_error_body(&error, crate::config::ErrorDetails::Json);
+        let detail: Value =
+            serde_json::from_str(json["error"]["details"][0]["message"].as_str().unwrap()).unwrap();
+        assert_eq!(detail["TypeName"], error.class.as_str());
+        assert_eq!(detail["Message"], error.message.as_str());
+        assert!(
+            json["error"]["innererror"]
+                .get("internalexception")
+                .is_none(),
+            "the class is only in the JSON text"
+        );
+    }
 
     #[test]
     fn prefer_headers_in_the_forms_clients_send() {
