@@ -15,6 +15,9 @@ const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
 /// gives up: throttling that lasts longer than this is an outage, for `--deadline` and the
 /// operator to judge.
 const MAX_THROTTLED: Duration = Duration::from_secs(60 * 60);
+/// The wait after the tenant's concurrency refusal when it names none (its plain-text form
+/// carries no `Retry-After`): a second, as the service's 429 usually asks.
+const CONCURRENCY_WAIT: Duration = Duration::from_secs(1);
 
 /// How transient failures are retried.
 #[derive(Clone, Debug)]
@@ -238,6 +241,13 @@ pub(super) fn classify(
     challenge: Option<String>,
     bytes: &[u8],
 ) -> Attempt {
+    if status != 200 && concurrency_refusal(bytes) {
+        // Throttling whatever its status and content type: refused before running.
+        return Attempt::Transient {
+            reason: format!("{status} concurrency limit: the tenant's concurrent requests"),
+            retry_after: Some(retry_after.unwrap_or(CONCURRENCY_WAIT)),
+        };
+    }
     let json: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
     match status {
         200 if json.is_object() => Attempt::Page(json),
@@ -271,6 +281,15 @@ pub(super) fn classify(
             }),
         },
     }
+}
+
+/// Whether a body is the tenant's concurrency refusal ("You have reached the maximum number of
+/// concurrent requests per tenant"), which may come as plain text with a status other than 429.
+fn concurrency_refusal(bytes: &[u8]) -> bool {
+    const TEXT: &[u8] = b"maximum number of concurrent requests";
+    bytes[..bytes.len().min(4096)]
+        .windows(TEXT.len())
+        .any(|w| w.eq_ignore_ascii_case(TEXT))
 }
 
 /// Exponential backoff with full jitter: a random wait up to `base × 2^(attempt-1)`, at least
@@ -317,5 +336,34 @@ mod tests {
             }
         }
         assert!(backoff(&policy, 40) <= Duration::from_secs(1));
+    }
+
+    #[test]
+    fn the_concurrency_refusal_is_throttling_whatever_its_form() {
+        let text = b"You have reached the maximum number of concurrent requests per tenant. Please wait and try again";
+        for status in [500, 503, 400, 429] {
+            match classify(status, None, None, text) {
+                Attempt::Transient { retry_after, .. } => {
+                    assert_eq!(retry_after, Some(CONCURRENCY_WAIT), "{status}")
+                }
+                _ => panic!("{status}: not throttling"),
+            }
+        }
+        let json = br#"{"error":{"code":"TooManyRequests","message":"You have reached the Maximum Number of Concurrent Requests per tenant."}}"#;
+        match classify(500, Some(Duration::from_secs(3)), None, json) {
+            Attempt::Transient { retry_after, .. } => {
+                assert_eq!(
+                    retry_after,
+                    Some(Duration::from_secs(3)),
+                    "its own wait stands"
+                )
+            }
+            _ => panic!("not throttling"),
+        }
+        // Any other 500 is not throttling.
+        assert!(matches!(
+            classify(500, None, None, b"Internal Server Error"),
+            Attempt::Failed(_)
+        ));
     }
 }

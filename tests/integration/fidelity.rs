@@ -76,3 +76,44 @@ async fn a_cmdlet_error_written_as_json_text_keeps_its_class() {
     );
     sandbox.shutdown().await;
 }
+
+/// The tenant's concurrency refusal as plain text with status 500 and no `Retry-After`, as the
+/// service's front end is seen to send it: waited out as throttling, so no task fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_concurrency_refusal_in_plain_text_costs_no_task() {
+    // One call at a time while the client opens three: most rounds meet a refusal.
+    let config = SandboxConfig::with_tenants(1, 10).each_tenant(|t| {
+        t.behaviour = Behaviour {
+            limit: 1,
+            latency: "100ms".parse().unwrap(),
+            concurrency_refusal: Some(500),
+            ..Behaviour::default()
+        }
+    });
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let ws = workspace(
+        &sandbox,
+        "  - cmdlet: Set-Mailbox\n    for_each: [user001, user002, user003, user004, user005, user006]\n    params: { Identity: \"{{ item }}\", CustomAttribute2: x }\n",
+    );
+    let (run, results) = run(&ws).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let served = sandbox.stats().tenant(&sandbox.tenants()[0].domain);
+    assert!(
+        served.status("500") >= 1,
+        "the sandbox refused some calls with its plain-text 500: {served:?}"
+    );
+    assert_eq!(served.status("200"), 6, "each task ran once: {served:?}");
+    assert_eq!(results.len(), 6);
+    assert!(results.iter().all(|r| r["status"] == "ok"), "{results:?}");
+    let waited = results
+        .iter()
+        .flat_map(|r| r["retries"].as_array().unwrap())
+        .filter(|r| r.as_str().unwrap().starts_with("500 concurrency limit"))
+        .count();
+    assert_eq!(
+        waited as u64,
+        served.status("500"),
+        "every refusal shows in the retry records"
+    );
+    sandbox.shutdown().await;
+}

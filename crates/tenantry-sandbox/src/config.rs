@@ -160,6 +160,9 @@ pub struct Behaviour {
     pub error_status: std::collections::BTreeMap<String, u16>,
     /// The form of `details[0].message` in cmdlet error bodies.
     pub error_details: ErrorDetails,
+    /// The concurrency refusal as the plain text the service is seen to send with another
+    /// status (this one), and no `Retry-After`; `None` for a JSON 429 with `Retry-After`.
+    pub concurrency_refusal: Option<u16>,
 }
 
 /// The two forms the service writes a cmdlet error's `details[0].message` in.
@@ -203,6 +206,13 @@ impl Behaviour {
                 ));
             }
         }
+        if let Some(status) = self.concurrency_refusal
+            && !(400..=599).contains(&status)
+        {
+            return Err(format!(
+                "concurrency_refusal {status} must be an error status, 400 to 599"
+            ));
+        }
         for (exception, status) in &self.error_status {
             if !matches!(status, 400 | 403 | 404 | 409 | 500 | 503) {
                 return Err(format!(
@@ -226,6 +236,7 @@ impl Default for Behaviour {
             fault_retry_after: None,
             error_status: std::collections::BTreeMap::new(),
             error_details: ErrorDetails::Pipe,
+            concurrency_refusal: None,
         }
     }
 }

@@ -29,6 +29,7 @@ pub fn run(args: &ServeArgs) -> Result<(), SandboxError> {
         latency: args.latency,
         faults: args.faults.clone(),
         error_details: args.error_details,
+        concurrency_refusal: args.concurrency_refusal,
         ..Behaviour::default()
     };
     behaviour.validate().map_err(|e| {
@@ -129,6 +130,10 @@ pub struct ServeArgs {
     /// (a JSON text with `Message` and `TypeName`), both forms the service is seen to use.
     #[arg(long, value_enum, default_value = "pipe")]
     pub error_details: crate::config::ErrorDetails,
+    /// Refuse requests over `--limit` with this status and the service's plain-text message,
+    /// without `Retry-After` (as its front end is seen to), instead of a JSON 429.
+    #[arg(long, value_name = "STATUS")]
+    pub concurrency_refusal: Option<u16>,
     /// Write the sample app's certificate and private key into this folder and exit.
     #[arg(long, value_name = "DIR")]
     pub write_certificate: Option<PathBuf>,

@@ -875,11 +875,13 @@ fn admit(
 ) -> Result<Option<u64>, Box<Response<Body>>> {
     if in_flight > behaviour.limit {
         lock(&tenant.counters).throttled += 1;
+        let refusal = "You have reached the maximum number of concurrent requests per tenant. Please wait and try again";
+        if let Some(status) = behaviour.concurrency_refusal {
+            count(tenant, cmdlet_label, &status.to_string());
+            return Err(Box::new(plain_text(status, refusal)));
+        }
         count(tenant, cmdlet_label, "429");
-        return Err(Box::new(throttled(
-            behaviour.retry_after,
-            "You have reached the maximum number of concurrent requests per tenant. Please wait and try again",
-        )));
+        return Err(Box::new(throttled(behaviour.retry_after, refusal)));
     }
     let mut rate_headers = None;
     if let Some(rate) = behaviour.rate {
@@ -1600,6 +1602,19 @@ async fn read_body(req: Request<Incoming>) -> Result<Bytes, Response<Body>> {
             &json!({"error": {"code": "RequestEntityTooLarge", "message": "The request body is too large."}}),
         )),
     }
+}
+
+/// A plain-text answer, as the service's front end gives some refusals.
+fn plain_text(status: u16, text: &str) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::from(text.to_string())));
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    insert(
+        response.headers_mut(),
+        "content-type",
+        "text/plain; charset=utf-8",
+    );
+    response
 }
 
 fn json_response(status: StatusCode, body: &Value) -> Response<Body> {
