@@ -22,6 +22,24 @@ pub struct AccessToken {
     pub issued_at: Instant,
     /// Which fetch of its provider produced it, from 1.
     pub generation: u64,
+    /// The signed-in person (the token's `upn`) when the token is a user's, for routing;
+    /// `None` for an app's token, or one that cannot be read.
+    pub user: Option<String>,
+}
+
+/// The person a token was issued to, when it is a delegated (user) token: its `upn` (else
+/// `unique_name` or `preferred_username`). App tokens carry `roles` and no user.
+pub(crate) fn token_user(token: &str) -> Option<String> {
+    let parsed = tenantry_common::jwt::parse(token).ok()?;
+    let delegated = parsed.claims.contains_key("scp") || parsed.claim_str("idtyp") == Some("user");
+    if !delegated {
+        return None;
+    }
+    ["upn", "unique_name", "preferred_username"]
+        .iter()
+        .find_map(|c| parsed.claim_str(c))
+        .filter(|u| !u.is_empty())
+        .map(str::to_string)
 }
 
 impl fmt::Debug for AccessToken {
@@ -191,8 +209,10 @@ impl TokenProvider {
         started: Instant,
     ) -> AccessToken {
         let lifetime = response.expires_in().unwrap_or(Duration::from_secs(3600));
+        let secret = response.access_token().secret();
         AccessToken {
-            secret: Secret::new(response.access_token().secret().clone()),
+            user: token_user(secret),
+            secret: Secret::new(secret.clone()),
             expires_at: started + lifetime,
             issued_at: started,
             generation: self.fetches.fetch_add(1, Ordering::Relaxed) + 1,

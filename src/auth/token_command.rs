@@ -47,6 +47,7 @@ impl TokenProvider {
         };
         let issued = Instant::now();
         Ok(AccessToken {
+            user: super::provider::token_user(&text),
             secret: Secret::new(text),
             expires_at: issued + left,
             issued_at: issued,

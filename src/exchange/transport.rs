@@ -134,11 +134,17 @@ impl Client {
         body: &Value,
         token: &AccessToken,
     ) -> reqwest::RequestBuilder {
+        // The routing hint follows the sign-in: a person's calls are routed by their own
+        // mailbox, an app's by the tenant's system mailbox.
+        let anchor = match &token.user {
+            Some(upn) => format!("UPN:{upn}"),
+            None => self.anchor.clone(),
+        };
         self.http
             .post(url)
             .bearer_auth(token.secret.expose())
             .header("Accept", "application/json")
-            .header("X-AnchorMailbox", &self.anchor)
+            .header("X-AnchorMailbox", anchor)
             .header("X-CmdletName", cmdlet)
             .header("X-ClientApplication", "tenantry")
             .header("X-ResponseFormat", "json")

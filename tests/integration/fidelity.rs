@@ -117,3 +117,42 @@ async fn the_concurrency_refusal_in_plain_text_costs_no_task() {
     );
     sandbox.shutdown().await;
 }
+
+/// A person's calls are routed by their own mailbox (`UPN:`), not the system mailbox an app's
+/// calls use: the sandbox refuses a user token routed by `APP:`, as the service is expected to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_is_routed_by_their_own_mailbox() {
+    let sandbox = Sandbox::start(SandboxConfig::with_tenants(1, 5))
+        .await
+        .unwrap();
+    let domain = sandbox.tenants()[0].domain.clone();
+    let url = sandbox.url();
+    let ws = Workspace::new(&[(
+        "p.yaml",
+        &format!(
+            "version: 1\nname: Routing\ntenants:\n  - {{ name: contoso, organization: {domain}, cloud: custom, endpoints: {{ rest: \"{url}\", authority: \"{url}\", scope: \"https://outlook.office365.com/.default\" }}, auth: {{ method: password, user: legacy.admin@{domain}, password_env: PASSWORD }} }}\nsteps:\n  - cmdlet: Get-AcceptedDomain\n  - cmdlet: Get-Mailbox\n    params: {{ Identity: user001 }}\n"
+        ),
+    )]);
+    let path = ws.path().to_path_buf();
+    let run = tokio::task::spawn_blocking(move || {
+        let cache = path.join("cache");
+        crate::support::tenantry_with_env(
+            &path,
+            &["run", "p.yaml", "--progress", "plain"],
+            &[
+                ("PASSWORD", "Sandbox-Legacy-1"),
+                ("TENANTRY_CACHE_DIR", cache.to_str().unwrap()),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let served = sandbox.stats().tenant(&domain);
+    assert_eq!(
+        (served.status("200"), served.status("400")),
+        (2, 0),
+        "both calls were routed as a user's: {served:?}"
+    );
+    sandbox.shutdown().await;
+}

@@ -163,6 +163,10 @@ pub struct Behaviour {
     /// The concurrency refusal as the plain text the service is seen to send with another
     /// status (this one), and no `Retry-After`; `None` for a JSON 429 with `Retry-After`.
     pub concurrency_refusal: Option<u16>,
+    /// Refuse a person's token routed by the system mailbox (`X-AnchorMailbox: APP:…`), since
+    /// no public client shows the service accepting it; `UPN:` is the hint for users. A guess,
+    /// on by default.
+    pub refuse_app_anchor_for_users: bool,
 }
 
 /// The two forms the service writes a cmdlet error's `details[0].message` in.
@@ -237,6 +241,7 @@ impl Default for Behaviour {
             error_status: std::collections::BTreeMap::new(),
             error_details: ErrorDetails::Pipe,
             concurrency_refusal: None,
+            refuse_app_anchor_for_users: true,
         }
     }
 }

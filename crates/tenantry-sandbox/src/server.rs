@@ -665,9 +665,13 @@ async fn admin(
         };
 
         // 4. The request itself.
-        if let Some(refused) =
-            check_routing_headers(state, tenant, &headers, version, &cmdlet_label)
-        {
+        let route = Route {
+            headers: &headers,
+            version,
+            caller: &caller,
+            behaviour: &behaviour,
+        };
+        if let Some(refused) = check_routing_headers(state, tenant, &route, &cmdlet_label) {
             return Ok(refused);
         }
         let access = if caller.full_access() {
@@ -983,13 +987,21 @@ async fn inject_fault(
 
 /// The 400 for a request the service would not route: a CLIXML response asked for, or an
 /// X-AnchorMailbox that is missing where required or is not a routing hint.
+/// What a request is routed by: its headers, the API version and who signed it.
+struct Route<'a> {
+    headers: &'a HeaderMap,
+    version: &'a str,
+    caller: &'a Caller,
+    behaviour: &'a Behaviour,
+}
+
 fn check_routing_headers(
     state: &State,
     tenant: &Tenant,
-    headers: &HeaderMap,
-    version: &str,
+    route: &Route<'_>,
     cmdlet_label: &str,
 ) -> Option<Response<Body>> {
+    let (headers, version) = (route.headers, route.version);
     if header(headers, "x-responseformat").is_some_and(|f| f.eq_ignore_ascii_case("clixml")) {
         count(tenant, cmdlet_label, "400");
         return Some(bad_request(
@@ -1008,6 +1020,17 @@ fn check_routing_headers(
         None if anchor_required => {
             count(tenant, cmdlet_label, "400");
             Some(bad_request("The X-AnchorMailbox header is required."))
+        }
+        Some(a)
+            if starts_with_ci(a, "APP:")
+                && route.behaviour.refuse_app_anchor_for_users
+                && route.caller.upn.is_some() =>
+        {
+            count(tenant, cmdlet_label, "400");
+            Some(bad_request(&format!(
+                "X-AnchorMailbox '{a}' routes an app's calls, but the token is {}'s: route a user's calls by UPN:.",
+                route.caller.upn.as_deref().unwrap_or("a user")
+            )))
         }
         _ => None,
     }
