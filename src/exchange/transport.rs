@@ -117,12 +117,18 @@ impl Client {
             .get("www-authenticate")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        let encoding = response
+            .headers()
+            .get("content-encoding")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_ascii_lowercase);
         let bytes = match response.bytes().await {
             Ok(b) => b,
             Err(e) => {
                 return Attempt::Unconfirmed(format!("connection: {}", describe(&e)));
             }
         };
+        let bytes = decode(encoding.as_deref(), &bytes);
         classify(status, retry_after, challenge, &bytes)
     }
 
@@ -144,6 +150,7 @@ impl Client {
             .post(url)
             .bearer_auth(token.secret.expose())
             .header("Accept", "application/json")
+            .header("Accept-Encoding", "gzip, deflate")
             .header("X-AnchorMailbox", anchor)
             .header("X-CmdletName", cmdlet)
             .header("X-ClientApplication", "tenantry")
@@ -152,6 +159,33 @@ impl Client {
             .header("connection-id", &self.connection_id)
             .header("client-request-id", uuid_like())
             .json(body)
+    }
+}
+
+/// The largest body a compressed answer may expand to: a page of 5,000 objects is a few
+/// megabytes; this bounds a hostile or broken stream.
+const MAX_DECODED: u64 = 512 * 1024 * 1024;
+
+/// A body as sent, decoded when it says it is gzip- or deflate-compressed and is: some of the
+/// service's error answers claim gzip and are plain, so the bytes decide, not the label.
+pub(super) fn decode<'a>(encoding: Option<&str>, bytes: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let decoded = match encoding.map(str::trim) {
+        Some("gzip" | "x-gzip") if bytes.starts_with(&[0x1f, 0x8b]) => {
+            flate2::read::GzDecoder::new(bytes)
+                .take(MAX_DECODED)
+                .read_to_end(&mut out)
+        }
+        // HTTP's deflate is zlib-wrapped (a first byte of 0x78 for the usual window).
+        Some("deflate") if bytes.first() == Some(&0x78) => flate2::read::ZlibDecoder::new(bytes)
+            .take(MAX_DECODED)
+            .read_to_end(&mut out),
+        _ => return std::borrow::Cow::Borrowed(bytes),
+    };
+    match decoded {
+        Ok(_) => std::borrow::Cow::Owned(out),
+        Err(_) => std::borrow::Cow::Borrowed(bytes),
     }
 }
 
@@ -216,5 +250,26 @@ mod tests {
             origin("https://outlook.office365.com/x"),
             origin("https://u@evil.example/x")
         );
+    }
+
+    #[test]
+    fn compressed_answers_decode_and_mislabelled_ones_pass_through() {
+        use std::io::Write;
+        let text = br#"{"value":[{"Name":"a"}]}"#;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(text).unwrap();
+        let gz = gz.finish().unwrap();
+        assert_eq!(&*decode(Some("gzip"), &gz), text);
+        let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        zlib.write_all(text).unwrap();
+        assert_eq!(&*decode(Some("deflate"), &zlib.finish().unwrap()), text);
+        // Labelled gzip, sent plain: taken as it is.
+        assert_eq!(&*decode(Some("gzip"), text), text);
+        // Gzip's magic, then garbage: taken as it is, for the error to be read from.
+        assert_eq!(
+            &*decode(Some("gzip"), &[0x1f, 0x8b, 1, 2, 3]),
+            &[0x1f, 0x8b, 1, 2, 3]
+        );
+        assert_eq!(&*decode(None, &gz), &gz[..]);
     }
 }

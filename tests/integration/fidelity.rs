@@ -156,3 +156,41 @@ async fn a_user_is_routed_by_their_own_mailbox() {
     );
     sandbox.shutdown().await;
 }
+
+/// Answers gzip-compressed, and error answers labelled gzip that are plain (as some of the
+/// service's are): the run reads both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compressed_and_mislabelled_answers_are_read() {
+    let config = SandboxConfig::with_tenants(1, 40).each_tenant(|t| {
+        t.behaviour = Behaviour {
+            compression: tenantry::sandbox::Compression::MislabelledErrors,
+            ..Behaviour::default()
+        }
+    });
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let ws = workspace(
+        &sandbox,
+        "  - cmdlet: Get-Mailbox\n    params: { ResultSize: Unlimited }\n  - cmdlet: Get-Mailbox\n    params: { Identity: nobody-here }\n    on_error: continue\n",
+    );
+    let (run, results) = run(&ws).await;
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let served = sandbox.stats().tenant(&sandbox.tenants()[0].domain);
+    assert_eq!(
+        (served.compressed, served.mislabelled),
+        (1, 1),
+        "one answer compressed, one error labelled gzip and sent plain: {served:?}"
+    );
+    assert_eq!(results.len(), 2, "{results:?}");
+    assert_eq!(results[0]["status"], "ok");
+    assert!(
+        results[0]["objects"].as_u64().unwrap() >= 40,
+        "every mailbox read from the compressed page: {}",
+        results[0]
+    );
+    assert_eq!(
+        results[1]["error_class"], "ManagementObjectNotFoundException",
+        "{}",
+        results[1]
+    );
+    sandbox.shutdown().await;
+}

@@ -167,6 +167,22 @@ pub struct Behaviour {
     /// no public client shows the service accepting it; `UPN:` is the hint for users. A guess,
     /// on by default.
     pub refuse_app_anchor_for_users: bool,
+    /// Whether answers are gzip-compressed for clients that accept it.
+    pub compression: Compression,
+}
+
+/// How the admin API compresses its answers, for a request that accepts gzip.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    /// Never.
+    #[default]
+    Off,
+    /// Every answer, `Content-Encoding: gzip`.
+    Gzip,
+    /// Successes gzip-compressed; errors labelled gzip with a plain body, as some of the
+    /// service's error responses are seen to be.
+    MislabelledErrors,
 }
 
 /// The two forms the service writes a cmdlet error's `details[0].message` in.
@@ -242,6 +258,7 @@ impl Default for Behaviour {
             error_details: ErrorDetails::Pipe,
             concurrency_refusal: None,
             refuse_app_anchor_for_users: true,
+            compression: Compression::Off,
         }
     }
 }

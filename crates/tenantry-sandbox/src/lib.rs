@@ -71,7 +71,9 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-pub use config::{Behaviour, ErrorDetails, Fault, FaultKind, Latency, SandboxConfig, TenantConfig};
+pub use config::{
+    Behaviour, Compression, ErrorDetails, Fault, FaultKind, Latency, SandboxConfig, TenantConfig,
+};
 pub use identity::{
     APP_CERTIFICATE, APP_PRIVATE_KEY, APPS, EXO_PUBLIC_CLIENT, USERS, WORKLOAD_AUDIENCE,
     WORKLOAD_ISSUER_PATH, WORKLOAD_READER_SUBJECT, WORKLOAD_SUBJECT, WORKLOAD_TOKEN_LIFETIME,

@@ -30,6 +30,7 @@ pub fn run(args: &ServeArgs) -> Result<(), SandboxError> {
         faults: args.faults.clone(),
         error_details: args.error_details,
         concurrency_refusal: args.concurrency_refusal,
+        compression: args.compression,
         ..Behaviour::default()
     };
     behaviour.validate().map_err(|e| {
@@ -134,6 +135,10 @@ pub struct ServeArgs {
     /// without `Retry-After` (as its front end is seen to), instead of a JSON 429.
     #[arg(long, value_name = "STATUS")]
     pub concurrency_refusal: Option<u16>,
+    /// Gzip answers for clients that accept it: `off`, `gzip`, or `mislabelled-errors`
+    /// (successes compressed, errors labelled gzip and sent plain, as some of the service's are).
+    #[arg(long, value_enum, default_value = "off")]
+    pub compression: crate::config::Compression,
     /// Write the sample app's certificate and private key into this folder and exit.
     #[arg(long, value_name = "DIR")]
     pub write_certificate: Option<PathBuf>,

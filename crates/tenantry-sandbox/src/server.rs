@@ -697,7 +697,57 @@ async fn admin(
     }
     .await;
     slot.finished = true;
-    outcome
+    let accepts_gzip = header(&headers, "accept-encoding")
+        .is_some_and(|a| a.split(',').any(|e| e.trim().starts_with("gzip")));
+    match outcome {
+        Ok(response) if accepts_gzip => Ok(compress(tenant, behaviour.compression, response)),
+        other => other,
+    }
+}
+
+/// Compresses an answer as the tenant's behaviour says, for a client that accepts gzip.
+fn compress(
+    tenant: &Tenant,
+    compression: crate::config::Compression,
+    response: Response<Body>,
+) -> Response<Body> {
+    use crate::config::Compression;
+    use std::io::Write as _;
+    let mislabel = compression == Compression::MislabelledErrors && !response.status().is_success();
+    if compression == Compression::Off {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let plain = body_bytes(body);
+    let bytes = if mislabel {
+        lock(&tenant.counters).mislabelled += 1;
+        plain
+    } else {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let compressed = encoder.write_all(&plain).and_then(|()| encoder.finish());
+        match compressed {
+            Ok(bytes) => {
+                lock(&tenant.counters).compressed += 1;
+                Bytes::from(bytes)
+            }
+            Err(_) => return Response::from_parts(parts, Full::new(plain)),
+        }
+    };
+    insert(&mut parts.headers, "content-encoding", "gzip");
+    parts.headers.remove("content-length");
+    Response::from_parts(parts, Full::new(bytes))
+}
+
+/// The bytes of an answer built in memory.
+fn body_bytes(body: Body) -> Bytes {
+    use hyper::body::Body as _;
+    let mut body = std::pin::pin!(body);
+    let waker = std::task::Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    match body.as_mut().poll_frame(&mut cx) {
+        std::task::Poll::Ready(Some(Ok(frame))) => frame.into_data().unwrap_or_default(),
+        _ => Bytes::new(),
+    }
 }
 
 /// The JSON body of an admin API request (`None` when it is not JSON), or the 413 for one past

@@ -62,6 +62,13 @@ pub struct TenantStats {
     pub token_errors: BTreeMap<String, u64>,
     /// Admin API requests refused with 401, by reason.
     pub unauthorized: BTreeMap<String, u64>,
+    /// Admin API responses sent gzip-compressed; and error responses labelled gzip whose body
+    /// is not (`compression: mislabelled_errors`).
+    #[serde(default)]
+    pub compressed: u64,
+    /// Error responses labelled `Content-Encoding: gzip` whose body is plain.
+    #[serde(default)]
+    pub mislabelled: u64,
 }
 
 impl TenantStats {
