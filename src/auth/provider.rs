@@ -25,6 +25,17 @@ pub struct AccessToken {
     /// The signed-in person (the token's `upn`) when the token is a user's, for routing;
     /// `None` for an app's token, or one that cannot be read.
     pub user: Option<String>,
+    /// The tenant GUID the token was issued in (its `tid`), when it can be read.
+    pub tenant_id: Option<String>,
+}
+
+/// The tenant GUID a token names (`tid`).
+pub(crate) fn token_tenant(token: &str) -> Option<String> {
+    tenantry_common::jwt::parse(token)
+        .ok()?
+        .claim_str("tid")
+        .filter(|t| !t.is_empty())
+        .map(str::to_ascii_lowercase)
 }
 
 /// The person a token was issued to, when it is a delegated (user) token: its `upn` (else
@@ -212,6 +223,7 @@ impl TokenProvider {
         let secret = response.access_token().secret();
         AccessToken {
             user: token_user(secret),
+            tenant_id: token_tenant(secret),
             secret: Secret::new(secret.clone()),
             expires_at: started + lifetime,
             issued_at: started,

@@ -48,6 +48,7 @@ impl TokenProvider {
         let issued = Instant::now();
         Ok(AccessToken {
             user: super::provider::token_user(&text),
+            tenant_id: super::provider::token_tenant(&text),
             secret: Secret::new(text),
             expires_at: issued + left,
             issued_at: issued,

@@ -26,6 +26,14 @@ pub use transport::{
 };
 use transport::{origin, uuid_like};
 
+/// Whether an organization is a vanity domain: neither a GUID nor an initial
+/// (`*.onmicrosoft.*`, `*.onmschina.cn`) domain.
+fn is_vanity(organization: &str) -> bool {
+    let o = organization.to_ascii_lowercase();
+    let guid = o.len() == 36 && o.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    !guid && o.contains('.') && !o.contains(".onmicrosoft.") && !o.ends_with(".onmschina.cn")
+}
+
 /// The system mailbox that app-only calls are routed by, as the module anchors them.
 const APP_ANCHOR_MAILBOX: &str = "SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}";
 /// Pages followed at most: 5,000 pages of 1,000 is five million objects.
@@ -53,6 +61,12 @@ pub struct Client {
     http: reqwest::Client,
     invoke_url: String,
     anchor: String,
+    /// The organization, when it is a vanity domain (`contoso.com`): the tenant's GUID from
+    /// the first token replaces it in the URL and the routing hint, since only the GUID and
+    /// the initial domain are known to work there.
+    vanity: Option<String>,
+    /// The URL and the app routing hint with the GUID in place of a vanity domain.
+    resolved: std::sync::OnceLock<(String, String)>,
     connection_id: String,
     tokens: Arc<TokenProvider>,
     retry: RetryPolicy,
@@ -75,12 +89,43 @@ impl Client {
             http,
             invoke_url: invoke_url.to_string(),
             anchor: format!("APP:{APP_ANCHOR_MAILBOX}@{organization}"),
+            vanity: is_vanity(organization).then(|| organization.to_string()),
+            resolved: std::sync::OnceLock::new(),
             connection_id: uuid_like(),
             tokens,
             retry,
             page_size: DEFAULT_PAGE_SIZE,
             throttle: Throttle::default(),
         })
+    }
+
+    /// The first page's URL: the tenant's GUID in place of a vanity domain once a token names
+    /// it, else the URL as configured.
+    async fn first_url(&self) -> String {
+        let Some(vanity) = &self.vanity else {
+            return self.invoke_url.clone();
+        };
+        if let Some((url, _)) = self.resolved.get() {
+            return url.clone();
+        }
+        // Without a token yet, the configured URL; the call itself reports a sign-in failure.
+        let Ok(token) = self.tokens.token().await else {
+            return self.invoke_url.clone();
+        };
+        let Some(tid) = token.tenant_id else {
+            return self.invoke_url.clone();
+        };
+        let segment = format!("/{vanity}/");
+        let url = self.invoke_url.replacen(&segment, &format!("/{tid}/"), 1);
+        let anchor = format!("APP:{APP_ANCHOR_MAILBOX}@{tid}");
+        self.resolved.get_or_init(|| (url, anchor)).0.clone()
+    }
+
+    /// The app routing hint: the tenant's GUID in place of a vanity domain once known.
+    fn app_anchor(&self) -> &str {
+        self.resolved
+            .get()
+            .map_or(&self.anchor, |(_, anchor)| anchor)
     }
 
     /// Sets the page size (`Prefer: odata.maxpagesize`, 1 to 5000).
@@ -110,7 +155,7 @@ impl Client {
         let body =
             json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": encode_params(params)}});
         let mut result = CmdletResult::default();
-        let mut url = self.invoke_url.clone();
+        let mut url = self.first_url().await;
         let mut seen = std::collections::HashSet::new();
         loop {
             let page = self
@@ -158,6 +203,27 @@ impl Client {
                 }
                 None => return Ok(result),
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_vanity;
+
+    #[test]
+    fn only_custom_domains_are_vanity() {
+        for vanity in ["contoso.com", "mail.fabrikam.co.uk"] {
+            assert!(is_vanity(vanity), "{vanity}");
+        }
+        for not in [
+            "contoso.onmicrosoft.com",
+            "contoso.onmicrosoft.us",
+            "contoso.partner.onmschina.cn",
+            "c51e9974-ce49-4ff2-85f1-95b71439e285",
+            "contoso",
+        ] {
+            assert!(!is_vanity(not), "{not}");
         }
     }
 }

@@ -144,7 +144,7 @@ impl Client {
         // mailbox, an app's by the tenant's system mailbox.
         let anchor = match &token.user {
             Some(upn) => format!("UPN:{upn}"),
-            None => self.anchor.clone(),
+            None => self.app_anchor().to_string(),
         };
         self.http
             .post(url)

@@ -194,3 +194,35 @@ async fn compressed_and_mislabelled_answers_are_read() {
     );
     sandbox.shutdown().await;
 }
+
+/// A playbook that names a tenant by its vanity domain: after sign-in, calls name the tenant
+/// by the GUID its token gives, since the service takes only the GUID or the initial domain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vanity_domain_is_replaced_by_the_tenant_id_after_sign_in() {
+    let config = SandboxConfig::with_tenants(1, 5).each_tenant(|t| {
+        t.behaviour = Behaviour {
+            vanity_urls: false,
+            ..Behaviour::default()
+        }
+    });
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let info = sandbox.tenants()[0].clone();
+    let tenant =
+        crate::support::custom_tenant("contoso", &info.vanity_domain, &sandbox.url(), "SECRET");
+    let ws = Workspace::new(&[(
+        "p.yaml",
+        &format!(
+            "version: 1\nname: Vanity\ntenants:\n{tenant}steps:\n  - cmdlet: Get-AcceptedDomain\n  - cmdlet: Get-Mailbox\n    params: {{ Identity: user001 }}\n"
+        ),
+    )]);
+    let (run, results) = run(&ws).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(results.len(), 2);
+    let served = sandbox.stats().tenant(&info.domain);
+    assert_eq!(
+        (served.status("200"), served.status("400")),
+        (2, 0),
+        "no call named the vanity domain: {served:?}"
+    );
+    sandbox.shutdown().await;
+}

@@ -169,6 +169,9 @@ pub struct Behaviour {
     pub refuse_app_anchor_for_users: bool,
     /// Whether answers are gzip-compressed for clients that accept it.
     pub compression: Compression,
+    /// Whether admin API URLs may name the tenant by its vanity domain (`contoso.com`); the
+    /// documented forms are the GUID and the initial domain. On by default.
+    pub vanity_urls: bool,
 }
 
 /// How the admin API compresses its answers, for a request that accepts gzip.
@@ -259,6 +262,7 @@ impl Default for Behaviour {
             concurrency_refusal: None,
             refuse_app_anchor_for_users: true,
             compression: Compression::Off,
+            vanity_urls: true,
         }
     }
 }

@@ -634,6 +634,14 @@ async fn admin(
     };
     let cmdlet_label = admin_label(kind, input.as_ref(), &headers);
 
+    // A vanity domain in the URL, where the tenant does not take one.
+    if !lock(&tenant.behaviour).vanity_urls && tenant_key.eq_ignore_ascii_case(&tenant.vanity) {
+        count(tenant, &cmdlet_label, "400");
+        return Ok(bad_request(&format!(
+            "The tenant '{tenant_key}' in the URL is a vanity domain; name the tenant by its id or its initial domain."
+        )));
+    }
+
     // 1. Authentication and authorisation.
     let caller = match authorize(state, tenant, &headers, version, &cmdlet_label) {
         Ok(caller) => caller,
