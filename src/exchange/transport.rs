@@ -83,12 +83,15 @@ pub fn redact_password(url: &str) -> String {
 
 impl Client {
     /// One request for one page, its answer judged by [`classify`].
+    /// `paced` is set when the answer said the tenant's rate budget is spent and the tenant is
+    /// now held until it is renewed.
     pub(super) async fn attempt(
         &self,
         url: &str,
         cmdlet: &str,
         body: &Value,
         token: &AccessToken,
+        paced: &std::sync::atomic::AtomicBool,
     ) -> Attempt {
         let response = match self.request(url, cmdlet, body, token).send().await {
             Ok(r) => r,
@@ -112,6 +115,12 @@ impl Client {
         };
         let status = response.status().as_u16();
         let retry_after = retry_after(response.headers());
+        // The budget is spent: the tenant's next calls wait until it is renewed, rather than
+        // be refused.
+        if let Some(wait) = rate_limit_pause(response.headers()) {
+            self.throttle.pause(wait);
+            paced.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
         let challenge = response
             .headers()
             .get("www-authenticate")
@@ -160,6 +169,63 @@ impl Client {
             .header("client-request-id", uuid_like())
             .json(body)
     }
+}
+
+/// The longest a tenant is held for its rate-limit budget: a reset further away than this is
+/// taken as a clock disagreement, not a plan.
+const MAX_RATE_PAUSE: Duration = Duration::from_secs(60);
+
+/// How long to hold a tenant whose `Rate-Limit-Remaining` is 0: until `Rate-Limit-Reset` (an
+/// RFC 3339 time, or seconds), at most [`MAX_RATE_PAUSE`].
+pub(super) fn rate_limit_pause(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if text("rate-limit-remaining")?.parse::<f64>().ok()? > 0.0 {
+        return None;
+    }
+    let reset = text("rate-limit-reset")?;
+    let wait = match reset.parse::<f64>() {
+        Ok(seconds) => seconds,
+        Err(_) => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()?
+                .as_secs_f64();
+            rfc3339_seconds(reset)? - now
+        }
+    };
+    (wait.is_finite() && wait > 0.0).then(|| Duration::from_secs_f64(wait).min(MAX_RATE_PAUSE))
+}
+
+/// Seconds since the epoch of an RFC 3339 time (`2026-11-30T10:07:29.250Z`, `…+01:00`).
+fn rfc3339_seconds(text: &str) -> Option<f64> {
+    let (date, time) = text.split_once(['T', 't', ' '])?;
+    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (y, mo, day) = (d.next()??, d.next()??, d.next()??);
+    let (clock, offset) = match time.find(['Z', 'z', '+', '-']) {
+        Some(i) => time.split_at(i),
+        None => return None,
+    };
+    let mut t = clock.splitn(3, ':');
+    let (h, mi) = (
+        t.next()?.parse::<i64>().ok()?,
+        t.next()?.parse::<i64>().ok()?,
+    );
+    let sec: f64 = t.next()?.parse().ok()?;
+    let offset = match offset {
+        "Z" | "z" => 0,
+        o => {
+            let sign = if o.starts_with('-') { -1 } else { 1 };
+            let (oh, om) = o[1..].split_once(':')?;
+            sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().ok()? * 60)
+        }
+    };
+    let days = tenantry_common::calendar::days_from_civil(y, mo, day);
+    Some((days * 86_400 + h * 3600 + mi * 60 - offset) as f64 + sec)
 }
 
 /// The largest body a compressed answer may expand to: a page of 5,000 objects is a few
@@ -271,5 +337,52 @@ mod tests {
             &[0x1f, 0x8b, 1, 2, 3]
         );
         assert_eq!(&*decode(None, &gz), &gz[..]);
+    }
+
+    #[test]
+    fn a_spent_rate_budget_holds_the_tenant_until_its_reset() {
+        use reqwest::header::{HeaderMap, HeaderValue};
+        let headers = |remaining: &str, reset: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                "rate-limit-remaining",
+                HeaderValue::from_str(remaining).unwrap(),
+            );
+            h.insert("rate-limit-reset", HeaderValue::from_str(reset).unwrap());
+            h
+        };
+        assert_eq!(rfc3339_seconds("1970-01-02T00:00:01.5Z"), Some(86_401.5));
+        assert_eq!(rfc3339_seconds("1970-01-01T01:00:00+01:00"), Some(0.0));
+        assert_eq!(rfc3339_seconds("yesterday"), None);
+        assert_eq!(
+            rate_limit_pause(&headers("0", "0.25")),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(rate_limit_pause(&headers("3", "0.25")), None, "budget left");
+        // An RFC 3339 reset two seconds ahead.
+        let at = std::time::SystemTime::now() + Duration::from_secs(2);
+        let secs = at.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        let (y, m, d) = tenantry_common::calendar::civil_from_days(secs.div_euclid(86_400));
+        let rem = secs.rem_euclid(86_400);
+        let reset = format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+            rem / 3600,
+            rem % 3600 / 60,
+            rem % 60
+        );
+        let wait = rate_limit_pause(&headers("0", &reset)).unwrap();
+        assert!(
+            wait > Duration::from_millis(900) && wait <= Duration::from_secs(2),
+            "{wait:?}"
+        );
+        // A reset past, or absurdly far: no hold, or a bounded one.
+        assert_eq!(
+            rate_limit_pause(&headers("0", "1970-01-01T00:00:00Z")),
+            None
+        );
+        assert_eq!(
+            rate_limit_pause(&headers("0", "99999")),
+            Some(MAX_RATE_PAUSE)
+        );
     }
 }

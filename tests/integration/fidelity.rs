@@ -226,3 +226,41 @@ async fn a_vanity_domain_is_replaced_by_the_tenant_id_after_sign_in() {
     );
     sandbox.shutdown().await;
 }
+
+/// `Rate-Limit-Remaining: 0` with its `Rate-Limit-Reset`: the tenant's next calls wait for the
+/// reset instead of being refused, and the waits show in the retry records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spent_rate_budget_paces_the_tenant_before_it_is_refused() {
+    let config = SandboxConfig::with_tenants(1, 10).each_tenant(|t| {
+        t.behaviour = Behaviour {
+            rate: Some(5.0),
+            burst: 1.0,
+            ..Behaviour::default()
+        }
+    });
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let domain = sandbox.tenants()[0].domain.clone();
+    let tenant = crate::support::custom_tenant("contoso", &domain, &sandbox.url(), "SECRET");
+    // One call at a time, so that each answer's headers are read before the next call.
+    let ws = Workspace::new(&[(
+        "p.yaml",
+        &format!(
+            "version: 1\nname: Paced\nlimits: {{ connections_per_tenant: 1 }}\ntenants:\n{tenant}steps:\n  - cmdlet: Set-Mailbox\n    for_each: [user001, user002, user003, user004, user005, user006]\n    params: {{ Identity: \"{{{{ item }}}}\", CustomAttribute3: x }}\n"
+        ),
+    )]);
+    let (run, results) = run(&ws).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let served = sandbox.stats().tenant(&domain);
+    assert_eq!(served.status("200"), 6, "{served:?}");
+    assert!(
+        served.throttled <= 1,
+        "paced by the headers, the tenant was hardly ever refused: {served:?}"
+    );
+    let paced = results
+        .iter()
+        .flat_map(|r| r["retries"].as_array().unwrap())
+        .filter(|r| *r == "rate-limit")
+        .count();
+    assert!(paced >= 5, "each spent budget held the tenant: {results:?}");
+    sandbox.shutdown().await;
+}

@@ -22,6 +22,17 @@ pub fn iso8601(secs: i64) -> String {
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
 }
 
+/// `2026-11-23T12:34:56.250Z` (RFC 3339, UTC, milliseconds) for an instant `after` from now.
+pub fn rfc3339_after(after: std::time::Duration) -> String {
+    let at = SystemTime::now() + after;
+    let since = at.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let (y, mo, d, h, mi, s) = civil(since.as_secs() as i64);
+    format!(
+        "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{:03}Z",
+        since.subsec_millis()
+    )
+}
+
 /// `Sun, 06 Nov 1994 08:49:37 GMT`, the HTTP `Date` form (RFC 9110's IMF-fixdate).
 pub fn http_date(secs: i64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];

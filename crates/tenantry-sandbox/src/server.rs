@@ -934,7 +934,7 @@ fn admit(
     behaviour: &Behaviour,
     in_flight: usize,
     cmdlet_label: &str,
-) -> Result<Option<u64>, Box<Response<Body>>> {
+) -> Result<Option<RateHeaders>, Box<Response<Body>>> {
     if in_flight > behaviour.limit {
         lock(&tenant.counters).throttled += 1;
         let refusal = "You have reached the maximum number of concurrent requests per tenant. Please wait and try again";
@@ -945,7 +945,7 @@ fn admit(
         count(tenant, cmdlet_label, "429");
         return Err(Box::new(throttled(behaviour.retry_after, refusal)));
     }
-    let mut rate_headers = None;
+    let mut rate_headers: Option<RateHeaders> = None;
     if let Some(rate) = behaviour.rate {
         let mut bucket = lock(&tenant.bucket);
         let now = Instant::now();
@@ -961,18 +961,51 @@ fn admit(
                 wait.max(0.001),
                 "The request was throttled: the tenant's request budget is spent. Please wait and try again",
             );
-            insert(response.headers_mut(), "rate-limit-remaining", "0");
-            insert(
-                response.headers_mut(),
-                "rate-limit-reset",
-                &format!("{wait:.3}"),
-            );
+            rate_limit_headers(response.headers_mut(), behaviour.burst, 0, wait);
             return Err(Box::new(response));
         }
         bucket.0 -= 1.0;
-        rate_headers = Some(bucket.0.floor() as u64);
+        // When the bucket holds a whole request again.
+        let reset = if bucket.0 >= 1.0 {
+            0.0
+        } else {
+            (1.0 - bucket.0) / rate.max(1e-9)
+        };
+        rate_headers = Some(RateHeaders {
+            limit: behaviour.burst,
+            remaining: bucket.0.floor() as u64,
+            reset,
+        });
     }
     Ok(rate_headers)
+}
+
+/// What is left of a tenant's request budget, as `Rate-Limit-*` headers tell it.
+#[derive(Clone, Copy, Debug)]
+struct RateHeaders {
+    limit: f64,
+    remaining: u64,
+    /// Seconds until the budget holds a request again.
+    reset: f64,
+}
+
+/// `Rate-Limit-Limit`, `Rate-Limit-Remaining` and `Rate-Limit-Reset` (RFC 3339), as the
+/// service sends them.
+fn rate_limit_headers(headers: &mut HeaderMap, limit: f64, remaining: u64, reset: f64) {
+    insert(
+        headers,
+        "rate-limit-limit",
+        &format!("{}", limit.floor() as u64),
+    );
+    insert(headers, "rate-limit-remaining", &remaining.to_string());
+    // Rounded up to the next millisecond, so a client that waits until then finds the request
+    // budget renewed.
+    let reset = Duration::from_secs_f64(reset.clamp(0.0, 86_400.0) + 0.001);
+    insert(
+        headers,
+        "rate-limit-reset",
+        &crate::clock::rfc3339_after(reset),
+    );
 }
 
 /// The fault (if any) and the latency of this request, drawn from the tenant's seeded generator.
@@ -1137,14 +1170,15 @@ fn finish(
     tenant: &Tenant,
     cmdlet_label: &str,
     after: Option<FaultKind>,
-    rate_remaining: Option<u64>,
+    rate: Option<RateHeaders>,
     mut response: Response<Body>,
 ) -> Result<Response<Body>, Dropped> {
-    if let Some(remaining) = rate_remaining {
-        insert(
+    if let Some(rate) = rate {
+        rate_limit_headers(
             response.headers_mut(),
-            "rate-limit-remaining",
-            &remaining.to_string(),
+            rate.limit,
+            rate.remaining,
+            rate.reset,
         );
     }
     insert(response.headers_mut(), "x-calculatedbetarget", BACKEND);
