@@ -100,9 +100,8 @@ impl TaskResult {
         }
     }
 
-    /// The same task, ending with `status` for `reason`.
-    pub fn with(mut self, status: Status, reason: impl Into<String>) -> Self {
-        self.status = status;
+    /// The same task, with why it ended as it did: the error, or the reason it was skipped.
+    pub fn because(mut self, reason: impl Into<String>) -> Self {
         self.error = Some(reason.into());
         self
     }
@@ -499,18 +498,18 @@ mod tests {
 
     #[test]
     fn a_lost_answer_is_of_unknown_outcome_in_old_journals_too() {
-        let task = || {
+        let task = |status| {
             TaskResult::new(
                 "t/1/a".into(),
                 "t".into(),
                 "1".into(),
                 "Set-Mailbox".into(),
-                Status::Failed,
+                status,
             )
         };
-        assert!(!task().outcome_unknown());
-        assert!(task().with(Status::Unknown, "504").outcome_unknown());
-        let mut legacy = task();
+        assert!(!task(Status::Failed).outcome_unknown());
+        assert!(task(Status::Unknown).because("504").outcome_unknown());
+        let mut legacy = task(Status::Failed);
         legacy.error_class = Some(LEGACY_UNCONFIRMED.into());
         assert!(legacy.outcome_unknown());
     }

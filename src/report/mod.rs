@@ -51,7 +51,7 @@ pub(crate) fn from_journal(
                 String::new(),
                 Status::Unknown,
             )
-            .with(Status::Unknown, "sent, and the run ended before its answer"),
+            .because("sent, and the run ended before its answer"),
         );
     }
     results.sort_by(|a, b| a.id.cmp(&b.id));

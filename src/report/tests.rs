@@ -37,17 +37,14 @@ fn events() -> Vec<Event> {
     failed.retries = vec!["cmdlet: ManagementObjectNotFoundException".into()];
     failed.error = Some("Couldn't find object \"dee\" <&> 'quoted'.".into());
     failed.error_class = Some("ManagementObjectNotFoundException".into());
-    let skipped = task("fabrikam", "eve", "", Status::Skipped).with(Status::Skipped, "when: false");
+    let skipped = task("fabrikam", "eve", "", Status::Skipped).because("when: false");
     let mut unknown = task(
         "fabrikam",
         "fay",
         "Remove-DistributionGroupMember",
         Status::Unknown,
     )
-    .with(
-        Status::Unknown,
-        "the outcome is unknown (504: gateway timeout)",
-    );
+    .because("the outcome is unknown (504: gateway timeout)");
     unknown.requests = 1;
     unknown.duration_ms = 30000;
     vec![
@@ -158,7 +155,7 @@ fn the_terminal_in_plain_lines_is_pinned() {
 }
 
 #[test]
-fn a_reporter_sees_nothing_but_the_events_it_is_given() {
+fn the_tally_counts_each_outcome_once_an_earlier_run_included() {
     // The tally counts an earlier run's writes like this run's: a resumed run's summary
     // covers the whole journal.
     let mut summary = RunSummary::default();

@@ -279,9 +279,7 @@ impl Executor<'_, '_, '_, '_, '_> {
                 return None;
             }
             Decision::Unknown => {
-                let result = task.result(Status::Unknown).with(
-                    Status::Unknown,
-                    "outcome unknown: a killed run sent it and never heard back; it writes and is not idempotent, so it was not sent again (check it, then `run --resume --retry-unknown`)",
+                let result = task.result(Status::Unknown).because("outcome unknown: a killed run sent it and never heard back; it writes and is not idempotent, so it was not sent again (check it, then `run --resume --retry-unknown`)",
                 );
                 let _ = self.events.emit(&Event::TaskFinished {
                     result,
@@ -530,7 +528,7 @@ impl Sink for Collect {
                     String::new(),
                     Status::Skipped,
                 )
-                .with(Status::Skipped, s.reason.into_owned()),
+                .because(s.reason.into_owned()),
             ),
             _ => {}
         }
