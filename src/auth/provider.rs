@@ -29,28 +29,28 @@ pub struct AccessToken {
     pub tenant_id: Option<String>,
 }
 
-/// The tenant GUID a token names (`tid`).
-pub(crate) fn token_tenant(token: &str) -> Option<String> {
-    tenantry_common::jwt::parse(token)
-        .ok()?
-        .claim_str("tid")
-        .filter(|t| !t.is_empty())
-        .map(str::to_ascii_lowercase)
-}
-
-/// The person a token was issued to, when it is a delegated (user) token: its `upn` (else
-/// `unique_name` or `preferred_username`). App tokens carry `roles` and no user.
-pub(crate) fn token_user(token: &str) -> Option<String> {
-    let parsed = tenantry_common::jwt::parse(token).ok()?;
+/// What routing needs of a token, read from its claims once when it arrives: the signed-in
+/// person when it is a delegated (user) token (its `upn`, else `unique_name` or
+/// `preferred_username`; app tokens carry `roles` and no user), and the tenant GUID (`tid`).
+pub(crate) fn token_routing(token: &str) -> (Option<String>, Option<String>) {
+    let Ok(parsed) = tenantry_common::jwt::parse(token) else {
+        return (None, None);
+    };
+    let text = |claim: &str| {
+        parsed
+            .claim_str(claim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
     let delegated = parsed.claims.contains_key("scp") || parsed.claim_str("idtyp") == Some("user");
-    if !delegated {
-        return None;
-    }
-    ["upn", "unique_name", "preferred_username"]
-        .iter()
-        .find_map(|c| parsed.claim_str(c))
-        .filter(|u| !u.is_empty())
-        .map(str::to_string)
+    let user = delegated
+        .then(|| {
+            ["upn", "unique_name", "preferred_username"]
+                .into_iter()
+                .find_map(text)
+        })
+        .flatten();
+    (user, text("tid").map(|t| t.to_ascii_lowercase()))
 }
 
 impl fmt::Debug for AccessToken {
@@ -221,9 +221,10 @@ impl TokenProvider {
     ) -> AccessToken {
         let lifetime = response.expires_in().unwrap_or(Duration::from_secs(3600));
         let secret = response.access_token().secret();
+        let (user, tenant_id) = token_routing(secret);
         AccessToken {
-            user: token_user(secret),
-            tenant_id: token_tenant(secret),
+            user,
+            tenant_id,
             secret: Secret::new(secret.clone()),
             expires_at: started + lifetime,
             issued_at: started,

@@ -46,9 +46,10 @@ impl TokenProvider {
             None => Duration::from_secs(3600),
         };
         let issued = Instant::now();
+        let (user, tenant_id) = super::provider::token_routing(&text);
         Ok(AccessToken {
-            user: super::provider::token_user(&text),
-            tenant_id: super::provider::token_tenant(&text),
+            user,
+            tenant_id,
             secret: Secret::new(text),
             expires_at: issued + left,
             issued_at: issued,

@@ -155,15 +155,15 @@ impl Client {
             self.throttle.wait().await;
             result.requests += 1;
             let token = self.token_for(&attempts).await?;
-            let paced = std::sync::atomic::AtomicBool::new(false);
+            let mut paced = false;
             let outcome = match &token {
-                Some(token) => self.attempt(url, cmdlet, body, token, &paced).await,
+                Some(token) => self.attempt(url, cmdlet, body, token, &mut paced).await,
                 None => Attempt::Transient {
                     reason: "sign-in: the token endpoint did not answer".into(),
                     retry_after: None,
                 },
             };
-            if paced.into_inner() {
+            if paced {
                 // Not a retry: the record shows the call met a spent budget and held the tenant.
                 result.retries.push("rate-limit".into());
             }

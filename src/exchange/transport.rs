@@ -91,7 +91,7 @@ impl Client {
         cmdlet: &str,
         body: &Value,
         token: &AccessToken,
-        paced: &std::sync::atomic::AtomicBool,
+        paced: &mut bool,
     ) -> Attempt {
         let response = match self.request(url, cmdlet, body, token).send().await {
             Ok(r) => r,
@@ -119,7 +119,7 @@ impl Client {
         // be refused.
         if let Some(wait) = rate_limit_pause(response.headers()) {
             self.throttle.pause(wait);
-            paced.store(true, std::sync::atomic::Ordering::Relaxed);
+            *paced = true;
         }
         let challenge = response
             .headers()
@@ -151,16 +151,16 @@ impl Client {
     ) -> reqwest::RequestBuilder {
         // The routing hint follows the sign-in: a person's calls are routed by their own
         // mailbox, an app's by the tenant's system mailbox.
-        let anchor = match &token.user {
-            Some(upn) => format!("UPN:{upn}"),
-            None => self.app_anchor().to_string(),
+        let anchor: std::borrow::Cow<'_, str> = match &token.user {
+            Some(upn) => format!("UPN:{upn}").into(),
+            None => self.app_anchor().into(),
         };
         self.http
             .post(url)
             .bearer_auth(token.secret.expose())
             .header("Accept", "application/json")
             .header("Accept-Encoding", "gzip, deflate")
-            .header("X-AnchorMailbox", anchor)
+            .header("X-AnchorMailbox", anchor.as_ref())
             .header("X-CmdletName", cmdlet)
             .header("X-ClientApplication", "tenantry")
             .header("X-ResponseFormat", "json")
