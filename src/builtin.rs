@@ -47,10 +47,12 @@ impl BuiltInError {
     }
 }
 
-/// The sandbox running in this process.
+/// The sandbox running in this process. A build without the sandbox can never have one.
 pub struct BuiltIn {
     #[cfg(feature = "sandbox")]
     sandbox: tenantry_sandbox::Sandbox,
+    #[cfg(not(feature = "sandbox"))]
+    never: std::convert::Infallible,
 }
 
 impl BuiltIn {
@@ -79,7 +81,7 @@ impl BuiltIn {
         #[cfg(feature = "sandbox")]
         return self.sandbox.url();
         #[cfg(not(feature = "sandbox"))]
-        unreachable!("a build without the sandbox never starts one")
+        match self.never {}
     }
 
     /// The sandbox's own admin app (client id and secret), so that the quick start needs no
@@ -98,6 +100,8 @@ impl BuiltIn {
     pub async fn shutdown(self) {
         #[cfg(feature = "sandbox")]
         self.sandbox.shutdown().await;
+        #[cfg(not(feature = "sandbox"))]
+        match self.never {}
     }
 }
 

@@ -708,13 +708,13 @@ async fn admin(
     let accepts_gzip = header(&headers, "accept-encoding")
         .is_some_and(|a| a.split(',').any(|e| e.trim().starts_with("gzip")));
     match outcome {
-        Ok(response) if accepts_gzip => Ok(compress(tenant, behaviour.compression, response)),
+        Ok(response) if accepts_gzip => Ok(compress(tenant, behaviour.compression, response).await),
         other => other,
     }
 }
 
 /// Compresses an answer as the tenant's behaviour says, for a client that accepts gzip.
-fn compress(
+async fn compress(
     tenant: &Tenant,
     compression: crate::config::Compression,
     response: Response<Body>,
@@ -726,7 +726,11 @@ fn compress(
         return response;
     }
     let (mut parts, body) = response.into_parts();
-    let plain = body_bytes(body);
+    // The answer is built in memory: collecting it cannot fail or wait.
+    let plain = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(never) => match never {},
+    };
     let bytes = if mislabel {
         lock(&tenant.counters).mislabelled += 1;
         plain
@@ -744,18 +748,6 @@ fn compress(
     insert(&mut parts.headers, "content-encoding", "gzip");
     parts.headers.remove("content-length");
     Response::from_parts(parts, Full::new(bytes))
-}
-
-/// The bytes of an answer built in memory.
-fn body_bytes(body: Body) -> Bytes {
-    use hyper::body::Body as _;
-    let mut body = std::pin::pin!(body);
-    let waker = std::task::Waker::noop();
-    let mut cx = std::task::Context::from_waker(waker);
-    match body.as_mut().poll_frame(&mut cx) {
-        std::task::Poll::Ready(Some(Ok(frame))) => frame.into_data().unwrap_or_default(),
-        _ => Bytes::new(),
-    }
 }
 
 /// The JSON body of an admin API request (`None` when it is not JSON), or the 413 for one past

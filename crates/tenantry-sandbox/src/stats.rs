@@ -62,11 +62,11 @@ pub struct TenantStats {
     pub token_errors: BTreeMap<String, u64>,
     /// Admin API requests refused with 401, by reason.
     pub unauthorized: BTreeMap<String, u64>,
-    /// Admin API responses sent gzip-compressed; and error responses labelled gzip whose body
-    /// is not (`compression: mislabelled_errors`).
+    /// Admin API responses sent gzip-compressed.
     #[serde(default)]
     pub compressed: u64,
-    /// Error responses labelled `Content-Encoding: gzip` whose body is plain.
+    /// Error responses labelled `Content-Encoding: gzip` whose body is plain
+    /// (`compression: mislabelled_errors`).
     #[serde(default)]
     pub mislabelled: u64,
 }
