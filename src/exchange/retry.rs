@@ -246,8 +246,9 @@ pub(super) fn classify(
     challenge: Option<String>,
     bytes: &[u8],
 ) -> Attempt {
-    if status != 200 && concurrency_refusal(bytes) {
-        // Throttling whatever its status and content type: refused before running.
+    // Throttling whatever its status and content type: refused before running. (429 and 503
+    // are throttling already, and keep their own records.)
+    if !matches!(status, 200 | 429 | 503 | 408) && concurrency_refusal(bytes) {
         return Attempt::Transient {
             reason: format!("{status} concurrency limit: the tenant's concurrent requests"),
             retry_after: Some(retry_after.unwrap_or(CONCURRENCY_WAIT)),
@@ -346,7 +347,7 @@ mod tests {
     #[test]
     fn the_concurrency_refusal_is_throttling_whatever_its_form() {
         let text = b"You have reached the maximum number of concurrent requests per tenant. Please wait and try again";
-        for status in [500, 503, 400, 429] {
+        for status in [500, 400, 502] {
             match classify(status, None, None, text) {
                 Attempt::Transient { retry_after, .. } => {
                     assert_eq!(retry_after, Some(CONCURRENCY_WAIT), "{status}")
