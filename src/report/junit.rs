@@ -3,7 +3,8 @@
 //! It is written by hand rather than with `quick-junit`: that crate builds the whole report in
 //! memory before it serializes (its suite writer is private), while a run's memory must stay
 //! flat in its task count. So the cases are read back from results.jsonl, a tenant at a time,
-//! through an index of 12 bytes per task, and escaped by [`xml`].
+//! through an index (4 bytes per task while the run goes on, 16 while junit.xml is written),
+//! and escaped by [`xml`].
 
 use std::collections::HashMap;
 use std::fs::File;
