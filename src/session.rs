@@ -198,7 +198,8 @@ fn open(
         Arc::clone(&tokens),
         retry,
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| e.to_string())?
+    .with_redirect_hosts(endpoints.redirect_hosts.clone());
     Ok(Session {
         tenant: index,
         client: Arc::new(client),

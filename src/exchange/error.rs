@@ -81,6 +81,19 @@ pub enum ExchangeError {
         /// The start of the body.
         body: String,
     },
+    /// The service redirected a call to a host its token must not go to; nothing was sent
+    /// there.
+    #[error(
+        "the admin API at {from} redirected the call to {to}; not following it, and the token was not sent there ({advice})"
+    )]
+    Redirect {
+        /// The host that answered with the redirect.
+        from: String,
+        /// The host it named.
+        to: String,
+        /// What to do.
+        advice: &'static str,
+    },
     /// The endpoint is not allowed (not https outside loopback).
     #[error(transparent)]
     Endpoint(#[from] CloudError),

@@ -8,6 +8,7 @@
 
 mod error;
 mod params;
+mod redirect;
 mod retry;
 mod transport;
 
@@ -20,11 +21,12 @@ use crate::cloud::require_https;
 
 pub use error::{CmdletError, ExchangeError, parse_cmdlet_error};
 pub use params::encode_params;
+pub use redirect::RedirectHosts;
 pub use retry::{RetryPolicy, Throttle};
+use transport::uuid_like;
 pub use transport::{
     http_client, http_client_via, install_tls_provider, proxy_in_use, redact_password,
 };
-use transport::{origin, uuid_like};
 
 /// Whether an organization is a vanity domain: neither a GUID nor an initial
 /// (`*.onmicrosoft.*`, `*.onmschina.cn`) domain.
@@ -67,6 +69,12 @@ pub struct Client {
     vanity: Option<String>,
     /// The URL and the app routing hint with the GUID in place of a vanity domain.
     resolved: std::sync::OnceLock<(String, String)>,
+    /// Where a redirect may take the tenant's calls, token and all.
+    redirects: RedirectHosts,
+    /// The origin the tenant's calls were last redirected to: later calls go straight there.
+    pinned: std::sync::Mutex<Option<reqwest::Url>>,
+    /// The service's cookies for this tenant session (its routing affinity).
+    cookies: redirect::Cookies,
     connection_id: String,
     tokens: Arc<TokenProvider>,
     retry: RetryPolicy,
@@ -91,6 +99,9 @@ impl Client {
             anchor: format!("APP:{APP_ANCHOR_MAILBOX}@{organization}"),
             vanity: is_vanity(organization).then(|| organization.to_string()),
             resolved: std::sync::OnceLock::new(),
+            redirects: RedirectHosts::custom::<&str>(invoke_url, &[]),
+            pinned: std::sync::Mutex::new(None),
+            cookies: redirect::Cookies::default(),
             connection_id: uuid_like(),
             tokens,
             retry,
@@ -99,9 +110,42 @@ impl Client {
         })
     }
 
-    /// The first page's URL: the tenant's GUID in place of a vanity domain once a token names
-    /// it, else the URL as configured.
+    /// Where redirects may take this tenant's calls (by default its own host, on any port).
+    pub fn with_redirect_hosts(mut self, hosts: RedirectHosts) -> Self {
+        self.redirects = hosts;
+        self
+    }
+
+    /// The first page's URL: on the host an earlier call was redirected to, if any.
     async fn first_url(&self) -> String {
+        let url = self.configured_url().await;
+        match &*self.pinned.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some(origin) => redirect::on_origin(&url, origin),
+            None => url,
+        }
+    }
+
+    /// Keeps the host a redirected call reached, for the tenant's later calls.
+    fn pin(&self, url: &str) {
+        if let Some(origin) = redirect::origin_of(url) {
+            *self.pinned.lock().unwrap_or_else(|e| e.into_inner()) = Some(origin);
+        }
+    }
+
+    /// Whether a next link goes where this tenant's calls go: the configured host, or the one
+    /// a redirect reached (an explicit `:443` or `:446` or none, alike).
+    fn on_our_host(&self, next: &str) -> bool {
+        let Some(next) = redirect::origin_of(next) else {
+            return false;
+        };
+        let pinned = self.pinned.lock().unwrap_or_else(|e| e.into_inner());
+        redirect::origin_of(&self.invoke_url).as_ref() == Some(&next)
+            || pinned.as_ref() == Some(&next)
+    }
+
+    /// The URL as configured, with the tenant's GUID in place of a vanity domain once a token
+    /// names it.
+    async fn configured_url(&self) -> String {
         let Some(vanity) = &self.vanity else {
             return self.invoke_url.clone();
         };
@@ -182,8 +226,8 @@ impl Client {
             match page.get("@odata.nextLink").and_then(Value::as_str) {
                 Some(next) => {
                     require_https(next)?;
-                    // The token goes with every page: only to where the first one went.
-                    if origin(next) != origin(&self.invoke_url) {
+                    // The token goes with every page: only to where the calls go.
+                    if !self.on_our_host(next) {
                         return Err(ExchangeError::Unexpected {
                             status: 200,
                             body: format!(
@@ -199,7 +243,7 @@ impl Client {
                             ),
                         });
                     }
-                    url = next.to_string();
+                    url = redirect::normalized(next);
                 }
                 None => return Ok(result),
             }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::redirect;
 use super::retry::{Attempt, classify, next_random, retry_after};
 use super::{Client, ExchangeError};
 use crate::auth::{AccessToken, describe};
@@ -82,7 +83,9 @@ pub fn redact_password(url: &str) -> String {
 }
 
 impl Client {
-    /// One request for one page, its answer judged by [`classify`].
+    /// One request for one page, its answer judged by [`classify`]. Redirects are followed
+    /// here, hop by hop, to the hosts the tenant's calls may go to; the host reached is kept
+    /// for the tenant's later calls.
     /// `paced` is set when the answer said the tenant's rate budget is spent and the tenant is
     /// now held until it is renewed.
     pub(super) async fn attempt(
@@ -93,26 +96,55 @@ impl Client {
         token: &AccessToken,
         paced: &mut bool,
     ) -> Attempt {
-        let response = match self.request(url, cmdlet, body, token).send().await {
-            Ok(r) => r,
-            Err(e) if e.is_builder() => {
+        let mut url = std::borrow::Cow::Borrowed(url);
+        let mut hops = 0;
+        let response = loop {
+            let response = match self.request(&url, cmdlet, body, token).send().await {
+                Ok(r) => r,
+                Err(e) if e.is_builder() => {
+                    return Attempt::Failed(ExchangeError::Unexpected {
+                        status: 0,
+                        body: format!("the request cannot be built: {}", describe(&e)),
+                    });
+                }
+                // Not connected: the service never saw the request.
+                Err(e) if e.is_connect() => {
+                    return Attempt::Transient {
+                        reason: format!("connection: {}", describe(&e)),
+                        retry_after: None,
+                    };
+                }
+                // Sent, then lost: the service may have run it.
+                Err(e) => {
+                    return Attempt::Unconfirmed(format!("connection: {}", describe(&e)));
+                }
+            };
+            self.cookies.store(&url, response.headers());
+            let status = response.status().as_u16();
+            if !matches!(status, 301 | 302 | 307 | 308) {
+                break response;
+            }
+            // A redirect answers before running anything: the same request goes again,
+            // whole, to the place it names, if the token may go there.
+            let next = match redirect::target(&url, status, response.headers(), &self.redirects) {
+                Ok(next) => next,
+                Err(e) => return Attempt::Failed(e),
+            };
+            hops += 1;
+            if hops > redirect::MAX_HOPS {
                 return Attempt::Failed(ExchangeError::Unexpected {
-                    status: 0,
-                    body: format!("the request cannot be built: {}", describe(&e)),
+                    status,
+                    body: format!(
+                        "the admin API redirected the call more than {} times (last to {next}); not following",
+                        redirect::MAX_HOPS
+                    ),
                 });
             }
-            // Not connected: the service never saw the request.
-            Err(e) if e.is_connect() => {
-                return Attempt::Transient {
-                    reason: format!("connection: {}", describe(&e)),
-                    retry_after: None,
-                };
-            }
-            // Sent, then lost: the service may have run it.
-            Err(e) => {
-                return Attempt::Unconfirmed(format!("connection: {}", describe(&e)));
-            }
+            url = std::borrow::Cow::Owned(next);
         };
+        if hops > 0 {
+            self.pin(&url);
+        }
         let status = response.status().as_u16();
         let retry_after = retry_after(response.headers());
         // The budget is spent: the tenant's next calls wait until it is renewed, rather than
@@ -155,7 +187,8 @@ impl Client {
             Some(upn) => format!("UPN:{upn}").into(),
             None => self.app_anchor().into(),
         };
-        self.http
+        let request = self
+            .http
             .post(url)
             .bearer_auth(token.secret.expose())
             .header("Accept", "application/json")
@@ -167,7 +200,11 @@ impl Client {
             .header("Prefer", format!("odata.maxpagesize={}", self.page_size))
             .header("connection-id", &self.connection_id)
             .header("client-request-id", uuid_like())
-            .json(body)
+            .json(body);
+        match self.cookies.header(url) {
+            Some(cookies) => request.header("Cookie", cookies),
+            None => request,
+        }
     }
 }
 
@@ -255,15 +292,6 @@ pub(super) fn decode<'a>(encoding: Option<&str>, bytes: &'a [u8]) -> std::borrow
     }
 }
 
-/// `scheme://host:port` of a URL, lowercased, for same-origin checks.
-pub(super) fn origin(url: &str) -> String {
-    let lower = url.to_ascii_lowercase();
-    let (scheme, rest) = lower.split_once("://").unwrap_or(("", &lower));
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = authority.rsplit('@').next().unwrap_or("");
-    format!("{scheme}://{host}")
-}
-
 /// A GUID-shaped random id for `client-request-id` and `connection-id`.
 pub(super) fn uuid_like() -> String {
     let (a, b) = (next_random(), next_random());
@@ -296,26 +324,6 @@ mod tests {
         assert_eq!(redact_password("not a url"), "not a url");
         let err = http_client_via(Some("http://me:s3cret@[bad")).unwrap_err();
         assert!(!err.to_string().contains("s3cret"), "{err}");
-    }
-
-    #[test]
-    fn origins_compare_scheme_host_and_port_only() {
-        assert_eq!(
-            origin("https://Outlook.office365.com/adminapi/beta/x/InvokeCommand?$skiptoken=1"),
-            "https://outlook.office365.com"
-        );
-        assert_ne!(
-            origin("https://outlook.office365.com/x"),
-            origin("https://outlook.office365.com.evil.example/x")
-        );
-        assert_ne!(
-            origin("http://127.0.0.1:5800/x"),
-            origin("http://127.0.0.1:5801/x")
-        );
-        assert_ne!(
-            origin("https://outlook.office365.com/x"),
-            origin("https://u@evil.example/x")
-        );
     }
 
     #[test]

@@ -208,6 +208,10 @@ pub struct CustomEndpoints {
     pub(crate) authority: String,
     /// The token scope, e.g. `https://outlook.example.net/.default`.
     pub(crate) scope: String,
+    /// More hosts the admin API may redirect calls to, token and all: `host` or `*.domain`
+    /// (any port). The `rest` host is always allowed.
+    #[serde(default)]
+    pub(crate) redirect_hosts: Vec<String>,
 }
 
 /// How tenantry signs in to a tenant. Secrets come from environment variables or files only.

@@ -3,7 +3,9 @@
 //! of what it served, and the reports.
 
 use serde_json::Value;
-use tenantry::sandbox::{APPS, Behaviour, ErrorDetails, Sandbox, SandboxConfig};
+use tenantry::sandbox::{
+    APPS, Behaviour, ErrorDetails, Redirect, RedirectTo, Sandbox, SandboxConfig,
+};
 
 use crate::support::Workspace;
 
@@ -262,5 +264,128 @@ async fn a_spent_rate_budget_paces_the_tenant_before_it_is_refused() {
         .filter(|r| *r == "rate-limit")
         .count();
     assert!(paced >= 5, "each spent budget held the tenant: {results:?}");
+    sandbox.shutdown().await;
+}
+
+/// A sandbox whose first tenant's front door redirects every admin API call as `redirect`
+/// says.
+async fn redirecting(mailboxes: usize, to: RedirectTo, status: u16) -> Sandbox {
+    let config = SandboxConfig::with_tenants(1, mailboxes).each_tenant(|t| {
+        t.behaviour = Behaviour {
+            redirect: Some(Redirect { to, status }),
+            ..Behaviour::default()
+        }
+    });
+    Sandbox::start(config).await.unwrap()
+}
+
+/// A tenant the front door sends to its regional host: the call follows with its token, the
+/// tenant's later calls and next pages go straight there, and the affinity cookie comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirected_tenant_is_served_by_its_regional_host_from_then_on() {
+    // Over a thousand mailboxes: Get-Mailbox takes two pages, the second by a next link on
+    // the regional host.
+    let sandbox = redirecting(1100, RedirectTo::Regional, 302).await;
+    let ws = workspace(
+        &sandbox,
+        "  - cmdlet: Get-Mailbox\n    params: { ResultSize: Unlimited }\n  - cmdlet: Set-Mailbox\n    for_each: [user0001, user0002, user0003, user0004, user0005, user0006]\n    params: { Identity: \"{{ item }}\", CustomAttribute3: regional }\n",
+    );
+    let (run, results) = run(&ws).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(results.len(), 7, "{results:?}");
+    assert!(results.iter().all(|r| r["status"] == "ok"), "{results:?}");
+    let served = sandbox.stats().tenant(&sandbox.tenants()[0].domain);
+    // Two pages and six writes, every one answered by the regional host.
+    assert_eq!(served.status("200"), 8, "{served:?}");
+    assert_eq!(served.regional, 8, "{served:?}");
+    // Only calls sent before the first redirect was known met the front door: at most the
+    // tenant's three connections' worth.
+    assert!(
+        (1..=3).contains(&served.redirected),
+        "later calls went straight to the regional host: {served:?}"
+    );
+    assert!(
+        served.affinity + served.redirected >= 8,
+        "the affinity cookie came back on the calls after the first answers: {served:?}"
+    );
+    assert_eq!(served.foreign, 0);
+    sandbox.shutdown().await;
+}
+
+/// A redirect off the tenant's hosts (here `localhost`, not the configured `127.0.0.1`) is
+/// refused naming both hosts, and nothing, token or not, is sent there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_to_a_foreign_host_is_refused_and_never_gets_the_token() {
+    let sandbox = redirecting(5, RedirectTo::Foreign, 307).await;
+    let ws = workspace(
+        &sandbox,
+        "  - cmdlet: Get-Mailbox\n    params: { Identity: user001 }\n",
+    );
+    let (run, results) = run(&ws).await;
+    assert_ne!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let domain = sandbox.tenants()[0].domain.clone();
+    let served = sandbox.stats().tenant(&domain);
+    assert!(served.redirected >= 1, "{served:?}");
+    assert_eq!(
+        (served.foreign, served.foreign_tokens, served.regional),
+        (0, 0, 0),
+        "nothing reached the foreign name: {served:?}"
+    );
+    let error = results[0]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("127.0.0.1")
+            && error.contains("localhost")
+            && error.contains("token was not sent"),
+        "{}",
+        results[0]
+    );
+    // The foreign name does reach the listener: what a client that followed would have hit.
+    let regional_port = sandbox
+        .regional_url()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let _ = tenantry::exchange::http_client()
+        .unwrap()
+        .post(format!(
+            "http://localhost:{regional_port}/adminapi/beta/{domain}/InvokeCommand"
+        ))
+        .bearer_auth("a-token")
+        .send()
+        .await;
+    let served = sandbox.stats().tenant(&domain);
+    assert_eq!(
+        (served.foreign, served.foreign_tokens),
+        (1, 1),
+        "{served:?}"
+    );
+    sandbox.shutdown().await;
+}
+
+/// A front door that redirects to itself: the call stops after eight hops, failed, naming the
+/// loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirect_loop_stops_after_eight_hops() {
+    let sandbox = redirecting(5, RedirectTo::Loop, 301).await;
+    let ws = workspace(
+        &sandbox,
+        "  - cmdlet: Get-Mailbox\n    params: { Identity: user001 }\n",
+    );
+    let (run, results) = run(&ws).await;
+    assert_ne!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let served = sandbox.stats().tenant(&sandbox.tenants()[0].domain);
+    assert_eq!(
+        served.redirected, 9,
+        "the first request and eight hops: {served:?}"
+    );
+    assert!(
+        results[0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("more than 8 times"),
+        "{}",
+        results[0]
+    );
     sandbox.shutdown().await;
 }

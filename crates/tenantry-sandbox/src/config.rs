@@ -172,6 +172,41 @@ pub struct Behaviour {
     /// Whether admin API URLs may name the tenant by its vanity domain (`contoso.com`); the
     /// documented forms are the GUID and the initial domain. On by default.
     pub vanity_urls: bool,
+    /// Whether the front door redirects the tenant's admin API calls, and where to; `None`
+    /// serves them where they arrive.
+    pub redirect: Option<Redirect>,
+}
+
+/// A front-door redirect of a tenant's admin API calls, as the service sends a tenant to its
+/// regional host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Redirect {
+    /// Where the `Location` points.
+    pub to: RedirectTo,
+    /// The status: 301, 302, 307 or 308.
+    #[serde(default = "Redirect::default_status")]
+    pub status: u16,
+}
+
+impl Redirect {
+    fn default_status() -> u16 {
+        302
+    }
+}
+
+/// Where a front-door redirect sends a tenant's calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum RedirectTo {
+    /// The sandbox's second listener, its regional host, which keeps an affinity cookie.
+    Regional,
+    /// The regional listener under another host name (`localhost`), as a redirect off the
+    /// service's domain would be: a client must not follow it, and must not send its token
+    /// there; the listener counts what reaches it under that name.
+    Foreign,
+    /// The front door again, for ever.
+    Loop,
 }
 
 /// How the admin API compresses its answers, for a request that accepts gzip.
@@ -236,6 +271,14 @@ impl Behaviour {
                 "concurrency_refusal {status} must be an error status, 400 to 599"
             ));
         }
+        if let Some(r) = self.redirect
+            && !matches!(r.status, 301 | 302 | 307 | 308)
+        {
+            return Err(format!(
+                "redirect status {} must be 301, 302, 307 or 308",
+                r.status
+            ));
+        }
         for (exception, status) in &self.error_status {
             if !matches!(status, 400 | 403 | 404 | 409 | 500 | 503) {
                 return Err(format!(
@@ -263,6 +306,7 @@ impl Default for Behaviour {
             refuse_app_anchor_for_users: true,
             compression: Compression::Off,
             vanity_urls: true,
+            redirect: None,
         }
     }
 }

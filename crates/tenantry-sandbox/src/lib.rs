@@ -72,7 +72,8 @@ use std::time::Instant;
 use serde::Serialize;
 
 pub use config::{
-    Behaviour, Compression, ErrorDetails, Fault, FaultKind, Latency, SandboxConfig, TenantConfig,
+    Behaviour, Compression, ErrorDetails, Fault, FaultKind, Latency, Redirect, RedirectTo,
+    SandboxConfig, TenantConfig,
 };
 pub use identity::{
     APP_CERTIFICATE, APP_PRIVATE_KEY, APPS, EXO_PUBLIC_CLIENT, USERS, WORKLOAD_AUDIENCE,
@@ -142,9 +143,27 @@ impl Sandbox {
             .local_addr()
             .map_err(|source| SandboxError::Bind { addr, source })?;
         let base_url = format!("http://{addr}");
-        let state = Arc::new(State::new(config, base_url)?);
+        // The regional host a tenant's calls may be redirected to: the same host, another
+        // port (a client pins a redirected tenant there).
+        let regional_addr = SocketAddr::new(config.host, 0);
+        let regional = tokio::net::TcpListener::bind(regional_addr)
+            .await
+            .map_err(|source| SandboxError::Bind {
+                addr: regional_addr,
+                source,
+            })?;
+        let regional_port = regional
+            .local_addr()
+            .map_err(|source| SandboxError::Bind {
+                addr: regional_addr,
+                source,
+            })?
+            .port();
+        let mut state = State::new(config, base_url)?;
+        state.regional_port = regional_port;
+        let state = Arc::new(state);
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn(server::serve(listener, state.clone(), rx));
+        let task = tokio::spawn(server::serve(listener, regional, state.clone(), rx));
         Ok(Sandbox {
             state,
             addr,
@@ -161,6 +180,11 @@ impl Sandbox {
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The base URL of its regional host, where `redirect` sends a tenant's calls.
+    pub fn regional_url(&self) -> String {
+        self.state.regional_url()
     }
 
     /// The tenants it serves, in configuration order.
@@ -274,6 +298,8 @@ const MAX_WRITES: usize = 1_000_000;
 /// The sandbox's shared state.
 pub(crate) struct State {
     pub(crate) base_url: String,
+    /// The regional listener's port, on the same host as `base_url`.
+    pub(crate) regional_port: u16,
     pub(crate) config: SandboxConfig,
     pub(crate) identity: Identity,
     pub(crate) tenants: Vec<Tenant>,
@@ -336,6 +362,7 @@ impl State {
         }
         Ok(State {
             base_url,
+            regional_port: 0,
             config,
             identity,
             tenants,
@@ -359,6 +386,14 @@ impl State {
                 "request-ids",
             )),
         })
+    }
+
+    /// The regional listener's base URL, `http://127.0.0.1:PORT`.
+    pub(crate) fn regional_url(&self) -> String {
+        format!(
+            "http://{}",
+            SocketAddr::new(self.config.host, self.regional_port)
+        )
     }
 
     /// Completes or declines a device-code sign-in (see [`Identity::approve_device_code`]).

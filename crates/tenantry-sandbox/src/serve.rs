@@ -31,6 +31,10 @@ pub fn run(args: &ServeArgs) -> Result<(), SandboxError> {
         error_details: args.error_details,
         concurrency_refusal: args.concurrency_refusal,
         compression: args.compression,
+        redirect: args.redirect.map(|to| crate::config::Redirect {
+            to,
+            status: args.redirect_status,
+        }),
         ..Behaviour::default()
     };
     behaviour.validate().map_err(|e| {
@@ -139,6 +143,14 @@ pub struct ServeArgs {
     /// (successes compressed, errors labelled gzip and sent plain, as some of the service's are).
     #[arg(long, value_enum, default_value = "off")]
     pub compression: crate::config::Compression,
+    /// Redirect every tenant's admin API calls from the front door: to the regional listener
+    /// (which sets an affinity cookie), to a `foreign` host name no client should follow, or
+    /// back to the front door (`loop`).
+    #[arg(long, value_enum, value_name = "TO")]
+    pub redirect: Option<crate::config::RedirectTo>,
+    /// The status of `--redirect`: 301, 302, 307 or 308.
+    #[arg(long, default_value_t = 302, value_name = "STATUS")]
+    pub redirect_status: u16,
     /// Write the sample app's certificate and private key into this folder and exit.
     #[arg(long, value_name = "DIR")]
     pub write_certificate: Option<PathBuf>,
@@ -201,6 +213,11 @@ fn banner(sandbox: &Sandbox, args: &ServeArgs) -> String {
     let issuer = sandbox.workload_issuer();
     let mut s = String::new();
     let _ = writeln!(s, "tenantry sandbox listening on {url}  (Ctrl-C to stop)");
+    let _ = writeln!(
+        s,
+        "regional host (where --redirect sends calls): {}",
+        sandbox.regional_url()
+    );
     let _ = writeln!(s);
     write_tenants(&mut s, args, &tenants, &url);
     let first = tenants

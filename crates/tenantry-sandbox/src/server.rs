@@ -66,47 +66,61 @@ impl std::fmt::Display for Dropped {
 
 impl std::error::Error for Dropped {}
 
-/// Accepts connections until `stop` fires; each connection is served on its own task and
-/// aborted when the server stops.
+/// Which listener a request came in on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Door {
+    /// The front door, `base_url`: where every tenant's calls start.
+    Front,
+    /// The regional host, where a `redirect` sends a tenant's calls.
+    Regional,
+}
+
+/// Accepts connections on the front door and the regional listener until `stop` fires; each
+/// connection is served on its own task and aborted when the server stops.
 pub(crate) async fn serve(
-    listener: tokio::net::TcpListener,
+    front: tokio::net::TcpListener,
+    regional: tokio::net::TcpListener,
     state: Arc<State>,
     mut stop: tokio::sync::oneshot::Receiver<()>,
 ) {
     let mut connections = tokio::task::JoinSet::new();
     loop {
-        tokio::select! {
+        let (accepted, door) = tokio::select! {
             _ = &mut stop => break,
-            accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else {
-                    // Out of file descriptors or similar: wait instead of spinning.
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                };
-                let _ = stream.set_nodelay(true);
-                let state = state.clone();
-                connections.spawn(async move {
-                    let service = service_fn(move |req| handle(state.clone(), req));
-                    let _ = http1::Builder::new()
-                        .timer(hyper_util::rt::TokioTimer::new())
-                        // A client that never finishes its headers must not hold a task forever.
-                        .header_read_timeout(Duration::from_secs(30))
-                        .keep_alive(true)
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-                // Reap finished connections so the set does not grow with every client.
-                while connections.try_join_next().is_some() {}
-            }
-        }
+            accepted = front.accept() => (accepted, Door::Front),
+            accepted = regional.accept() => (accepted, Door::Regional),
+        };
+        let Ok((stream, _)) = accepted else {
+            // Out of file descriptors or similar: wait instead of spinning.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        connections.spawn(async move {
+            let service = service_fn(move |req| handle(state.clone(), req, door));
+            let _ = http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                // A client that never finishes its headers must not hold a task forever.
+                .header_read_timeout(Duration::from_secs(30))
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+        // Reap finished connections so the set does not grow with every client.
+        while connections.try_join_next().is_some() {}
     }
     connections.abort_all();
 }
 
-async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>, Dropped> {
+async fn handle(
+    state: Arc<State>,
+    req: Request<Incoming>,
+    door: Door,
+) -> Result<Response<Body>, Dropped> {
     state.requests.fetch_add(1, Ordering::Relaxed);
     let client_request_id = header(req.headers(), "client-request-id").map(str::to_string);
-    let mut response = route(&state, req).await?;
+    let mut response = route(&state, req, door).await?;
     let headers = response.headers_mut();
     let request_id = lock(&state.request_ids).guid();
     insert(headers, "request-id", &request_id);
@@ -116,7 +130,11 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
     Ok(response)
 }
 
-async fn route(state: &Arc<State>, req: Request<Incoming>) -> Result<Response<Body>, Dropped> {
+async fn route(
+    state: &Arc<State>,
+    req: Request<Incoming>,
+    door: Door,
+) -> Result<Response<Body>, Dropped> {
     let path = req.uri().path().to_string();
     let segments: Vec<String> = path
         .split('/')
@@ -131,7 +149,7 @@ async fn route(state: &Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
             let version = version.to_string();
             let tenant = tenant.to_string();
             let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
-            admin(state, req, &version, &tenant, &rest).await
+            admin(state, req, door, &version, &tenant, &rest).await
         }
         (_, ["sandbox", rest @ ..]) => {
             let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
@@ -613,6 +631,7 @@ fn count(tenant: &Tenant, cmdlet: &str, status: &str) {
 async fn admin(
     state: &Arc<State>,
     req: Request<Incoming>,
+    door: Door,
     version: &str,
     tenant_key: &str,
     rest: &[String],
@@ -626,6 +645,23 @@ async fn admin(
         Err(response) => return Ok(*response),
     };
     let headers = parts.headers;
+    let mut affinity = None;
+    let base_url = match door {
+        Door::Front => state.base_url.clone(),
+        Door::Regional => state.regional_url(),
+    };
+    match door {
+        Door::Front => {
+            let redirect = lock(&tenant.behaviour).redirect;
+            if let Some(redirect) = redirect {
+                return Ok(redirect_response(state, tenant, redirect, &parts.uri));
+            }
+        }
+        Door::Regional => match regional_arrival(state, tenant, &headers) {
+            Ok(cookie) => affinity = cookie,
+            Err(refused) => return Ok(*refused),
+        },
+    }
     let query = parse_query(parts.uri.query().unwrap_or(""));
     let endpoint = rest.first().map(String::as_str).unwrap_or("");
     let input = match read_input(body).await {
@@ -689,6 +725,7 @@ async fn admin(
         };
         let ctx = Ctx {
             state,
+            base_url: &base_url,
             behaviour: &behaviour,
             endpoint: match kind {
                 Kind::V2(_) => endpoint,
@@ -707,9 +744,82 @@ async fn admin(
     slot.finished = true;
     let accepts_gzip = header(&headers, "accept-encoding")
         .is_some_and(|a| a.split(',').any(|e| e.trim().starts_with("gzip")));
-    match outcome {
+    let outcome = match outcome {
         Ok(response) if accepts_gzip => Ok(compress(tenant, behaviour.compression, response).await),
         other => other,
+    };
+    outcome.map(|mut response| {
+        if let Some(cookie) = affinity {
+            insert(
+                response.headers_mut(),
+                "set-cookie",
+                &format!("{AFFINITY_COOKIE}={cookie}; path=/; HttpOnly"),
+            );
+        }
+        response
+    })
+}
+
+/// The regional host's affinity cookie, as the service keeps a tenant session on one backend.
+const AFFINITY_COOKIE: &str = "X-BackEndCookie";
+
+/// A front-door redirect of a tenant's call, to the regional listener (or, for `foreign`,
+/// the same listener under a name no client should trust), same path and query.
+fn redirect_response(
+    state: &State,
+    tenant: &Tenant,
+    redirect: crate::config::Redirect,
+    uri: &hyper::Uri,
+) -> Response<Body> {
+    use crate::config::RedirectTo;
+    lock(&tenant.counters).redirected += 1;
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let base = match redirect.to {
+        RedirectTo::Regional => state.regional_url(),
+        RedirectTo::Foreign => format!("http://localhost:{}", state.regional_port),
+        RedirectTo::Loop => state.base_url.clone(),
+    };
+    let status = StatusCode::from_u16(redirect.status).unwrap_or(StatusCode::FOUND);
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = status;
+    insert(response.headers_mut(), "location", &format!("{base}{path}"));
+    response
+}
+
+/// A call arriving at the regional listener: counted, and told whether it came under the
+/// listener's own address (the affinity cookie to set, if it did not bring it back) or under
+/// a foreign name, which is refused once counted.
+fn regional_arrival(
+    state: &State,
+    tenant: &Tenant,
+    headers: &HeaderMap,
+) -> Result<Option<String>, Box<Response<Body>>> {
+    let host = header(headers, "host").unwrap_or("");
+    let mut counters = lock(&tenant.counters);
+    if host.to_ascii_lowercase().starts_with("localhost") {
+        counters.foreign += 1;
+        if headers.contains_key(hyper::header::AUTHORIZATION) {
+            counters.foreign_tokens += 1;
+        }
+        return Err(Box::new(json_response(
+            StatusCode::MISDIRECTED_REQUEST,
+            &json!({"error": {"code": "MisdirectedRequest", "message": "This host does not serve the admin API."}}),
+        )));
+    }
+    counters.regional += 1;
+    let expected = format!("{}-{}", tenant.id, state.regional_port);
+    let returned = headers
+        .get_all(hyper::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .any(|(name, value)| name == AFFINITY_COOKIE && value == expected);
+    if returned {
+        counters.affinity += 1;
+        Ok(None)
+    } else {
+        Ok(Some(expected))
     }
 }
 
@@ -1203,6 +1313,8 @@ enum Kind {
 
 struct Ctx<'a> {
     state: &'a Arc<State>,
+    /// The base URL of the listener the request came in on: page links name it.
+    base_url: &'a str,
     behaviour: &'a Behaviour,
     /// The endpoint the request named (`InvokeCommand`, or a v2.0 endpoint such as `Mailbox`),
     /// which page links repeat.
@@ -1403,7 +1515,7 @@ fn page_body(
 ) -> Value {
     let base = format!(
         "{}/adminapi/{}/{}",
-        ctx.state.base_url, ctx.version, ctx.tenant_key
+        ctx.base_url, ctx.version, ctx.tenant_key
     );
     let items: Vec<Value> = match select {
         None => items,
@@ -1536,7 +1648,7 @@ fn batch_item_target(
             format!("Batch items must use POST, not '{method}'."),
         ));
     }
-    let path = path.strip_prefix(&ctx.state.base_url).unwrap_or(path);
+    let path = path.strip_prefix(ctx.base_url).unwrap_or(path);
     let segments: Vec<String> = path
         .split('/')
         .filter(|s| !s.is_empty())

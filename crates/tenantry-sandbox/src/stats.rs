@@ -69,6 +69,22 @@ pub struct TenantStats {
     /// (`compression: mislabelled_errors`).
     #[serde(default)]
     pub mislabelled: u64,
+    /// Admin API calls the front door answered with a redirect.
+    #[serde(default)]
+    pub redirected: u64,
+    /// Admin API calls that reached the regional listener under its own address.
+    #[serde(default)]
+    pub regional: u64,
+    /// Regional calls that returned the affinity cookie the regional listener set.
+    #[serde(default)]
+    pub affinity: u64,
+    /// Requests that reached the regional listener under a foreign host name (`localhost`),
+    /// where no client should follow a redirect.
+    #[serde(default)]
+    pub foreign: u64,
+    /// Of those, the ones that carried a token.
+    #[serde(default)]
+    pub foreign_tokens: u64,
 }
 
 impl TenantStats {
