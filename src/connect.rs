@@ -35,6 +35,8 @@ struct Connected {
     expires_in: Duration,
     round_trip: Duration,
     skew: Option<i64>,
+    /// The regional host the service redirected the tenant to, if it did.
+    redirected_to: Option<String>,
 }
 
 /// Checks each of `selected` (playbook tenant indexes) and writes a report to `out`; returns
@@ -86,12 +88,15 @@ pub(crate) async fn connect(
         let started = Instant::now();
         let result = match s.client.invoke(&options.cmdlet, &Map::new()).await {
             Ok(_) => match s.tokens.token().await {
-                Ok(token) => Ok(describe(
-                    &token,
-                    started.elapsed(),
-                    s.tokens.who(),
-                    s.tokens.clock_skew(),
-                )),
+                Ok(token) => Ok(Connected {
+                    redirected_to: s.client.redirected_to(),
+                    ..describe(
+                        &token,
+                        started.elapsed(),
+                        s.tokens.who(),
+                        s.tokens.clock_skew(),
+                    )
+                }),
                 Err(e) => Err(explain_auth(&e, proxy.as_deref())),
             },
             Err(e) => Err(explain(&e, &options.cmdlet, proxy.as_deref())),
@@ -127,6 +132,9 @@ fn print(outcomes: &[Outcome], cmdlet: &str, out: &mut dyn Write) -> usize {
                     cmdlet,
                     c.round_trip.as_millis()
                 );
+                if let Some(host) = &c.redirected_to {
+                    line.push_str(&format!("; served by {host} (redirected)"));
+                }
                 if let Some(skew) = c.skew.filter(|s| s.abs() > 300) {
                     line.push_str(&format!(
                         "\n{:width$}  warning: this machine's clock is {} s {} the service's: fix it before certificate sign-ins start failing",
@@ -173,6 +181,7 @@ fn describe(
         // From the sign-in service's `Date`, not the token's `iat`: Entra backdates `iat`, and
         // a ready-made token may be old.
         skew,
+        redirected_to: None,
     }
 }
 

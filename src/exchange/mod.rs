@@ -125,6 +125,17 @@ impl Client {
         }
     }
 
+    /// The host (`host[:port]`) the service redirected this tenant's calls to, once it has.
+    pub fn redirected_to(&self) -> Option<String> {
+        let pinned = self.pinned.lock().unwrap_or_else(|e| e.into_inner());
+        let origin = pinned.as_ref()?;
+        let host = origin.host_str()?;
+        Some(match origin.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_string(),
+        })
+    }
+
     /// Keeps the host a redirected call reached, for the tenant's later calls.
     fn pin(&self, url: &str) {
         if let Some(origin) = redirect::origin_of(url) {

@@ -389,3 +389,32 @@ async fn a_redirect_loop_stops_after_eight_hops() {
     );
     sandbox.shutdown().await;
 }
+
+/// `connect` follows the redirect too, and says which host served the tenant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_names_the_regional_host_it_was_sent_to() {
+    let sandbox = redirecting(5, RedirectTo::Regional, 308).await;
+    let ws = workspace(&sandbox, "  - cmdlet: Get-OrganizationConfig\n");
+    let path = ws.path().to_path_buf();
+    let run = tokio::task::spawn_blocking(move || {
+        crate::support::tenantry_with_env(
+            &path,
+            &["connect", "p.yaml"],
+            &[("SECRET", APPS[0].client_secret)],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let regional = sandbox.regional_url();
+    let host = regional.trim_start_matches("http://");
+    assert!(
+        run.stdout
+            .contains(&format!("served by {host} (redirected)")),
+        "{}",
+        run.stdout
+    );
+    let served = sandbox.stats().tenant(&sandbox.tenants()[0].domain);
+    assert_eq!((served.redirected, served.regional), (1, 1), "{served:?}");
+    sandbox.shutdown().await;
+}
