@@ -79,6 +79,7 @@ mod run;
 pub mod scheduler;
 pub mod session;
 pub mod template;
+pub mod trace;
 
 /// The built-in Exchange Online sandbox (its own crate, `tenantry-sandbox`).
 #[cfg(feature = "sandbox")]

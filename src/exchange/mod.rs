@@ -24,6 +24,7 @@ pub use retry::{RetryPolicy, Throttle};
 pub use transport::{
     http_client, http_client_via, install_tls_provider, proxy_in_use, redact_password,
 };
+pub(crate) use transport::decode;
 use transport::{origin, uuid_like};
 
 /// Whether an organization is a vanity domain: neither a GUID nor an initial

@@ -234,7 +234,7 @@ const MAX_DECODED: u64 = 512 * 1024 * 1024;
 
 /// A body as sent, decoded when it says it is gzip- or deflate-compressed and is: some of the
 /// service's error answers claim gzip and are plain, so the bytes decide, not the label.
-pub(super) fn decode<'a>(encoding: Option<&str>, bytes: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+pub(crate) fn decode<'a>(encoding: Option<&str>, bytes: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
     use std::io::Read;
     let mut out = Vec::new();
     let decoded = match encoding.map(str::trim) {
