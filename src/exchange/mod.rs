@@ -21,10 +21,10 @@ use crate::cloud::require_https;
 pub use error::{CmdletError, ExchangeError, parse_cmdlet_error};
 pub use params::encode_params;
 pub use retry::{RetryPolicy, Throttle};
+pub(crate) use transport::decode;
 pub use transport::{
     http_client, http_client_via, install_tls_provider, proxy_in_use, redact_password,
 };
-pub(crate) use transport::decode;
 use transport::{origin, uuid_like};
 
 /// Whether an organization is a vanity domain: neither a GUID nor an initial
@@ -73,6 +73,8 @@ pub struct Client {
     retry: RetryPolicy,
     page_size: usize,
     throttle: Throttle,
+    /// Where every request and answer is written (`--trace`), when asked.
+    trace: Option<Arc<crate::trace::Trace>>,
 }
 
 impl Client {
@@ -97,6 +99,7 @@ impl Client {
             retry,
             page_size: DEFAULT_PAGE_SIZE,
             throttle: Throttle::default(),
+            trace: None,
         })
     }
 
@@ -132,6 +135,12 @@ impl Client {
     /// Sets the page size (`Prefer: odata.maxpagesize`, 1 to 5000).
     pub fn with_page_size(mut self, size: usize) -> Self {
         self.page_size = size.clamp(1, 5000);
+        self
+    }
+
+    /// Writes every request and its answer to `trace`.
+    pub fn with_trace(mut self, trace: Arc<crate::trace::Trace>) -> Self {
+        self.trace = Some(trace);
         self
     }
 

@@ -93,7 +93,9 @@ impl Client {
         token: &AccessToken,
         paced: &mut bool,
     ) -> Attempt {
-        let response = match self.request(url, cmdlet, body, token).send().await {
+        let request = self.request(url, cmdlet, body, token);
+        // Through the `--trace` writer when there is one: an entry per request and answer.
+        let response = match crate::trace::send(self.trace.as_deref(), request).await {
             Ok(r) => r,
             Err(e) if e.is_builder() => {
                 return Attempt::Failed(ExchangeError::Unexpected {
