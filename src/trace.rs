@@ -9,6 +9,9 @@
 //! in the same exchange (Entra's device-code sentence repeats the user code), and any
 //! JWT-shaped text left anywhere is hidden too.
 //!
+//! Headers are those tenantry sets; the HTTP library adds `Host`, `Content-Length` and the
+//! client's `User-Agent` as it sends, after the trace has taken the request.
+//!
 //! Entries are written as they happen, one line each, under one lock that every tenant shares.
 //! The file is valid JSON at all times: each entry is written followed by the log's closing,
 //! and the next entry is written over that closing. A run that stops in any way, even killed,
@@ -139,23 +142,17 @@ impl Trace {
     /// written. Entries may still be written after (a call abandoned late); the file stays
     /// valid.
     pub fn finish(&self) -> Result<u64, TraceError> {
-        let mut log = lock(&self.log);
-        let stopped = |log: &Log, source: io::Error| TraceError::Write {
+        let log = lock(&self.log);
+        let stopped = |source: io::Error| TraceError::Write {
             path: self.path.clone(),
             entries: log.entries,
             source,
         };
         if let Some(e) = &log.failed {
-            return Err(stopped(&log, io::Error::new(e.kind(), e.to_string())));
+            return Err(stopped(io::Error::new(e.kind(), e.to_string())));
         }
-        match log.file.sync_all() {
-            Ok(()) => Ok(log.entries),
-            Err(e) => {
-                let error = stopped(&log, e);
-                log.failed = Some(io::Error::other("sync failed"));
-                Err(error)
-            }
-        }
+        log.file.sync_all().map_err(stopped)?;
+        Ok(log.entries)
     }
 
     /// Appends an entry: written over the log's closing, with the closing after it again.
