@@ -20,6 +20,8 @@ pub(crate) struct ConnectOptions {
     pub cmdlet: String,
     /// `--proxy URL`.
     pub proxy: Option<String>,
+    /// `--trace FILE`, created already.
+    pub trace: Option<std::sync::Arc<crate::trace::Trace>>,
 }
 
 /// One tenant's check.
@@ -60,6 +62,7 @@ pub(crate) async fn connect(
                 max_wait: Duration::from_secs(2),
                 resend_unconfirmed_writes: false,
             }),
+            trace: options.trace.clone(),
         },
     )
     .await?;
@@ -104,6 +107,11 @@ pub(crate) async fn connect(
         Outcome { tenant, result }
     });
     let outcomes = futures_util::future::join_all(checks).await;
+    if let Some(trace) = &options.trace
+        && let Err(e) = trace.finish()
+    {
+        let _ = writeln!(out, "warning: {e}");
+    }
     let ok = print(&outcomes, &options.cmdlet, out);
     if let Some(sandbox) = sandbox {
         sandbox.shutdown().await;

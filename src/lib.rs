@@ -19,7 +19,8 @@
 //! - [`scheduler`] runs the plan: its dispatcher owns the stop conditions (signals,
 //!   `--deadline`, grace) and one [`scheduler::Shutdown`] switch; its executor owns the
 //!   semaphores, the retries of cmdlet errors and the clients ([`exchange`], signed in by
-//!   [`auth`], per `cloud` and [`session`]).
+//!   [`auth`], per `cloud` and [`session`]); both send through [`trace`], which writes the
+//!   HAR log of `--trace` when one is asked for.
 //! - [`events`] is the one stream every consumer takes: the [`journal`] first (it records each
 //!   task before it is sent, which makes runs resumable), then the reporters (`report`). A resumed
 //!   run and `tenantry report` replay results through the same path.
@@ -79,6 +80,7 @@ mod run;
 pub mod scheduler;
 pub mod session;
 pub mod template;
+pub mod trace;
 
 /// The built-in Exchange Online sandbox (its own crate, `tenantry-sandbox`).
 #[cfg(feature = "sandbox")]

@@ -77,6 +77,8 @@ pub(crate) struct RunSettings {
     pub retry_unknown: bool,
     /// `--deadline`: the run must be over (report written) this long after it starts.
     pub deadline: Option<Duration>,
+    /// `--trace FILE`, created already: where every request and answer is written.
+    pub trace: Option<Arc<crate::trace::Trace>>,
 }
 
 impl Default for RunSettings {
@@ -93,6 +95,7 @@ impl Default for RunSettings {
             force: false,
             retry_unknown: false,
             deadline: None,
+            trace: None,
         }
     }
 }
@@ -169,6 +172,13 @@ pub(crate) async fn run(
     summary.duration_ms = started.elapsed().as_millis() as u64;
     summary.complete = !ended.partial;
     let code = conclude(&mut summary, ended, &options.shutdown, &journal, &events);
+    // Calls given up when dispatch ended are in the trace by now; a trace that stopped being
+    // written costs the run nothing but this warning.
+    if let Some(trace) = &settings.trace
+        && let Err(e) = trace.finish()
+    {
+        say(&events, format!("warning: {e}"));
+    }
     let _ = events.emit(&Event::RunFinished(Box::new(summary)));
     if let Some((name, source)) = events
         .errors()
@@ -224,6 +234,7 @@ async fn prepare(
             sandbox_latency: Some(settings.sandbox_latency),
             proxy: settings.proxy.clone(),
             retry: None,
+            trace: settings.trace.clone(),
         },
     )
     .await?;

@@ -15,6 +15,7 @@ use crate::builtin::{BuiltIn, Latency};
 use crate::cloud::Endpoints;
 use crate::exchange::{Client, RetryPolicy, http_client_via};
 use crate::playbook::{Auth, Cloud, Playbook};
+use crate::trace::Trace;
 
 /// Why sessions could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +56,8 @@ pub struct SessionOptions {
     pub proxy: Option<String>,
     /// How transient failures are retried (the default when `None`).
     pub retry: Option<RetryPolicy>,
+    /// `--trace FILE`: where every request and answer is written.
+    pub trace: Option<Arc<Trace>>,
 }
 
 /// One tenant's session.
@@ -115,6 +118,7 @@ impl Sessions {
                 &http,
                 cache.as_ref(),
                 retry,
+                options.trace.as_ref(),
             )
             .map_err(|reason| SessionError::Tenant {
                 tenant: tenant.name().to_string(),
@@ -134,6 +138,7 @@ fn open(
     http: &reqwest::Client,
     cache: Option<&Arc<TokenCache>>,
     retry: RetryPolicy,
+    trace: Option<&Arc<Trace>>,
 ) -> Result<Session, String> {
     let tenant = &playbook.tenants[index];
     let sandbox_url = sandbox.map(BuiltIn::url);
@@ -190,8 +195,11 @@ fn open(
     {
         tokens = tokens.with_cache(Arc::clone(cache));
     }
+    if let Some(trace) = trace {
+        tokens = tokens.with_trace(Arc::clone(trace));
+    }
     let tokens = Arc::new(tokens);
-    let client = Client::new(
+    let mut client = Client::new(
         http.clone(),
         &endpoints.invoke_url(org),
         org,
@@ -200,6 +208,9 @@ fn open(
     )
     .map_err(|e| e.to_string())?
     .with_redirect_hosts(endpoints.redirect_hosts.clone());
+    if let Some(trace) = trace {
+        client = client.with_trace(Arc::clone(trace));
+    }
     Ok(Session {
         tenant: index,
         client: Arc::new(client),

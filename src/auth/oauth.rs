@@ -33,9 +33,11 @@ impl TokenProvider {
     > + use<> {
         let http = self.http.clone();
         let skew = Arc::clone(&self.skew);
+        let trace = self.trace.clone();
         move |req: oauth2::HttpRequest| {
             let http = http.clone();
             let skew = Arc::clone(&skew);
+            let trace = trace.clone();
             Box::pin(async move {
                 let (parts, body) = req.into_parts();
                 // Its own limit: a stuck sign-in endpoint must not hold the tenant for the
@@ -47,7 +49,9 @@ impl TokenProvider {
                 for (name, value) in &parts.headers {
                     builder = builder.header(name, value);
                 }
-                let response = builder.send().await.map_err(|e| HttpError(describe(&e)))?;
+                let response = crate::trace::send(trace.as_deref(), builder)
+                    .await
+                    .map_err(|e| HttpError(describe(&e)))?;
                 if let Some(server) = response
                     .headers()
                     .get("date")

@@ -82,6 +82,8 @@ pub struct TokenProvider {
     /// from its `Date` header.
     pub(super) skew: Arc<std::sync::Mutex<Option<i64>>>,
     pub(super) fetches: AtomicU64,
+    /// Where every sign-in request and answer is written (`--trace`), when asked.
+    pub(super) trace: Option<Arc<crate::trace::Trace>>,
 }
 
 impl TokenProvider {
@@ -115,12 +117,19 @@ impl TokenProvider {
             prompts: std::sync::atomic::AtomicBool::new(true),
             skew: Arc::new(std::sync::Mutex::new(None)),
             fetches: AtomicU64::new(0),
+            trace: None,
         })
     }
 
     /// Keeps users' refresh tokens in `cache` between runs (app credentials have none).
     pub fn with_cache(mut self, cache: Arc<cache::TokenCache>) -> Self {
         self.disk = Some(cache);
+        self
+    }
+
+    /// Writes every sign-in request and its answer to `trace`.
+    pub fn with_trace(mut self, trace: Arc<crate::trace::Trace>) -> Self {
+        self.trace = Some(trace);
         self
     }
 

@@ -53,6 +53,10 @@ pub enum Command {
         /// Reach the service through this proxy (overrides HTTPS_PROXY).
         #[arg(long, value_name = "URL")]
         proxy: Option<String>,
+        /// Write every HTTP request and answer to FILE as a HAR 1.2 log for support, with
+        /// credentials, tokens and SecureString parameters redacted (mode 0600).
+        #[arg(long, value_name = "FILE")]
+        trace: Option<PathBuf>,
     },
     /// List a playbook's past runs, with how each ended.
     Runs {
@@ -142,6 +146,10 @@ pub struct RunArgs {
     /// flight to finish and the report to be written; exit code 4.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
     pub deadline: Option<std::time::Duration>,
+    /// Write every HTTP request and answer to FILE as a HAR 1.2 log for support, with
+    /// credentials, tokens and SecureString parameters redacted (mode 0600).
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
 }
 
 /// The playbook and what part of it to take.

@@ -60,6 +60,8 @@ pub(super) fn run(run: RunArgs) -> Result<i32, CliError> {
     let playbook = Playbook::parse(&run.args.playbook)?;
     let env = crate::template::environment(&playbook.dir);
     let planner = prepare(&env, &playbook, &run.args)?;
+    // Before anything is sent, so a trace that cannot be written stops the run unstarted.
+    let trace = open_trace(run.trace.as_deref())?;
     let runtime = one_thread()?;
     let settings = crate::run::RunSettings {
         progress: run.progress.bars(),
@@ -76,6 +78,7 @@ pub(super) fn run(run: RunArgs) -> Result<i32, CliError> {
         force: run.force,
         retry_unknown: run.retry_unknown,
         deadline: run.deadline,
+        trace,
     };
     let mut out = io::stdout().lock();
     let code = runtime.block_on(crate::run::run(&playbook, &planner, &settings, &mut out))?;
@@ -88,6 +91,7 @@ pub(super) fn connect(
     tenant: Option<String>,
     cmdlet: String,
     proxy: Option<String>,
+    trace: Option<PathBuf>,
 ) -> Result<i32, CliError> {
     args.limit.extend(tenant);
     if !crate::playbook::verbs::is_read_only(&cmdlet) {
@@ -98,8 +102,13 @@ pub(super) fn connect(
     let playbook = Playbook::parse(&args.playbook)?;
     let env = crate::template::environment(&playbook.dir);
     let planner = prepare(&env, &playbook, &args)?;
+    let trace = open_trace(trace.as_deref())?;
     let runtime = one_thread()?;
-    let options = crate::connect::ConnectOptions { cmdlet, proxy };
+    let options = crate::connect::ConnectOptions {
+        cmdlet,
+        proxy,
+        trace,
+    };
     let mut out = io::stdout().lock();
     let code = runtime.block_on(crate::connect::connect(
         &playbook,
@@ -108,6 +117,13 @@ pub(super) fn connect(
         &mut out,
     ))?;
     Ok(code)
+}
+
+/// The `--trace` file, created and empty, when one is asked for.
+fn open_trace(
+    path: Option<&Path>,
+) -> Result<Option<std::sync::Arc<crate::trace::Trace>>, CliError> {
+    Ok(path.map(crate::trace::Trace::create).transpose()?)
 }
 
 /// `tenantry runs`.

@@ -62,6 +62,9 @@ pub enum CliError {
     /// The command line asks for something that cannot be done.
     #[error("{0}")]
     Usage(String),
+    /// The `--trace` file cannot be created.
+    #[error(transparent)]
+    Trace(#[from] crate::trace::TraceError),
 }
 
 impl CliError {
@@ -77,6 +80,7 @@ impl CliError {
             CliError::Sandbox(_) => exit::TASKS_FAILED,
             CliError::Run(e) => e.exit_code(),
             CliError::Session(e) => e.exit_code(),
+            CliError::Trace(e) => e.exit_code(),
         }
     }
 
@@ -118,7 +122,8 @@ fn run(cli: Cli) -> Result<i32, CliError> {
             all: _,
             cmdlet,
             proxy,
-        } => commands::connect(args, tenant, cmdlet, proxy),
+            trace,
+        } => commands::connect(args, tenant, cmdlet, proxy, trace),
         Command::Runs {
             playbook,
             state_dir,

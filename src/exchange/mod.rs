@@ -23,6 +23,7 @@ pub use error::{CmdletError, ExchangeError, parse_cmdlet_error};
 pub use params::encode_params;
 pub use redirect::RedirectHosts;
 pub use retry::{RetryPolicy, Throttle};
+pub(crate) use transport::decode;
 use transport::uuid_like;
 pub use transport::{
     http_client, http_client_via, install_tls_provider, proxy_in_use, redact_password,
@@ -80,6 +81,8 @@ pub struct Client {
     retry: RetryPolicy,
     page_size: usize,
     throttle: Throttle,
+    /// Where every request and answer is written (`--trace`), when asked.
+    trace: Option<Arc<crate::trace::Trace>>,
 }
 
 impl Client {
@@ -107,6 +110,7 @@ impl Client {
             retry,
             page_size: DEFAULT_PAGE_SIZE,
             throttle: Throttle::default(),
+            trace: None,
         })
     }
 
@@ -186,6 +190,12 @@ impl Client {
     /// Sets the page size (`Prefer: odata.maxpagesize`, 1 to 5000).
     pub fn with_page_size(mut self, size: usize) -> Self {
         self.page_size = size.clamp(1, 5000);
+        self
+    }
+
+    /// Writes every request and its answer to `trace`.
+    pub fn with_trace(mut self, trace: Arc<crate::trace::Trace>) -> Self {
+        self.trace = Some(trace);
         self
     }
 

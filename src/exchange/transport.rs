@@ -99,7 +99,10 @@ impl Client {
         let mut url = std::borrow::Cow::Borrowed(url);
         let mut hops = 0;
         let response = loop {
-            let response = match self.request(&url, cmdlet, body, token).send().await {
+            let request = self.request(&url, cmdlet, body, token);
+            // Through the `--trace` writer when there is one: an entry per request and answer,
+            // each hop of a redirect its own.
+            let response = match crate::trace::send(self.trace.as_deref(), request).await {
                 Ok(r) => r,
                 Err(e) if e.is_builder() => {
                     return Attempt::Failed(ExchangeError::Unexpected {
@@ -271,7 +274,7 @@ const MAX_DECODED: u64 = 512 * 1024 * 1024;
 
 /// A body as sent, decoded when it says it is gzip- or deflate-compressed and is: some of the
 /// service's error answers claim gzip and are plain, so the bytes decide, not the label.
-pub(super) fn decode<'a>(encoding: Option<&str>, bytes: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+pub(crate) fn decode<'a>(encoding: Option<&str>, bytes: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
     use std::io::Read;
     let mut out = Vec::new();
     let decoded = match encoding.map(str::trim) {

@@ -11,7 +11,7 @@ use tenantry::sandbox::{APPS, Sandbox, SandboxConfig};
 use crate::support::{Run, Workspace, tenantry_with_env};
 
 /// A sandbox of two tenants (contoso, fabrikam).
-async fn sandbox() -> Sandbox {
+pub async fn sandbox() -> Sandbox {
     Sandbox::start(SandboxConfig::with_domains(
         &["contoso.onmicrosoft.com", "fabrikam.onmicrosoft.com"],
         5,
@@ -22,7 +22,7 @@ async fn sandbox() -> Sandbox {
 
 /// A playbook with one tenant on the sandbox, signing in with `auth` (YAML flow mapping),
 /// plus `extra` keys for the tenant.
-fn workspace(sandbox: &Sandbox, organization: &str, auth: &str, extra: &str) -> Workspace {
+pub fn workspace(sandbox: &Sandbox, organization: &str, auth: &str, extra: &str) -> Workspace {
     let url = sandbox.url();
     let auth = if auth.is_empty() {
         String::new()
@@ -38,7 +38,7 @@ fn workspace(sandbox: &Sandbox, organization: &str, auth: &str, extra: &str) -> 
 }
 
 /// Runs `tenantry ARGS` in `ws` with its own token cache and these variables.
-async fn tenantry(ws: &Workspace, args: &[&str], env: &[(&str, &str)]) -> Run {
+pub async fn tenantry(ws: &Workspace, args: &[&str], env: &[(&str, &str)]) -> Run {
     let dir = ws.path().to_path_buf();
     let cache = dir.join("cache").to_string_lossy().into_owned();
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
@@ -202,7 +202,8 @@ async fn a_password_sign_in_is_kept_in_a_private_cache_until_logout() {
 async fn a_device_code_sign_in_prompts_once_and_is_remembered() {
     let sb = sandbox().await;
     let ws = workspace(&sb, "contoso.onmicrosoft.com", ADMIN_BY_DEVICE_CODE, "");
-    let (code, stdout, stderr) = device_sign_in(&sb, &ws, "admin@contoso.onmicrosoft.com").await;
+    let (code, stdout, stderr) =
+        device_sign_in(&sb, &ws, "admin@contoso.onmicrosoft.com", &[]).await;
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     assert!(
         stderr.contains("[contoso.onmicrosoft.com] sign in as admin@contoso.onmicrosoft.com"),
@@ -226,7 +227,8 @@ async fn a_device_code_sign_in_prompts_once_and_is_remembered() {
 async fn signing_in_as_someone_else_is_caught() {
     let sb = sandbox().await;
     let ws = workspace(&sb, "contoso.onmicrosoft.com", ADMIN_BY_DEVICE_CODE, "");
-    let (code, stdout, stderr) = device_sign_in(&sb, &ws, "reader@contoso.onmicrosoft.com").await;
+    let (code, stdout, stderr) =
+        device_sign_in(&sb, &ws, "reader@contoso.onmicrosoft.com", &[]).await;
     assert_eq!(code, Some(3), "{stdout}\n{stderr}");
     assert!(
         stdout.contains("as reader@contoso.onmicrosoft.com, but the playbook names admin@contoso.onmicrosoft.com"),
@@ -251,10 +253,17 @@ impl Drop for KillOnDrop {
     }
 }
 
-/// Runs `tenantry connect` and approves its device code as `user` once it is shown.
-async fn device_sign_in(sb: &Sandbox, ws: &Workspace, user: &str) -> (Option<i32>, String, String) {
+/// Runs `tenantry connect` (with `extra` arguments) and approves its device code as `user`
+/// once it is shown.
+pub async fn device_sign_in(
+    sb: &Sandbox,
+    ws: &Workspace,
+    user: &str,
+    extra: &[&str],
+) -> (Option<i32>, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_tenantry"))
         .args(["connect", "p.yaml"])
+        .args(extra)
         .current_dir(ws.path())
         .env("TENANTRY_CACHE_DIR", ws.path().join("cache"))
         .stdin(Stdio::null())

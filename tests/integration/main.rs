@@ -19,4 +19,5 @@ mod sandbox_identity;
 mod sandbox_limits;
 mod scheduler;
 mod support;
+mod trace;
 mod wire;
