@@ -65,6 +65,7 @@
 
 pub mod auth;
 mod builtin;
+pub mod catalog;
 pub mod cli;
 mod cloud;
 mod connect;
