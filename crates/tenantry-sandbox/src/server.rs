@@ -628,9 +628,15 @@ async fn admin(
     let headers = parts.headers;
     let query = parse_query(parts.uri.query().unwrap_or(""));
     let endpoint = rest.first().map(String::as_str).unwrap_or("");
-    let input = match read_input(body).await {
-        Ok(input) => input,
-        Err(response) => return Ok(response),
+    // A page link followed by GET has no body: its token names the request it continues.
+    let followed = parts.method == Method::GET && matches!(kind, Kind::Invoke | Kind::V2(_));
+    let input = if followed {
+        skiptoken(&query).and_then(|token| state.page_tokens.recall(token, &tenant.domain))
+    } else {
+        match read_input(body).await {
+            Ok(input) => input,
+            Err(response) => return Ok(response),
+        }
     };
     let cmdlet_label = admin_label(kind, input.as_ref(), &headers);
 
@@ -647,6 +653,12 @@ async fn admin(
         Ok(caller) => caller,
         Err(response) => return Ok(*response),
     };
+    if followed && input.is_none() {
+        count(tenant, &cmdlet_label, "400");
+        return Ok(bad_request(
+            "A GET follows an @odata.nextLink: its $skiptoken is missing, has expired, was altered, or names a request no longer kept (POST the first page's body to the link instead).",
+        ));
+    }
 
     // 2. The tenant's concurrency limit and request rate.
     let behaviour = lock(&tenant.behaviour).clone();
@@ -699,6 +711,7 @@ async fn admin(
             version,
             access,
             client_request_id: header(&headers, "client-request-id").map(str::to_string),
+            followed,
         };
         let response = answer(&ctx, kind, input.as_ref(), &query, &headers);
         finish(tenant, &cmdlet_label, after, rate_headers, response)
@@ -851,10 +864,11 @@ fn admin_route<'s>(
     };
     let endpoint = rest.first().map(String::as_str).unwrap_or("");
     let kind = match (method.clone(), endpoint, rest.len()) {
-        (Method::POST, "InvokeCommand", 1) => Kind::Invoke,
+        // GET follows a page link (`@odata.nextLink`), as go-exoscc does; POST re-sends the body.
+        (Method::POST | Method::GET, "InvokeCommand", 1) => Kind::Invoke,
         (Method::POST, "$batch", 1) => Kind::Batch,
         (Method::GET, "EXOModuleFile", 1) => Kind::ModuleFile,
-        (Method::POST, name, 1) if version == "v2.0" => {
+        (Method::POST | Method::GET, name, 1) if version == "v2.0" => {
             match V2_ENDPOINTS
                 .iter()
                 .find(|(e, _)| e.eq_ignore_ascii_case(name))
@@ -1212,6 +1226,8 @@ struct Ctx<'a> {
     version: &'a str,
     access: Access,
     client_request_id: Option<String>,
+    /// Whether a page link was followed by GET, the body recalled from its token.
+    followed: bool,
 }
 
 impl Ctx<'_> {
@@ -1222,6 +1238,14 @@ impl Ctx<'_> {
             .get(error.exception_type())
             .and_then(|s| StatusCode::from_u16(*s).ok())
     }
+}
+
+/// The `$skiptoken` of a page link's query, if it has one.
+fn skiptoken(query: &[(String, String)]) -> Option<&str> {
+    query
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("$skiptoken"))
+        .map(|(_, v)| v.as_str())
 }
 
 /// Runs one InvokeCommand body, returning the status, the JSON body and the X-ExceptionType.
@@ -1246,20 +1270,17 @@ fn invoke(
                 .map(|s| s.trim().to_string())
                 .collect::<Vec<_>>()
         });
-    let skiptoken = query
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("$skiptoken"))
-        .map(|(_, v)| v.clone());
+    let skiptoken = skiptoken(query);
     let request_hash = request_hash(name, params);
 
     // A follow-up page names its offset in a signed token; the cmdlet runs again and only that
-    // page is rendered. Nothing is kept between pages, and the same link gives the same page.
+    // page is rendered. No result is kept between pages, and the same link gives the same page.
     let skip = match skiptoken {
         None => 0,
         Some(token) => match ctx
             .state
             .page_tokens
-            .open(&token, &ctx.tenant.domain, &request_hash)
+            .open(token, &ctx.tenant.domain, &request_hash)
         {
             Some(offset) => offset,
             None => {
@@ -1282,8 +1303,12 @@ fn invoke(
                     &ctx.tenant.domain,
                     &request_hash,
                     skip + output.value.len(),
+                    || json!({"CmdletInput": {"CmdletName": name, "Parameters": params}}),
                 )
             });
+            if ctx.followed {
+                lock(&ctx.tenant.counters).pages_by_get += 1;
+            }
             let mut body = page_body(ctx, output.value, &output.warnings, next, select.as_deref());
             if let (Some(message), Value::Object(map)) = (output.confirmation, &mut body) {
                 map.insert("@adminapi.confirmationmessage".into(), message.into());

@@ -69,6 +69,9 @@ pub struct TenantStats {
     /// (`compression: mislabelled_errors`).
     #[serde(default)]
     pub mislabelled: u64,
+    /// Pages answered to a GET of their `@odata.nextLink` (rather than a re-POST of the body).
+    #[serde(default)]
+    pub pages_by_get: u64,
 }
 
 impl TenantStats {
