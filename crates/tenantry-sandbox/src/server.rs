@@ -373,6 +373,17 @@ async fn control(
             Ok(response)
         }
         (Method::POST, ["devicelogin"]) => device_login(state, req).await,
+        (Method::GET, ["public-key"]) => {
+            let mut response = Response::new(Full::new(Bytes::from_static(
+                crate::SECURE_STRING_PUBLIC_KEY.as_bytes(),
+            )));
+            insert(
+                response.headers_mut(),
+                "content-type",
+                "application/x-pem-file",
+            );
+            Ok(response)
+        }
         (Method::GET, ["workload", ".well-known", "openid-configuration"]) => Ok(json_response(
             StatusCode::OK,
             &state.identity.workload_configuration(),
@@ -1397,7 +1408,20 @@ fn run_logged(
         .map(|c| c.to_string())
         .unwrap_or_else(|| name.to_string());
     let mut directory = lock(&ctx.tenant.directory);
-    let result = cmdlets::invoke_page(&mut directory, name, params, ctx.access, page);
+    // SecureString parameters are decrypted as they are bound, before the cmdlet runs; only a
+    // digest of each is kept.
+    let result = match ctx.state.secure_strings.open(name, params) {
+        Ok(digests) => {
+            if let Some(last) = digests.last() {
+                let mut counters = lock(&ctx.tenant.counters);
+                counters.secure_strings += digests.len() as u64;
+                counters.last_secure_string_sha256 =
+                    Some(last.iter().map(|b| format!("{b:02x}")).collect());
+            }
+            cmdlets::invoke_page(&mut directory, name, params, ctx.access, page)
+        }
+        Err(refused) => Err(refused),
+    };
     // Logged under the directory's lock, so the log's order is the order writes applied.
     if cmdlets::is_write(name) {
         let (status, changed, error) = match &result {
