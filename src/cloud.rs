@@ -176,6 +176,7 @@ mod tests {
             rest: "http://exchange.example.net".into(),
             authority: "https://login.example.net".into(),
             scope: "x".into(),
+            public_key: None,
         };
         assert!(matches!(
             Endpoints::of(Cloud::Custom, Some(&custom), None),

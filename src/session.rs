@@ -13,7 +13,7 @@ use crate::auth::{
 };
 use crate::builtin::{BuiltIn, Latency};
 use crate::cloud::Endpoints;
-use crate::exchange::{Client, RetryPolicy, http_client_via};
+use crate::exchange::{Client, PublicKey, RetryPolicy, http_client_via};
 use crate::playbook::{Auth, Cloud, Playbook};
 
 /// Why sessions could not be opened.
@@ -104,6 +104,7 @@ impl Sessions {
         let http = http_client_via(options.proxy.as_deref())
             .map_err(|e| SessionError::Http(e.to_string()))?;
         let cache = TokenCache::default_location().map(|dir| Arc::new(TokenCache::at(dir)));
+        let mut keys = PublicKeys::default();
         let mut sessions = Vec::new();
         for &index in selected {
             let tenant = &playbook.tenants[index];
@@ -115,6 +116,7 @@ impl Sessions {
                 &http,
                 cache.as_ref(),
                 retry,
+                &mut keys,
             )
             .map_err(|reason| SessionError::Tenant {
                 tenant: tenant.name().to_string(),
@@ -126,6 +128,62 @@ impl Sessions {
     }
 }
 
+/// The environment variable naming a file with the service's current public key, for when
+/// Microsoft rotates it before tenantry's built-in copy is updated.
+pub const PUBLIC_KEY_ENV: &str = "TENANTRY_EXO_PUBLIC_KEY";
+
+/// The public keys of a run's tenants, each file read once.
+#[derive(Default)]
+struct PublicKeys {
+    /// The key [`PUBLIC_KEY_ENV`] names (`None` when unset), once read.
+    from_env: Option<Option<Arc<PublicKey>>>,
+}
+
+impl PublicKeys {
+    /// The key a tenant's SecureString parameters are encrypted with: the sandbox's own for
+    /// `cloud: sandbox`; `endpoints.public_key` for `cloud: custom` when given; else the file
+    /// [`PUBLIC_KEY_ENV`] names, else the key the Exchange module ships.
+    fn for_tenant(
+        &mut self,
+        playbook: &Playbook,
+        tenant: &crate::playbook::Tenant,
+        sandbox: Option<&BuiltIn>,
+    ) -> Result<Arc<PublicKey>, String> {
+        if tenant.cloud == Cloud::Sandbox
+            && let Some(sandbox) = sandbox
+        {
+            return PublicKey::parse(sandbox.public_key_pem())
+                .map(Arc::new)
+                .map_err(|e| format!("the sandbox's public key: {e}"));
+        }
+        if let Some(file) = tenant
+            .endpoints
+            .as_ref()
+            .and_then(|e| e.public_key.as_ref())
+        {
+            return PublicKey::from_file(&resolve(playbook, file))
+                .map(Arc::new)
+                .map_err(|e| format!("endpoints.public_key: {e}"));
+        }
+        if self.from_env.is_none() {
+            let file = std::env::var_os(PUBLIC_KEY_ENV).filter(|v| !v.is_empty());
+            let key = match file {
+                Some(file) => Some(Arc::new(
+                    PublicKey::from_file(Path::new(&file))
+                        .map_err(|e| format!("{PUBLIC_KEY_ENV}: {e}"))?,
+                )),
+                None => None,
+            };
+            self.from_env = Some(key);
+        }
+        Ok(self
+            .from_env
+            .clone()
+            .flatten()
+            .unwrap_or_else(PublicKey::microsoft))
+    }
+}
+
 /// A session for the playbook's tenant `index`.
 fn open(
     playbook: &Playbook,
@@ -134,6 +192,7 @@ fn open(
     http: &reqwest::Client,
     cache: Option<&Arc<TokenCache>>,
     retry: RetryPolicy,
+    keys: &mut PublicKeys,
 ) -> Result<Session, String> {
     let tenant = &playbook.tenants[index];
     let sandbox_url = sandbox.map(BuiltIn::url);
@@ -191,6 +250,7 @@ fn open(
         tokens = tokens.with_cache(Arc::clone(cache));
     }
     let tokens = Arc::new(tokens);
+    let public_key = keys.for_tenant(playbook, tenant, sandbox)?;
     let client = Client::new(
         http.clone(),
         &endpoints.invoke_url(org),
@@ -198,7 +258,8 @@ fn open(
         Arc::clone(&tokens),
         retry,
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| e.to_string())?
+    .with_public_key(public_key);
     Ok(Session {
         tenant: index,
         client: Arc::new(client),

@@ -9,6 +9,7 @@
 mod error;
 mod params;
 mod retry;
+pub mod secure;
 mod transport;
 
 use std::sync::Arc;
@@ -19,8 +20,9 @@ use crate::auth::TokenProvider;
 use crate::cloud::require_https;
 
 pub use error::{CmdletError, ExchangeError, parse_cmdlet_error};
-pub use params::encode_params;
+pub use params::{encode_cmdlet_params, encode_params};
 pub use retry::{RetryPolicy, Throttle};
+pub use secure::{PublicKey, SecureError};
 pub use transport::{
     http_client, http_client_via, install_tls_provider, proxy_in_use, redact_password,
 };
@@ -72,6 +74,8 @@ pub struct Client {
     retry: RetryPolicy,
     page_size: usize,
     throttle: Throttle,
+    /// The key SecureString parameters are encrypted with.
+    public_key: Arc<PublicKey>,
 }
 
 impl Client {
@@ -96,6 +100,7 @@ impl Client {
             retry,
             page_size: DEFAULT_PAGE_SIZE,
             throttle: Throttle::default(),
+            public_key: PublicKey::microsoft(),
         })
     }
 
@@ -134,6 +139,13 @@ impl Client {
         self
     }
 
+    /// Sets the key SecureString parameters are encrypted with (Microsoft's, as the module
+    /// ships it, unless set).
+    pub fn with_public_key(mut self, key: Arc<PublicKey>) -> Self {
+        self.public_key = key;
+        self
+    }
+
     /// Runs a cmdlet and returns every object it emitted, following `@odata.nextLink` to the
     /// end.
     pub async fn invoke(
@@ -152,8 +164,9 @@ impl Client {
         params: &Map<String, Value>,
         idempotent: bool,
     ) -> Result<CmdletResult, ExchangeError> {
-        let body =
-            json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": encode_params(params)}});
+        // Encrypted once: every page and retry re-sends the same body.
+        let params = encode_cmdlet_params(cmdlet, params, &self.public_key)?;
+        let body = json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": params}});
         let mut result = CmdletResult::default();
         let mut url = self.first_url().await;
         let mut seen = std::collections::HashSet::new();

@@ -208,6 +208,11 @@ pub struct CustomEndpoints {
     pub(crate) authority: String,
     /// The token scope, e.g. `https://outlook.example.net/.default`.
     pub(crate) scope: String,
+    /// A file holding the public key SecureString parameters are encrypted with, relative to
+    /// the playbook: the `RSAKeyValue` XML the Exchange module ships, or a PEM public key.
+    /// Without it, the key `TENANTRY_EXO_PUBLIC_KEY` names, else the module's built in.
+    #[serde(default)]
+    pub(crate) public_key: Option<PathBuf>,
 }
 
 /// How tenantry signs in to a tenant. Secrets come from environment variables or files only.
