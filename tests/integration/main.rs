@@ -18,5 +18,6 @@ mod sandbox_cli;
 mod sandbox_identity;
 mod sandbox_limits;
 mod scheduler;
+mod secure;
 mod support;
 mod wire;
