@@ -1,6 +1,6 @@
 //! SecureString parameters through `tenantry plan` and `tenantry run`: encrypted with the
 //! tenant's public key, decrypted by the sandbox (which keeps only a digest), and never
-//! written anywhere in the clear.
+//! written anywhere in the clear; PSCredential parameters refused before anything runs.
 
 use std::path::Path;
 
@@ -270,5 +270,28 @@ fn plans_mask_secure_strings() {
         for secret in [PASSWORD, ROOM_SECRET] {
             assert!(!out.stdout.contains(secret), "{}", out.stdout);
         }
+    }
+}
+
+/// A PSCredential parameter is refused by `validate`, `plan` and `run` at its line and column,
+/// with what to do instead.
+#[test]
+fn ps_credential_parameters_are_refused_where_they_are_written() {
+    let ws = Workspace::new(&[(
+        "p.yaml",
+        "version: 1\nname: Credentials\ntenants:\n  - { name: contoso, organization: contoso.onmicrosoft.com, cloud: sandbox }\nsteps:\n  - cmdlet: get-mailboxpermission\n    params:\n      Identity: user001\n      credential: x\n",
+    )]);
+    for command in ["validate", "plan", "run"] {
+        let run = ws.run(&[command, "p.yaml"]);
+        assert_eq!(run.code, 2, "{command}: {}", run.stderr);
+        assert!(
+            run.stderr.starts_with(
+                "error: Get-MailboxPermission -Credential takes a PSCredential, which the admin API cannot carry"
+            ),
+            "{command}: {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("--> p.yaml:9:7"), "{}", run.stderr);
+        assert!(run.stderr.contains("help: leave it out"), "{}", run.stderr);
     }
 }
