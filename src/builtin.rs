@@ -84,6 +84,14 @@ impl BuiltIn {
         match self.never {}
     }
 
+    /// The public key (PEM) the sandbox decrypts SecureString parameters with.
+    pub fn public_key_pem(&self) -> &'static str {
+        #[cfg(feature = "sandbox")]
+        return self.sandbox.public_key_pem();
+        #[cfg(not(feature = "sandbox"))]
+        match self.never {}
+    }
+
     /// The sandbox's own admin app (client id and secret), so that the quick start needs no
     /// credentials.
     pub fn admin_app() -> Option<(&'static str, &'static str)> {

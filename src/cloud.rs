@@ -222,6 +222,7 @@ mod tests {
             authority: "https://login.example.net".into(),
             scope: "x".into(),
             redirect_hosts: Vec::new(),
+            public_key: None,
         };
         assert!(matches!(
             Endpoints::of(Cloud::Custom, Some(&custom), None),

@@ -406,6 +406,9 @@ impl PlannedTasks {
 impl Sink for PlannedTasks {
     fn record(&mut self, record: PlanRecord<'_>) -> std::io::Result<()> {
         use sha2::Digest;
+        // Masked: the fingerprint is kept on disk, and a hash of a plan holding a secret would
+        // let the secret be guessed. A changed secret alone does not make the plan another.
+        let record = record.masked();
         if let Ok(json) = serde_json::to_vec(&record) {
             self.hash.update(&json);
         }

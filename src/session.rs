@@ -13,7 +13,7 @@ use crate::auth::{
 };
 use crate::builtin::{BuiltIn, Latency};
 use crate::cloud::Endpoints;
-use crate::exchange::{Client, RetryPolicy, http_client_via};
+use crate::exchange::{Client, PublicKey, RetryPolicy, http_client_via};
 use crate::playbook::{Auth, Cloud, Playbook};
 use crate::trace::Trace;
 
@@ -107,6 +107,7 @@ impl Sessions {
         let http = http_client_via(options.proxy.as_deref())
             .map_err(|e| SessionError::Http(e.to_string()))?;
         let cache = TokenCache::default_location().map(|dir| Arc::new(TokenCache::at(dir)));
+        let mut keys = PublicKeys::default();
         let mut sessions = Vec::new();
         for &index in selected {
             let tenant = &playbook.tenants[index];
@@ -119,6 +120,7 @@ impl Sessions {
                 cache.as_ref(),
                 retry,
                 options.trace.as_ref(),
+                &mut keys,
             )
             .map_err(|reason| SessionError::Tenant {
                 tenant: tenant.name().to_string(),
@@ -127,6 +129,62 @@ impl Sessions {
             sessions.push(session);
         }
         Ok(Sessions { sessions, sandbox })
+    }
+}
+
+/// The environment variable naming a file with the service's current public key, for when
+/// Microsoft rotates it before tenantry's built-in copy is updated.
+pub const PUBLIC_KEY_ENV: &str = "TENANTRY_EXO_PUBLIC_KEY";
+
+/// The public keys of a run's tenants, each file read once.
+#[derive(Default)]
+struct PublicKeys {
+    /// The key [`PUBLIC_KEY_ENV`] names (`None` when unset), once read.
+    from_env: Option<Option<Arc<PublicKey>>>,
+}
+
+impl PublicKeys {
+    /// The key a tenant's SecureString parameters are encrypted with: the sandbox's own for
+    /// `cloud: sandbox`; `endpoints.public_key` for `cloud: custom` when given; else the file
+    /// [`PUBLIC_KEY_ENV`] names, else the key the Exchange module ships.
+    fn for_tenant(
+        &mut self,
+        playbook: &Playbook,
+        tenant: &crate::playbook::Tenant,
+        sandbox: Option<&BuiltIn>,
+    ) -> Result<Arc<PublicKey>, String> {
+        if tenant.cloud == Cloud::Sandbox
+            && let Some(sandbox) = sandbox
+        {
+            return PublicKey::parse(sandbox.public_key_pem())
+                .map(Arc::new)
+                .map_err(|e| format!("the sandbox's public key: {e}"));
+        }
+        if let Some(file) = tenant
+            .endpoints
+            .as_ref()
+            .and_then(|e| e.public_key.as_ref())
+        {
+            return PublicKey::from_file(&resolve(playbook, file))
+                .map(Arc::new)
+                .map_err(|e| format!("endpoints.public_key: {e}"));
+        }
+        if self.from_env.is_none() {
+            let file = std::env::var_os(PUBLIC_KEY_ENV).filter(|v| !v.is_empty());
+            let key = match file {
+                Some(file) => Some(Arc::new(
+                    PublicKey::from_file(Path::new(&file))
+                        .map_err(|e| format!("{PUBLIC_KEY_ENV}: {e}"))?,
+                )),
+                None => None,
+            };
+            self.from_env = Some(key);
+        }
+        Ok(self
+            .from_env
+            .clone()
+            .flatten()
+            .unwrap_or_else(PublicKey::microsoft))
     }
 }
 
@@ -139,6 +197,7 @@ fn open(
     cache: Option<&Arc<TokenCache>>,
     retry: RetryPolicy,
     trace: Option<&Arc<Trace>>,
+    keys: &mut PublicKeys,
 ) -> Result<Session, String> {
     let tenant = &playbook.tenants[index];
     let sandbox_url = sandbox.map(BuiltIn::url);
@@ -199,6 +258,7 @@ fn open(
         tokens = tokens.with_trace(Arc::clone(trace));
     }
     let tokens = Arc::new(tokens);
+    let public_key = keys.for_tenant(playbook, tenant, sandbox)?;
     let mut client = Client::new(
         http.clone(),
         &endpoints.invoke_url(org),
@@ -207,7 +267,8 @@ fn open(
         retry,
     )
     .map_err(|e| e.to_string())?
-    .with_redirect_hosts(endpoints.redirect_hosts.clone());
+    .with_redirect_hosts(endpoints.redirect_hosts.clone())
+    .with_public_key(public_key);
     if let Some(trace) = trace {
         client = client.with_trace(Arc::clone(trace));
     }

@@ -100,6 +100,10 @@ pub enum ExchangeError {
     /// The HTTP client could not be set up (a proxy URL that is not one).
     #[error("{0}")]
     Setup(String),
+    /// A parameter cannot be sent as given: a SecureString that is not text, or too long to
+    /// encrypt. Nothing was sent.
+    #[error(transparent)]
+    Parameter(#[from] super::secure::SecureError),
 }
 
 impl ExchangeError {

@@ -10,6 +10,7 @@ mod error;
 mod params;
 mod redirect;
 mod retry;
+pub mod secure;
 mod transport;
 
 use std::sync::Arc;
@@ -20,9 +21,10 @@ use crate::auth::TokenProvider;
 use crate::cloud::require_https;
 
 pub use error::{CmdletError, ExchangeError, parse_cmdlet_error};
-pub use params::encode_params;
+pub use params::{encode_cmdlet_params, encode_params};
 pub use redirect::RedirectHosts;
 pub use retry::{RetryPolicy, Throttle};
+pub use secure::{PublicKey, SecureError};
 pub(crate) use transport::decode;
 use transport::uuid_like;
 pub use transport::{
@@ -83,6 +85,8 @@ pub struct Client {
     throttle: Throttle,
     /// Where every request and answer is written (`--trace`), when asked.
     trace: Option<Arc<crate::trace::Trace>>,
+    /// The key SecureString parameters are encrypted with.
+    public_key: Arc<PublicKey>,
 }
 
 impl Client {
@@ -111,6 +115,7 @@ impl Client {
             page_size: DEFAULT_PAGE_SIZE,
             throttle: Throttle::default(),
             trace: None,
+            public_key: PublicKey::microsoft(),
         })
     }
 
@@ -199,6 +204,13 @@ impl Client {
         self
     }
 
+    /// Sets the key SecureString parameters are encrypted with (Microsoft's, as the module
+    /// ships it, unless set).
+    pub fn with_public_key(mut self, key: Arc<PublicKey>) -> Self {
+        self.public_key = key;
+        self
+    }
+
     /// Runs a cmdlet and returns every object it emitted, following `@odata.nextLink` to the
     /// end.
     pub async fn invoke(
@@ -217,8 +229,9 @@ impl Client {
         params: &Map<String, Value>,
         idempotent: bool,
     ) -> Result<CmdletResult, ExchangeError> {
-        let body =
-            json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": encode_params(params)}});
+        // Encrypted once: every page and retry re-sends the same body.
+        let params = encode_cmdlet_params(cmdlet, params, &self.public_key)?;
+        let body = json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": params}});
         let mut result = CmdletResult::default();
         let mut url = self.first_url().await;
         let mut seen = std::collections::HashSet::new();

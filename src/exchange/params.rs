@@ -1,7 +1,21 @@
 //! Cmdlet parameters as the ExchangeOnlineManagement module sends them: hashtables typed for
-//! OData, and date-times given with an offset sent in UTC as .NET writes a `DateTime`.
+//! OData, date-times given with an offset sent in UTC as .NET writes a `DateTime`, and
+//! SecureStrings encrypted under the service's public key.
 
 use serde_json::{Map, Value};
+
+use super::secure::{PublicKey, SecureError, encrypt_params};
+
+/// A cmdlet's parameters as the module sends them: its SecureString parameters encrypted under
+/// `key`, then everything as [`encode_params`] writes it.
+pub fn encode_cmdlet_params(
+    cmdlet: &str,
+    params: &Map<String, Value>,
+    key: &PublicKey,
+) -> Result<Value, SecureError> {
+    let params = encrypt_params(cmdlet, params, key)?;
+    Ok(encode_params(&params))
+}
 
 /// Parameters as the module sends them: a hashtable value (add/remove) gets its
 /// `@odata.type`, a list of hashtables its `<Param>@odata.type` sibling, and a date-time

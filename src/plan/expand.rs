@@ -56,9 +56,21 @@ fn escape_into(out: &mut String, part: &str) {
 /// items, a short hash of the content. None depends on the item's position, so keys are stable
 /// when rows are reordered (though not when a CSV's columns are).
 pub fn item_key(item: &Value) -> String {
+    key_of(item, false)
+}
+
+/// The key of an item in a step whose SecureString parameter reads it: an identity-like field
+/// of a mapping, else a short hash of the content, never the item's text, which may be the
+/// secret.
+fn item_key_hiding_text(item: &Value) -> String {
+    key_of(item, true)
+}
+
+/// An item's default key; with `hide_text`, only an identity-like field or the content hash.
+fn key_of(item: &Value, hide_text: bool) -> String {
     match item.kind() {
-        ValueKind::Bool => return item.is_true().to_string(),
-        ValueKind::String | ValueKind::Number => return item.to_string(),
+        ValueKind::Bool if !hide_text => return item.is_true().to_string(),
+        ValueKind::String | ValueKind::Number if !hide_text => return item.to_string(),
         ValueKind::Map => {
             let fields: Vec<(String, Value)> = item
                 .try_iter()
@@ -81,7 +93,7 @@ pub fn item_key(item: &Value) -> String {
                     _ => None,
                 })
                 .collect();
-            if let Some(values) = scalars.filter(|v| !v.is_empty()) {
+            if let Some(values) = scalars.filter(|v| !v.is_empty() && !hide_text) {
                 let joined = values.join(",");
                 if joined.chars().count() <= 120 {
                     return joined;
@@ -90,6 +102,11 @@ pub fn item_key(item: &Value) -> String {
         }
         _ => {}
     }
+    content_key(item)
+}
+
+/// `#` and a short hash of an item's content.
+fn content_key(item: &Value) -> String {
     let canonical = serde_json::to_string(item).unwrap_or_default();
     let digest = Sha256::digest(canonical.as_bytes());
     let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
@@ -513,6 +530,7 @@ impl<'s> StepExpansion<'_, 's> {
                 let item = source.get(i);
                 let item_scope = Scope::item(&self.scope, item.clone(), i, *length);
                 let mut key = match &step.item_key {
+                    None if step.secret_reads_item => item_key_hiding_text(&item),
                     None => item_key(&item),
                     Some(c) => {
                         let v = c.render_value(&item_scope).map_err(|e| {
@@ -626,6 +644,19 @@ mod tests {
             )),
             "Sales,b@c.com"
         );
+        // Where a SecureString reads the item, its text is never the key.
+        assert_eq!(
+            item_key_hiding_text(&v(serde_json::json!({"Name": "alex", "Pw": "hunter2"}))),
+            "alex"
+        );
+        for secret in [
+            serde_json::json!("hunter2"),
+            serde_json::json!({"User": "alex", "Pw": "hunter2"}),
+        ] {
+            let key = item_key_hiding_text(&v(secret.clone()));
+            assert!(key.starts_with('#') && !key.contains("hunter2"), "{key}");
+            assert!(item_key(&v(secret)).contains("hunter2"));
+        }
         let hashed = item_key(&v(serde_json::json!({"a": [1]})));
         assert!(hashed.starts_with('#') && hashed.len() == 13, "{hashed}");
         assert_eq!(hashed, item_key(&v(serde_json::json!({"a": [1]}))));

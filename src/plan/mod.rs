@@ -104,6 +104,9 @@ pub struct CompiledStep<'e, 's> {
     /// before the run.
     when_is_runtime: bool,
     item_key: Option<Compiled<'e, 's>>,
+    /// A SecureString parameter reads `item` or `loop`: an item's text may be a secret, so
+    /// without a `key` it is never an item's key.
+    secret_reads_item: bool,
 }
 
 impl CompiledStep<'_, '_> {
@@ -328,6 +331,13 @@ fn compile_step<'e, 's>(
     };
     let when_uses_item = when_reads(&["item", "loop"]);
     let when_is_runtime = when_reads(&["item", "loop", "steps"]);
+    let secret_reads_item = params.iter().any(|(name, c)| {
+        crate::exchange::secure::is_secure_string(&step.cmdlet.value, name)
+            && c.pieces()
+                .iter()
+                .flat_map(|p| p.references())
+                .any(|r| matches!(root(&r), "item" | "loop"))
+    });
     Ok(CompiledStep {
         index,
         key: &playbook.step_keys[index],
@@ -341,6 +351,7 @@ fn compile_step<'e, 's>(
         when_uses_item,
         when_is_runtime,
         item_key,
+        secret_reads_item,
     })
 }
 

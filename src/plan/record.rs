@@ -33,6 +33,20 @@ pub enum PlanRecord<'a> {
     Error(PlanFailure<'a>),
 }
 
+impl PlanRecord<'_> {
+    /// The record with its SecureString parameters' values shown as `********`, as plans show
+    /// and hash them: a secret is sent, never written.
+    pub fn masked(mut self) -> Self {
+        use crate::exchange::secure::mask_params;
+        match &mut self {
+            PlanRecord::Task(t) => mask_params(&t.cmdlet, &mut t.params),
+            PlanRecord::Deferred(d) => mask_params(&d.cmdlet, &mut d.params),
+            _ => {}
+        }
+        self
+    }
+}
+
 /// Why a plan stopped before its summary.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct PlanFailure<'a> {
@@ -128,7 +142,8 @@ pub struct Task<'a> {
     pub cmdlet: Cow<'a, str>,
     /// True when the cmdlet only reads.
     pub read_only: bool,
-    /// The parameters, rendered, as they will be sent.
+    /// The parameters, rendered, as they will be sent; a SecureString's value is shown as
+    /// `********` in plans.
     pub params: serde_json::Map<String, serde_json::Value>,
 }
 

@@ -30,7 +30,7 @@ impl<W: Write> JsonSink<W> {
 
 impl<W: Write> Sink for JsonSink<W> {
     fn record(&mut self, record: PlanRecord<'_>) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, &record)?;
+        serde_json::to_writer(&mut self.out, &record.masked())?;
         self.out.write_all(b"\n")
     }
 }
@@ -62,6 +62,7 @@ impl<W: Write> TextSink<W> {
 
 impl<W: Write> Sink for TextSink<W> {
     fn record(&mut self, record: PlanRecord<'_>) -> io::Result<()> {
+        let record = record.masked();
         let l = &mut self.line;
         l.clear();
         if let PlanRecord::Skipped(s) = &record
@@ -151,7 +152,7 @@ fn call(l: &mut String, record: PlanRecord<'_>) -> std::fmt::Result {
             let _ = write!(l, "{}", t.cmdlet);
             for (name, value) in &t.params {
                 let _ = write!(l, " ");
-                powershell_param(l, name, value);
+                powershell_param(l, &t.cmdlet, name, value);
             }
             writeln!(l)
         }
@@ -175,7 +176,7 @@ fn call(l: &mut String, record: PlanRecord<'_>) -> std::fmt::Result {
             let _ = write!(l, "    {}", d.cmdlet);
             for (name, value) in &d.params {
                 let _ = write!(l, " ");
-                powershell_param(l, name, value);
+                powershell_param(l, &d.cmdlet, name, value);
             }
             writeln!(l)
         }
@@ -236,9 +237,14 @@ impl Sink for CountingSink {
 }
 
 /// Writes `-Name value` the way it would be typed in PowerShell: booleans as `-Name:$true`
-/// (right for switches and bool parameters alike), lists comma-separated, mappings as `@{…}`.
-fn powershell_param(out: &mut String, name: &str, value: &serde_json::Value) {
+/// (right for switches and bool parameters alike), lists comma-separated, mappings as `@{…}`;
+/// a masked SecureString as `********`, unquoted, so it does not read as that text.
+fn powershell_param(out: &mut String, cmdlet: &str, name: &str, value: &serde_json::Value) {
+    use crate::exchange::secure::{MASK, is_secure_string};
     match value {
+        serde_json::Value::String(s) if s == MASK && is_secure_string(cmdlet, name) => {
+            let _ = write!(out, "-{name} {MASK}");
+        }
         serde_json::Value::Bool(b) => {
             let _ = write!(out, "-{name}:${b}");
         }
@@ -348,12 +354,18 @@ mod tests {
 
     fn ps(name: &str, v: serde_json::Value) -> String {
         let mut s = String::new();
-        powershell_param(&mut s, name, &v);
+        powershell_param(&mut s, "Set-Mailbox", name, &v);
         s
     }
 
     #[test]
     fn parameters_read_as_powershell() {
+        // A masked SecureString reads as masked, not as the text `********`.
+        assert_eq!(ps("Password", "********".into()), "-Password ********");
+        assert_eq!(
+            ps("CustomAttribute1", "********".into()),
+            "-CustomAttribute1 '********'"
+        );
         assert_eq!(
             ps("Identity", "alex@contoso.com".into()),
             "-Identity alex@contoso.com"

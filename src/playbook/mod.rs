@@ -23,6 +23,7 @@ pub(crate) use types::{Auth, OnError, PlaybookDoc, Step, TenantsSource};
 pub use types::{Cloud, CustomEndpoints, Tenant};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Location, SourceFile};
+use crate::exchange::secure;
 
 /// The default number of concurrent calls per tenant: Exchange Online's per-user limit.
 pub(crate) const DEFAULT_CONNECTIONS_PER_TENANT: u32 = 3;
@@ -174,6 +175,16 @@ impl Playbook {
         Some(self.source.span(at, key.len()))
     }
 
+    /// The location of a step parameter's name. Keys carry no position, but a key is written
+    /// just before its value: the nearest occurrence before the value is this one.
+    fn locate_param(&self, param: &str, value: &Node) -> Location {
+        let value_at = value.pos.offset_in(&self.source);
+        self.source.text()[..value_at]
+            .rfind(param)
+            .map(|i| self.source.span(i, param.len()))
+            .unwrap_or_else(|| self.locate_node(value))
+    }
+
     /// The location of a node in the playbook file.
     pub(crate) fn locate_node(&self, node: &Node) -> Location {
         self.source.at(node.pos.line, node.pos.column, 1)
@@ -198,8 +209,9 @@ impl Playbook {
             .map_or(DEFAULT_MAX_IN_FLIGHT, |s| s.value)
     }
 
-    /// The structural checks: version, names, ids, cmdlets, auth blocks, limits. Template
-    /// checks need an environment and are made by the planner.
+    /// The structural checks: version, names, ids, cmdlets, parameters (names, and no
+    /// PSCredential, which the admin API cannot carry), auth blocks, limits. Template checks
+    /// need an environment and are made by the planner.
     pub fn check(&self) -> Diagnostics {
         let mut out = Diagnostics::default();
         if self.doc.version.value != 1 {
@@ -363,19 +375,23 @@ impl Playbook {
             verbs::check_cmdlet(&self.locate(&step.cmdlet), &step.cmdlet.value, out);
             for (param, value) in &step.params {
                 if !PARAM_NAME.is_match(param) {
-                    // Keys carry no position, but a key is written just before its value:
-                    // the nearest occurrence before the value is this one.
-                    let value_at = value.pos.offset_in(&self.source);
-                    let at = self.source.text()[..value_at]
-                        .rfind(param.as_str())
-                        .map(|i| self.source.span(i, param.len()))
-                        .unwrap_or_else(|| self.locate_node(value));
+                    let at = self.locate_param(param, value);
                     let mut d = Diagnostic::new(format!("invalid parameter name `{param}`")).at(at);
                     d = match param.strip_prefix('-') {
                         Some(bare) => d.help(format!("write `{bare}:` without the leading `-`")),
                         None => d.help("cmdlet parameter names are letters and digits, like `Identity` or `ResultSize`"),
                     };
                     out.push(d);
+                } else if let Some((cmdlet, name)) =
+                    secure::ps_credential(&step.cmdlet.value, param)
+                {
+                    out.push(
+                        Diagnostic::new(format!(
+                            "{cmdlet} -{name} takes a PSCredential, which the admin API cannot carry; tenantry does not send credentials this way"
+                        ))
+                        .at(self.locate_param(param, value))
+                        .help(secure::ps_credential_advice(cmdlet, name)),
+                    );
                 }
             }
             if let (Some(key), None) = (&step.key, &step.for_each) {

@@ -212,6 +212,11 @@ pub struct CustomEndpoints {
     /// (any port). The `rest` host is always allowed.
     #[serde(default)]
     pub(crate) redirect_hosts: Vec<String>,
+    /// A file holding the public key SecureString parameters are encrypted with, relative to
+    /// the playbook: the `RSAKeyValue` XML the Exchange module ships, or a PEM public key.
+    /// Without it, the key `TENANTRY_EXO_PUBLIC_KEY` names, else the module's built in.
+    #[serde(default)]
+    pub(crate) public_key: Option<PathBuf>,
 }
 
 /// How tenantry signs in to a tenant. Secrets come from environment variables or files only.

@@ -421,6 +421,15 @@ async fn call(
     result: &mut TaskResult,
 ) -> Vec<Value> {
     let settings = step.settings;
+    // A SecureString's text is sent encrypted; should an answer repeat it, it is not shown.
+    let secrets = crate::exchange::secure::secret_values(&task.cmdlet, &task.params);
+    let hide = |text: String| {
+        if secrets.is_empty() {
+            text
+        } else {
+            crate::exchange::secure::redact(&text, &secrets)
+        }
+    };
     for attempt in 0..=settings.retries {
         let call = run
             .target
@@ -444,7 +453,7 @@ async fn call(
             Ok(ok) => {
                 result.status = Status::Ok;
                 result.objects = ok.value.len();
-                result.warnings = ok.warnings;
+                result.warnings = ok.warnings.into_iter().map(hide).collect();
                 result.retries.extend(ok.retries);
                 result.requests += ok.requests;
                 result.error = None;
@@ -465,7 +474,7 @@ async fn call(
                     ExchangeError::Unconfirmed { .. } if !lost => Some("Timeout".to_string()),
                     _ => e.cmdlet().map(|c| c.short_class().to_string()),
                 };
-                result.error = Some(e.to_string());
+                result.error = Some(hide(e.to_string()));
                 // Only cmdlet errors are the step's to retry: the client already retried
                 // everything transient.
                 if e.cmdlet().is_none() || attempt == settings.retries {

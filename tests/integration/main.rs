@@ -18,6 +18,7 @@ mod sandbox_cli;
 mod sandbox_identity;
 mod sandbox_limits;
 mod scheduler;
+mod secure;
 mod support;
 mod trace;
 mod wire;

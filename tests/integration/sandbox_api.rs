@@ -615,6 +615,84 @@ async fn a_page_link_can_be_retried_and_gives_the_same_page() {
     assert!(last.json.get("@odata.nextLink").is_none());
 }
 
+/// A page link followed by GET (go-exoscc's way: headers, no body) gives what a re-POST of the
+/// body gives (the module's way), page for page; a GET whose token is missing, altered or
+/// another tenant's is refused.
+#[tokio::test]
+async fn a_page_link_followed_by_get_gives_what_a_post_gives() {
+    let wire = Wire::tenants(30).await;
+    let token = wire.app_token(CONTOSO, 0).await;
+    let body = cmdlet_input(
+        "Get-Mailbox",
+        json!({"RecipientTypeDetails": "UserMailbox", "ResultSize": "Unlimited"}),
+    );
+    let prefer = [("Prefer", "odata.maxpagesize=7")];
+    let url = format!(
+        "{}/adminapi/beta/{CONTOSO}/InvokeCommand?$select=Alias,Guid",
+        wire.url()
+    );
+    let mut pages = Vec::new();
+    for by_get in [false, true] {
+        let mut reply = wire.post(&url, &token, &body, &prefer).await;
+        let mut objects = Vec::new();
+        let mut links = Vec::new();
+        loop {
+            assert_eq!(reply.status, 200, "{}", reply.json);
+            objects.extend(reply.json["value"].as_array().unwrap().iter().cloned());
+            let Some(next) = reply.json["@odata.nextLink"].as_str() else {
+                break;
+            };
+            links.push(next.to_string());
+            reply = if by_get {
+                wire.get(next, Some(&token), &prefer).await
+            } else {
+                wire.post(next, &token, &body, &prefer).await
+            };
+        }
+        pages.push((objects, links));
+    }
+    let (by_post, post_links) = &pages[0];
+    let (by_get, get_links) = &pages[1];
+    assert_eq!(by_post.len(), 30);
+    assert_eq!(by_get, by_post, "the same objects in the same order");
+    assert_eq!(by_get[0].as_object().unwrap().len(), 2, "$select holds");
+    assert_eq!(get_links.len(), 4);
+    let stats = wire.sandbox.stats().tenant(CONTOSO);
+    assert_eq!(stats.pages_by_get, 4, "{stats:?}");
+    assert_eq!(stats.requests["Get-Mailbox"]["200"], 10);
+
+    // A link followed by GET can be retried, and a POST of the body still opens it.
+    let again = wire.get(&get_links[0], Some(&token), &prefer).await;
+    assert_eq!(again.json["value"].as_array().unwrap()[..], by_post[7..14]);
+    let posted = wire.post(&get_links[1], &token, &body, &prefer).await;
+    assert_eq!(
+        posted.json["value"].as_array().unwrap()[..],
+        by_post[14..21]
+    );
+
+    // Refused: no token, an altered one, another tenant's, and no sign-in at all.
+    let invoke = format!("{}/adminapi/beta/{CONTOSO}/InvokeCommand", wire.url());
+    let no_token = wire.get(&invoke, Some(&token), &prefer).await;
+    assert_eq!(no_token.status, 400, "{}", no_token.json);
+    let tampered = post_links[0].replacen("skiptoken=7.", "skiptoken=8.", 1);
+    assert_ne!(tampered, post_links[0]);
+    assert_eq!(wire.get(&tampered, Some(&token), &prefer).await.status, 400);
+    let other = "fabrikam.onmicrosoft.com";
+    let moved = post_links[0].replacen(CONTOSO, other, 1);
+    let other_token = wire.app_token(other, 0).await;
+    assert_eq!(
+        wire.get(&moved, Some(&other_token), &prefer).await.status,
+        400,
+        "a link belongs to its tenant"
+    );
+    assert_eq!(wire.get(&post_links[0], None, &prefer).await.status, 401);
+    assert_eq!(
+        wire.sandbox.stats().tenant(CONTOSO).pages_by_get,
+        5,
+        "refusals are not pages"
+    );
+}
+
 #[tokio::test]
 async fn v2_endpoints_page_on_their_own_endpoint() {
     let wire = Wire::tenants(12).await;

@@ -134,6 +134,19 @@ impl Wire {
         read(request.send().await.expect("the admin API answers")).await
     }
 
+    /// GETs an absolute URL with a bearer token (`None`: no Authorization), as a client
+    /// following a page link without re-sending the body does.
+    pub async fn get(&self, url: &str, token: Option<&str>, headers: &[(&str, &str)]) -> Reply {
+        let mut request = self.http.get(url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        read(request.send().await.expect("the admin API answers")).await
+    }
+
     /// POSTs an InvokeCommand body and returns the raw outcome, so a test can see a closed
     /// connection as the client sees it.
     pub async fn send_raw(

@@ -23,8 +23,9 @@
 //! ```
 //!
 //! - `server` routes HTTP: the identity endpoints, the `/sandbox` control endpoints, and the
-//!   admin API's `InvokeCommand` with its headers, batching, paging (`paging`), throttling and
-//!   injected faults; it records every answer in the [`stats`].
+//!   admin API's `InvokeCommand` with its headers, batching, paging (`paging`), SecureString
+//!   parameters (`secure`, decrypted with the sandbox's own key), throttling and injected
+//!   faults; it records every answer in the [`stats`].
 //! - [`identity`] plays Entra ID: app registrations and users, the v2.0 token and device-code
 //!   endpoints, and verification of the access tokens it issued.
 //! - [`cmdlets`] binds a cmdlet's parameters, converts their values and runs it over a tenant's
@@ -58,6 +59,7 @@ mod filter;
 pub mod identity;
 mod paging;
 pub mod rng;
+mod secure;
 pub mod serve;
 mod server;
 pub mod stats;
@@ -79,6 +81,7 @@ pub use identity::{
     APP_CERTIFICATE, APP_PRIVATE_KEY, APPS, EXO_PUBLIC_CLIENT, USERS, WORKLOAD_AUDIENCE,
     WORKLOAD_ISSUER_PATH, WORKLOAD_READER_SUBJECT, WORKLOAD_SUBJECT, WORKLOAD_TOKEN_LIFETIME,
 };
+pub use secure::{SECURE_STRING_PRIVATE_KEY, SECURE_STRING_PUBLIC_KEY};
 pub use stats::{Stats, TenantStats, WriteRecord};
 
 use directory::Directory;
@@ -170,6 +173,12 @@ impl Sandbox {
             shutdown: Some(tx),
             task: Some(task),
         })
+    }
+
+    /// The public key SecureString parameters are encrypted with for this sandbox (PEM), as
+    /// [`SECURE_STRING_PUBLIC_KEY`]; also served at `GET /sandbox/public-key`.
+    pub fn public_key_pem(&self) -> &'static str {
+        SECURE_STRING_PUBLIC_KEY
     }
 
     /// The base URL, `http://127.0.0.1:PORT`.
@@ -305,6 +314,8 @@ pub(crate) struct State {
     pub(crate) tenants: Vec<Tenant>,
     by_key: HashMap<String, usize>,
     pub(crate) page_tokens: paging::PageTokens,
+    /// Decrypts SecureString parameters.
+    pub(crate) secure_strings: secure::SecureStrings,
     writes: Mutex<Vec<WriteRecord>>,
     writes_dropped: AtomicU64,
     started: Instant,
@@ -374,6 +385,7 @@ impl State {
                     .unwrap_or(0),
                 "page-tokens",
             )),
+            secure_strings: secure::SecureStrings::new()?,
             writes: Mutex::new(Vec::new()),
             writes_dropped: AtomicU64::new(0),
             started: Instant::now(),

@@ -301,6 +301,10 @@ fn write_endpoints(s: &mut String, url: &str, issuer: &str) {
         "               then client_credentials with client_assertion=<token>, client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer, no secret"
     );
     let _ = writeln!(s, "Statistics     GET  {url}/sandbox/stats");
+    let _ = writeln!(
+        s,
+        "Public key     GET  {url}/sandbox/public-key  (SecureString parameters; a cloud: custom tenant names its file in endpoints.public_key)"
+    );
 }
 
 /// The banner's sample apps and users, with their public test credentials.

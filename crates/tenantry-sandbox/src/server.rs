@@ -391,6 +391,17 @@ async fn control(
             Ok(response)
         }
         (Method::POST, ["devicelogin"]) => device_login(state, req).await,
+        (Method::GET, ["public-key"]) => {
+            let mut response = Response::new(Full::new(Bytes::from_static(
+                crate::SECURE_STRING_PUBLIC_KEY.as_bytes(),
+            )));
+            insert(
+                response.headers_mut(),
+                "content-type",
+                "application/x-pem-file",
+            );
+            Ok(response)
+        }
         (Method::GET, ["workload", ".well-known", "openid-configuration"]) => Ok(json_response(
             StatusCode::OK,
             &state.identity.workload_configuration(),
@@ -664,9 +675,15 @@ async fn admin(
     }
     let query = parse_query(parts.uri.query().unwrap_or(""));
     let endpoint = rest.first().map(String::as_str).unwrap_or("");
-    let input = match read_input(body).await {
-        Ok(input) => input,
-        Err(response) => return Ok(response),
+    // A page link followed by GET has no body: its token names the request it continues.
+    let followed = parts.method == Method::GET && matches!(kind, Kind::Invoke | Kind::V2(_));
+    let input = if followed {
+        skiptoken(&query).and_then(|token| state.page_tokens.recall(token, &tenant.domain))
+    } else {
+        match read_input(body).await {
+            Ok(input) => input,
+            Err(response) => return Ok(response),
+        }
     };
     let cmdlet_label = admin_label(kind, input.as_ref(), &headers);
 
@@ -683,6 +700,12 @@ async fn admin(
         Ok(caller) => caller,
         Err(response) => return Ok(*response),
     };
+    if followed && input.is_none() {
+        count(tenant, &cmdlet_label, "400");
+        return Ok(bad_request(
+            "A GET follows an @odata.nextLink: its $skiptoken is missing, has expired, was altered, or names a request no longer kept (POST the first page's body to the link instead).",
+        ));
+    }
 
     // 2. The tenant's concurrency limit and request rate.
     let behaviour = lock(&tenant.behaviour).clone();
@@ -736,6 +759,7 @@ async fn admin(
             version,
             access,
             client_request_id: header(&headers, "client-request-id").map(str::to_string),
+            followed,
         };
         let response = answer(&ctx, kind, input.as_ref(), &query, &headers);
         finish(tenant, &cmdlet_label, after, rate_headers, response)
@@ -961,10 +985,11 @@ fn admin_route<'s>(
     };
     let endpoint = rest.first().map(String::as_str).unwrap_or("");
     let kind = match (method.clone(), endpoint, rest.len()) {
-        (Method::POST, "InvokeCommand", 1) => Kind::Invoke,
+        // GET follows a page link (`@odata.nextLink`), as go-exoscc does; POST re-sends the body.
+        (Method::POST | Method::GET, "InvokeCommand", 1) => Kind::Invoke,
         (Method::POST, "$batch", 1) => Kind::Batch,
         (Method::GET, "EXOModuleFile", 1) => Kind::ModuleFile,
-        (Method::POST, name, 1) if version == "v2.0" => {
+        (Method::POST | Method::GET, name, 1) if version == "v2.0" => {
             match V2_ENDPOINTS
                 .iter()
                 .find(|(e, _)| e.eq_ignore_ascii_case(name))
@@ -1324,6 +1349,8 @@ struct Ctx<'a> {
     version: &'a str,
     access: Access,
     client_request_id: Option<String>,
+    /// Whether a page link was followed by GET, the body recalled from its token.
+    followed: bool,
 }
 
 impl Ctx<'_> {
@@ -1334,6 +1361,14 @@ impl Ctx<'_> {
             .get(error.exception_type())
             .and_then(|s| StatusCode::from_u16(*s).ok())
     }
+}
+
+/// The `$skiptoken` of a page link's query, if it has one.
+fn skiptoken(query: &[(String, String)]) -> Option<&str> {
+    query
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("$skiptoken"))
+        .map(|(_, v)| v.as_str())
 }
 
 /// Runs one InvokeCommand body, returning the status, the JSON body and the X-ExceptionType.
@@ -1358,20 +1393,17 @@ fn invoke(
                 .map(|s| s.trim().to_string())
                 .collect::<Vec<_>>()
         });
-    let skiptoken = query
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("$skiptoken"))
-        .map(|(_, v)| v.clone());
+    let skiptoken = skiptoken(query);
     let request_hash = request_hash(name, params);
 
     // A follow-up page names its offset in a signed token; the cmdlet runs again and only that
-    // page is rendered. Nothing is kept between pages, and the same link gives the same page.
+    // page is rendered. No result is kept between pages, and the same link gives the same page.
     let skip = match skiptoken {
         None => 0,
         Some(token) => match ctx
             .state
             .page_tokens
-            .open(&token, &ctx.tenant.domain, &request_hash)
+            .open(token, &ctx.tenant.domain, &request_hash)
         {
             Some(offset) => offset,
             None => {
@@ -1394,8 +1426,12 @@ fn invoke(
                     &ctx.tenant.domain,
                     &request_hash,
                     skip + output.value.len(),
+                    || json!({"CmdletInput": {"CmdletName": name, "Parameters": params}}),
                 )
             });
+            if ctx.followed {
+                lock(&ctx.tenant.counters).pages_by_get += 1;
+            }
             let mut body = page_body(ctx, output.value, &output.warnings, next, select.as_deref());
             if let (Some(message), Value::Object(map)) = (output.confirmation, &mut body) {
                 map.insert("@adminapi.confirmationmessage".into(), message.into());
@@ -1484,7 +1520,20 @@ fn run_logged(
         .map(|c| c.to_string())
         .unwrap_or_else(|| name.to_string());
     let mut directory = lock(&ctx.tenant.directory);
-    let result = cmdlets::invoke_page(&mut directory, name, params, ctx.access, page);
+    // SecureString parameters are decrypted as they are bound, before the cmdlet runs; only a
+    // digest of each is kept.
+    let result = match ctx.state.secure_strings.open(name, params) {
+        Ok(digests) => {
+            if let Some(last) = digests.last() {
+                let mut counters = lock(&ctx.tenant.counters);
+                counters.secure_strings += digests.len() as u64;
+                counters.last_secure_string_sha256 =
+                    Some(last.iter().map(|b| format!("{b:02x}")).collect());
+            }
+            cmdlets::invoke_page(&mut directory, name, params, ctx.access, page)
+        }
+        Err(refused) => Err(refused),
+    };
     // Logged under the directory's lock, so the log's order is the order writes applied.
     if cmdlets::is_write(name) {
         let (status, changed, error) = match &result {

@@ -85,6 +85,16 @@ pub struct TenantStats {
     /// Of those, the ones that carried a token.
     #[serde(default)]
     pub foreign_tokens: u64,
+    /// Pages answered to a GET of their `@odata.nextLink` (rather than a re-POST of the body).
+    #[serde(default)]
+    pub pages_by_get: u64,
+    /// SecureString parameters decrypted with the sandbox's key (an empty one needs none).
+    #[serde(default)]
+    pub secure_strings: u64,
+    /// The SHA-256 (hex) of the text of the last SecureString decrypted, so a test can tell the
+    /// right secret arrived; the text itself is never kept.
+    #[serde(default)]
+    pub last_secure_string_sha256: Option<String>,
 }
 
 impl TenantStats {

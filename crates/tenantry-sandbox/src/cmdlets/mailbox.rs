@@ -22,6 +22,7 @@ pub(super) fn new_mailbox(dir: &mut Directory, args: &Args) -> Result<CmdletOutp
         "LastName",
         "MicrosoftOnlineServicesID",
         "Password",
+        "RoomMailboxPassword",
         "ResetPasswordOnNextLogon",
         "ResourceCapacity",
     ])?;

@@ -171,7 +171,9 @@ pub(super) fn get_recipients(dir: &Directory, args: &Args, scope: Scope) -> Resu
 /// Parameters of Set- cmdlets that are not properties of the view.
 fn set_extras(scope: Scope) -> &'static [&'static str] {
     match scope {
-        Scope::Mailbox => &["Identity", "Type"],
+        // The passwords are SecureStrings, decrypted as they are bound; the directory keeps no
+        // password.
+        Scope::Mailbox => &["Identity", "Type", "Password", "RoomMailboxPassword"],
         Scope::Group => &["Identity", "BypassSecurityGroupManagerCheck"],
         _ => &["Identity"],
     }
@@ -220,10 +222,17 @@ pub(super) fn set_recipient(
         next.set(P::RecipientTypeDetails, json!(details));
     }
     reconcile_addresses(dir, slot, &current, &mut next)?;
-    if next == current {
+    // A new password changes the account even though the directory shows no password.
+    let password_set = scope == Scope::Mailbox
+        && ["Password", "RoomMailboxPassword"]
+            .iter()
+            .any(|p| args.get(p).is_some_and(|v| !v.is_null()));
+    if next == current && !password_set {
         return Ok(no_change(current.name()));
     }
-    dir.replace(slot, next);
+    if next != current {
+        dir.replace(slot, next);
+    }
     Ok(CmdletOutput::changed(Vec::new()))
 }
 
