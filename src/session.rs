@@ -107,24 +107,22 @@ impl Sessions {
         let http = http_client_via(options.proxy.as_deref())
             .map_err(|e| SessionError::Http(e.to_string()))?;
         let cache = TokenCache::default_location().map(|dir| Arc::new(TokenCache::at(dir)));
-        let mut keys = PublicKeys::default();
+        let mut shared = Shared {
+            sandbox: sandbox.as_ref(),
+            http: &http,
+            cache: cache.as_ref(),
+            trace: options.trace.as_ref(),
+            keys: PublicKeys::default(),
+        };
         let mut sessions = Vec::new();
         for &index in selected {
             let tenant = &playbook.tenants[index];
             let retry = options.retry.clone().unwrap_or_default();
-            let session = open(
-                playbook,
-                index,
-                sandbox.as_ref(),
-                &http,
-                cache.as_ref(),
-                retry,
-                options.trace.as_ref(),
-                &mut keys,
-            )
-            .map_err(|reason| SessionError::Tenant {
-                tenant: tenant.name().to_string(),
-                reason,
+            let session = open(playbook, index, retry, &mut shared).map_err(|reason| {
+                SessionError::Tenant {
+                    tenant: tenant.name().to_string(),
+                    reason,
+                }
             })?;
             sessions.push(session);
         }
@@ -188,17 +186,32 @@ impl PublicKeys {
     }
 }
 
+/// What every session of a run shares.
+struct Shared<'a> {
+    /// The in-process sandbox, when a tenant is on `cloud: sandbox`.
+    sandbox: Option<&'a BuiltIn>,
+    http: &'a reqwest::Client,
+    /// Where people's refresh tokens are kept.
+    cache: Option<&'a Arc<TokenCache>>,
+    /// `--trace`'s writer.
+    trace: Option<&'a Arc<Trace>>,
+    keys: PublicKeys,
+}
+
 /// A session for the playbook's tenant `index`.
 fn open(
     playbook: &Playbook,
     index: usize,
-    sandbox: Option<&BuiltIn>,
-    http: &reqwest::Client,
-    cache: Option<&Arc<TokenCache>>,
     retry: RetryPolicy,
-    trace: Option<&Arc<Trace>>,
-    keys: &mut PublicKeys,
+    shared: &mut Shared<'_>,
 ) -> Result<Session, String> {
+    let Shared {
+        sandbox,
+        http,
+        cache,
+        trace,
+        ..
+    } = *shared;
     let tenant = &playbook.tenants[index];
     let sandbox_url = sandbox.map(BuiltIn::url);
     let endpoints = Endpoints::of(
@@ -258,7 +271,7 @@ fn open(
         tokens = tokens.with_trace(Arc::clone(trace));
     }
     let tokens = Arc::new(tokens);
-    let public_key = keys.for_tenant(playbook, tenant, sandbox)?;
+    let public_key = shared.keys.for_tenant(playbook, tenant, sandbox)?;
     let mut client = Client::new(
         http.clone(),
         &endpoints.invoke_url(org),
