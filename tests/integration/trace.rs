@@ -454,13 +454,21 @@ async fn a_secure_string_parameter_never_reaches_the_trace() {
         .await
         .unwrap();
     let domain = sb.tenants()[0].domain.clone();
-    let ws = playbook(
-        &sb,
-        &secret_auth(),
-        &format!(
-            "  - cmdlet: New-Mailbox\n    params: {{ Name: traced, MicrosoftOnlineServicesID: traced@{domain}, Password: \"Mailbox-Pass-4711\" }}\n  - cmdlet: Set-Mailbox\n    on_error: continue\n    params: {{ Identity: user001, password: \"Other-Pass-0815\" }}\n  - cmdlet: New-Mailbox\n    on_error: continue\n    params: {{ Name: room, Room: true, RoomMailboxPassword: \"Room-Pass-2342\" }}\n"
+    // Sealed with the sandbox's own key, which a custom endpoint names.
+    let url = sb.url();
+    let ws = Workspace::new(&[
+        ("sandbox.pem", sb.public_key_pem()),
+        (
+            "p.yaml",
+            &format!(
+                "version: 1\nname: Traced\ntenants:\n  - {{ name: contoso, organization: {domain}, cloud: custom, endpoints: {{ rest: \"{url}\", authority: \"{url}\", scope: \"https://outlook.office365.com/.default\", public_key: sandbox.pem }}, auth: {} }}\nsteps:\n{}",
+                secret_auth(),
+                format_args!(
+                    "  - cmdlet: New-Mailbox\n    params: {{ Name: traced, MicrosoftOnlineServicesID: traced@{domain}, Password: \"Mailbox-Pass-4711\" }}\n  - cmdlet: Set-Mailbox\n    on_error: continue\n    params: {{ Identity: user001, password: \"Other-Pass-0815\" }}\n  - cmdlet: New-Mailbox\n    on_error: continue\n    params: {{ Name: room, Room: true, RoomMailboxPassword: \"Room-Pass-2342\" }}\n"
+                )
+            ),
         ),
-    );
+    ]);
     let run = tenantry(
         &ws,
         &["run", "p.yaml", "--progress", "plain", "--trace", "t.har"],
@@ -501,6 +509,11 @@ async fn a_secure_string_parameter_never_reaches_the_trace() {
             "Room-Pass-2342".into(),
             APPS[0].client_secret.into(),
         ],
+    );
+    assert!(
+        sb.stats().tenant(&domain).secure_strings >= 2,
+        "the secrets arrived, sealed with the sandbox's key: {:?}",
+        sb.stats().tenant(&domain)
     );
     sb.shutdown().await;
 }
