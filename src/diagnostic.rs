@@ -202,6 +202,21 @@ impl Diagnostic {
     }
 }
 
+impl Diagnostic {
+    /// The problem on one line, `file:line:col: message (help; help)`, for a report's
+    /// `error` field.
+    pub fn one_line(&self) -> String {
+        let mut line = match &self.location {
+            Some(at) => format!("{at}: {}", self.message),
+            None => self.message.clone(),
+        };
+        if !self.help.is_empty() {
+            line.push_str(&format!(" ({})", self.help.join("; ")));
+        }
+        line
+    }
+}
+
 impl fmt::Display for Diagnostic {
     /// Renders as
     ///
@@ -262,6 +277,11 @@ impl Diagnostics {
     /// True when nothing was reported.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// How many there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
     }
 
     /// Puts diagnostics in reading order: unplaced ones first, then by file, line and column.

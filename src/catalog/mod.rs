@@ -121,6 +121,16 @@ pub struct Catalog {
     parsed: Mutex<HashMap<String, Option<Arc<Cmdlet>>>>,
 }
 
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (source, commit, _) = self.origin();
+        f.debug_struct("Catalog")
+            .field("source", &source)
+            .field("commit", &commit)
+            .finish_non_exhaustive()
+    }
+}
+
 enum Source {
     BuiltIn,
     File {
@@ -272,20 +282,29 @@ impl Cmdlet {
         let sets = split_sets(&raw.sets);
         // A parameter's sets are the cmdlet's: a name the cmdlet does not list is a slip in
         // the documentation, and a parameter left with none belongs to every set.
-        let own_sets = |listed: &[String]| -> Vec<String> {
-            split_sets(listed)
+        let own_sets = |name: &str, listed: &[String]| -> Vec<String> {
+            let mut own: Vec<String> = split_sets(listed)
                 .into_iter()
                 .filter(|s| sets.iter().any(|c| c.eq_ignore_ascii_case(s)))
-                .collect()
+                .collect();
+            // A set named after a parameter is the set that parameter selects, whatever the
+            // documentation's list dropped (`New-Mailbox -MicrosoftOnlineServicesID`).
+            if !own.is_empty()
+                && !own.iter().any(|s| s.eq_ignore_ascii_case(name))
+                && let Some(set) = sets.iter().find(|s| s.eq_ignore_ascii_case(name))
+            {
+                own.push(set.clone());
+            }
+            own
         };
         let params = raw
             .params
             .into_iter()
             .map(|(name, p)| Parameter {
                 kind: Kind::of(&p.type_name, !p.values.is_empty()),
+                sets: own_sets(&name, &p.sets),
                 name,
                 type_name: p.type_name,
-                sets: own_sets(&p.sets),
                 required: p
                     .required
                     .as_deref()

@@ -237,6 +237,7 @@ impl PlanArgs {
             vars: self.vars.clone(),
             limit: self.limit.clone(),
             tags: self.tags.clone(),
+            catalog: None,
         }
     }
 }

@@ -407,6 +407,11 @@ impl<'s> Planner<'_, 's> {
         sink: &mut dyn Sink,
         summary: &mut Summary,
     ) -> Result<(), PlanError> {
+        // A value a template gave, known now: checked before anything is sent anywhere. Values
+        // from an earlier step's output are known only at run time, and checked per task then.
+        if !step.is_deferred() {
+            step.check_values(self.playbook, &params, tenant, item.as_deref())?;
+        }
         summary.tasks += 1;
         if step.read_only {
             summary.reads += 1;

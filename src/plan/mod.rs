@@ -7,6 +7,7 @@ mod expand;
 mod record;
 mod render;
 mod settings;
+mod values;
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use indexmap::IndexMap;
 use minijinja::Environment;
 
+use crate::catalog::{Catalog, Cmdlet};
 use crate::diagnostic::{Diagnostic, Diagnostics, SourceFile};
 use crate::diagnostic::{suggest, suggest_prefixed};
 use crate::playbook::{Playbook, Step, select_tenants, verbs};
@@ -28,6 +30,7 @@ pub use record::{
 };
 pub use render::{CountingSink, JsonSink, TextSink};
 pub(crate) use settings::{Limits, StepSettings};
+pub use values::INVALID_VALUE;
 
 /// Errors from planning.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +81,8 @@ pub struct PlanOptions {
     pub limit: Vec<String>,
     /// `--tags`: only steps with one of these tags (all steps when empty).
     pub tags: Vec<String>,
+    /// The cmdlet catalog values are checked against (the built-in one when `None`).
+    pub catalog: Option<Arc<Catalog>>,
 }
 
 /// A step compiled for expansion.
@@ -107,6 +112,9 @@ pub struct CompiledStep<'e, 's> {
     /// A SecureString parameter reads `item` or `loop`: an item's text may be a secret, so
     /// without a `key` it is never an item's key.
     secret_reads_item: bool,
+    /// The cmdlet as the catalog documents it; `None` with `catalog: off` or for a cmdlet it
+    /// does not know.
+    pub(crate) spec: Option<Arc<Cmdlet>>,
 }
 
 impl CompiledStep<'_, '_> {
@@ -178,6 +186,10 @@ impl<'e, 's> Planner<'e, 's> {
                 ),
             );
         }
+        let catalog = options
+            .catalog
+            .clone()
+            .unwrap_or_else(|| Arc::new(Catalog::built_in()));
         let globals = global_names(env);
         let mut known_callees = HashSet::new();
         let file = &playbook.source;
@@ -199,6 +211,9 @@ impl<'e, 's> Planner<'e, 's> {
                         &mut errors,
                     );
                     compiled.depends_on = dependencies(&compiled);
+                    if compiled.step.catalog != Some(crate::playbook::CatalogCheck::Off) {
+                        compiled.spec = catalog.cmdlet(&compiled.step.cmdlet.value);
+                    }
                     steps.push(compiled);
                 }
                 Err(d) => d.0.into_iter().for_each(|d| errors.push(d)),
@@ -352,6 +367,7 @@ fn compile_step<'e, 's>(
         when_is_runtime,
         item_key,
         secret_reads_item,
+        spec: None,
     })
 }
 

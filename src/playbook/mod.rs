@@ -1,6 +1,7 @@
 //! The playbook language: typed loading with located errors, and the structural validation
 //! that needs no templates (names, ids, cmdlets, auth blocks, limits).
 
+mod calls;
 pub(crate) mod load;
 mod node;
 mod select;
@@ -19,7 +20,7 @@ pub(crate) use load::read_source;
 pub(crate) use node::{Node, NodeValue, Pos};
 pub(crate) use select::select_tenants;
 pub(crate) use syntax::is_template;
-pub(crate) use types::{Auth, OnError, PlaybookDoc, Step, TenantsSource};
+pub(crate) use types::{Auth, CatalogCheck, OnError, PlaybookDoc, Step, TenantsSource};
 pub use types::{Cloud, CustomEndpoints, Tenant};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Location, SourceFile};
@@ -213,6 +214,12 @@ impl Playbook {
     /// PSCredential, which the admin API cannot carry), auth blocks, limits. Template checks
     /// need an environment and are made by the planner.
     pub fn check(&self) -> Diagnostics {
+        self.check_with(&crate::catalog::Catalog::built_in())
+    }
+
+    /// [`Playbook::check`] with the cmdlets `catalog` documents: every call's cmdlet,
+    /// parameters, written values and parameter set.
+    pub fn check_with(&self, catalog: &crate::catalog::Catalog) -> Diagnostics {
         let mut out = Diagnostics::default();
         if self.doc.version.value != 1 {
             out.push(
@@ -251,7 +258,7 @@ impl Playbook {
         self.validate_vars(&mut out);
         self.validate_limits(&mut out);
         self.validate_tenants(&mut out);
-        self.validate_steps(&mut out);
+        self.validate_steps(catalog, &mut out);
         out
     }
 
@@ -350,7 +357,7 @@ impl Playbook {
         }
     }
 
-    fn validate_steps(&self, out: &mut Diagnostics) {
+    fn validate_steps(&self, catalog: &crate::catalog::Catalog, out: &mut Diagnostics) {
         let mut ids: HashMap<&str, &Spanned<String>> = HashMap::new();
         for step in &self.doc.steps {
             if let Some(id) = &step.id {
@@ -372,7 +379,13 @@ impl Playbook {
                     );
                 }
             }
+            let before = out.len();
             verbs::check_cmdlet(&self.locate(&step.cmdlet), &step.cmdlet.value, out);
+            // A name that is no cmdlet name at all has been told so; the catalog would only
+            // say it again.
+            if out.len() == before {
+                self.check_call(step, catalog, out);
+            }
             for (param, value) in &step.params {
                 if !PARAM_NAME.is_match(param) {
                     let at = self.locate_param(param, value);

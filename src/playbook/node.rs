@@ -90,6 +90,16 @@ impl Node {
         }
     }
 
+    /// Whether a template is written anywhere in it.
+    pub(crate) fn has_template(&self) -> bool {
+        match &self.value {
+            NodeValue::String(s) => super::syntax::is_template(s),
+            NodeValue::Seq(items) => items.iter().any(Node::has_template),
+            NodeValue::Map(map) => map.values().any(Node::has_template),
+            _ => false,
+        }
+    }
+
     /// The node as plain JSON, dropping positions.
     pub(crate) fn to_json(&self) -> serde_json::Value {
         match &self.value {

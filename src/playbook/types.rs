@@ -440,6 +440,20 @@ pub(crate) struct Step {
     /// Labels for selecting steps with `--tags`.
     #[serde(default)]
     pub(crate) tags: Vec<String>,
+    /// `off` sends the call without checking it against the cmdlet catalog: for a cmdlet
+    /// newer than the catalog, or one only some tenants have.
+    #[serde(default)]
+    pub(crate) catalog: Option<CatalogCheck>,
+}
+
+/// Whether a step's call is checked against the cmdlet catalog.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum CatalogCheck {
+    /// Checked (the default).
+    On,
+    /// Sent as written.
+    Off,
 }
 
 /// A duration written as a number with a unit: `500ms`, `90s`, `5m`, `1h30m`.

@@ -368,6 +368,16 @@ impl Executor<'_, '_, '_, '_, '_> {
         step: &CompiledStep<'_, '_>,
         task: Planned,
     ) -> ((TaskResult, Origin), Vec<Value>) {
+        // Values read from an earlier step's output are known only now: one that does not fit
+        // its parameter fails its task, unsent, as the service would refuse it.
+        if step.is_deferred()
+            && let Err(problem) =
+                step.check_values(self.planner.playbook(), &task.params, &run.name, None)
+        {
+            let mut result = task.result(Status::Failed).because(problem.one_line());
+            result.error_class = Some(crate::plan::INVALID_VALUE.to_string());
+            return ((result, Origin::NotSent), Vec::new());
+        }
         let mut result = task.result(Status::Skipped);
         // The tenant's slot first, then the global one: a tenant at its limit never holds a
         // global slot another tenant could use.

@@ -25,6 +25,8 @@ steps:
       Identity: "{{ item.Group }}"
       Member: "{{ item.Member }}"
       Note: "retention {{ vars.retention }}"
+    # `Note` is no parameter of the cmdlet: this step is sent as written.
+    catalog: off
     tags: [groups]
   - name: Set retention
     cmdlet: Set-Mailbox
@@ -345,6 +347,7 @@ vars: { enabled: true, size: 10 }
 steps:
   - cmdlet: Set-Mailbox
     when: "{{ vars.enabled }}"
+    catalog: off
     params: { Identity: x, Size: "{{ vars.size }}", Note: "{{ vars.note | default('none') }}" }
 "#;
     let ws = Workspace::new(&[("p.yaml", playbook)]);

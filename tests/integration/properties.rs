@@ -23,7 +23,7 @@ fn playbook(tenants: usize, steps: &[(Vec<String>, usize)]) -> String {
     for (items, skip_mod) in steps {
         let list: Vec<String> = items.iter().map(|s| format!("{s:?}")).collect();
         y.push_str(&format!(
-            "  - name: same name\n    cmdlet: Set-Mailbox\n    for_each: [{}]\n    when: \"{{{{ (item | length) % {skip_mod} != 0 }}}}\"\n    params: {{ Identity: \"{{{{ item }}}}-{{{{ vars.n }}}}\", Index: \"{{{{ loop.index }}}}\" }}\n",
+            "  - name: same name\n    cmdlet: Set-Mailbox\n    for_each: [{}]\n    when: \"{{{{ (item | length) % {skip_mod} != 0 }}}}\"\n    params: {{ Identity: \"{{{{ item }}}}-{{{{ vars.n }}}}\", CustomAttribute1: \"{{{{ loop.index }}}}\" }}\n",
             list.join(", ")
         ));
     }

@@ -27,6 +27,7 @@ const STEPS: &str = r#"steps:
     params:
       Name: "{{ item.Room }}"
       Room: true
+      EnableRoomMailboxAccount: true
       RoomMailboxPassword: "{{ item.Secret }}"
 "#;
 

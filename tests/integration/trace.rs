@@ -464,7 +464,7 @@ async fn a_secure_string_parameter_never_reaches_the_trace() {
                 "version: 1\nname: Traced\ntenants:\n  - {{ name: contoso, organization: {domain}, cloud: custom, endpoints: {{ rest: \"{url}\", authority: \"{url}\", scope: \"https://outlook.office365.com/.default\", public_key: sandbox.pem }}, auth: {} }}\nsteps:\n{}",
                 secret_auth(),
                 format_args!(
-                    "  - cmdlet: New-Mailbox\n    params: {{ Name: traced, MicrosoftOnlineServicesID: traced@{domain}, Password: \"Mailbox-Pass-4711\" }}\n  - cmdlet: Set-Mailbox\n    on_error: continue\n    params: {{ Identity: user001, password: \"Other-Pass-0815\" }}\n  - cmdlet: New-Mailbox\n    on_error: continue\n    params: {{ Name: room, Room: true, RoomMailboxPassword: \"Room-Pass-2342\" }}\n"
+                    "  - cmdlet: New-Mailbox\n    params: {{ Name: traced, MicrosoftOnlineServicesID: traced@{domain}, Password: \"Mailbox-Pass-4711\" }}\n  - cmdlet: Set-Mailbox\n    on_error: continue\n    params: {{ Identity: user001, password: \"Other-Pass-0815\" }}\n  - cmdlet: New-Mailbox\n    on_error: continue\n    params: {{ Name: room, Room: true, EnableRoomMailboxAccount: true, RoomMailboxPassword: \"Room-Pass-2342\" }}\n"
                 )
             ),
         ),

@@ -23,6 +23,7 @@ pub(super) fn new_mailbox(dir: &mut Directory, args: &Args) -> Result<CmdletOutp
         "MicrosoftOnlineServicesID",
         "Password",
         "RoomMailboxPassword",
+        "EnableRoomMailboxAccount",
         "ResetPasswordOnNextLogon",
         "ResourceCapacity",
     ])?;

@@ -1,0 +1,50 @@
+//! Values that templates produce, checked against the parameter's documented type once they
+//! are known: when the plan is made for values the playbook and its data give, and just before
+//! the call for values read from an earlier step's output.
+
+use crate::diagnostic::Diagnostic;
+
+use super::CompiledStep;
+use crate::playbook::Playbook;
+
+/// The error class of a task whose value does not fit its parameter: it was not sent.
+pub const INVALID_VALUE: &str = "InvalidParameterValue";
+
+impl CompiledStep<'_, '_> {
+    /// Checks the parameters a template produced against their documented types (values
+    /// written as they are were checked when the playbook was). The first that does not fit
+    /// gives a located error, with the tenant and item it was rendered for.
+    pub(crate) fn check_values(
+        &self,
+        playbook: &Playbook,
+        params: &serde_json::Map<String, serde_json::Value>,
+        tenant: &str,
+        item: Option<&str>,
+    ) -> Result<(), Diagnostic> {
+        let Some(spec) = &self.spec else {
+            return Ok(());
+        };
+        for (name, node) in &self.step.params {
+            if !node.has_template() {
+                continue;
+            }
+            let (Some(param), Some(value)) = (spec.param(name), params.get(name)) else {
+                continue;
+            };
+            if let Err(problem) = param.kind.check(value, &param.values) {
+                let context = match item {
+                    Some(k) => format!("rendered for tenant `{tenant}`, item `{k}`"),
+                    None => format!("rendered for tenant `{tenant}`"),
+                };
+                return Err(Diagnostic::new(format!(
+                    "{} -{} takes {problem}",
+                    spec.name, param.name
+                ))
+                .at(playbook.locate_node(node))
+                .help(context)
+                .help(format!("its documented type is `{}`", param.type_name)));
+            }
+        }
+        Ok(())
+    }
+}

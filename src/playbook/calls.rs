@@ -1,0 +1,117 @@
+//! Every call checked against the cmdlet catalog before any tenant is touched: the cmdlet
+//! exists, each parameter exists for it, each value written in the playbook fits the
+//! parameter's documented type, and the parameters fit one of the cmdlet's parameter sets.
+//! Values that templates produce are checked when they are known (see `plan`).
+
+use crate::catalog::{Catalog, Cmdlet, Scalar};
+use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
+
+use super::Playbook;
+use super::node::Node;
+use super::types::{CatalogCheck, Step};
+
+impl Playbook {
+    /// Checks one step's call against `catalog`, unless the step says `catalog: off`.
+    pub(super) fn check_call(&self, step: &Step, catalog: &Catalog, out: &mut Diagnostics) {
+        if step.catalog == Some(CatalogCheck::Off) {
+            return;
+        }
+        let name = &step.cmdlet.value;
+        let Some(cmdlet) = catalog.cmdlet(name) else {
+            let names = catalog.names();
+            let mut d = Diagnostic::new(match did_you_mean(name, names.iter().map(String::as_str)) {
+                Some(best) => format!("`{name}` is not an Exchange Online cmdlet, did you mean `{best}`?"),
+                None => format!("`{name}` is not an Exchange Online cmdlet"),
+            })
+            .at(self.locate(&step.cmdlet))
+            .help("`tenantry cmdlets` lists the cmdlets Exchange Online documents; for one that is newer than tenantry's catalog, pass `--catalog FILE`, or write `catalog: off` on the step to send it unchecked");
+            if let Some(case) = names.iter().find(|n| n.eq_ignore_ascii_case(name)) {
+                d = d.help(format!("it is written `{case}`"));
+            }
+            out.push(d);
+            return;
+        };
+        let mut given: Vec<&str> = Vec::new();
+        // Sets are judged only when every name is known: a misspelt one is its own error.
+        let mut all_known = true;
+        for (param, value) in &step.params {
+            let Some(spec) = cmdlet.param(param) else {
+                all_known = false;
+                if super::PARAM_NAME.is_match(param) {
+                    out.push(unknown_parameter(&cmdlet, param).at(self.locate_param(param, value)));
+                }
+                continue;
+            };
+            given.push(&spec.name);
+            // A credential is refused where the structural checks look at names.
+            if spec.kind.scalar == Scalar::Credential {
+                continue;
+            }
+            if let Some(value) = literal(value)
+                && let Err(problem) = spec.kind.check(&value, &spec.values)
+            {
+                out.push(
+                    Diagnostic::new(format!("{} -{} takes {problem}", cmdlet.name, spec.name))
+                        .at(self.locate_node(value_node(step, param)))
+                        .help(format!("its documented type is `{}`", spec.type_name)),
+                );
+            }
+        }
+        if !all_known {
+            return;
+        }
+        if let Err(gaps) = cmdlet.fit_sets(&given) {
+            // Every closest set lacks the same parameters and refuses none: say just that.
+            let same_lack = gaps
+                .iter()
+                .all(|g| g.refuses.is_empty() && g.lacks == gaps[0].lacks);
+            let message = if same_lack {
+                let lacks: Vec<String> = gaps[0].lacks.iter().map(|n| format!("-{n}")).collect();
+                format!("{} needs {}", cmdlet.name, lacks.join(", "))
+            } else {
+                format!(
+                    "the parameters given to {} fit none of its parameter sets",
+                    cmdlet.name
+                )
+            };
+            let mut d = Diagnostic::new(message).at(self.locate(&step.cmdlet));
+            if !same_lack {
+                for gap in &gaps {
+                    d = d.help(gap.to_string());
+                }
+            }
+            out.push(d.help(format!(
+                "`tenantry cmdlets {}` shows its parameter sets",
+                cmdlet.name
+            )));
+        }
+    }
+}
+
+/// "Set-Mailbox has no parameter -X", with the closest names.
+fn unknown_parameter(cmdlet: &Cmdlet, param: &str) -> Diagnostic {
+    let names = cmdlet.params.iter().map(|p| p.name.as_str());
+    let d = Diagnostic::new(match did_you_mean(param, names) {
+        Some(best) => format!(
+            "{} has no parameter `{param}`, did you mean `{best}`?",
+            cmdlet.name
+        ),
+        None => format!("{} has no parameter `{param}`", cmdlet.name),
+    });
+    d.help(format!(
+        "`tenantry cmdlets {} -p {}` lists its parameters like it",
+        cmdlet.name,
+        param.chars().take(4).collect::<String>()
+    ))
+}
+
+/// The step's node for a parameter's value.
+fn value_node<'a>(step: &'a Step, param: &str) -> &'a Node {
+    &step.params[param]
+}
+
+/// The value as written, when nothing in it is a template (a template's value is known only
+/// once rendered, and is checked then).
+fn literal(node: &Node) -> Option<serde_json::Value> {
+    (!node.has_template()).then(|| node.to_json())
+}
