@@ -254,9 +254,13 @@ fn write_plan<S: Sink, W: Write>(
     Ok(exit::OK)
 }
 
-/// The playbook JSON Schema, pretty-printed.
+/// The playbook JSON Schema, pretty-printed, with the built-in catalog's cmdlets and their
+/// parameters.
 pub fn playbook_schema() -> String {
-    let schema = schemars::schema_for!(crate::playbook::PlaybookDoc);
+    let mut schema = schemars::schema_for!(crate::playbook::PlaybookDoc).to_value();
+    crate::catalog::extend_playbook_schema(&mut schema, &crate::catalog::Catalog::built_in());
+    // Back to a schemars schema: it writes each schema's keywords in a readable order.
+    let schema = schemars::Schema::try_from(schema).expect("the schema is still an object");
     serde_json::to_string_pretty(&schema).expect("a schema always serializes")
 }
 
