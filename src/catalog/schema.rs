@@ -43,6 +43,21 @@ pub fn extend_playbook_schema(schema: &mut Value, catalog: &Catalog) {
             }
         }));
     }
+    let (source, commit, license) = catalog.origin();
+    if let (false, Some(root)) = (source.is_empty(), schema.as_object_mut()) {
+        // The schema carries facts from the catalog's source, which asks to be credited.
+        let license = if license.starts_with("CC-BY-4.0") {
+            "CC BY 4.0"
+        } else {
+            license
+        };
+        root.insert(
+            "$comment".into(),
+            Value::String(format!(
+                "Cmdlets and parameters from {source} (commit {commit}), {license}"
+            )),
+        );
+    }
     let Some(defs) = schema.get_mut("$defs").and_then(Value::as_object_mut) else {
         return;
     };

@@ -220,6 +220,10 @@ fn steps_complete_known_cmdlets_and_take_unknown_ones() {
         .as_array()
         .unwrap();
     assert_eq!(names.len(), 731, "each name, and any other");
+    assert_eq!(
+        schema["$comment"],
+        "Cmdlets and parameters from MicrosoftDocs/office-docs-powershell (commit 93336da2bca96c31c0fc8acc52658a30ef8a6c94), CC BY 4.0"
+    );
     assert_eq!(names[0]["const"], "Add-AvailabilityAddressSpace");
 }
 
