@@ -8,7 +8,9 @@
 //! for, once. `--catalog FILE` reads a newer file of the same shape instead.
 
 mod kind;
+mod schema;
 mod sets;
+mod words;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -21,6 +23,7 @@ pub use kind::{
     time_span,
 };
 
+pub use schema::extend_playbook_schema;
 pub use sets::SetGap;
 
 include!(concat!(env!("OUT_DIR"), "/catalog_index.rs"));

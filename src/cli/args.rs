@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+use crate::catalog::{Catalog, CatalogError};
 use crate::plan::PlanOptions;
 
 /// Run declarative YAML playbooks of Exchange Online admin cmdlets across many tenants.
@@ -90,11 +91,17 @@ pub enum Command {
     /// the token endpoints of N seeded tenants, with the service's limits and injectable faults.
     #[cfg(feature = "sandbox")]
     Sandbox(tenantry_sandbox::serve::ServeArgs),
+    /// List the cmdlets tenantry knows, or show one: its parameter sets, and each parameter
+    /// with its documented type and what values it takes.
+    Cmdlets(CmdletsArgs),
     /// Print a JSON Schema: of playbooks (for editors), or of `plan --format json` records.
     Schema {
         /// Which schema.
         #[arg(value_enum, default_value_t = SchemaKind::Playbook)]
         kind: SchemaKind,
+        /// The cmdlet catalog the playbook schema completes cmdlets and parameters from.
+        #[command(flatten)]
+        catalog: CatalogArgs,
     },
 }
 
@@ -152,6 +159,48 @@ pub struct RunArgs {
     pub trace: Option<PathBuf>,
 }
 
+/// The options of `tenantry cmdlets`.
+#[derive(Debug, clap::Args)]
+pub struct CmdletsArgs {
+    /// The cmdlet to show, in any case (`Set-Mailbox`); without it, the cmdlets are listed.
+    #[arg(value_name = "CMDLET")]
+    pub cmdlet: Option<String>,
+    /// List only the cmdlets with this verb (`Set`), in any case.
+    #[arg(long, conflicts_with = "cmdlet")]
+    pub verb: Option<String>,
+    /// List only the cmdlets whose noun contains this text (`Mailbox`), in any case.
+    #[arg(long, conflicts_with = "cmdlet")]
+    pub noun: Option<String>,
+    /// Show only the parameters whose name contains this text (`Retain`), in any case.
+    #[arg(long, short = 'p', value_name = "TEXT", requires = "cmdlet")]
+    pub param: Option<String>,
+    /// `text` for people, `json` for machines (the cmdlet, or the list, as one document).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// The cmdlet catalog.
+    #[command(flatten)]
+    pub catalog: CatalogArgs,
+}
+
+/// Which cmdlet catalog a command reads: the built-in one, or `--catalog FILE`.
+#[derive(Debug, Default, clap::Args)]
+pub struct CatalogArgs {
+    /// Read the cmdlet catalog from FILE (shaped like src/catalog/exo-cmdlets.json) instead of
+    /// the built-in one, e.g. one made from a newer cmdlet reference.
+    #[arg(long, value_name = "FILE")]
+    pub catalog: Option<PathBuf>,
+}
+
+impl CatalogArgs {
+    /// The catalog asked for.
+    pub fn load(&self) -> Result<Catalog, CatalogError> {
+        match &self.catalog {
+            Some(file) => Catalog::from_file(file),
+            None => Ok(Catalog::built_in()),
+        }
+    }
+}
+
 /// The playbook and what part of it to take.
 #[derive(Debug, clap::Args)]
 pub struct PlanArgs {
@@ -177,12 +226,12 @@ pub(super) fn parse_latency(s: &str) -> Result<crate::builtin::Latency, String> 
     s.parse()
 }
 
-/// Output formats of `plan`.
+/// Output formats of `plan` and `cmdlets`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     /// Readable text.
     Text,
-    /// JSON Lines.
+    /// JSON: JSON Lines for `plan`, one document for `cmdlets`.
     Json,
 }
 

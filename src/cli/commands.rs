@@ -4,7 +4,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use super::CliError;
-use super::args::{Format, PlanArgs, RunArgs, SchemaKind};
+use super::args::{CatalogArgs, Format, PlanArgs, RunArgs, SchemaKind};
 use crate::diagnostic::plural;
 use crate::exit;
 use crate::plan::{
@@ -187,9 +187,9 @@ pub(super) fn logout(tenant: Option<String>) -> Result<i32, CliError> {
 }
 
 /// `tenantry schema`.
-pub(super) fn schema(kind: SchemaKind) -> Result<i32, CliError> {
+pub(super) fn schema(kind: SchemaKind, catalog: &CatalogArgs) -> Result<i32, CliError> {
     let schema = match kind {
-        SchemaKind::Playbook => playbook_schema(),
+        SchemaKind::Playbook => playbook_schema_with(&catalog.load()?),
         SchemaKind::Plan => plan_schema(),
     };
     let mut out = io::stdout().lock();
@@ -254,9 +254,18 @@ fn write_plan<S: Sink, W: Write>(
     Ok(exit::OK)
 }
 
-/// The playbook JSON Schema, pretty-printed.
+/// The playbook JSON Schema, pretty-printed, with the built-in catalog's cmdlets and their
+/// parameters.
 pub fn playbook_schema() -> String {
-    let schema = schemars::schema_for!(crate::playbook::PlaybookDoc);
+    playbook_schema_with(&crate::catalog::Catalog::built_in())
+}
+
+/// The playbook JSON Schema, pretty-printed, with the cmdlets and parameters of `catalog`.
+pub fn playbook_schema_with(catalog: &crate::catalog::Catalog) -> String {
+    let mut schema = schemars::schema_for!(crate::playbook::PlaybookDoc).to_value();
+    crate::catalog::extend_playbook_schema(&mut schema, catalog);
+    // Back to a schemars schema: it writes each schema's keywords in a readable order.
+    let schema = schemars::Schema::try_from(schema).expect("the schema is still an object");
     serde_json::to_string_pretty(&schema).expect("a schema always serializes")
 }
 

@@ -2,6 +2,7 @@
 //! the library. Errors are printed once, here, and each knows its exit code ([`crate::exit`]).
 
 pub mod args;
+mod cmdlets;
 mod commands;
 
 use std::ffi::OsString;
@@ -9,8 +10,10 @@ use std::io::{self, Write};
 
 use clap::Parser;
 
-pub use args::{Cli, Command, Format, PlanArgs, ProgressMode, RunArgs, SchemaKind};
-pub use commands::{plan_schema, playbook_schema};
+pub use args::{
+    CatalogArgs, Cli, CmdletsArgs, Command, Format, PlanArgs, ProgressMode, RunArgs, SchemaKind,
+};
+pub use commands::{plan_schema, playbook_schema, playbook_schema_with};
 
 use crate::exit;
 use crate::plan::PlanError;
@@ -65,13 +68,18 @@ pub enum CliError {
     /// The `--trace` file cannot be created.
     #[error(transparent)]
     Trace(#[from] crate::trace::TraceError),
+    /// The `--catalog` file cannot be used.
+    #[error(transparent)]
+    Catalog(#[from] crate::catalog::CatalogError),
 }
 
 impl CliError {
     /// The process exit code this failure ends with.
     pub fn exit_code(&self) -> i32 {
         match self {
-            CliError::Playbook(_) | CliError::Usage(_) => exit::INVALID_INPUT,
+            CliError::Playbook(_) | CliError::Usage(_) | CliError::Catalog(_) => {
+                exit::INVALID_INPUT
+            }
             CliError::Plan(e) => e.exit_code(),
             CliError::Output(_) => exit::TASKS_FAILED,
             #[cfg(feature = "sandbox")]
@@ -140,6 +148,7 @@ fn run(cli: Cli) -> Result<i32, CliError> {
             tenantry_sandbox::serve::run(&args)?;
             Ok(exit::OK)
         }
-        Command::Schema { kind } => commands::schema(kind),
+        Command::Cmdlets(args) => cmdlets::cmdlets(args),
+        Command::Schema { kind, catalog } => commands::schema(kind, &catalog),
     }
 }

@@ -75,3 +75,24 @@ fn example_plans_are_pinned() {
         insta::assert_json_snapshot!(format!("plan_json_{stem}"), records);
     }
 }
+
+#[test]
+fn every_example_passes_the_committed_playbook_schema() {
+    // What an editor does with the schema comment: read the YAML as YAML 1.2 and validate it.
+    let text =
+        std::fs::read_to_string(root().join("schemas/playbook.schema.json")).expect("schema");
+    let schema: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+    let options = serde_saphyr::options! { strict_booleans: true };
+    for p in playbooks() {
+        let name = relative(&p);
+        let yaml = std::fs::read_to_string(&p).expect("readable");
+        let doc: serde_json::Value =
+            serde_saphyr::from_str_with_options(&yaml, options.clone()).expect("YAML");
+        let errors: Vec<String> = validator
+            .iter_errors(&doc)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{name}:\n{}", errors.join("\n"));
+    }
+}

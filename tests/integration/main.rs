@@ -6,6 +6,7 @@
 mod bad_input;
 mod cli;
 mod client;
+mod cmdlets;
 mod connect;
 mod examples;
 mod fidelity;
