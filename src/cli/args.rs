@@ -215,6 +215,9 @@ pub struct PlanArgs {
     /// Only steps with one of these tags (comma-separated or repeated).
     #[arg(long, value_name = "TAG", value_delimiter = ',')]
     pub tags: Vec<String>,
+    /// The cmdlet catalog calls are checked against.
+    #[command(flatten)]
+    pub catalog: CatalogArgs,
 }
 
 pub(super) fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {

@@ -214,8 +214,13 @@ pub(super) fn prepare<'e, 's>(
     playbook: &'s Playbook,
     args: &PlanArgs,
 ) -> Result<Planner<'e, 's>, CliError> {
-    let mut problems = playbook.check();
-    let planner = match Planner::new(env, playbook, &args.options()) {
+    let catalog = std::sync::Arc::new(args.catalog.load()?);
+    let mut problems = playbook.check_with(&catalog);
+    let options = crate::plan::PlanOptions {
+        catalog: Some(catalog),
+        ..args.options()
+    };
+    let planner = match Planner::new(env, playbook, &options) {
         Ok(p) => Some(p),
         Err(PlanError::Invalid(d)) => {
             problems.extend(d);

@@ -158,3 +158,50 @@ fn the_playbook_schema_can_come_from_a_catalog_file() {
     );
     assert!(schema["$defs"].get("Set-Mailbox").is_none());
 }
+
+/// `validate`, `plan` and `run` check calls against `--catalog FILE` when given: a cmdlet
+/// only it documents is valid there, and one it lacks is not.
+#[test]
+fn validate_checks_calls_against_a_catalog_file() {
+    let catalog = r#"{"source":"tenant","commit":"","license":"","cmdlets":{"Get-Brandnew":{"sets":[],"params":{"Depth":{"type":"Int32"}}}}}"#;
+    let playbook = |cmdlet: &str, params: &str| {
+        format!(
+            "version: 1\nname: Newer\ntenants:\n  - {{ name: contoso, organization: contoso.onmicrosoft.com, cloud: sandbox }}\nsteps:\n  - cmdlet: {cmdlet}\n    params: {params}\n"
+        )
+    };
+    let ws = Workspace::new(&[
+        ("newer.json", catalog),
+        ("new.yaml", &playbook("Get-Brandnew", "{ Depth: 2 }")),
+        ("typed.yaml", &playbook("Get-Brandnew", "{ Depth: deep }")),
+        ("old.yaml", &playbook("Get-Mailbox", "{ ResultSize: 5 }")),
+    ]);
+    let built_in = ws.run(&["validate", "new.yaml"]);
+    assert_eq!(built_in.code, 2, "{}", built_in.stderr);
+    assert!(
+        built_in
+            .stderr
+            .contains("`Get-Brandnew` is not an Exchange Online cmdlet"),
+        "{}",
+        built_in.stderr
+    );
+    let newer = ws.run(&["validate", "new.yaml", "--catalog", "newer.json"]);
+    assert_eq!(newer.code, 0, "{}", newer.stderr);
+    let typed = ws.run(&["plan", "typed.yaml", "--catalog", "newer.json"]);
+    assert_eq!(typed.code, 2, "{}", typed.stderr);
+    assert!(
+        typed
+            .stderr
+            .contains("Get-Brandnew -Depth takes a whole number, not `deep`"),
+        "{}",
+        typed.stderr
+    );
+    let old = ws.run(&["validate", "old.yaml", "--catalog", "newer.json"]);
+    assert_eq!(old.code, 2, "{}", old.stderr);
+    let missing = ws.run(&["validate", "new.yaml", "--catalog", "nowhere.json"]);
+    assert_eq!(missing.code, 2, "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("cannot read the cmdlet catalog"),
+        "{}",
+        missing.stderr
+    );
+}
