@@ -80,7 +80,18 @@ pub fn extend_playbook_schema(schema: &mut Value, catalog: &Catalog) {
                 params.remove("additionalProperties");
             }
         }
-        step.insert("allOf".into(), Value::Array(conditions));
+        // A step with `catalog: off` is sent as written: its parameters are not checked here
+        // either.
+        step.insert(
+            "allOf".into(),
+            json!([{
+                "if": {
+                    "properties": { "catalog": { "const": "off" } },
+                    "required": ["catalog"]
+                },
+                "else": { "allOf": conditions }
+            }]),
+        );
     }
     defs.extend(shared);
     defs.extend(per_cmdlet);

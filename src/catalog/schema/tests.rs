@@ -203,6 +203,8 @@ fn steps_complete_known_cmdlets_and_take_unknown_ones() {
         json!({ "cmdlet": "set-mailbox", "params": { "HiddenFromAddressListsEnabled": "maybe" } }),
         json!({ "cmdlet": "Set-TransportRule", "params": { "Identity": "r", "Mode": "audit" } }),
         json!({ "cmdlet": "Get-SomethingNew", "params": { "Anything": { "at": ["all"] } } }),
+        // `catalog: off` sends the call as written: nothing about it is checked.
+        json!({ "cmdlet": "Set-Mailbox", "catalog": "off", "params": { "HiddenFromAddressListsEnabled": "maybe" } }),
     ];
     for step in valid {
         let doc = playbook(step.clone());
