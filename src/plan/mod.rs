@@ -115,6 +115,9 @@ pub struct CompiledStep<'e, 's> {
     /// The cmdlet as the catalog documents it; `None` with `catalog: off` or for a cmdlet it
     /// does not know.
     pub(crate) spec: Option<Arc<Cmdlet>>,
+    /// The parameters a template writes, each with the node it is written in and its
+    /// documentation: what [`CompiledStep::check_values`] checks per task, looked up once.
+    pub(crate) typed: Vec<(&'s str, &'s crate::playbook::Node, crate::catalog::Parameter)>,
 }
 
 impl CompiledStep<'_, '_> {
@@ -213,6 +216,17 @@ impl<'e, 's> Planner<'e, 's> {
                     compiled.depends_on = dependencies(&compiled);
                     if compiled.step.catalog != Some(crate::playbook::CatalogCheck::Off) {
                         compiled.spec = catalog.cmdlet(&compiled.step.cmdlet.value);
+                    }
+                    if let Some(spec) = &compiled.spec {
+                        compiled.typed = compiled
+                            .step
+                            .params
+                            .iter()
+                            .filter(|(_, node)| node.has_template())
+                            .filter_map(|(name, node)| {
+                                spec.param(name).map(|p| (name.as_str(), node, p.clone()))
+                            })
+                            .collect();
                     }
                     steps.push(compiled);
                 }
@@ -368,6 +382,7 @@ fn compile_step<'e, 's>(
         item_key,
         secret_reads_item,
         spec: None,
+        typed: Vec::new(),
     })
 }
 

@@ -24,11 +24,8 @@ impl CompiledStep<'_, '_> {
         let Some(spec) = &self.spec else {
             return Ok(());
         };
-        for (name, node) in &self.step.params {
-            if !node.has_template() {
-                continue;
-            }
-            let (Some(param), Some(value)) = (spec.param(name), params.get(name)) else {
+        for (name, node, param) in &self.typed {
+            let Some(value) = params.get(*name) else {
                 continue;
             };
             if let Err(problem) = param.kind.check(value, &param.values) {
