@@ -368,7 +368,7 @@ impl<'s> Planner<'_, 's> {
                         .help(format!("while rendering `{name}` for tenant `{tenant}`")),
                 )
             })?;
-            params.insert((*name).to_owned(), value);
+            params.insert(name.to_string(), value);
         }
         Ok(params)
     }
@@ -391,7 +391,7 @@ impl<'s> Planner<'_, 's> {
                 };
                 PlanError::from(e.diagnostic(&self.playbook.source).help(context))
             })?;
-            params.insert((*name).to_owned(), value);
+            params.insert(name.to_string(), value);
         }
         Ok(params)
     }

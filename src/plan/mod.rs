@@ -100,7 +100,8 @@ pub struct CompiledStep<'e, 's> {
     pub(crate) depends_on: Vec<String>,
     /// Its retries, timeout, `on_error` and idempotence, resolved from the defaults.
     pub(crate) settings: StepSettings,
-    params: Vec<(&'s str, Compiled<'e, 's>)>,
+    /// The parameters by name, as documented when written by an alias or in another case.
+    params: Vec<(std::borrow::Cow<'s, str>, Compiled<'e, 's>)>,
     for_each: Option<Compiled<'e, 's>>,
     when: Option<Compiled<'e, 's>>,
     /// `when` reads `item` or `loop`: it is decided per item.
@@ -117,7 +118,11 @@ pub struct CompiledStep<'e, 's> {
     pub(crate) spec: Option<Arc<Cmdlet>>,
     /// The parameters a template writes, each with the node it is written in and its
     /// documentation: what [`CompiledStep::check_values`] checks per task, looked up once.
-    pub(crate) typed: Vec<(&'s str, &'s crate::playbook::Node, crate::catalog::Parameter)>,
+    pub(crate) typed: Vec<(
+        &'s str,
+        &'s crate::playbook::Node,
+        crate::catalog::Parameter,
+    )>,
 }
 
 impl CompiledStep<'_, '_> {
@@ -218,6 +223,14 @@ impl<'e, 's> Planner<'e, 's> {
                         compiled.spec = catalog.cmdlet(&compiled.step.cmdlet.value);
                     }
                     if let Some(spec) = &compiled.spec {
+                        // Sent, planned and reported by the documented name: `cf` is `Confirm`.
+                        for (name, _) in &mut compiled.params {
+                            if let Some(p) = spec.param(name)
+                                && p.name != *name
+                            {
+                                *name = std::borrow::Cow::Owned(p.name.clone());
+                            }
+                        }
                         compiled.typed = compiled
                             .step
                             .params
@@ -333,7 +346,7 @@ fn compile_step<'e, 's>(
     let mut params = Vec::with_capacity(step.params.len());
     for (name, node) in &step.params {
         match Compiled::compile(env, node, file) {
-            Ok(c) => params.push((name.as_str(), c)),
+            Ok(c) => params.push((std::borrow::Cow::Borrowed(name.as_str()), c)),
             Err(d) => errors.push(d),
         }
     }

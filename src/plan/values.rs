@@ -25,7 +25,8 @@ impl CompiledStep<'_, '_> {
             return Ok(());
         };
         for (name, node, param) in &self.typed {
-            let Some(value) = params.get(*name) else {
+            // Rendered under the documented name, whatever the playbook wrote.
+            let Some(value) = params.get(*name).or_else(|| params.get(&param.name)) else {
                 continue;
             };
             if let Err(problem) = param.kind.check(value, &param.values) {

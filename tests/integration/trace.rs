@@ -497,7 +497,11 @@ async fn a_secure_string_parameter_never_reaches_the_trace() {
     let params = |i: usize| &bodies[i]["CmdletInput"]["Parameters"];
     assert_eq!(params(0)["Password"], "[redacted]");
     assert_eq!(params(0)["Name"], "traced");
-    assert_eq!(params(1)["password"], "[redacted]");
+    assert_eq!(
+        params(1)["Password"],
+        "[redacted]",
+        "sent by its documented name"
+    );
     assert_eq!(params(2)["RoomMailboxPassword"], "[redacted]");
     let text = std::fs::read_to_string(&path).unwrap();
     assert_clean(
