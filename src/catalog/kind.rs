@@ -125,9 +125,13 @@ impl Kind {
     pub fn check(&self, value: &Value, values: &[String]) -> Result<(), ValueProblem> {
         match (self.many, value) {
             (_, Value::Null) if self.scalar != Scalar::Switch => Ok(()),
-            (Many::One, Value::Array(_)) if self.scalar != Scalar::Bytes => Err(ValueProblem(
-                format!("one {}, not a list", self.scalar.describe(values)),
-            )),
+            (Many::One, Value::Array(_)) if self.scalar != Scalar::Bytes => {
+                let one = match self.scalar {
+                    Scalar::Text => "one value".into(),
+                    other => other.one(values),
+                };
+                Err(ValueProblem(format!("{one}, not a list")))
+            }
             (Many::One, _) => self.scalar.check(value, values),
             (Many::List | Many::Changes, Value::Array(items)) => {
                 items.iter().try_for_each(|v| self.scalar.check(v, values))
@@ -150,8 +154,8 @@ impl Kind {
             }
             (Many::List, Value::Object(_)) if self.scalar != Scalar::Hashtable => {
                 Err(ValueProblem(format!(
-                    "a list of {}, not a mapping (`{{Add, Remove}}` is for multi-valued properties)",
-                    self.scalar.describe(values)
+                    "{}, not a mapping (`{{Add, Remove}}` is for multi-valued properties)",
+                    self.takes(values)
                 )))
             }
             (_, one) => self.scalar.check(one, values),
@@ -247,6 +251,15 @@ impl Scalar {
             return Ok(());
         }
         let shown = match value {
+            // Of several values, the one it does not take.
+            Value::String(s) if *self == Scalar::Enum && s.contains(',') => {
+                match s.split(',').map(str::trim).find(|part| {
+                    !part.is_empty() && !values.iter().any(|v| v.eq_ignore_ascii_case(part))
+                }) {
+                    Some(part) => format!("`{part}` (in `{s}`)"),
+                    None => format!("`{s}`"),
+                }
+            }
             Value::String(s) => format!("`{s}`"),
             Value::Object(_) => "a mapping".into(),
             Value::Array(_) => "a list".into(),
