@@ -125,12 +125,21 @@ impl Kind {
     pub fn check(&self, value: &Value, values: &[String]) -> Result<(), ValueProblem> {
         match (self.many, value) {
             (_, Value::Null) if self.scalar != Scalar::Switch => Ok(()),
-            (Many::One, Value::Array(_)) if self.scalar != Scalar::Bytes => {
-                let one = match self.scalar {
-                    Scalar::Text => "one value".into(),
-                    other => other.one(values),
-                };
-                Err(ValueProblem(format!("{one}, not a list")))
+            (Many::One, Value::Array(_)) if self.scalar != Scalar::Bytes => Err(ValueProblem(
+                format!("{}, not a list", self.scalar.one_alone(values)),
+            )),
+            // `{Add, Remove}` on a property that holds one value.
+            (Many::One, Value::Object(changes))
+                if self.scalar != Scalar::Hashtable
+                    && !changes.is_empty()
+                    && changes.keys().all(|k| {
+                        k.eq_ignore_ascii_case("add") || k.eq_ignore_ascii_case("remove")
+                    }) =>
+            {
+                Err(ValueProblem(format!(
+                    "{}, not a mapping (`{{Add, Remove}}` is for multi-valued properties)",
+                    self.scalar.one_alone(values)
+                )))
             }
             (Many::One, _) => self.scalar.check(value, values),
             (Many::List | Many::Changes, Value::Array(items)) => {
@@ -164,6 +173,14 @@ impl Kind {
 }
 
 impl Scalar {
+    /// One value of this kind where many were given: "one value", "a whole number".
+    fn one_alone(&self, values: &[String]) -> String {
+        match self {
+            Scalar::Text => "one value".into(),
+            other => other.one(values),
+        }
+    }
+
     /// What a value of this kind is, for messages: "true or false", "a time span …".
     pub fn describe(&self, values: &[String]) -> String {
         match self {

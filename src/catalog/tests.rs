@@ -215,6 +215,12 @@ fn values_are_checked_by_their_documented_type() {
             "one of `Audit`, `AuditAndNotify` or `Enforce`, not a list",
         ),
         (
+            "Set-Mailbox",
+            "CustomAttribute1",
+            json!({"Add": "Sales"}),
+            "one value, not a mapping (`{Add, Remove}` is for multi-valued properties)",
+        ),
+        (
             "Set-TransportRule",
             "SubjectContainsWords",
             json!({"Add": ["urgent"]}),
