@@ -126,8 +126,21 @@ impl Kind {
         match (self.many, value) {
             (_, Value::Null) if self.scalar != Scalar::Switch => Ok(()),
             (Many::One, Value::Array(_)) if self.scalar != Scalar::Bytes => Err(ValueProblem(
-                format!("one {}, not a list", self.scalar.describe(values)),
+                format!("{}, not a list", self.scalar.one_alone(values)),
             )),
+            // `{Add, Remove}` on a property that holds one value.
+            (Many::One, Value::Object(changes))
+                if self.scalar != Scalar::Hashtable
+                    && !changes.is_empty()
+                    && changes.keys().all(|k| {
+                        k.eq_ignore_ascii_case("add") || k.eq_ignore_ascii_case("remove")
+                    }) =>
+            {
+                Err(ValueProblem(format!(
+                    "{}, not a mapping (`{{Add, Remove}}` is for multi-valued properties)",
+                    self.scalar.one_alone(values)
+                )))
+            }
             (Many::One, _) => self.scalar.check(value, values),
             (Many::List | Many::Changes, Value::Array(items)) => {
                 items.iter().try_for_each(|v| self.scalar.check(v, values))
@@ -150,8 +163,8 @@ impl Kind {
             }
             (Many::List, Value::Object(_)) if self.scalar != Scalar::Hashtable => {
                 Err(ValueProblem(format!(
-                    "a list of {}, not a mapping (`{{Add, Remove}}` is for multi-valued properties)",
-                    self.scalar.describe(values)
+                    "{}, not a mapping (`{{Add, Remove}}` is for multi-valued properties)",
+                    self.takes(values)
                 )))
             }
             (_, one) => self.scalar.check(one, values),
@@ -160,6 +173,14 @@ impl Kind {
 }
 
 impl Scalar {
+    /// One value of this kind where many were given: "one value", "a whole number".
+    fn one_alone(&self, values: &[String]) -> String {
+        match self {
+            Scalar::Text => "one value".into(),
+            other => other.one(values),
+        }
+    }
+
     /// What a value of this kind is, for messages: "true or false", "a time span …".
     pub fn describe(&self, values: &[String]) -> String {
         match self {
@@ -247,6 +268,15 @@ impl Scalar {
             return Ok(());
         }
         let shown = match value {
+            // Of several values, the one it does not take.
+            Value::String(s) if *self == Scalar::Enum && s.contains(',') => {
+                match s.split(',').map(str::trim).find(|part| {
+                    !part.is_empty() && !values.iter().any(|v| v.eq_ignore_ascii_case(part))
+                }) {
+                    Some(part) => format!("`{part}` (in `{s}`)"),
+                    None => format!("`{s}`"),
+                }
+            }
             Value::String(s) => format!("`{s}`"),
             Value::Object(_) => "a mapping".into(),
             Value::Array(_) => "a list".into(),

@@ -209,6 +209,30 @@ fn values_are_checked_by_their_documented_type() {
             "neither Add nor Remove",
         ),
         (
+            "Set-TransportRule",
+            "Mode",
+            json!(["Audit"]),
+            "one of `Audit`, `AuditAndNotify` or `Enforce`, not a list",
+        ),
+        (
+            "Set-Mailbox",
+            "CustomAttribute1",
+            json!({"Add": "Sales"}),
+            "one value, not a mapping (`{Add, Remove}` is for multi-valued properties)",
+        ),
+        (
+            "Set-TransportRule",
+            "SubjectContainsWords",
+            json!({"Add": ["urgent"]}),
+            "one or more values, not a mapping",
+        ),
+        (
+            "Get-Mailbox",
+            "RecipientTypeDetails",
+            json!("UserMailbox, Shared"),
+            "not `Shared` (in `UserMailbox, Shared`)",
+        ),
+        (
             "Get-BlockedConnector",
             "ConnectorId",
             json!("not-a-guid"),

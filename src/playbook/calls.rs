@@ -3,11 +3,11 @@
 //! parameter's documented type, and the parameters fit one of the cmdlet's parameter sets.
 //! Values that templates produce are checked when they are known (see `plan`).
 
-use crate::catalog::{Catalog, Cmdlet, Scalar};
+use crate::catalog::{Catalog, Cmdlet, Kind, Many, Scalar};
 use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
 
 use super::Playbook;
-use super::node::Node;
+use super::node::{Node, NodeValue};
 use super::types::{CatalogCheck, Step};
 
 impl Playbook {
@@ -47,12 +47,16 @@ impl Playbook {
             if spec.kind.scalar == Scalar::Credential {
                 continue;
             }
-            if let Some(value) = literal(value)
-                && let Err(problem) = spec.kind.check(&value, &spec.values)
+            if let Some(json) = literal(value)
+                && let Err(problem) = spec.kind.check(&json, &spec.values)
             {
+                let at = match culprit(spec.kind, &spec.values, value) {
+                    Culprit::Value(node) => self.locate_node(node),
+                    Culprit::Key(key, node) => self.locate_param(key, node),
+                };
                 out.push(
                     Diagnostic::new(format!("{} -{} takes {problem}", cmdlet.name, spec.name))
-                        .at(self.locate_node(value_node(step, param)))
+                        .at(at)
                         .help(format!("its documented type is `{}`", spec.type_name)),
                 );
             }
@@ -105,9 +109,47 @@ fn unknown_parameter(cmdlet: &Cmdlet, param: &str) -> Diagnostic {
     ))
 }
 
-/// The step's node for a parameter's value.
-fn value_node<'a>(step: &'a Step, param: &str) -> &'a Node {
-    &step.params[param]
+/// The part of a value that does not fit its parameter, for the error to point at.
+enum Culprit<'a> {
+    /// A value: the whole, or one item of a list.
+    Value(&'a Node),
+    /// A key of `{Add, Remove}` that is neither, with its value.
+    Key(&'a str, &'a Node),
+}
+
+/// Of a value that does not fit `kind`, the first item of a list, or key or item of
+/// `{Add: …, Remove: …}`, that does not; the whole value when it is none of these.
+fn culprit<'a>(kind: Kind, values: &[String], node: &'a Node) -> Culprit<'a> {
+    let one = Kind {
+        scalar: kind.scalar,
+        many: Many::One,
+    };
+    let misfit = |items: &'a [Node]| {
+        items
+            .iter()
+            .find(|item| one.check(&item.to_json(), values).is_err())
+    };
+    match (&node.value, kind.many) {
+        (NodeValue::Seq(items), Many::List | Many::Changes) => {
+            Culprit::Value(misfit(items).unwrap_or(node))
+        }
+        (NodeValue::Map(changes), Many::Changes) => {
+            for (key, value) in changes {
+                if !(key.eq_ignore_ascii_case("add") || key.eq_ignore_ascii_case("remove")) {
+                    return Culprit::Key(key, value);
+                }
+                let found = match &value.value {
+                    NodeValue::Seq(items) => misfit(items),
+                    _ => misfit(std::slice::from_ref(value)),
+                };
+                if let Some(item) = found {
+                    return Culprit::Value(item);
+                }
+            }
+            Culprit::Value(node)
+        }
+        _ => Culprit::Value(node),
+    }
 }
 
 /// The value as written, when nothing in it is a template (a template's value is known only

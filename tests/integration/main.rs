@@ -4,6 +4,7 @@
 #![allow(unreachable_pub)]
 
 mod bad_input;
+mod catalog;
 mod cli;
 mod client;
 mod cmdlets;
