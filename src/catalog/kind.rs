@@ -213,8 +213,10 @@ impl Scalar {
             _ => None,
         };
         let fits = match self {
+            // PowerShell binds a number to a boolean too (0 is false, anything else true).
             Scalar::Switch | Scalar::Bool => match value {
                 Value::Bool(_) => true,
+                Value::Number(n) => n.is_i64() || n.is_u64(),
                 Value::String(_) => text.is_some_and(|t| boolean(t).is_some()),
                 _ => false,
             },

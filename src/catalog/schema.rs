@@ -201,8 +201,10 @@ fn one_schema(scalar: Scalar) -> Value {
         any_case("false")
     ));
     match scalar {
-        Scalar::Switch => json!({ "type": ["boolean", "string"], "pattern": boolean }),
-        Scalar::Bool => json!({ "type": ["boolean", "string", "null"], "pattern": boolean }),
+        Scalar::Switch => json!({ "type": ["boolean", "integer", "string"], "pattern": boolean }),
+        Scalar::Bool => {
+            json!({ "type": ["boolean", "integer", "string", "null"], "pattern": boolean })
+        }
         // Underscores: YAML 1.1 reads `1_000` as a number, YAML 1.2 editors as a string.
         Scalar::Int => json!({
             "type": ["integer", "string", "null"],

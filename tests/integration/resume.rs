@@ -419,8 +419,10 @@ async fn the_service_misbehaving_stops_only_the_tenant_it_must() {
 /// journal).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resumed_run_feeds_later_steps_the_output_of_writes_it_does_not_repeat() {
+    // Each call takes 1.5 s: the deadline falls inside the second step whatever the start-up
+    // of a debug build on a busy machine costs (up to about a second).
     let config = SandboxConfig::with_tenants(1, 10)
-        .each_tenant(|t| t.behaviour.latency = "400ms".parse().unwrap());
+        .each_tenant(|t| t.behaviour.latency = "1500ms".parse().unwrap());
     let sandbox = std::sync::Arc::new(Sandbox::start(config).await.unwrap());
     let url = sandbox.url();
     let domain = sandbox.tenants()[0].domain.clone();
@@ -456,7 +458,7 @@ steps:
         "run",
         "p.yaml",
         "--deadline",
-        "700ms",
+        "2500ms",
         "--progress",
         "plain",
     ])

@@ -160,7 +160,6 @@ fn values_of_the_wrong_type_are_flagged() {
             "HiddenFromAddressListsEnabled",
             json!("maybe"),
         ),
-        ("Set-Mailbox", "HiddenFromAddressListsEnabled", json!(1)),
         ("Set-Mailbox", "IssueWarningQuota", json!("lots")),
         ("Set-Mailbox", "RetainDeletedItemsFor", json!("thirty days")),
         ("Set-Mailbox", "RetainDeletedItemsFor", json!(-3)),
