@@ -410,7 +410,10 @@ impl<'s> Planner<'_, 's> {
         // A value a template gave, known now: checked before anything is sent anywhere. Values
         // from an earlier step's output are known only at run time, and checked per task then.
         if !step.is_deferred() {
-            step.check_values(self.playbook, &params, tenant, item.as_deref())?;
+            step.check_values(self.playbook, &params, &|| match &item {
+                Some(k) => format!("tenant `{tenant}`, item `{k}`"),
+                None => format!("tenant `{tenant}`"),
+            })?;
         }
         summary.tasks += 1;
         if step.read_only {

@@ -13,13 +13,13 @@ pub const INVALID_VALUE: &str = "InvalidParameterValue";
 impl CompiledStep<'_, '_> {
     /// Checks the parameters a template produced against their documented types (values
     /// written as they are were checked when the playbook was). The first that does not fit
-    /// gives a located error, with the tenant and item it was rendered for.
+    /// gives a located error, saying what it was rendered for (`tenant `contoso`, item `x``,
+    /// or a task id).
     pub(crate) fn check_values(
         &self,
         playbook: &Playbook,
         params: &serde_json::Map<String, serde_json::Value>,
-        tenant: &str,
-        item: Option<&str>,
+        rendered_for: &dyn Fn() -> String,
     ) -> Result<(), Diagnostic> {
         let Some(spec) = &self.spec else {
             return Ok(());
@@ -30,16 +30,12 @@ impl CompiledStep<'_, '_> {
                 continue;
             };
             if let Err(problem) = param.kind.check(value, &param.values) {
-                let context = match item {
-                    Some(k) => format!("rendered for tenant `{tenant}`, item `{k}`"),
-                    None => format!("rendered for tenant `{tenant}`"),
-                };
                 return Err(Diagnostic::new(format!(
                     "{} -{} takes {problem}",
                     spec.name, param.name
                 ))
                 .at(playbook.locate_node(node))
-                .help(context)
+                .help(format!("rendered for {}", rendered_for()))
                 .help(format!("its documented type is `{}`", param.type_name)));
             }
         }

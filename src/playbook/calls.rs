@@ -19,10 +19,31 @@ impl Playbook {
         let name = &step.cmdlet.value;
         let Some(cmdlet) = catalog.cmdlet(name) else {
             let names = catalog.names();
-            let mut d = Diagnostic::new(match did_you_mean(name, names.iter().map(String::as_str)) {
-                Some(best) => format!("`{name}` is not an Exchange Online cmdlet, did you mean `{best}`?"),
-                None => format!("`{name}` is not an Exchange Online cmdlet"),
-            })
+            // The noun exists with other verbs (`Set-MailboxPermission`): name those, which
+            // says more than the nearest spelling (`Get-MailboxPermission`).
+            let noun = name.split_once('-').map_or("", |(_, n)| n);
+            let verbs: Vec<&str> = names
+                .iter()
+                .filter_map(|n| n.split_once('-'))
+                .filter(|(_, n)| n.eq_ignore_ascii_case(noun))
+                .map(|(v, _)| v)
+                .collect();
+            let message = match (
+                verbs.as_slice(),
+                did_you_mean(name, names.iter().map(String::as_str)),
+            ) {
+                ([], Some(best)) => {
+                    format!("`{name}` is not an Exchange Online cmdlet, did you mean `{best}`?")
+                }
+                ([], None) => format!("`{name}` is not an Exchange Online cmdlet"),
+                (verbs, _) => format!(
+                    "`{name}` is not an Exchange Online cmdlet; {noun} has only {}",
+                    crate::diagnostic::and_list(
+                        &verbs.iter().map(|v| format!("`{v}-`")).collect::<Vec<_>>()
+                    )
+                ),
+            };
+            let mut d = Diagnostic::new(message)
             .at(self.locate(&step.cmdlet))
             .help("`tenantry cmdlets` lists the cmdlets Exchange Online documents; for one that is newer than tenantry's catalog, pass `--catalog FILE`, or write `catalog: off` on the step to send it unchecked");
             if let Some(case) = names.iter().find(|n| n.eq_ignore_ascii_case(name)) {

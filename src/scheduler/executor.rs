@@ -371,8 +371,9 @@ impl Executor<'_, '_, '_, '_, '_> {
         // Values read from an earlier step's output are known only now: one that does not fit
         // its parameter fails its task, unsent, as the service would refuse it.
         if step.is_deferred()
-            && let Err(problem) =
-                step.check_values(self.planner.playbook(), &task.params, &run.name, None)
+            && let Err(problem) = step.check_values(self.planner.playbook(), &task.params, &|| {
+                format!("task `{}`", task.id)
+            })
         {
             let mut result = task.result(Status::Failed).because(problem.one_line());
             result.error_class = Some(crate::plan::INVALID_VALUE.to_string());
