@@ -18,6 +18,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use crate::auth::TokenProvider;
+use crate::catalog::Cmdlet;
 use crate::cloud::require_https;
 
 pub use error::{CmdletError, ExchangeError, parse_cmdlet_error};
@@ -212,25 +213,29 @@ impl Client {
     }
 
     /// Runs a cmdlet and returns every object it emitted, following `@odata.nextLink` to the
-    /// end.
+    /// end. Without the cmdlet's documentation, its values are sent as written (see
+    /// [`encode_params`]).
     pub async fn invoke(
         &self,
         cmdlet: &str,
         params: &Map<String, Value>,
     ) -> Result<CmdletResult, ExchangeError> {
-        self.invoke_as(cmdlet, params, false).await
+        self.invoke_as(cmdlet, None, params, false).await
     }
 
-    /// [`Client::invoke`] for a call that may be sent twice without harm (`idempotent`): a
-    /// write whose answer was lost is then sent again rather than reported unconfirmed.
+    /// [`Client::invoke`] with the cmdlet as the catalog documents it (`spec`), so that each
+    /// value is sent as its documented type asks, for a call that may be sent twice without
+    /// harm (`idempotent`): a write whose answer was lost is then sent again rather than
+    /// reported unconfirmed.
     pub async fn invoke_as(
         &self,
         cmdlet: &str,
+        spec: Option<&Cmdlet>,
         params: &Map<String, Value>,
         idempotent: bool,
     ) -> Result<CmdletResult, ExchangeError> {
-        // Encrypted once: every page and retry re-sends the same body.
-        let params = encode_cmdlet_params(cmdlet, params, &self.public_key)?;
+        // Encoded and encrypted once: every page and retry re-sends the same body.
+        let params = encode_cmdlet_params(cmdlet, spec, params, &self.public_key)?;
         let body = json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": params}});
         let mut result = CmdletResult::default();
         let mut url = self.first_url().await;

@@ -14,6 +14,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value};
 
+use crate::catalog::{Cmdlet, Scalar};
+
 /// The cmdlets' SecureString parameters, by cmdlet. Derived from Microsoft's Exchange Online
 /// cmdlet reference (MicrosoftDocs/office-docs-powershell, commit 93336da, CC BY 4.0); the
 /// Connect-* cmdlets, which never reach the admin API, are left out.
@@ -129,13 +131,25 @@ pub fn mask_params(cmdlet: &str, params: &mut Map<String, Value>) {
     }
 }
 
+/// Whether a parameter of `cmdlet` is a SecureString: by the table of them, or by the type
+/// `spec` documents for it.
+fn secure(cmdlet: &str, spec: Option<&Cmdlet>, param: &str) -> bool {
+    is_secure_string(cmdlet, param)
+        || spec
+            .and_then(|s| s.param(param))
+            .is_some_and(|p| p.kind.scalar == Scalar::SecureString)
+}
+
 /// The SecureString values of a call that are secrets (non-empty text), to keep out of
-/// anything shown.
-pub fn secret_values<'p>(cmdlet: &str, params: &'p Map<String, Value>) -> Vec<&'p str> {
-    let secure = secure_string_parameters(cmdlet);
+/// anything shown; `spec` is the cmdlet as the catalog documents it, when known.
+pub fn secret_values<'p>(
+    cmdlet: &str,
+    spec: Option<&Cmdlet>,
+    params: &'p Map<String, Value>,
+) -> Vec<&'p str> {
     params
         .iter()
-        .filter(|(name, _)| secure.iter().any(|p| p.eq_ignore_ascii_case(name)))
+        .filter(|(name, _)| secure(cmdlet, spec, name))
         .filter_map(|(_, v)| v.as_str())
         .filter(|v| !v.is_empty())
         .collect()
@@ -290,23 +304,21 @@ impl PublicKey {
     }
 }
 
-/// `params` with `cmdlet`'s SecureString values encrypted under `key` (borrowed unchanged
-/// when it has none). An empty string is sent as it is, as the module does.
+/// `params` with `cmdlet`'s SecureString values (by the table of them, or by the type `spec`
+/// documents) encrypted under `key` (borrowed unchanged when it has none). An empty string is
+/// sent as it is, as the module does.
 pub fn encrypt_params<'p>(
     cmdlet: &str,
+    spec: Option<&Cmdlet>,
     params: &'p Map<String, Value>,
     key: &PublicKey,
 ) -> Result<std::borrow::Cow<'p, Map<String, Value>>, SecureError> {
-    let secure = secure_string_parameters(cmdlet);
-    if !params
-        .keys()
-        .any(|k| secure.iter().any(|p| p.eq_ignore_ascii_case(k)))
-    {
+    if !params.keys().any(|k| secure(cmdlet, spec, k)) {
         return Ok(std::borrow::Cow::Borrowed(params));
     }
     let mut out = params.clone();
     for (name, value) in out.iter_mut() {
-        if !secure.iter().any(|p| p.eq_ignore_ascii_case(name)) {
+        if !secure(cmdlet, spec, name) {
             continue;
         }
         let text = match value {
@@ -386,7 +398,8 @@ mod tests {
         let (private, public) = sandbox_keys();
         let params =
             json!({"Identity": "user001", "password": "Päss w0rd!", "RoomMailboxPassword": ""});
-        let sealed = encrypt_params("set-mailbox", params.as_object().unwrap(), &public).unwrap();
+        let sealed =
+            encrypt_params("set-mailbox", None, params.as_object().unwrap(), &public).unwrap();
         assert_eq!(sealed["Identity"], "user001");
         assert_eq!(sealed["RoomMailboxPassword"], "", "empty is sent as it is");
         let cipher = STANDARD
@@ -401,11 +414,42 @@ mod tests {
             private.pkcs1v15_decrypt(&cipher).unwrap(),
             "Päss w0rd!".as_bytes()
         );
-        let again = encrypt_params("Set-Mailbox", params.as_object().unwrap(), &public).unwrap();
+        let again =
+            encrypt_params("Set-Mailbox", None, params.as_object().unwrap(), &public).unwrap();
         assert_ne!(again["password"], sealed["password"], "random padding");
         // Other cmdlets' parameters of the same name are not SecureStrings.
-        let other = encrypt_params("Set-User", params.as_object().unwrap(), &public).unwrap();
+        let other = encrypt_params("Set-User", None, params.as_object().unwrap(), &public).unwrap();
         assert!(matches!(other, std::borrow::Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn the_catalog_names_secure_strings_the_table_does_not() {
+        let catalog = crate::catalog::Catalog::from_json(
+            "test",
+            r#"{"cmdlets": {"Set-Example": {"params": {"Secret": {"type": "SecureString"}, "Note": {"type": "String"}}}}}"#,
+        )
+        .unwrap();
+        let spec = catalog.cmdlet("Set-Example").unwrap();
+        let params = json!({"secret": "hunter22", "Note": "hunter22"});
+        let params = params.as_object().unwrap();
+        let key = PublicKey::microsoft();
+        let sealed = encrypt_params("Set-Example", Some(&spec), params, &key).unwrap();
+        assert_eq!(
+            STANDARD
+                .decode(sealed["secret"].as_str().unwrap())
+                .unwrap()
+                .len(),
+            256
+        );
+        assert_eq!(sealed["Note"], "hunter22");
+        assert_eq!(
+            secret_values("Set-Example", Some(&spec), params),
+            ["hunter22"]
+        );
+        // Without the catalog, only the table says.
+        let unsealed = encrypt_params("Set-Example", None, params, &key).unwrap();
+        assert!(matches!(unsealed, std::borrow::Cow::Borrowed(_)));
+        assert!(secret_values("Set-Example", None, params).is_empty());
     }
 
     #[test]
@@ -413,13 +457,13 @@ mod tests {
         let key = PublicKey::microsoft();
         let list = json!({"Password": ["a", "b"]});
         assert_eq!(
-            encrypt_params("New-Mailbox", list.as_object().unwrap(), &key)
+            encrypt_params("New-Mailbox", None, list.as_object().unwrap(), &key)
                 .unwrap_err()
                 .to_string(),
             "New-Mailbox -Password takes a SecureString: give it as a string (the secret's text), not a list"
         );
         let long = json!({"Password": "x".repeat(246)});
-        let e = encrypt_params("New-Mailbox", long.as_object().unwrap(), &key).unwrap_err();
+        let e = encrypt_params("New-Mailbox", None, long.as_object().unwrap(), &key).unwrap_err();
         assert!(
             matches!(
                 e,
@@ -434,7 +478,7 @@ mod tests {
         );
         assert!(!e.to_string().contains("xxx"), "{e}");
         let fits = json!({"Password": "x".repeat(245), "RoomMailboxPassword": null});
-        let sealed = encrypt_params("New-Mailbox", fits.as_object().unwrap(), &key).unwrap();
+        let sealed = encrypt_params("New-Mailbox", None, fits.as_object().unwrap(), &key).unwrap();
         assert_eq!(sealed["RoomMailboxPassword"], Value::Null);
     }
 
@@ -480,11 +524,11 @@ mod tests {
             .as_object()
             .unwrap()
             .clone();
-        assert_eq!(secret_values("New-Mailbox", &params), ["hunter2"]);
+        assert_eq!(secret_values("New-Mailbox", None, &params), ["hunter2"]);
         assert_eq!(
             redact(
                 "bad password hunter2!",
-                &secret_values("New-Mailbox", &params)
+                &secret_values("New-Mailbox", None, &params)
             ),
             "bad password ********!"
         );

@@ -433,7 +433,8 @@ async fn call(
 ) -> Vec<Value> {
     let settings = step.settings;
     // A SecureString's text is sent encrypted; should an answer repeat it, it is not shown.
-    let secrets = crate::exchange::secure::secret_values(&task.cmdlet, &task.params);
+    let secrets =
+        crate::exchange::secure::secret_values(&task.cmdlet, step.spec.as_deref(), &task.params);
     let hide = |text: String| {
         if secrets.is_empty() {
             text
@@ -442,10 +443,12 @@ async fn call(
         }
     };
     for attempt in 0..=settings.retries {
-        let call = run
-            .target
-            .client
-            .invoke_as(&task.cmdlet, &task.params, settings.idempotent);
+        let call = run.target.client.invoke_as(
+            &task.cmdlet,
+            step.spec.as_deref(),
+            &task.params,
+            settings.idempotent,
+        );
         // A step's timeout bounds the whole call, throttling waits included; without one,
         // each request is bounded by the HTTP client (the service's 15 minutes and a margin)
         // and throttling is waited out.
