@@ -154,6 +154,12 @@ fn each(scalar: Scalar, value: &Value) -> Value {
 fn one(scalar: Scalar, value: &Value) -> Value {
     let converted = match (scalar, value) {
         (Scalar::Switch | Scalar::Bool, Value::String(s)) => boolean(s).map(Value::Bool),
+        // A number binds to a boolean as PowerShell converts it: 0 is false.
+        (Scalar::Switch | Scalar::Bool, Value::Number(n)) => n
+            .as_i64()
+            .map(|i| i != 0)
+            .or_else(|| n.as_u64().map(|u| u != 0))
+            .map(Value::Bool),
         (Scalar::Int, Value::String(s)) => whole_number(s),
         (Scalar::Number, Value::String(s)) => whole_number(s).or_else(|| {
             s.trim()
@@ -419,6 +425,8 @@ mod tests {
             (mbx, "LitigationHoldEnabled", json!(" FALSE "), json!(false)),
             (mbx, "LitigationHoldEnabled", json!(true), json!(true)),
             (mbx, "Force", json!("$true"), json!(true)),
+            (mbx, "LitigationHoldEnabled", json!(0), json!(false)),
+            (mbx, "LitigationHoldEnabled", json!(1), json!(true)),
             (mbx, "cf", json!("false"), json!(false)),
             // Whole numbers.
             (mbx, "ResourceCapacity", json!("12"), json!(12)),

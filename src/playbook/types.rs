@@ -452,7 +452,7 @@ pub(crate) struct Step {
 pub(crate) enum CatalogCheck {
     /// Checked (the default).
     On,
-    /// Sent as written.
+    /// Not checked, and its values encoded without their documented types.
     Off,
 }
 
