@@ -1,5 +1,5 @@
 //! Expansion benchmark: 10,000 tenants × 100 CSV rows = 1,000,000 tasks, each with a `when`
-//! and three templated parameters. Reports wall time and the process's peak memory.
+//! and three templated parameters, one of them checked against its documented type per task. Reports wall time and the process's peak memory.
 //!
 //! Run: `cargo bench --bench expand` (add `-- TENANTS ITEMS` for other sizes).
 
@@ -42,14 +42,14 @@ tenants: tenants.yaml
 vars: { retention: "30.00:00:00" }
 steps:
   - id: members
-    cmdlet: Add-DistributionGroupMember
+    cmdlet: Set-Mailbox
     for_each: "{{ csv('users.csv') }}"
     when: item.Enabled == 'true' or true
     params:
-      Identity: "{{ item.Group }}-{{ vars.region }}@{{ tenant.organization }}"
-      Member: "{{ item.Email }}"
-      Note: "{{ vars.retention }}"
-      BypassSecurityGroupManagerCheck: true
+      Identity: "{{ item.Email }}"
+      CustomAttribute1: "{{ item.Group }}-{{ vars.region }}@{{ tenant.organization }}"
+      RetainDeletedItemsFor: "{{ vars.retention }}"
+      SingleItemRecoveryEnabled: true
 "#;
     let path = dir.path().join("bench.yaml");
     std::fs::write(&path, playbook).expect("write");

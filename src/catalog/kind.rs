@@ -361,7 +361,7 @@ pub fn size_bytes(text: &str) -> Option<u64> {
 
 /// A .NET time span (`TimeSpan.Parse`): `[-]d`, `[-][d.]hh:mm[:ss[.fffffff]]`, as whole
 /// seconds and the fraction's text; `None` when it does not parse or a field is out of range.
-pub fn time_span(text: &str) -> Option<(i64, String)> {
+pub fn time_span(text: &str) -> Option<(i64, &str)> {
     let t = text.trim();
     let (negative, t) = match t.strip_prefix('-') {
         Some(rest) => (true, rest),
@@ -370,7 +370,7 @@ pub fn time_span(text: &str) -> Option<(i64, String)> {
     let digits = |s: &str| !s.is_empty() && s.len() <= 8 && s.bytes().all(|b| b.is_ascii_digit());
     if digits(t) {
         let days: i64 = t.parse().ok()?;
-        return Some((if negative { -days } else { days } * 86_400, String::new()));
+        return Some((if negative { -days } else { days } * 86_400, ""));
     }
     let (days, clock) = match t.split_once(':') {
         Some((head, _)) if head.contains('.') => {
@@ -410,7 +410,7 @@ pub fn time_span(text: &str) -> Option<(i64, String)> {
         return None;
     }
     let total = days.parse::<i64>().ok()? * 86_400 + h * 3600 + m * 60 + s;
-    Some((if negative { -total } else { total }, fraction.to_string()))
+    Some((if negative { -total } else { total }, fraction))
 }
 
 /// Whether text is a date or date-time the service takes: ISO 8601 (`2026-12-31`,
