@@ -347,14 +347,7 @@ pub fn size_bytes(text: &str) -> Option<u64> {
         .unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
     let number: f64 = number.parse().ok().filter(|n: &f64| n.is_finite())?;
-    let factor: u64 = match unit.trim().to_ascii_uppercase().as_str() {
-        "" | "B" => 1,
-        "KB" => 1 << 10,
-        "MB" => 1 << 20,
-        "GB" => 1 << 30,
-        "TB" => 1 << 40,
-        _ => return None,
-    };
+    let factor = tenantry_common::bytes_per_unit(unit)?;
     let bytes = number * factor as f64;
     (bytes >= 0.0 && bytes <= u64::MAX as f64).then_some(bytes as u64)
 }

@@ -15,6 +15,19 @@ pub mod duration;
 pub mod jwt;
 pub mod signal;
 
+/// The bytes in one of Exchange's size units (`B`, `KB`, `MB`, `GB`, `TB`, binary multiples, in
+/// any case; no unit is bytes), as `ByteQuantifiedSize` reads them.
+pub fn bytes_per_unit(unit: &str) -> Option<u64> {
+    match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => Some(1),
+        "KB" => Some(1 << 10),
+        "MB" => Some(1 << 20),
+        "GB" => Some(1 << 30),
+        "TB" => Some(1 << 40),
+        _ => None,
+    }
+}
+
 /// `s` after a count other than one: "1 task", "2 tasks".
 pub fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }

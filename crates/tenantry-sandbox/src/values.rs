@@ -113,14 +113,7 @@ pub(crate) fn parse_size(s: &str) -> Option<Quantity> {
     }
     let split = s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len());
     let (number, unit) = (s[..split].trim(), s[split..].trim());
-    let multiplier: u64 = match unit.to_ascii_uppercase().as_str() {
-        "" | "B" => 1,
-        "KB" => 1 << 10,
-        "MB" => 1 << 20,
-        "GB" => 1 << 30,
-        "TB" => 1 << 40,
-        _ => return None,
-    };
+    let multiplier = tenantry_common::bytes_per_unit(unit)?;
     let number: String = number.chars().filter(|c| *c != ',').collect();
     if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         return None;
