@@ -13,9 +13,11 @@
 //! ```
 //!
 //! - [`playbook`] loads the typed playbook and inventory with file:line:col errors and checks
-//!   them; [`template`] is the minijinja environment; [`plan`] expands playbook × tenants ×
-//!   items into tasks with stable ids, and resolves once each tenant's connection limit and
-//!   each step's retries, timeout, `on_error` and idempotence.
+//!   them, each call against the [`catalog`] of Exchange Online's documented cmdlets (which
+//!   also tells [`exchange`] how to send each value); [`template`] is the minijinja
+//!   environment; [`plan`] expands playbook × tenants × items into tasks with stable ids, and
+//!   resolves once each tenant's connection limit and each step's retries, timeout,
+//!   `on_error` and idempotence.
 //! - [`scheduler`] runs the plan: its dispatcher owns the stop conditions (signals,
 //!   `--deadline`, grace) and one [`scheduler::Shutdown`] switch; its executor owns the
 //!   semaphores, the retries of cmdlet errors and the clients ([`exchange`], signed in by
