@@ -29,7 +29,7 @@ pub fn encode_cmdlet_params(
 
 /// Parameters as the module sends them. With the cmdlet's documentation (`spec`), each value
 /// is written as its parameter's documented type asks; without it, or for a parameter it does
-/// not document, as [`by_name`] does.
+/// not document, as `by_name` does.
 pub fn encode_params(spec: Option<&Cmdlet>, params: &Map<String, Value>) -> Value {
     let mut out = Map::new();
     for (name, value) in params {
