@@ -299,7 +299,23 @@ impl Scalar {
             Scalar::Enum => one_of(values),
             _ => format!("{article}{}", self.describe(values)),
         };
-        Err(ValueProblem(format!("{what}, not {shown}")))
+        // An enumeration's value misspelt: the closest one it takes.
+        let closest = match value {
+            Value::String(given) if *self == Scalar::Enum => {
+                let wrong = given
+                    .split(',')
+                    .map(str::trim)
+                    .find(|part| !values.iter().any(|v| v.eq_ignore_ascii_case(part)))
+                    .unwrap_or(given);
+                crate::diagnostic::did_you_mean(wrong, values.iter().map(String::as_str))
+                    .map(|best| format!(", did you mean `{best}`?"))
+            }
+            _ => None,
+        };
+        Err(ValueProblem(format!(
+            "{what}, not {shown}{}",
+            closest.unwrap_or_default()
+        )))
     }
 }
 
