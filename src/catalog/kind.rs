@@ -125,6 +125,12 @@ impl Kind {
     pub fn check(&self, value: &Value, values: &[String]) -> Result<(), ValueProblem> {
         match (self.many, value) {
             (_, Value::Null) if self.scalar != Scalar::Switch => Ok(()),
+            // A flags enumeration binds a list as PowerShell does (`Delegate, CanViewPrivateItems`).
+            (Many::One, Value::Array(items))
+                if self.scalar == Scalar::Enum && !items.is_empty() =>
+            {
+                items.iter().try_for_each(|v| self.scalar.check(v, values))
+            }
             (Many::One, Value::Array(_)) if self.scalar != Scalar::Bytes => Err(ValueProblem(
                 format!("{}, not a list", self.scalar.one_alone(values)),
             )),
@@ -255,11 +261,14 @@ impl Scalar {
                     Value::Bool(b) => b.to_string(),
                     _ => String::new(),
                 };
-                // Flags enumerations take several values, comma-separated.
+                // Flags enumerations take several values, comma-separated; PowerShell also
+                // converts an enumeration's number.
+                let number = given.trim().parse::<i64>().is_ok();
                 !given.trim().is_empty()
-                    && given
-                        .split(',')
-                        .all(|part| values.iter().any(|v| v.eq_ignore_ascii_case(part.trim())))
+                    && (number
+                        || given
+                            .split(',')
+                            .all(|part| values.iter().any(|v| v.eq_ignore_ascii_case(part.trim()))))
             }
             Scalar::Hashtable => value.is_object(),
             Scalar::Bytes | Scalar::SecureString => value.is_string(),
@@ -464,8 +473,14 @@ pub fn is_date_time(text: &str) -> bool {
             p.next().and_then(|x| x.parse::<i64>().ok()),
             p.next().and_then(|x| x.parse::<i64>().ok()),
         );
-        return matches!(parsed, (Some(m), Some(d), Some(y)) if p.next().is_none() && valid_date(y, m, d))
-            && (rest.trim().is_empty() || time_ok(rest));
+        // `M/d/yyyy`, or `yyyy/M/d` when the year comes first.
+        let year_first = date.split('/').next().is_some_and(|y| y.len() == 4);
+        let date_ok = match parsed {
+            (Some(y), Some(m), Some(d)) if year_first => valid_date(y, m, d),
+            (Some(m), Some(d), Some(y)) => valid_date(y, m, d),
+            _ => false,
+        };
+        return date_ok && p.next().is_none() && (rest.trim().is_empty() || time_ok(rest));
     }
     if t.len() < 10 || !t.is_char_boundary(10) {
         return false;
@@ -489,8 +504,9 @@ pub fn is_date_time(text: &str) -> bool {
     let clock = match clock.find(['Z', 'z', '+', '-']) {
         Some(i) => {
             let offset = &clock[i..];
+            // `Z`, `+01:00`, `+0100` or `+01`.
             let ok = matches!(offset, "Z" | "z")
-                || (offset.len() >= 5
+                || (offset.len() >= 3
                     && offset[1..].bytes().all(|c| c.is_ascii_digit() || c == b':'));
             if !ok {
                 return false;
@@ -499,7 +515,7 @@ pub fn is_date_time(text: &str) -> bool {
         }
         None => clock,
     };
-    time_ok(clock) && !clock.contains(['A', 'P', 'a', 'p'])
+    time_ok(clock)
 }
 
 /// Whether text is an SMTP address: something before one `@`, a dotted domain after it.
@@ -520,7 +536,11 @@ pub fn is_smtp(text: &str) -> bool {
 
 /// Whether text is a GUID, `8-4-4-4-12` hex digits, optionally in braces.
 pub fn is_guid(text: &str) -> bool {
-    let t = text.trim().trim_start_matches('{').trim_end_matches('}');
+    let t = text.trim().trim_matches(['{', '}', '(', ')']);
+    // `Guid.Parse` also takes the 32 digits without hyphens.
+    if t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return true;
+    }
     let groups: Vec<&str> = t.split('-').collect();
     groups.len() == 5
         && groups

@@ -283,6 +283,7 @@ impl Catalog {
 impl Cmdlet {
     fn from_raw(name: String, raw: RawCmdlet) -> Cmdlet {
         let sets = split_sets(&raw.sets);
+        let cmdlet_name = name.clone();
         // A parameter's sets are the cmdlet's: a name the cmdlet does not list is a slip in
         // the documentation, and a parameter left with none belongs to every set.
         let own_sets = |name: &str, listed: &[String]| -> Vec<String> {
@@ -297,6 +298,14 @@ impl Cmdlet {
                 && let Some(set) = sets.iter().find(|s| s.eq_ignore_ascii_case(name))
             {
                 own.push(set.clone());
+            }
+            // Sets the reference's syntax gives a parameter and its parameter block leaves out.
+            for (_, _, set) in SET_CORRECTIONS.iter().filter(|(c, p, _)| {
+                c.eq_ignore_ascii_case(&cmdlet_name) && p.eq_ignore_ascii_case(name)
+            }) {
+                if !own.is_empty() && !own.iter().any(|s| s.eq_ignore_ascii_case(set)) {
+                    own.push((*set).to_string());
+                }
             }
             own
         };
@@ -319,6 +328,19 @@ impl Cmdlet {
         Cmdlet { name, sets, params }
     }
 }
+
+/// (cmdlet, parameter, set): parameter sets the reference's SYNTAX section gives a parameter
+/// that its own "Parameter Sets" block omits, so that a documented call is not refused
+/// (`New-Mailbox -InactiveMailbox … -MicrosoftOnlineServicesID … -Password …` recovers an
+/// inactive mailbox).
+const SET_CORRECTIONS: &[(&str, &str, &str)] = &[
+    (
+        "New-Mailbox",
+        "InactiveMailbox",
+        "MicrosoftOnlineServicesID",
+    ),
+    ("New-Mailbox", "RemovedMailbox", "MicrosoftOnlineServicesID"),
+];
 
 /// Set names as written, with the documentation's slips mended: a name written twice, or
 /// two names run together with a space (`Migration RemovedMailbox`).

@@ -113,8 +113,9 @@ fn param_schema(p: &Parameter, shared: &mut BTreeMap<String, Value>) -> Value {
     let Kind { scalar, many } = p.kind;
     if scalar == Scalar::Enum && !p.values.is_empty() {
         let one = enumeration(&p.values);
+        // One value, or a list for a flags enumeration, as PowerShell binds it.
         return match many {
-            Many::One => one,
+            Many::One => several(Many::List, one),
             _ => several(many, one),
         };
     }
@@ -262,7 +263,8 @@ fn enumeration(values: &[String]) -> Value {
         { "enum": values },
         {
             "type": ["string", "number", "boolean", "null"],
-            "pattern": format!(r"{TEMPLATE}|^\s*(?:(?:{alternatives})\s*(?:,\s*|$))+$")
+            // The values, comma-separated, or an enumeration's number.
+            "pattern": format!(r"{TEMPLATE}|^\s*[-+]?\d+\s*$|^\s*(?:(?:{alternatives})\s*(?:,\s*|$))+$")
         }
     ] })
 }

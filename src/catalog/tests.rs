@@ -211,8 +211,8 @@ fn values_are_checked_by_their_documented_type() {
         (
             "Set-TransportRule",
             "Mode",
-            json!(["Audit"]),
-            "one of `Audit`, `AuditAndNotify` or `Enforce`, not a list",
+            json!(["Audits"]),
+            "one of `Audit`, `AuditAndNotify` or `Enforce`, not `Audits`",
         ),
         (
             "Set-Mailbox",
@@ -315,4 +315,80 @@ fn calls_fit_a_parameter_set_or_say_which_come_closest() {
         "the cmdlet needs -Identity",
         "{gaps:?}"
     );
+}
+
+#[test]
+fn forms_powershell_binds_are_not_refused() {
+    for (cmdlet, param, value) in [
+        // A flags enumeration as a list, or by number.
+        (
+            "Set-MailboxCalendarConfiguration",
+            "WorkDays",
+            json!(["Monday", "Tuesday"]),
+        ),
+        ("Set-MailboxCalendarConfiguration", "WeekStartDay", json!(1)),
+        (
+            "Set-MailboxCalendarConfiguration",
+            "WeekStartDay",
+            json!("1"),
+        ),
+        // GUIDs and dates in the other forms .NET parses.
+        (
+            "Get-BlockedConnector",
+            "ConnectorId",
+            json!("c51e9974ce494ff285f195b71439e285"),
+        ),
+        (
+            "Get-BlockedConnector",
+            "ConnectorId",
+            json!("(c51e9974-ce49-4ff2-85f1-95b71439e285)"),
+        ),
+        ("Set-TransportRule", "ActivationDate", json!("2026/12/31")),
+        (
+            "Set-TransportRule",
+            "ActivationDate",
+            json!("2026-12-31 10:00 PM"),
+        ),
+        (
+            "Set-TransportRule",
+            "ActivationDate",
+            json!("2026-12-31T10:00:00+01"),
+        ),
+    ] {
+        assert_eq!(
+            check(cmdlet, param, value.clone()),
+            Ok(()),
+            "{cmdlet} -{param} {value}"
+        );
+    }
+    assert!(
+        check(
+            "Set-MailboxCalendarConfiguration",
+            "WorkDays",
+            json!(["Monday", "Caturday"])
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn the_documented_way_to_recover_an_inactive_mailbox_fits_a_set() {
+    let catalog = Catalog::built_in();
+    let new = catalog.cmdlet("New-Mailbox").unwrap();
+    for given in [
+        [
+            "Name",
+            "InactiveMailbox",
+            "MicrosoftOnlineServicesID",
+            "Password",
+        ],
+        [
+            "Name",
+            "RemovedMailbox",
+            "MicrosoftOnlineServicesID",
+            "Password",
+        ],
+    ] {
+        assert_eq!(new.fit_sets(&given), Ok(()), "{given:?}");
+    }
 }

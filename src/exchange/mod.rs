@@ -156,6 +156,12 @@ impl Client {
     /// Whether a next link goes where this tenant's calls go: the configured host, or the one
     /// a redirect reached (an explicit `:443` or `:446` or none, alike).
     fn on_our_host(&self, next: &str) -> bool {
+        // User info in a link would be sent as credentials of its own beside the token.
+        if reqwest::Url::parse(next)
+            .is_ok_and(|u| !u.username().is_empty() || u.password().is_some())
+        {
+            return false;
+        }
         let Some(next) = redirect::origin_of(next) else {
             return false;
         };

@@ -128,6 +128,14 @@ fn by_kind(kind: Kind, value: &Value) -> Encoded {
                 .collect();
             Encoded::One(Value::Object(hashtable(&changes)))
         }
+        // Several values of a flags enumeration that takes one: the one value they make,
+        // written as .NET writes flags (`Delegate, CanViewPrivateItems`).
+        (Scalar::Enum, Value::Array(items))
+            if kind.many == Many::One && items.iter().all(Value::is_string) =>
+        {
+            let names: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
+            Encoded::One(Value::String(names.join(", ")))
+        }
         (scalar, Value::Array(items)) if !items.iter().any(Value::is_object) => {
             Encoded::One(Value::Array(items.iter().map(|v| one(scalar, v)).collect()))
         }
@@ -426,6 +434,13 @@ mod tests {
             (mbx, "LitigationHoldEnabled", json!(true), json!(true)),
             (mbx, "Force", json!("$true"), json!(true)),
             (mbx, "LitigationHoldEnabled", json!(0), json!(false)),
+            // A flags enumeration given as a list: one value, as .NET writes flags.
+            (
+                Some("Set-MailboxCalendarConfiguration"),
+                "WorkDays",
+                json!(["Monday", "Tuesday"]),
+                json!("Monday, Tuesday"),
+            ),
             (mbx, "LitigationHoldEnabled", json!(1), json!(true)),
             (mbx, "cf", json!("false"), json!(false)),
             // Whole numbers.

@@ -165,7 +165,6 @@ fn values_of_the_wrong_type_are_flagged() {
         ("Set-Mailbox", "RetainDeletedItemsFor", json!(-3)),
         ("Set-Mailbox", "Confirm", json!(null)),
         ("Set-TransportRule", "Mode", json!("Audits")),
-        ("Set-TransportRule", "Mode", json!(["Audit"])),
         (
             "Set-Mailbox",
             "EmailAddresses",
