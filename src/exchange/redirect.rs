@@ -210,6 +210,10 @@ const MAX_COOKIES: usize = 32;
 impl Cookies {
     /// Keeps the cookies an answer from `url` set (`Set-Cookie`), dropping those it expires.
     pub(super) fn store(&self, url: &str, headers: &HeaderMap) {
+        // Most answers set none: no URL parsed for them on the client's path.
+        if !headers.contains_key("set-cookie") {
+            return;
+        }
         let Ok(url) = Url::parse(url) else { return };
         let Some(host) = url.host_str().map(str::to_ascii_lowercase) else {
             return;
@@ -262,6 +266,15 @@ impl Cookies {
 
     /// The `Cookie` header for a request to `url`, if any cookie applies.
     pub(super) fn header(&self, url: &str) -> Option<String> {
+        // An empty jar (most tenants, most of the time) costs a lock, not a URL parse.
+        if self
+            .jar
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+        {
+            return None;
+        }
         let url = Url::parse(url).ok()?;
         let host = url.host_str()?.to_ascii_lowercase();
         // Secure cookies travel over TLS, or to loopback, which never leaves the machine.
