@@ -63,6 +63,9 @@ pub struct Cmdlet {
     pub sets: Vec<String>,
     /// The parameters, in the documentation's order.
     pub params: Vec<Parameter>,
+    /// Each parameter's position by lowercase name and alias (names win over aliases): every
+    /// call's parameters are looked up here, once per call and per task.
+    index: std::collections::HashMap<String, usize>,
 }
 
 /// One parameter of a cmdlet.
@@ -101,14 +104,9 @@ impl Parameter {
 impl Cmdlet {
     /// The parameter called `name` or one of its aliases, in any case.
     pub fn param(&self, name: &str) -> Option<&Parameter> {
-        self.params
-            .iter()
-            .find(|p| p.name.eq_ignore_ascii_case(name))
-            .or_else(|| {
-                self.params
-                    .iter()
-                    .find(|p| p.aliases.iter().any(|a| a.eq_ignore_ascii_case(name)))
-            })
+        self.index
+            .get(&name.to_ascii_lowercase())
+            .map(|&i| &self.params[i])
     }
 
     /// The parameter names closest to `name`, best first (at most three), for "did you mean".
@@ -309,7 +307,7 @@ impl Cmdlet {
             }
             own
         };
-        let params = raw
+        let params: Vec<Parameter> = raw
             .params
             .into_iter()
             .map(|(name, p)| Parameter {
@@ -325,7 +323,21 @@ impl Cmdlet {
                 values: p.values,
             })
             .collect();
-        Cmdlet { name, sets, params }
+        let mut index = std::collections::HashMap::new();
+        for (i, p) in params.iter().enumerate() {
+            for alias in &p.aliases {
+                index.entry(alias.to_ascii_lowercase()).or_insert(i);
+            }
+        }
+        for (i, p) in params.iter().enumerate() {
+            index.insert(p.name.to_ascii_lowercase(), i);
+        }
+        Cmdlet {
+            name,
+            sets,
+            params,
+            index,
+        }
     }
 }
 
