@@ -117,12 +117,9 @@ pub struct CompiledStep<'e, 's> {
     /// does not know.
     pub(crate) spec: Option<Arc<Cmdlet>>,
     /// The parameters a template writes, each with the node it is written in and its
-    /// documentation: what [`CompiledStep::check_values`] checks per task, looked up once.
-    pub(crate) typed: Vec<(
-        &'s str,
-        &'s crate::playbook::Node,
-        crate::catalog::Parameter,
-    )>,
+    /// documentation (whose name the value is rendered under): what
+    /// [`CompiledStep::check_values`] checks per task, looked up once.
+    pub(crate) typed: Vec<(&'s crate::playbook::Node, crate::catalog::Parameter)>,
 }
 
 impl CompiledStep<'_, '_> {
@@ -236,9 +233,7 @@ impl<'e, 's> Planner<'e, 's> {
                             .params
                             .iter()
                             .filter(|(_, node)| node.has_template())
-                            .filter_map(|(name, node)| {
-                                spec.param(name).map(|p| (name.as_str(), node, p.clone()))
-                            })
+                            .filter_map(|(name, node)| spec.param(name).map(|p| (node, p.clone())))
                             .collect();
                     }
                     steps.push(compiled);

@@ -24,9 +24,9 @@ impl CompiledStep<'_, '_> {
         let Some(spec) = &self.spec else {
             return Ok(());
         };
-        for (name, node, param) in &self.typed {
+        for (node, param) in &self.typed {
             // Rendered under the documented name, whatever the playbook wrote.
-            let Some(value) = params.get(*name).or_else(|| params.get(&param.name)) else {
+            let Some(value) = params.get(&param.name) else {
                 continue;
             };
             if let Err(problem) = param.kind.check(value, &param.values) {
