@@ -373,12 +373,14 @@ pub fn suggest_prefixed<'a>(
 
 pub use tenantry_common::plural;
 
-/// `a`, `a and b`, `a, b and c`.
-pub fn and_list(items: &[String]) -> String {
-    match items {
-        [] => String::new(),
-        [one] => one.clone(),
-        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+/// Each item in backticks, the last joined by `conjunction`: `` `a` ``, `` `a` or `b` ``,
+/// `` `a`, `b` and `c` ``; empty for none.
+pub fn quoted_list<S: AsRef<str>>(items: &[S], conjunction: &str) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| format!("`{}`", i.as_ref())).collect();
+    match quoted.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, init)) => format!("{} {conjunction} {last}", init.join(", ")),
+        None => String::new(),
     }
 }
 

@@ -333,13 +333,7 @@ fn one_of(values: &[String]) -> String {
     match values {
         [] => "its documented values".into(),
         [one] => format!("`{one}`"),
-        [init @ .., last] => format!(
-            "one of {} or `{last}`",
-            init.iter()
-                .map(|v| format!("`{v}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        several => format!("one of {}", crate::diagnostic::quoted_list(several, "or")),
     }
 }
 

@@ -227,13 +227,8 @@ fn credit(catalog: &Catalog, file: Option<&Path>) -> String {
 }
 
 /// `` `a` ``, `` `a` or `b` ``, `` `a`, `b` or `c` ``.
-fn either(names: &[String]) -> String {
-    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
-    match quoted.split_last() {
-        Some((last, [])) => last.clone(),
-        Some((last, init)) => format!("{} or {last}", init.join(", ")),
-        None => String::new(),
-    }
+fn either<S: AsRef<str>>(names: &[S]) -> String {
+    crate::diagnostic::quoted_list(names, "or")
 }
 
 fn pretty(value: &Value) -> String {

@@ -38,8 +38,9 @@ impl Playbook {
                 ([], None) => format!("`{name}` is not an Exchange Online cmdlet"),
                 (verbs, _) => format!(
                     "`{name}` is not an Exchange Online cmdlet; {noun} has only {}",
-                    crate::diagnostic::and_list(
-                        &verbs.iter().map(|v| format!("`{v}-`")).collect::<Vec<_>>()
+                    crate::diagnostic::quoted_list(
+                        &verbs.iter().map(|v| format!("{v}-")).collect::<Vec<_>>(),
+                        "and"
                     )
                 ),
             };
