@@ -316,15 +316,11 @@ impl Scalar {
                     .map(str::trim)
                     .find(|part| !values.iter().any(|v| v.eq_ignore_ascii_case(part)))
                     .unwrap_or(given);
-                crate::diagnostic::did_you_mean(wrong, values.iter().map(String::as_str))
-                    .map(|best| format!(", did you mean `{best}`?"))
+                crate::diagnostic::suggest(wrong, values.iter().map(String::as_str))
             }
-            _ => None,
+            _ => String::new(),
         };
-        Err(ValueProblem(format!(
-            "{what}, not {shown}{}",
-            closest.unwrap_or_default()
-        )))
+        Err(ValueProblem(format!("{what}, not {shown}{}", closest)))
     }
 }
 

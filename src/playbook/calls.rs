@@ -4,7 +4,7 @@
 //! Values that templates produce are checked when they are known (see `plan`).
 
 use crate::catalog::{Catalog, Cmdlet, Kind, Many, Scalar};
-use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
+use crate::diagnostic::{Diagnostic, Diagnostics, suggest};
 
 use super::Playbook;
 use super::node::{Node, NodeValue};
@@ -28,15 +28,12 @@ impl Playbook {
                 .filter(|(_, n)| n.eq_ignore_ascii_case(noun))
                 .map(|(v, _)| v)
                 .collect();
-            let message = match (
-                verbs.as_slice(),
-                did_you_mean(name, names.iter().map(String::as_str)),
-            ) {
-                ([], Some(best)) => {
-                    format!("`{name}` is not an Exchange Online cmdlet, did you mean `{best}`?")
-                }
-                ([], None) => format!("`{name}` is not an Exchange Online cmdlet"),
-                (verbs, _) => format!(
+            let message = match verbs.as_slice() {
+                [] => format!(
+                    "`{name}` is not an Exchange Online cmdlet{}",
+                    suggest(name, names.iter().map(String::as_str))
+                ),
+                verbs => format!(
                     "`{name}` is not an Exchange Online cmdlet; {noun} has only {}",
                     crate::diagnostic::quoted_list(
                         &verbs.iter().map(|v| format!("{v}-")).collect::<Vec<_>>(),
@@ -117,13 +114,11 @@ impl Playbook {
 /// "Set-Mailbox has no parameter -X", with the closest names.
 fn unknown_parameter(cmdlet: &Cmdlet, param: &str) -> Diagnostic {
     let names = cmdlet.params.iter().map(|p| p.name.as_str());
-    let d = Diagnostic::new(match did_you_mean(param, names) {
-        Some(best) => format!(
-            "{} has no parameter `{param}`, did you mean `{best}`?",
-            cmdlet.name
-        ),
-        None => format!("{} has no parameter `{param}`", cmdlet.name),
-    });
+    let d = Diagnostic::new(format!(
+        "{} has no parameter `{param}`{}",
+        cmdlet.name,
+        suggest(param, names)
+    ));
     d.help(format!(
         "`tenantry cmdlets {} -p {}` lists its parameters like it",
         cmdlet.name,
