@@ -57,9 +57,10 @@ pub enum ExchangeError {
         /// What the service said.
         reason: String,
     },
-    /// The token is valid but does not allow the admin API.
+    /// The token is valid but does not allow the admin API: the app or person has no Exchange
+    /// role, or the token is for another API (a 403, often with an empty body).
     #[error(
-        "the admin API refused the app (403): {reason} (grant the app Exchange.ManageAsApp with admin consent, and an Exchange role)"
+        "the admin API refused the sign-in (403): {reason} (an app needs Exchange.ManageAsApp with admin consent and an Exchange role; a person needs an Exchange role such as Exchange Administrator)"
     )]
     Forbidden {
         /// What the service said.
