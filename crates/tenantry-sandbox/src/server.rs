@@ -33,7 +33,9 @@ const MAX_BATCH: usize = 20;
 const BACKEND: &str = "AM6PR01MB7412.eurprd01.prod.exchangelabs.com";
 /// The routing mailbox prefixes X-AnchorMailbox may carry.
 const ANCHOR_PREFIXES: &[&str] = &["UPN:", "SMTP:", "APP:", "MBX:", "OID:"];
-/// The v2.0 endpoints and the cmdlets each accepts.
+/// The v2.0 endpoints and the cmdlets each accepts, as Microsoft documents them: the
+/// AcceptedDomain endpoint only reads, so New-, Set- and Remove-AcceptedDomain go through
+/// InvokeCommand alone.
 const V2_ENDPOINTS: &[(&str, &[&str])] = &[
     ("OrganizationConfig", &["Get-OrganizationConfig"]),
     ("AcceptedDomain", &["Get-AcceptedDomain"]),

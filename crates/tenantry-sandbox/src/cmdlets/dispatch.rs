@@ -1,10 +1,13 @@
 //! The dispatch table: every cmdlet the sandbox implements, and the function that runs it.
 
+use super::accepted_domain::{
+    get_accepted_domains, new_accepted_domain, remove_accepted_domain, set_accepted_domain,
+};
 use super::args::Args;
 use super::error::{Result, not_recognized};
 use super::group::{change_member, get_members, new_group, remove_group};
 use super::mailbox::new_mailbox;
-use super::organization::{get_accepted_domains, get_organization, set_organization};
+use super::organization::{get_organization, set_organization};
 use super::output::CmdletOutput;
 use super::permission::{
     change_mailbox_permission, change_recipient_permission, get_mailbox_permission,
@@ -32,14 +35,17 @@ pub(super) const CMDLETS: &[&str] = &[
     "Get-RecipientPermission",
     "Get-TransportRule",
     "Get-User",
+    "New-AcceptedDomain",
     "New-DistributionGroup",
     "New-Mailbox",
     "New-TransportRule",
+    "Remove-AcceptedDomain",
     "Remove-DistributionGroup",
     "Remove-DistributionGroupMember",
     "Remove-MailboxPermission",
     "Remove-RecipientPermission",
     "Remove-TransportRule",
+    "Set-AcceptedDomain",
     "Set-CASMailbox",
     "Set-DistributionGroup",
     "Set-Mailbox",
@@ -80,6 +86,9 @@ pub(super) fn run(dir: &mut Directory, name: &str, args: &Args) -> Result<Cmdlet
         "Get-OrganizationConfig" => get_organization(dir, args),
         "Set-OrganizationConfig" => set_organization(dir, args),
         "Get-AcceptedDomain" => get_accepted_domains(dir, args),
+        "New-AcceptedDomain" => new_accepted_domain(dir, args),
+        "Set-AcceptedDomain" => set_accepted_domain(dir, args),
+        "Remove-AcceptedDomain" => remove_accepted_domain(dir, args),
         _ => Err(not_recognized(name)),
     }
 }

@@ -1,6 +1,7 @@
 //! A failed or odd call must leave the directory consistent: addresses unique, identities
 //! unambiguous, references following renames and removals.
 
+use super::dispatch::CMDLETS;
 use super::error::{PROXY_EXISTS, Result, VALIDATION};
 use super::{Access, CmdletOutput, invoke};
 use crate::directory::Directory;
@@ -207,4 +208,21 @@ fn every_get_honours_result_size() {
         .len(),
         1
     );
+}
+
+#[test]
+fn every_listed_cmdlet_is_dispatched_and_the_list_is_sorted() {
+    let mut sorted = CMDLETS.to_vec();
+    sorted.sort_unstable();
+    assert_eq!(sorted, CMDLETS, "CMDLETS is kept sorted");
+    let mut dir = contoso();
+    for cmdlet in CMDLETS {
+        // With no parameters most fail to bind, but none may be unknown to the dispatch table.
+        if let Err(e) = run(&mut dir, cmdlet, json!({})) {
+            assert_ne!(
+                e.class, "System.Management.Automation.CommandNotFoundException",
+                "{cmdlet} is listed but not dispatched"
+            );
+        }
+    }
 }

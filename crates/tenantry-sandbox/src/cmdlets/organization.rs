@@ -1,5 +1,4 @@
-//! The organization configuration (Get-/Set-OrganizationConfig) and the accepted domains
-//! (Get-AcceptedDomain).
+//! The organization configuration: Get-/Set-OrganizationConfig.
 
 use serde_json::Value;
 
@@ -32,31 +31,6 @@ pub(super) fn set_organization(dir: &mut Directory, args: &Args) -> Result<Cmdle
     next.insert("WhenChanged".into(), dir.tick());
     dir.organization = next;
     Ok(CmdletOutput::changed(Vec::new()))
-}
-
-pub(super) fn get_accepted_domains(dir: &Directory, args: &Args) -> Result<CmdletOutput> {
-    args.only(&["Identity", "ResultSize"])?;
-    let identity = args.text("Identity")?;
-    let domains: Vec<Value> = dir
-        .accepted_domains
-        .iter()
-        .filter(|d| {
-            identity.as_deref().is_none_or(|id| {
-                ["Name", "DomainName", "Guid"].iter().any(|k| {
-                    d.get(*k)
-                        .and_then(Value::as_str)
-                        .is_some_and(|v| v.eq_ignore_ascii_case(id))
-                })
-            })
-        })
-        .map(|d| Value::Object(d.clone()))
-        .collect();
-    if let Some(id) = identity
-        && domains.is_empty()
-    {
-        return Err(not_found(dir, &id));
-    }
-    Ok(limit_rendered(domains, result_size(args)?))
 }
 
 #[cfg(test)]

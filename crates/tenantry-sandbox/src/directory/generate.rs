@@ -226,23 +226,13 @@ impl Directory {
             &org_created_s,
             &format_datetime(CLOCK_START - 86_400 * (1 + rng.below(60) as i64)),
         );
-        let initial = accepted_domain(
-            &dir.tenant,
-            &domain,
-            true,
-            true,
-            &rng.guid(),
-            &org_created_s,
-        );
+        let mut initial =
+            accepted_domain(&dir.tenant, &domain, &domain, &rng.guid(), &org_created_s);
+        initial.insert("Default".into(), json!(true));
+        initial.insert("InitialDomain".into(), json!(true));
         let vanity_when = format_datetime(org_created + 86_400 * (1 + rng.below(20) as i64));
-        let vanity_domain = accepted_domain(
-            &dir.tenant,
-            &vanity,
-            false,
-            false,
-            &rng.guid(),
-            &vanity_when,
-        );
+        let vanity_domain =
+            accepted_domain(&dir.tenant, &vanity, &vanity, &rng.guid(), &vanity_when);
         dir.accepted_domains = vec![initial, vanity_domain];
 
         let users = dir.generate_users(&mut rng, mailboxes);

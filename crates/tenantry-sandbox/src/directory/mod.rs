@@ -30,13 +30,13 @@ mod types;
 
 pub use store::Directory;
 
-pub(crate) use organization::org_param;
+pub(crate) use organization::{accepted_domain, org_param};
 pub(crate) use permission::{MailboxPermission, RecipientPermission};
 pub(crate) use rules::{new_rule, refresh_rule, rule_param};
 pub(crate) use schema::{CAS, GRP, MBX, P, PROPS, PropDef, RCP, S_CAS, S_GRP, S_MBX, S_USR, USR};
 pub(crate) use schema::{Class, Obj};
 pub(crate) use store::Lookup;
 pub(crate) use types::{
-    EnumTy, GROUP_TYPE, MAILBOX_TYPE, RECIPIENT_TYPE, RECIPIENT_TYPE_DETAILS, RULE_STATE, Ty,
-    country,
+    DOMAIN_TYPE, EnumTy, GROUP_TYPE, MAILBOX_TYPE, RECIPIENT_TYPE, RECIPIENT_TYPE_DETAILS,
+    RULE_STATE, SET_DOMAIN_TYPE, Ty, country,
 };

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::schema::{BOOL, OPTBOOL, QUOTA, TEXT, TEXTS};
-use super::tenant::Tenant;
+use super::tenant::{Tenant, escape_rdn};
 use super::types::{PUBLIC_FOLDERS, Ty};
 use crate::values::to_utc;
 
@@ -203,12 +203,12 @@ pub(super) fn organization_config(
     m
 }
 
-/// An accepted domain of the tenant.
-pub(super) fn accepted_domain(
+/// An accepted domain named `name` for `domain` (`contoso.com`, or `*.contoso.com` for it and
+/// its subdomains): authoritative, neither the initial nor the default domain.
+pub(crate) fn accepted_domain(
     t: &Tenant,
+    name: &str,
     domain: &str,
-    initial: bool,
-    default: bool,
     guid: &str,
     when: &str,
 ) -> Map<String, Value> {
@@ -216,9 +216,9 @@ pub(super) fn accepted_domain(
         "DomainName": domain,
         "CatchAllRecipientID": null,
         "DomainType": "Authoritative",
-        "MatchSubDomains": false,
+        "MatchSubDomains": domain.starts_with("*."),
         "AddressBookEnabled": true,
-        "Default": default,
+        "Default": false,
         "EmailOnly": false,
         "ExternallyManaged": false,
         "AuthenticationType": "Managed",
@@ -234,12 +234,18 @@ pub(super) fn accepted_domain(
         "PerimeterDuplicateDetected": false,
         "IsDefaultFederatedDomain": false,
         "EnableNego2Authentication": false,
-        "InitialDomain": initial,
+        "InitialDomain": false,
+        // The properties of Set-AcceptedDomain's newer parameters, so that a value set comes
+        // back under its own name; their place in the service's output is a guess.
+        "SendingFromDomainDisabled": false,
+        "SendingToDomainDisabled": false,
+        "CanHaveCloudCache": false,
+        "MailFlowRegion": null,
         "AdminDisplayName": "",
         "ExchangeVersion": "0.1 (8.0.535.0)",
-        "Name": domain,
-        "DistinguishedName": format!("CN={domain},CN=Accepted Domains,CN=Transport Settings,{}", t.configuration_dn()),
-        "Identity": domain,
+        "Name": name,
+        "DistinguishedName": format!("CN={},CN=Accepted Domains,CN=Transport Settings,{}", escape_rdn(name), t.configuration_dn()),
+        "Identity": name,
         "Guid": guid,
         "ObjectCategory": format!("{}.PROD.OUTLOOK.COM/Configuration/Schema/ms-Exch-Accepted-Domain", t.forest),
         "ObjectClass": ["top", "msExchAcceptedDomain"],
@@ -248,7 +254,7 @@ pub(super) fn accepted_domain(
         "WhenChangedUTC": to_utc(json!(when)),
         "WhenCreatedUTC": to_utc(json!(when)),
         "OrganizationId": t.organization_id(),
-        "Id": domain,
+        "Id": name,
         "OriginatingServer": t.dc,
         "IsValid": true,
         "ObjectState": "Unchanged",

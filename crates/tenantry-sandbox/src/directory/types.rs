@@ -205,6 +205,16 @@ enum_ty!(
     ["Enabled", "Disabled"]
 );
 enum_ty!(
+    /// New-AcceptedDomain -DomainType (an on-premises cmdlet; see `cmdlets::accepted_domain`).
+    DOMAIN_TYPE = "Microsoft.Exchange.Data.Directory.SystemConfiguration.AcceptedDomainType"
+    ["Authoritative", "ExternalRelay", "InternalRelay"]
+);
+enum_ty!(
+    /// Set-AcceptedDomain -DomainType: the two values Exchange Online documents.
+    SET_DOMAIN_TYPE = "Microsoft.Exchange.Data.Directory.SystemConfiguration.AcceptedDomainType"
+    ["Authoritative", "InternalRelay"]
+);
+enum_ty!(
     /// PublicFoldersEnabled.
     PUBLIC_FOLDERS = "Microsoft.Exchange.Data.Directory.SystemConfiguration.PublicFoldersDeployment"
     ["None", "Local", "Remote"]
