@@ -32,6 +32,8 @@ pub use store::Directory;
 
 pub(crate) use organization::{accepted_domain, org_param};
 pub(crate) use permission::{MailboxPermission, RecipientPermission};
+#[cfg(test)]
+pub(crate) use rules::RULE_PARAMS;
 pub(crate) use rules::{new_rule, refresh_rule, rule_param};
 pub(crate) use schema::{CAS, GRP, MBX, P, PROPS, PropDef, RCP, S_CAS, S_GRP, S_MBX, S_USR, USR};
 pub(crate) use schema::{Class, Obj};

@@ -36,349 +36,171 @@ pub(crate) struct RuleParam {
     pub(crate) text: &'static str,
 }
 
-const fn rp(
-    name: &'static str,
-    ty: Ty,
-    role: Role,
-    class: &'static str,
-    text: &'static str,
-) -> RuleParam {
-    RuleParam {
-        name,
-        ty,
-        role,
-        class,
-        text,
-    }
+/// Builds [`RULE_PARAMS`] from three blocks: the rule's own settings; the conditions, each with
+/// the exception of the same test (`ExceptIf…`), which Exchange lists after all conditions; and
+/// the actions. `setting` lines in the condition and action blocks complete a neighbouring
+/// line (a header's name, a disclaimer's placement), whose description names them as `{Name}`.
+macro_rules! rule_params {
+    (
+        rule { $($rname:literal: $rty:expr;)* }
+        conditions { $($ckind:ident $cname:literal | $cexcept:literal: $cty:expr $(=> $cclass:literal, $ctext:literal)?;)* }
+        actions { $($akind:ident $aname:literal: $aty:expr $(=> $aclass:literal, $atext:literal)?;)* }
+    ) => {
+        /// The transport rule parameters the sandbox knows (Name, and New-TransportRule's
+        /// Enabled and UseLegacyRegex, are handled by the cmdlets), in the order
+        /// Get-TransportRule lists them.
+        pub(crate) static RULE_PARAMS: &[RuleParam] = &[
+            $(RuleParam { name: $rname, ty: $rty, role: Role::Setting, class: "", text: "" },)*
+            $(RuleParam {
+                name: $cname,
+                ty: $cty,
+                role: rule_params!(@role $ckind),
+                class: concat!("" $(, $cclass)?),
+                text: concat!("" $(, $ctext)?),
+            },)*
+            $(RuleParam {
+                name: $cexcept,
+                ty: $cty,
+                role: rule_params!(@except $ckind),
+                class: concat!("" $(, $cclass)?),
+                text: concat!("" $(, $ctext)?),
+            },)*
+            $(RuleParam {
+                name: $aname,
+                ty: $aty,
+                role: rule_params!(@role $akind),
+                class: concat!("" $(, $aclass)?),
+                text: concat!("" $(, $atext)?),
+            },)*
+        ];
+    };
+    (@role condition) => { Role::Condition };
+    (@role action) => { Role::Action };
+    (@role setting) => { Role::Setting };
+    (@except condition) => { Role::Exception };
+    (@except setting) => { Role::Setting };
 }
 
-/// The transport rule parameters the sandbox knows (Name and Enabled are handled by the
-/// cmdlets), in the order Get-TransportRule lists them.
-pub(crate) static RULE_PARAMS: &[RuleParam] = &[
-    rp("Comments", TEXT, Role::Setting, "", ""),
-    rp(
-        "Priority",
-        Ty::Int {
-            min: 0,
-            max: 2_147_483_647,
-        },
-        Role::Setting,
-        "",
-        "",
-    ),
-    rp("Mode", Ty::Enum(&RULE_MODE), Role::Setting, "", ""),
-    rp("ActivationDate", DATE, Role::Setting, "", ""),
-    rp("ExpiryDate", DATE, Role::Setting, "", ""),
-    rp(
-        "RuleErrorAction",
-        Ty::Enum(&RULE_ERROR_ACTION),
-        Role::Setting,
-        "",
-        "",
-    ),
-    rp(
-        "SenderAddressLocation",
-        Ty::Enum(&SENDER_ADDRESS_LOCATION),
-        Role::Setting,
-        "",
-        "",
-    ),
-    rp(
-        "From",
-        TEXTS,
-        Role::Condition,
-        "FromPredicate",
-        "Is received from '{}'",
-    ),
-    rp(
-        "FromMemberOf",
-        TEXTS,
-        Role::Condition,
-        "FromMemberOfPredicate",
-        "Is received from a member of group '{}'",
-    ),
-    rp(
-        "FromScope",
-        Ty::Enum(&FROM_SCOPE),
-        Role::Condition,
-        "FromScopePredicate",
-        "Is received from '{}'",
-    ),
-    rp(
-        "SentTo",
-        TEXTS,
-        Role::Condition,
-        "SentToPredicate",
-        "Is sent to '{}'",
-    ),
-    rp(
-        "SentToMemberOf",
-        TEXTS,
-        Role::Condition,
-        "SentToMemberOfPredicate",
-        "Is sent to a member of group '{}'",
-    ),
-    rp(
-        "SentToScope",
-        Ty::Enum(&TO_SCOPE),
-        Role::Condition,
-        "SentToScopePredicate",
-        "Is sent to '{}'",
-    ),
-    rp(
-        "SenderDomainIs",
-        TEXTS,
-        Role::Condition,
-        "SenderDomainIsPredicate",
-        "Sender's address domain portion belongs to any of these domains: '{}'",
-    ),
-    rp(
-        "RecipientDomainIs",
-        TEXTS,
-        Role::Condition,
-        "RecipientDomainIsPredicate",
-        "Recipient's address domain portion belongs to any of these domains: '{}'",
-    ),
-    rp(
-        "SubjectContainsWords",
-        TEXTS,
-        Role::Condition,
-        "SubjectContainsPredicate",
-        "Includes these words in the message subject: '{}'",
-    ),
-    rp(
-        "SubjectOrBodyContainsWords",
-        TEXTS,
-        Role::Condition,
-        "SubjectOrBodyContainsPredicate",
-        "Includes these words in the message subject or body: '{}'",
-    ),
-    rp(
-        "FromAddressContainsWords",
-        TEXTS,
-        Role::Condition,
-        "FromAddressContainsPredicate",
-        "Includes these words in the sender's address: '{}'",
-    ),
-    rp(
-        "AttachmentSizeOver",
-        QUOTA,
-        Role::Condition,
-        "AttachmentSizeOverPredicate",
-        "Size of any attachment is greater than or equal to '{}'",
-    ),
-    rp(
-        "MessageSizeOver",
-        QUOTA,
-        Role::Condition,
-        "MessageSizeOverPredicate",
-        "Message size is greater than or equal to '{}'",
-    ),
-    rp(
-        "AttachmentHasExecutableContent",
-        BOOL,
-        Role::Condition,
-        "AttachmentHasExecutableContentPredicate",
-        "Any attachment has executable content",
-    ),
-    rp(
-        "ExceptIfFrom",
-        TEXTS,
-        Role::Exception,
-        "FromPredicate",
-        "Is received from '{}'",
-    ),
-    rp(
-        "ExceptIfFromMemberOf",
-        TEXTS,
-        Role::Exception,
-        "FromMemberOfPredicate",
-        "Is received from a member of group '{}'",
-    ),
-    rp(
-        "ExceptIfFromScope",
-        Ty::Enum(&FROM_SCOPE),
-        Role::Exception,
-        "FromScopePredicate",
-        "Is received from '{}'",
-    ),
-    rp(
-        "ExceptIfSentTo",
-        TEXTS,
-        Role::Exception,
-        "SentToPredicate",
-        "Is sent to '{}'",
-    ),
-    rp(
-        "ExceptIfSentToMemberOf",
-        TEXTS,
-        Role::Exception,
-        "SentToMemberOfPredicate",
-        "Is sent to a member of group '{}'",
-    ),
-    rp(
-        "ExceptIfSentToScope",
-        Ty::Enum(&TO_SCOPE),
-        Role::Exception,
-        "SentToScopePredicate",
-        "Is sent to '{}'",
-    ),
-    rp(
-        "ExceptIfSenderDomainIs",
-        TEXTS,
-        Role::Exception,
-        "SenderDomainIsPredicate",
-        "Sender's address domain portion belongs to any of these domains: '{}'",
-    ),
-    rp(
-        "ExceptIfRecipientDomainIs",
-        TEXTS,
-        Role::Exception,
-        "RecipientDomainIsPredicate",
-        "Recipient's address domain portion belongs to any of these domains: '{}'",
-    ),
-    rp(
-        "ExceptIfSubjectContainsWords",
-        TEXTS,
-        Role::Exception,
-        "SubjectContainsPredicate",
-        "Includes these words in the message subject: '{}'",
-    ),
-    rp(
-        "ExceptIfSubjectOrBodyContainsWords",
-        TEXTS,
-        Role::Exception,
-        "SubjectOrBodyContainsPredicate",
-        "Includes these words in the message subject or body: '{}'",
-    ),
-    rp(
-        "PrependSubject",
-        TEXT,
-        Role::Action,
-        "PrependSubjectAction",
-        "Prepend the subject with '{}'",
-    ),
-    rp(
-        "SetHeaderName",
-        TEXT,
-        Role::Action,
-        "SetHeaderAction",
-        "Set message header '{}' with the value '{SetHeaderValue}'",
-    ),
-    rp("SetHeaderValue", TEXT, Role::Setting, "", ""),
-    rp(
-        "RemoveHeader",
-        TEXT,
-        Role::Action,
-        "RemoveHeaderAction",
-        "Remove the message header '{}'",
-    ),
-    rp(
-        "ApplyHtmlDisclaimerText",
-        TEXT,
-        Role::Action,
-        "ApplyHtmlDisclaimerAction",
-        "{ApplyHtmlDisclaimerLocation} the disclaimer '{}' to the message. If the disclaimer can't be inserted, {ApplyHtmlDisclaimerFallbackAction} the message",
-    ),
-    rp(
-        "ApplyHtmlDisclaimerLocation",
-        Ty::Enum(&DISCLAIMER_LOCATION),
-        Role::Setting,
-        "",
-        "",
-    ),
-    rp(
-        "ApplyHtmlDisclaimerFallbackAction",
-        Ty::Enum(&DISCLAIMER_FALLBACK),
-        Role::Setting,
-        "",
-        "",
-    ),
-    rp(
-        "AddToRecipients",
-        TEXTS,
-        Role::Action,
-        "AddToRecipientsAction",
-        "Add the recipients '{}' to the To box",
-    ),
-    rp(
-        "CopyTo",
-        TEXTS,
-        Role::Action,
-        "CopyToAction",
-        "Add the recipients '{}' to the Cc box",
-    ),
-    rp(
-        "BlindCopyTo",
-        TEXTS,
-        Role::Action,
-        "BlindCopyToAction",
-        "Add the recipients '{}' to the Bcc box",
-    ),
-    rp(
-        "RedirectMessageTo",
-        TEXTS,
-        Role::Action,
-        "RedirectMessageAction",
-        "Redirect the message to '{}'",
-    ),
-    rp(
-        "ModerateMessageByUser",
-        TEXTS,
-        Role::Action,
-        "ModerateMessageByUserAction",
-        "Forward the message for approval to '{}'",
-    ),
-    rp(
-        "RejectMessageReasonText",
-        TEXT,
-        Role::Action,
-        "RejectMessageAction",
-        "Reject the message with the explanation '{}'",
-    ),
-    rp(
-        "RejectMessageEnhancedStatusCode",
-        TEXT,
-        Role::Setting,
-        "",
-        "",
-    ),
-    rp(
-        "DeleteMessage",
-        BOOL,
-        Role::Action,
-        "DeleteMessageAction",
-        "Delete the message without notifying anyone",
-    ),
-    rp(
-        "Quarantine",
-        BOOL,
-        Role::Action,
-        "QuarantineAction",
-        "Deliver the message to the hosted quarantine",
-    ),
-    rp(
-        "SetSCL",
-        Ty::Int { min: -1, max: 9 },
-        Role::Action,
-        "SetSclAction",
-        "Set the spam confidence level (SCL) to '{}'",
-    ),
-    rp(
-        "SetAuditSeverity",
-        Ty::Enum(&AUDIT_SEVERITY),
-        Role::Action,
-        "SetAuditSeverityAction",
-        "Set audit severity level to '{}'",
-    ),
-    rp(
-        "StopRuleProcessing",
-        BOOL,
-        Role::Action,
-        "StopRuleProcessingAction",
-        "Stop processing more rules",
-    ),
-];
+/// An SCL value: -1 to 9.
+const SCL: Ty = Ty::Int { min: -1, max: 9 };
+
+// The parameters New-TransportRule documents for Exchange Online, less DlpPolicy, RuleSubType
+// (both set by data loss prevention, which the sandbox does not have) and the data
+// classification conditions (hashtables).
+rule_params! {
+    rule {
+        "Comments": TEXT;
+        "Priority": Ty::Int { min: 0, max: 2_147_483_647 };
+        "Mode": Ty::Enum(&RULE_MODE);
+        "ActivationDate": DATE;
+        "ExpiryDate": DATE;
+        "RuleErrorAction": Ty::Enum(&RULE_ERROR_ACTION);
+        "SenderAddressLocation": Ty::Enum(&SENDER_ADDRESS_LOCATION);
+        "RecipientAddressType": Ty::Enum(&RECIPIENT_ADDRESS_TYPE);
+    }
+    conditions {
+        condition "From" | "ExceptIfFrom": TEXTS => "FromPredicate", "Is received from '{}'";
+        condition "FromMemberOf" | "ExceptIfFromMemberOf": TEXTS => "FromMemberOfPredicate", "Is received from a member of group '{}'";
+        condition "FromScope" | "ExceptIfFromScope": Ty::Enum(&FROM_SCOPE) => "FromScopePredicate", "Is received from '{}'";
+        condition "SentTo" | "ExceptIfSentTo": TEXTS => "SentToPredicate", "Is sent to '{}'";
+        condition "SentToMemberOf" | "ExceptIfSentToMemberOf": TEXTS => "SentToMemberOfPredicate", "Is sent to a member of group '{}'";
+        condition "SentToScope" | "ExceptIfSentToScope": Ty::Enum(&TO_SCOPE) => "SentToScopePredicate", "Is sent to '{}'";
+        condition "BetweenMemberOf1" | "ExceptIfBetweenMemberOf1": TEXTS => "BetweenMemberOfPredicate", "Is sent between members of group '{}' and members of group '{BetweenMemberOf2}'";
+        setting "BetweenMemberOf2" | "ExceptIfBetweenMemberOf2": TEXTS;
+        condition "ManagerAddresses" | "ExceptIfManagerAddresses": TEXTS => "ManagerIsPredicate", "The {ManagerForEvaluatedUser}'s manager is '{}'";
+        setting "ManagerForEvaluatedUser" | "ExceptIfManagerForEvaluatedUser": Ty::Enum(&EVALUATED_USER);
+        condition "SenderManagementRelationship" | "ExceptIfSenderManagementRelationship": Ty::Enum(&MANAGEMENT_RELATIONSHIP) => "ManagementRelationshipPredicate", "The recipient is the sender's '{}'";
+        condition "ADComparisonAttribute" | "ExceptIfADComparisonAttribute": TEXT => "ADAttributeComparisonPredicate", "The sender's and the recipient's '{}' values are '{ADComparisonOperator}'";
+        setting "ADComparisonOperator" | "ExceptIfADComparisonOperator": Ty::Enum(&EVALUATION);
+        condition "SenderADAttributeContainsWords" | "ExceptIfSenderADAttributeContainsWords": TEXTS => "SenderAttributeContainsPredicate", "The sender's Active Directory attributes include these words: '{}'";
+        condition "SenderADAttributeMatchesPatterns" | "ExceptIfSenderADAttributeMatchesPatterns": TEXTS => "SenderAttributeMatchesPredicate", "The sender's Active Directory attributes match these patterns: '{}'";
+        condition "RecipientADAttributeContainsWords" | "ExceptIfRecipientADAttributeContainsWords": TEXTS => "RecipientAttributeContainsPredicate", "The recipient's Active Directory attributes include these words: '{}'";
+        condition "RecipientADAttributeMatchesPatterns" | "ExceptIfRecipientADAttributeMatchesPatterns": TEXTS => "RecipientAttributeMatchesPredicate", "The recipient's Active Directory attributes match these patterns: '{}'";
+        condition "AnyOfToHeader" | "ExceptIfAnyOfToHeader": TEXTS => "AnyOfToHeaderPredicate", "Is sent to '{}' in the To box";
+        condition "AnyOfToHeaderMemberOf" | "ExceptIfAnyOfToHeaderMemberOf": TEXTS => "AnyOfToHeaderMemberOfPredicate", "Is sent to a member of group '{}' in the To box";
+        condition "AnyOfCcHeader" | "ExceptIfAnyOfCcHeader": TEXTS => "AnyOfCcHeaderPredicate", "Is sent to '{}' in the Cc box";
+        condition "AnyOfCcHeaderMemberOf" | "ExceptIfAnyOfCcHeaderMemberOf": TEXTS => "AnyOfCcHeaderMemberOfPredicate", "Is sent to a member of group '{}' in the Cc box";
+        condition "AnyOfToCcHeader" | "ExceptIfAnyOfToCcHeader": TEXTS => "AnyOfToCcHeaderPredicate", "Is sent to '{}' in the To or Cc box";
+        condition "AnyOfToCcHeaderMemberOf" | "ExceptIfAnyOfToCcHeaderMemberOf": TEXTS => "AnyOfToCcHeaderMemberOfPredicate", "Is sent to a member of group '{}' in the To or Cc box";
+        condition "HasClassification" | "ExceptIfHasClassification": TEXT => "HasClassificationPredicate", "Has the message classification '{}'";
+        condition "HasNoClassification" | "ExceptIfHasNoClassification": BOOL => "HasNoClassificationPredicate", "Has no message classification";
+        condition "SubjectContainsWords" | "ExceptIfSubjectContainsWords": TEXTS => "SubjectContainsPredicate", "Includes these words in the message subject: '{}'";
+        condition "SubjectOrBodyContainsWords" | "ExceptIfSubjectOrBodyContainsWords": TEXTS => "SubjectOrBodyContainsPredicate", "Includes these words in the message subject or body: '{}'";
+        setting "HeaderContainsMessageHeader" | "ExceptIfHeaderContainsMessageHeader": TEXT;
+        condition "HeaderContainsWords" | "ExceptIfHeaderContainsWords": TEXTS => "HeaderContainsPredicate", "'{HeaderContainsMessageHeader}' header contains these words: '{}'";
+        condition "FromAddressContainsWords" | "ExceptIfFromAddressContainsWords": TEXTS => "FromAddressContainsPredicate", "Includes these words in the sender's address: '{}'";
+        condition "SenderDomainIs" | "ExceptIfSenderDomainIs": TEXTS => "SenderDomainIsPredicate", "Sender's address domain portion belongs to any of these domains: '{}'";
+        condition "RecipientDomainIs" | "ExceptIfRecipientDomainIs": TEXTS => "RecipientDomainIsPredicate", "Recipient's address domain portion belongs to any of these domains: '{}'";
+        condition "SubjectMatchesPatterns" | "ExceptIfSubjectMatchesPatterns": TEXTS => "SubjectMatchesPredicate", "Matches these patterns in the message subject: '{}'";
+        condition "SubjectOrBodyMatchesPatterns" | "ExceptIfSubjectOrBodyMatchesPatterns": TEXTS => "SubjectOrBodyMatchesPredicate", "Matches these patterns in the message subject or body: '{}'";
+        setting "HeaderMatchesMessageHeader" | "ExceptIfHeaderMatchesMessageHeader": TEXT;
+        condition "HeaderMatchesPatterns" | "ExceptIfHeaderMatchesPatterns": TEXTS => "HeaderMatchesPredicate", "'{HeaderMatchesMessageHeader}' header matches these patterns: '{}'";
+        condition "FromAddressMatchesPatterns" | "ExceptIfFromAddressMatchesPatterns": TEXTS => "FromAddressMatchesPredicate", "Matches these patterns in the sender's address: '{}'";
+        condition "AttachmentNameMatchesPatterns" | "ExceptIfAttachmentNameMatchesPatterns": TEXTS => "AttachmentNameMatchesPredicate", "Any attachment's file name matches these patterns: '{}'";
+        condition "AttachmentExtensionMatchesWords" | "ExceptIfAttachmentExtensionMatchesWords": TEXTS => "AttachmentExtensionMatchesWordsPredicate", "Any attachment's file extension matches '{}'";
+        condition "AttachmentPropertyContainsWords" | "ExceptIfAttachmentPropertyContainsWords": TEXTS => "AttachmentPropertyContainsWordsPredicate", "Any attachment's properties include these words: '{}'";
+        condition "ContentCharacterSetContainsWords" | "ExceptIfContentCharacterSetContainsWords": TEXTS => "ContentCharacterSetContainsWordsPredicate", "The message contains any of these character sets: '{}'";
+        condition "HasSenderOverride" | "ExceptIfHasSenderOverride": BOOL => "HasSenderOverridePredicate", "The sender has overridden the Policy Tip";
+        condition "SenderIpRanges" | "ExceptIfSenderIpRanges": TEXTS => "SenderIpRangesPredicate", "Sender's IP address is in the range '{}'";
+        condition "SCLOver" | "ExceptIfSCLOver": SCL => "SclOverPredicate", "The spam confidence level (SCL) is greater than or equal to '{}'";
+        condition "AttachmentSizeOver" | "ExceptIfAttachmentSizeOver": QUOTA => "AttachmentSizeOverPredicate", "Size of any attachment is greater than or equal to '{}'";
+        condition "MessageSizeOver" | "ExceptIfMessageSizeOver": QUOTA => "MessageSizeOverPredicate", "Message size is greater than or equal to '{}'";
+        condition "WithImportance" | "ExceptIfWithImportance": Ty::Enum(&IMPORTANCE) => "WithImportancePredicate", "Is marked with '{}' importance";
+        condition "MessageTypeMatches" | "ExceptIfMessageTypeMatches": Ty::Enum(&MESSAGE_TYPE) => "MessageTypeMatchesPredicate", "Message type is '{}'";
+        condition "RecipientAddressContainsWords" | "ExceptIfRecipientAddressContainsWords": TEXTS => "RecipientAddressContainsWordsPredicate", "Includes these words in the recipient's address: '{}'";
+        condition "RecipientAddressMatchesPatterns" | "ExceptIfRecipientAddressMatchesPatterns": TEXTS => "RecipientAddressMatchesPatternsPredicate", "Matches these patterns in the recipient's address: '{}'";
+        condition "SenderInRecipientList" | "ExceptIfSenderInRecipientList": TEXTS => "SenderInRecipientListPredicate", "The sender is on the recipient's '{}' list";
+        condition "RecipientInSenderList" | "ExceptIfRecipientInSenderList": TEXTS => "RecipientInSenderListPredicate", "The recipient is on the sender's '{}' list";
+        condition "AttachmentContainsWords" | "ExceptIfAttachmentContainsWords": TEXTS => "AttachmentContainsWordsPredicate", "Any attachment's content includes these words: '{}'";
+        condition "AttachmentMatchesPatterns" | "ExceptIfAttachmentMatchesPatterns": TEXTS => "AttachmentMatchesPatternsPredicate", "Any attachment's content matches these patterns: '{}'";
+        condition "AttachmentIsUnsupported" | "ExceptIfAttachmentIsUnsupported": BOOL => "AttachmentIsUnsupportedPredicate", "Any attachment's content can't be inspected";
+        condition "AttachmentProcessingLimitExceeded" | "ExceptIfAttachmentProcessingLimitExceeded": BOOL => "AttachmentProcessingLimitExceededPredicate", "Any attachment's content didn't complete scanning";
+        condition "AttachmentHasExecutableContent" | "ExceptIfAttachmentHasExecutableContent": BOOL => "AttachmentHasExecutableContentPredicate", "Any attachment has executable content";
+        condition "AttachmentIsPasswordProtected" | "ExceptIfAttachmentIsPasswordProtected": BOOL => "AttachmentIsPasswordProtectedPredicate", "Any attachment is password protected";
+        condition "AnyOfRecipientAddressContainsWords" | "ExceptIfAnyOfRecipientAddressContainsWords": TEXTS => "AnyOfRecipientAddressContainsPredicate", "Any recipient's address includes these words: '{}'";
+        condition "AnyOfRecipientAddressMatchesPatterns" | "ExceptIfAnyOfRecipientAddressMatchesPatterns": TEXTS => "AnyOfRecipientAddressMatchesPredicate", "Any recipient's address matches these patterns: '{}'";
+    }
+    actions {
+        action "PrependSubject": TEXT => "PrependSubjectAction", "Prepend the subject with '{}'";
+        action "SetAuditSeverity": Ty::Enum(&AUDIT_SEVERITY) => "SetAuditSeverityAction", "Set audit severity level to '{}'";
+        action "ApplyClassification": TEXT => "ApplyClassificationAction", "Apply the message classification '{}'";
+        setting "ApplyHtmlDisclaimerLocation": Ty::Enum(&DISCLAIMER_LOCATION);
+        action "ApplyHtmlDisclaimerText": TEXT => "ApplyHtmlDisclaimerAction", "{ApplyHtmlDisclaimerLocation} the disclaimer '{}' to the message. If the disclaimer can't be inserted, {ApplyHtmlDisclaimerFallbackAction} the message";
+        setting "ApplyHtmlDisclaimerFallbackAction": Ty::Enum(&DISCLAIMER_FALLBACK);
+        action "ApplyRightsProtectionTemplate": TEXT => "RightsProtectMessageAction", "Rights protect the message with the template '{}'";
+        action "ApplyRightsProtectionCustomizationTemplate": TEXT => "ApplyRightsProtectionCustomizationTemplateAction", "Apply the branding template '{}' to encrypted messages";
+        action "SetSCL": SCL => "SetSclAction", "Set the spam confidence level (SCL) to '{}'";
+        action "SetHeaderName": TEXT => "SetHeaderAction", "Set message header '{}' with the value '{SetHeaderValue}'";
+        setting "SetHeaderValue": TEXT;
+        action "RemoveHeader": TEXT => "RemoveHeaderAction", "Remove the message header '{}'";
+        action "AddToRecipients": TEXTS => "AddToRecipientsAction", "Add the recipients '{}' to the To box";
+        action "CopyTo": TEXTS => "CopyToAction", "Add the recipients '{}' to the Cc box";
+        action "BlindCopyTo": TEXTS => "BlindCopyToAction", "Add the recipients '{}' to the Bcc box";
+        action "AddManagerAsRecipientType": Ty::Enum(&ADDED_RECIPIENT_TYPE) => "AddManagerAsRecipientTypeAction", "Add the sender's manager as a '{}' recipient";
+        action "ModerateMessageByUser": TEXTS => "ModerateMessageByUserAction", "Forward the message for approval to '{}'";
+        action "ModerateMessageByManager": BOOL => "ModerateMessageByManagerAction", "Forward the message for approval to the sender's manager";
+        action "RedirectMessageTo": TEXTS => "RedirectMessageAction", "Redirect the message to '{}'";
+        setting "RejectMessageEnhancedStatusCode": TEXT;
+        action "RejectMessageReasonText": TEXT => "RejectMessageAction", "Reject the message with the explanation '{}'";
+        action "DeleteMessage": BOOL => "DeleteMessageAction", "Delete the message without notifying anyone";
+        action "Disconnect": BOOL => "DisconnectAction", "Disconnect the SMTP session";
+        action "Quarantine": BOOL => "QuarantineAction", "Deliver the message to the hosted quarantine";
+        setting "SmtpRejectMessageRejectStatusCode": TEXT;
+        action "SmtpRejectMessageRejectText": TEXT => "SmtpRejectMessageAction", "Reject the message with the status code '{SmtpRejectMessageRejectStatusCode}' and the response '{}'";
+        action "LogEventText": TEXT => "LogEventAction", "Log an event with the message '{}'";
+        action "StopRuleProcessing": BOOL => "StopRuleProcessingAction", "Stop processing more rules";
+        action "NotifySender": Ty::Enum(&NOTIFY_SENDER) => "NotifySenderAction", "Notify the sender with a Policy Tip ('{}')";
+        action "GenerateIncidentReport": TEXT => "GenerateIncidentReportAction", "Send an incident report to '{}' with the content '{IncidentReportContent}'";
+        setting "IncidentReportContent": TEXTS;
+        action "GenerateNotification": TEXT => "GenerateNotificationAction", "Notify the recipient with the message '{}'";
+        action "RouteMessageOutboundConnector": TEXT => "RouteMessageOutboundConnectorAction", "Use the following connector: '{}'";
+        action "RouteMessageOutboundRequireTls": BOOL => "RouteMessageOutboundRequireTlsAction", "Require TLS encryption to deliver the message";
+        action "ApplyOME": BOOL => "ApplyOMEAction", "Encrypt the message with Office 365 Message Encryption";
+        action "RemoveOME": BOOL => "RemoveOMEAction", "Remove Office 365 Message Encryption from the message";
+        action "RemoveOMEv2": BOOL => "RemoveOMEv2Action", "Remove Office 365 Message Encryption and rights protection from the message";
+        action "RemoveRMSAttachmentEncryption": BOOL => "RemoveRMSAttachmentEncryptionAction", "Remove encryption from outgoing attachments";
+    }
+}
 
 /// The rule parameter named `name`, case-insensitively.
 pub(crate) fn rule_param(name: &str) -> Option<&'static RuleParam> {
@@ -421,6 +243,8 @@ pub(crate) fn new_rule(t: &Tenant, name: &str, guid: &str, when: &str) -> Map<St
     m.insert("SenderAddressLocation".into(), json!("Header"));
     m.insert("RuleSubType".into(), json!("None"));
     m.insert("UseLegacyRegex".into(), json!(false));
+    // Every property is listed, unset ones as null (false for a Boolean), as the service lists
+    // them; the data classification conditions too, which the sandbox does not set.
     for p in RULE_PARAMS {
         if !m.contains_key(p.name) {
             let v = if p.ty == BOOL {
@@ -430,6 +254,12 @@ pub(crate) fn new_rule(t: &Tenant, name: &str, guid: &str, when: &str) -> Map<St
             };
             m.insert(p.name.into(), v);
         }
+    }
+    for name in [
+        "MessageContainsDataClassifications",
+        "ExceptIfMessageContainsDataClassifications",
+    ] {
+        m.insert(name.into(), Value::Null);
     }
     m.insert("Identity".into(), json!(name));
     m.insert("Name".into(), json!(name));
@@ -510,42 +340,61 @@ pub(crate) fn refresh_rule(t: &Tenant, rule: &mut Map<String, Value>) {
     );
 }
 
+/// How a value reads in a rule's description.
+fn shown(v: &Value) -> String {
+    match v {
+        Value::Array(items) => items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| i.to_string())
+            })
+            .collect::<Vec<_>>()
+            .join("' or '"),
+        Value::String(s) => match s.as_str() {
+            "InOrganization" => "Inside the organization".into(),
+            "NotInOrganization" => "Outside the organization".into(),
+            other => other.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+/// What a description says for a completing setting left unset: the value the service applies.
+fn unset_setting(name: &str) -> &'static str {
+    match name {
+        "ApplyHtmlDisclaimerLocation" => "Append",
+        "ApplyHtmlDisclaimerFallbackAction" => "Wrap",
+        "ManagerForEvaluatedUser" => "Sender",
+        "ADComparisonOperator" => "Equal",
+        _ => "",
+    }
+}
+
 /// A rule description line for parameter `p` holding `v`.
 fn describe(rule: &Map<String, Value>, p: &RuleParam, v: &Value) -> String {
-    let shown = |v: &Value| -> String {
-        match v {
-            Value::Array(items) => items
-                .iter()
-                .map(|i| {
-                    i.as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| i.to_string())
-                })
-                .collect::<Vec<_>>()
-                .join("' or '"),
-            Value::String(s) => match s.as_str() {
-                "InOrganization" => "Inside the organization".into(),
-                "NotInOrganization" => "Outside the organization".into(),
-                "ExternalPartner" => "Outside the organization (partner)".into(),
-                "ExternalNonPartner" => "Outside the organization (non-partner)".into(),
-                other => other.to_string(),
-            },
-            other => other.to_string(),
-        }
-    };
     let mut text = p.text.replace("{}", &shown(v));
-    for other in RULE_PARAMS.iter().filter(|o| o.role == Role::Setting) {
+    // `{Name}` is the setting that completes the line; an exception's line reads the
+    // exception's own (`ExceptIfName`).
+    for other in RULE_PARAMS
+        .iter()
+        .filter(|o| o.role == Role::Setting && !o.name.starts_with("ExceptIf"))
+    {
         let key = format!("{{{}}}", other.name);
-        if text.contains(&key) {
-            let value = rule.get(other.name).cloned().unwrap_or(Value::Null);
-            let value = match value {
-                Value::Null if other.name == "ApplyHtmlDisclaimerLocation" => "Append".into(),
-                Value::Null if other.name == "ApplyHtmlDisclaimerFallbackAction" => "Wrap".into(),
-                Value::Null => String::new(),
-                v => shown(&v),
-            };
-            text = text.replace(&key, &value);
+        if !text.contains(&key) {
+            continue;
         }
+        let name = if p.role == Role::Exception {
+            format!("ExceptIf{}", other.name)
+        } else {
+            other.name.to_string()
+        };
+        let value = match rule.get(&name).unwrap_or(&Value::Null) {
+            Value::Null => unset_setting(other.name).to_string(),
+            v => shown(v),
+        };
+        text = text.replace(&key, &value);
     }
     text
 }

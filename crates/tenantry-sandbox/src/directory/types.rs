@@ -165,9 +165,10 @@ enum_ty!(
     ["InOrganization", "NotInOrganization"]
 );
 enum_ty!(
-    /// SentToScope.
+    /// SentToScope: the two values Exchange Online documents (on-premises Exchange also takes
+    /// ExternalPartner and ExternalNonPartner).
     TO_SCOPE = "Microsoft.Exchange.MessagingPolicies.Rules.Tasks.ToUserScope"
-    ["InOrganization", "NotInOrganization", "ExternalPartner", "ExternalNonPartner"]
+    ["InOrganization", "NotInOrganization"]
 );
 enum_ty!(
     /// A transport rule's Mode.
@@ -198,6 +199,48 @@ enum_ty!(
     /// SetAuditSeverity.
     AUDIT_SEVERITY = "Microsoft.Exchange.MessagingPolicies.Rules.Tasks.AuditSeverityLevel"
     ["DoNotAudit", "Low", "Medium", "High"]
+);
+enum_ty!(
+    /// RecipientAddressType: which recipient addresses a rule's conditions read.
+    RECIPIENT_ADDRESS_TYPE = "Microsoft.Exchange.MessagingPolicies.Rules.RecipientAddressType"
+    ["Original", "Resolved"]
+);
+enum_ty!(
+    /// ADComparisonOperator.
+    EVALUATION = "Microsoft.Exchange.MessagingPolicies.Rules.Evaluation"
+    ["Equal", "NotEqual"]
+);
+enum_ty!(
+    /// ManagerForEvaluatedUser.
+    EVALUATED_USER = "Microsoft.Exchange.MessagingPolicies.Rules.Tasks.EvaluatedUser"
+    ["Recipient", "Sender"]
+);
+enum_ty!(
+    /// SenderManagementRelationship.
+    MANAGEMENT_RELATIONSHIP = "Microsoft.Exchange.MessagingPolicies.Rules.Tasks.ManagementRelationship"
+    ["Manager", "DirectReport"]
+);
+enum_ty!(
+    /// WithImportance.
+    IMPORTANCE = "Microsoft.Exchange.MessagingPolicies.Rules.Tasks.Importance"
+    ["Low", "Normal", "High"]
+);
+enum_ty!(
+    /// MessageTypeMatches.
+    MESSAGE_TYPE = "Microsoft.Exchange.MessagingPolicies.Rules.Tasks.MessageType"
+    ["OOF", "AutoForward", "Encrypted", "Calendaring", "PermissionControlled", "Voicemail",
+     "Signed", "ApprovalRequest", "ReadReceipt"]
+);
+enum_ty!(
+    /// AddManagerAsRecipientType.
+    ADDED_RECIPIENT_TYPE = "Microsoft.Exchange.MessagingPolicies.Rules.Tasks.AddedRecipientType"
+    ["To", "Cc", "Bcc", "Redirect"]
+);
+enum_ty!(
+    /// NotifySender.
+    NOTIFY_SENDER = "Microsoft.Exchange.MessagingPolicies.Rules.Tasks.NotifySenderType"
+    ["NotifyOnly", "RejectMessage", "RejectUnlessFalsePositiveOverride",
+     "RejectUnlessSilentOverride", "RejectUnlessExplicitOverride"]
 );
 enum_ty!(
     /// A transport rule's State.
