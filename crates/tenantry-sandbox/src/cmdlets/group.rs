@@ -11,22 +11,35 @@ use super::recipient::new_identity;
 use super::resolve::{any_recipient, is_group, resolve};
 use crate::directory::{Class, Directory, GROUP_TYPE, GRP, Obj, P, RCP};
 
+/// The New-DistributionGroup parameters that are properties of the same name.
+const NEW_GROUP_PROPS: &[P] = &[
+    P::ManagedBy,
+    P::MemberJoinRestriction,
+    P::MemberDepartRestriction,
+    P::RequireSenderAuthenticationEnabled,
+    P::ModerationEnabled,
+    P::ModeratedBy,
+    P::SendModerationNotifications,
+    P::BypassNestedModerationEnabled,
+    P::BccBlocked,
+    P::Description,
+    P::Notes,
+];
+
 pub(super) fn new_group(dir: &mut Directory, args: &Args) -> Result<CmdletOutput> {
-    args.only(&[
+    let mut known = vec![
         "Name",
         "Alias",
         "DisplayName",
         "PrimarySmtpAddress",
         "Type",
-        "ManagedBy",
         "Members",
-        "MemberJoinRestriction",
-        "MemberDepartRestriction",
-        "Notes",
-        "RequireSenderAuthenticationEnabled",
         "CopyOwnerToMember",
+        "HiddenGroupMembershipEnabled",
         "IgnoreNamingPolicy",
-    ])?;
+    ];
+    known.extend(NEW_GROUP_PROPS.iter().map(|p| p.def().name));
+    args.only(&known)?;
     let security = match args.text("Type")? {
         None => false,
         Some(t) => match GROUP_TYPE.canonical(&t) {
@@ -48,7 +61,13 @@ pub(super) fn new_group(dir: &mut Directory, args: &Args) -> Result<CmdletOutput
     o.set(P::Alias, json!(alias));
     o.set(P::DisplayName, json!(display));
     o.set(P::PrimarySmtpAddress, json!(address));
-    o.set(P::EmailAddresses, json!([format!("SMTP:{address}")]));
+    let mut proxies = vec![format!("SMTP:{address}")];
+    let initial = format!("{alias}@{}", dir.tenant.domain);
+    // The routing address on the initial domain, as a mailbox gets, unless someone has it.
+    if !initial.eq_ignore_ascii_case(&address) && dir.address_owner(&initial, None).is_none() {
+        proxies.push(format!("smtp:{initial}"));
+    }
+    o.set(P::EmailAddresses, json!(proxies));
     o.set(
         P::RecipientTypeDetails,
         json!(if security {
@@ -57,26 +76,29 @@ pub(super) fn new_group(dir: &mut Directory, args: &Args) -> Result<CmdletOutput
             "MailUniversalDistributionGroup"
         }),
     );
-    for (p, param) in [
-        (P::MemberJoinRestriction, "MemberJoinRestriction"),
-        (P::MemberDepartRestriction, "MemberDepartRestriction"),
-        (
-            P::RequireSenderAuthenticationEnabled,
-            "RequireSenderAuthenticationEnabled",
-        ),
-        (P::ManagedBy, "ManagedBy"),
-    ] {
-        if let Some(v) = args.get(param) {
-            o.set(p, convert(dir, param, p.def().ty, v)?);
-        } else if p == P::RequireSenderAuthenticationEnabled {
-            o.set(p, json!(true));
+    // A new group accepts mail from authenticated senders only unless told otherwise.
+    o.set(P::RequireSenderAuthenticationEnabled, json!(true));
+    for &p in NEW_GROUP_PROPS {
+        if let Some(v) = args.get(p.def().name) {
+            o.set(p, convert(dir, p.def().name, p.def().ty, v)?);
         }
+    }
+    if args.switch("HiddenGroupMembershipEnabled") {
+        o.set(P::HiddenGroupMembershipEnabled, json!(true));
     }
     let mut members = Vec::new();
     for member in args.texts("Members")?.unwrap_or_default() {
         let slot = resolve(dir, &member, &any_recipient)?;
         if !members.contains(&slot) {
             members.push(slot);
+        }
+    }
+    if args.switch("CopyOwnerToMember") {
+        for owner in o.strings(P::ManagedBy, &dir.tenant) {
+            let slot = resolve(dir, &owner, &any_recipient)?;
+            if !members.contains(&slot) {
+                members.push(slot);
+            }
         }
     }
     o.members = members;
@@ -251,5 +273,123 @@ mod tests {
             .class,
             NOT_FOUND
         );
+    }
+
+    #[test]
+    fn a_group_round_trips_through_new_get_set_get_remove() {
+        let mut dir = contoso(5);
+        let created = ok(
+            &mut dir,
+            "New-DistributionGroup",
+            json!({"Name": "Finance Approvals", "Type": "Security", "ManagedBy": ["user001", "user002@contoso.com"], "CopyOwnerToMember": true, "ModerationEnabled": true, "ModeratedBy": "user003", "MemberJoinRestriction": "approvalrequired", "RequireSenderAuthenticationEnabled": false, "Description": "Approves spend", "HiddenGroupMembershipEnabled": true}),
+        );
+        let got = ok(
+            &mut dir,
+            "Get-DistributionGroup",
+            json!({"Identity": "Finance Approvals"}),
+        );
+        let g = &got.value[0];
+        assert_eq!(g, &created.value[0], "New- answers the group Get- reads");
+        assert_eq!(
+            g["ManagedBy"],
+            json!(["user001", "user002"]),
+            "owners by Name"
+        );
+        assert_eq!(g["ModeratedBy"], json!(["user003"]));
+        assert_eq!(
+            (
+                &g["ModerationEnabled"],
+                &g["MemberJoinRestriction"],
+                &g["RequireSenderAuthenticationEnabled"],
+                &g["HiddenGroupMembershipEnabled"],
+            ),
+            (
+                &json!(true),
+                &json!("ApprovalRequired"),
+                &json!(false),
+                &json!(true)
+            )
+        );
+        assert_eq!(g["Description"], json!(["Approves spend"]));
+        assert_eq!(g["RecipientTypeDetails"], "MailUniversalSecurityGroup");
+        assert_eq!(
+            g["EmailAddresses"],
+            json!(["SMTP:financeapprovals@contoso.onmicrosoft.com"])
+        );
+        // A group has no message size limits of its own.
+        assert_eq!(
+            (&g["MaxSendSize"], &g["MaxReceiveSize"]),
+            (&json!("Unlimited"), &json!("Unlimited"))
+        );
+        let members = ok(
+            &mut dir,
+            "Get-DistributionGroupMember",
+            json!({"Identity": "Finance Approvals"}),
+        );
+        assert_eq!(members.value.len(), 2, "the owners were made members");
+
+        ok(
+            &mut dir,
+            "Set-DistributionGroup",
+            json!({"Identity": "financeapprovals", "ManagedBy": {"@odata.type": "#Exchange.GenericHashTable", "Add": "user004", "Remove": "user001"}, "ModerationEnabled": false, "MemberJoinRestriction": "Closed", "BccBlocked": true}),
+        );
+        let got = ok(
+            &mut dir,
+            "Get-DistributionGroup",
+            json!({"Identity": "Finance Approvals"}),
+        );
+        let g = &got.value[0];
+        assert_eq!(g["ManagedBy"], json!(["user002", "user004"]));
+        assert_eq!(
+            (
+                &g["ModerationEnabled"],
+                &g["MemberJoinRestriction"],
+                &g["BccBlocked"]
+            ),
+            (&json!(false), &json!("Closed"), &json!(true))
+        );
+        // Exchange Online's Set-DistributionGroup takes no message size limits.
+        assert_eq!(
+            err(
+                &mut dir,
+                "Set-DistributionGroup",
+                json!({"Identity": "Finance Approvals", "MaxSendSize": "10 MB"})
+            )
+            .class,
+            BINDING
+        );
+
+        ok(
+            &mut dir,
+            "Remove-DistributionGroup",
+            json!({"Identity": "Finance Approvals"}),
+        );
+        let e = err(
+            &mut dir,
+            "Get-DistributionGroup",
+            json!({"Identity": "Finance Approvals"}),
+        );
+        assert_eq!(
+            (e.class.as_str(), e.error_id.as_str()),
+            (NOT_FOUND, "Ex6F9304")
+        );
+        assert!(
+            e.message
+                .contains("object 'Finance Approvals' couldn't be found"),
+            "{}",
+            e.message
+        );
+        for (cmdlet, params) in [
+            (
+                "Set-DistributionGroup",
+                json!({"Identity": "Finance Approvals", "BccBlocked": false}),
+            ),
+            (
+                "Remove-DistributionGroup",
+                json!({"Identity": "Finance Approvals"}),
+            ),
+        ] {
+            assert_eq!(err(&mut dir, cmdlet, params).class, NOT_FOUND, "{cmdlet}");
+        }
     }
 }

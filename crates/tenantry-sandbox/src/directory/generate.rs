@@ -415,8 +415,6 @@ impl Directory {
                 o.set(P::MemberDepartRestriction, json!("Closed"));
             }
             o.set(P::RequireSenderAuthenticationEnabled, json!(true));
-            o.set(P::MaxSendSize, json!("Unlimited"));
-            o.set(P::MaxReceiveSize, json!("Unlimited"));
             let n = 1 + rng.below(2) as usize;
             let owners = sample(rng, users, n);
             let owner_names: Vec<Value> = owners

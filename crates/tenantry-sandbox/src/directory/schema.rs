@@ -312,7 +312,8 @@ schema! {
     ReportToManagerEnabled: BOOL, F, GRP, S_GRP;
     ReportToOriginatorEnabled: BOOL, T, GRP, S_GRP;
     SendOofMessageToOriginatorEnabled: BOOL, F, GRP, S_GRP;
-    HiddenGroupMembershipEnabled: BOOL, F, GRP, 0;
+    HiddenGroupMembershipEnabled: BOOL, F, GRP, S_GRP;
+    BccBlocked: BOOL, F, GRP, S_GRP;
     Description: TEXTS, E, GRP, S_GRP;
 
     // Every mail recipient.
@@ -347,8 +348,8 @@ schema! {
     ExternalDirectoryObjectId: TEXT, N, ALL, 0;
     HiddenFromAddressListsEnabled: BOOL, F, CA, SCA;
     LegacyExchangeDN: TEXT, Def::Fn(c_legacy_dn), MBX | CAS | RCP | GRP, 0;
-    MaxSendSize: MSG_SIZE, Def::Str("35 MB (36,700,160 bytes)"), MBX | GRP, SCA;
-    MaxReceiveSize: MSG_SIZE, Def::Str("36 MB (37,748,736 bytes)"), MBX | GRP, SCA;
+    MaxSendSize: MSG_SIZE, Def::Fn(c_max_send_size), MBX | GRP, S_MBX;
+    MaxReceiveSize: MSG_SIZE, Def::Fn(c_max_receive_size), MBX | GRP, S_MBX;
     ModeratedBy: Ty::Recipients, E, MBX | GRP, SCA;
     ModerationEnabled: BOOL, F, MBX | GRP, SCA;
     EmailAddressPolicyEnabled: BOOL, F, MBX | GRP, SCA;
@@ -421,6 +422,22 @@ fn c_recipient_type(o: &Obj, _: &Tenant) -> Value {
     match o.class {
         Class::Mailbox => json!("UserMailbox"),
         Class::Group => stored(o, P::RecipientTypeDetails),
+    }
+}
+
+/// A mailbox's message size limits are the plan's; a group has none, and Set-DistributionGroup
+/// cannot give it one.
+fn c_max_send_size(o: &Obj, _: &Tenant) -> Value {
+    match o.class {
+        Class::Mailbox => json!("35 MB (36,700,160 bytes)"),
+        Class::Group => json!("Unlimited"),
+    }
+}
+
+fn c_max_receive_size(o: &Obj, _: &Tenant) -> Value {
+    match o.class {
+        Class::Mailbox => json!("36 MB (37,748,736 bytes)"),
+        Class::Group => json!("Unlimited"),
     }
 }
 
