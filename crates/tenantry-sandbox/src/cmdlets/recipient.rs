@@ -698,4 +698,105 @@ mod tests {
                 .contains("Invalid filter syntax")
         );
     }
+
+    /// Whether `s` is a size as Exchange writes one: `99 GB (106,300,440,576 bytes)`.
+    fn is_size(s: &str) -> bool {
+        let Some((shown, bytes)) = s.split_once(" (") else {
+            return false;
+        };
+        let unit_ok = shown.split_once(' ').is_some_and(|(n, unit)| {
+            n.parse::<f64>().is_ok() && ["B", "KB", "MB", "GB", "TB"].contains(&unit)
+        });
+        let bytes_ok = bytes
+            .strip_suffix(" bytes)")
+            .is_some_and(|b| !b.is_empty() && b.chars().all(|c| c.is_ascii_digit() || c == ','));
+        unit_ok && bytes_ok
+    }
+
+    /// Whether `s` is a TimeSpan as .NET writes one: `14.00:00:00`, `06:00:00`.
+    fn is_timespan(s: &str) -> bool {
+        let time = s.rsplit_once('.').map_or(s, |(days, time)| {
+            if days.chars().all(|c| c.is_ascii_digit()) {
+                time
+            } else {
+                ""
+            }
+        });
+        let parts: Vec<&str> = time.split(':').collect();
+        parts.len() == 3
+            && parts
+                .iter()
+                .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_digit()))
+    }
+
+    #[test]
+    fn mailbox_values_come_in_the_services_shapes() {
+        let mut dir = contoso(3);
+        let mbx = ok(&mut dir, "Get-Mailbox", json!({"Identity": "user001"})).value[0].clone();
+        for key in [
+            "ProhibitSendQuota",
+            "ProhibitSendReceiveQuota",
+            "IssueWarningQuota",
+            "RecoverableItemsQuota",
+            "ArchiveQuota",
+            "MaxSendSize",
+            "MaxReceiveSize",
+            "RulesQuota",
+        ] {
+            assert!(
+                mbx[key].as_str().is_some_and(is_size),
+                "{key}: {}",
+                mbx[key]
+            );
+        }
+        assert_eq!(mbx["ProhibitSendQuota"], "99 GB (106,300,440,576 bytes)");
+        for key in ["RetainDeletedItemsFor", "AuditLogAgeLimit"] {
+            assert!(
+                mbx[key].as_str().is_some_and(is_timespan),
+                "{key}: {}",
+                mbx[key]
+            );
+        }
+        assert_eq!(mbx["LitigationHoldDuration"], "Unlimited");
+        assert_eq!(mbx["ForwardingSmtpAddress"], Value::Null);
+        assert_eq!(mbx["GrantSendOnBehalfTo"], json!([]));
+        let addresses: Vec<&str> = mbx["EmailAddresses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(addresses[0].starts_with("SMTP:"), "{addresses:?}");
+        assert!(
+            addresses[1..].iter().all(|a| a.starts_with("smtp:")),
+            "{addresses:?}"
+        );
+        assert_eq!(
+            addresses[0],
+            format!("SMTP:{}", mbx["PrimarySmtpAddress"].as_str().unwrap())
+        );
+
+        ok(
+            &mut dir,
+            "Set-Mailbox",
+            json!({"Identity": "user001", "ProhibitSendQuota": "Unlimited", "IssueWarningQuota": "50GB", "RetainDeletedItemsFor": "7", "ForwardingSmtpAddress": "SMTP:Someone@Example.org", "GrantSendOnBehalfTo": ["user002@contoso.com", "user003"], "LitigationHoldDuration": "365"}),
+        );
+        let mbx = ok(&mut dir, "Get-Mailbox", json!({"Identity": "user001"})).value[0].clone();
+        assert_eq!(mbx["ProhibitSendQuota"], "Unlimited");
+        assert_eq!(mbx["IssueWarningQuota"], "50 GB (53,687,091,200 bytes)");
+        assert_eq!(mbx["RetainDeletedItemsFor"], "7.00:00:00");
+        assert_eq!(mbx["LitigationHoldDuration"], "365.00:00:00");
+        assert_eq!(mbx["ForwardingSmtpAddress"], "smtp:Someone@Example.org");
+        assert_eq!(mbx["GrantSendOnBehalfTo"], json!(["user002", "user003"]));
+        ok(
+            &mut dir,
+            "Set-Mailbox",
+            json!({"Identity": "user001", "ForwardingSmtpAddress": null, "GrantSendOnBehalfTo": null}),
+        );
+        let mbx = ok(&mut dir, "Get-Mailbox", json!({"Identity": "user001"})).value[0].clone();
+        assert_eq!(
+            (&mbx["ForwardingSmtpAddress"], &mbx["GrantSendOnBehalfTo"]),
+            (&Value::Null, &json!([]))
+        );
+    }
 }
