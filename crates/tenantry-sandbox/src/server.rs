@@ -1552,6 +1552,7 @@ fn run_logged(
             changed,
             error,
             client_request_id: ctx.client_request_id.clone(),
+            what_if: cmdlets::only_describes(name, params),
         });
     }
     result
@@ -1965,6 +1966,81 @@ fn rand_u64() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A sandbox's state with one small tenant, contoso.
+    fn state() -> Arc<State> {
+        let config = crate::SandboxConfig::with_tenants(1, 3);
+        Arc::new(State::new(config, "http://127.0.0.1:9".into()).expect("a valid configuration"))
+    }
+
+    /// Runs a cmdlet in contoso as InvokeCommand does (write log, statistics), without HTTP.
+    fn call(state: &Arc<State>, cmdlet: &str, params: Value) -> (StatusCode, Value) {
+        let tenant = &state.tenants[0];
+        let behaviour = lock(&tenant.behaviour).clone();
+        let ctx = Ctx {
+            state,
+            base_url: &state.base_url,
+            behaviour: &behaviour,
+            endpoint: "InvokeCommand",
+            tenant,
+            tenant_key: &tenant.domain,
+            version: "beta",
+            access: Access::Full,
+            client_request_id: None,
+            followed: false,
+        };
+        let input = json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": params}});
+        let (status, body, _) = invoke(&ctx, Some(&input), &[], 1000, None);
+        (status, body)
+    }
+
+    #[test]
+    fn a_what_if_call_is_logged_as_one_and_changes_nothing() {
+        let state = state();
+        let before = lock(&state.tenants[0].directory).snapshot();
+        let (status, body) = call(
+            &state,
+            "Set-Mailbox",
+            json!({"Identity": "user001", "CustomAttribute1": "x", "WhatIf": true}),
+        );
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            body["@adminapi.confirmationmessage"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("What if: ")),
+            "{body}"
+        );
+        let (_, body) = call(
+            &state,
+            "New-AcceptedDomain",
+            json!({"Name": "Fabrikam", "DomainName": "fabrikam.com", "Confirm": true}),
+        );
+        assert!(
+            body["@adminapi.confirmationmessage"]
+                .as_str()
+                .is_some_and(|m| m.contains("\"New-AcceptedDomain\" on target \"Fabrikam\"")),
+            "{body}"
+        );
+        assert_eq!(lock(&state.tenants[0].directory).snapshot(), before);
+        call(
+            &state,
+            "Set-Mailbox",
+            json!({"Identity": "user001", "CustomAttribute1": "x", "Confirm": false}),
+        );
+        let writes = state.stats(true).writes;
+        let log: Vec<(&str, bool, bool, u16)> = writes
+            .iter()
+            .map(|w| (w.cmdlet.as_str(), w.what_if, w.changed, w.status))
+            .collect();
+        assert_eq!(
+            log,
+            [
+                ("Set-Mailbox", true, false, 200),
+                ("New-AcceptedDomain", true, false, 200),
+                ("Set-Mailbox", false, true, 200)
+            ]
+        );
+    }
 
     #[test]
     fn cmdlet_errors_come_in_both_detail_forms() {

@@ -14,7 +14,8 @@ pub struct Stats {
     pub uptime_ms: u64,
     /// Per tenant, keyed by initial domain.
     pub tenants: BTreeMap<String, TenantStats>,
-    /// Every write cmdlet that ran, in the order it ran (the first million).
+    /// Every write cmdlet that ran, in the order it ran (the first million), including calls
+    /// that only asked what they would do ([`WriteRecord::what_if`]).
     pub writes: Vec<WriteRecord>,
     /// Writes that ran after the log was full, so are counted here only.
     pub writes_not_logged: u64,
@@ -130,4 +131,8 @@ pub struct WriteRecord {
     pub error: Option<String>,
     /// The caller's `client-request-id`, when it sent one.
     pub client_request_id: Option<String>,
+    /// The call carried `WhatIf: true` or `Confirm: true`: the service only described what it
+    /// would do (`@adminapi.confirmationmessage`) and wrote nothing, so it is no write.
+    #[serde(default)]
+    pub what_if: bool,
 }

@@ -3,7 +3,7 @@
 
 use super::dispatch::CMDLETS;
 use super::error::{PROXY_EXISTS, Result, VALIDATION};
-use super::{Access, CmdletOutput, invoke};
+use super::{Access, CmdletOutput, invoke, is_write};
 use crate::directory::Directory;
 use serde_json::{Value, json};
 
@@ -225,4 +225,93 @@ fn every_listed_cmdlet_is_dispatched_and_the_list_is_sorted() {
             );
         }
     }
+}
+
+/// A valid call of every write cmdlet, after [`sample_setup`]: a test that covers every write
+/// fails until a new one gets its sample here.
+fn write_sample(cmdlet: &str) -> Option<Value> {
+    Some(match cmdlet {
+        "Add-DistributionGroupMember" => json!({"Identity": "Sample", "Member": "user001"}),
+        "Add-MailboxPermission" => {
+            json!({"Identity": "user001", "User": "user002", "AccessRights": "FullAccess"})
+        }
+        "Add-RecipientPermission" => {
+            json!({"Identity": "user001", "Trustee": "user002", "AccessRights": "SendAs"})
+        }
+        "Disable-TransportRule" | "Enable-TransportRule" | "Remove-TransportRule" => {
+            json!({"Identity": "External email tag"})
+        }
+        "New-AcceptedDomain" => json!({"Name": "Fabrikam", "DomainName": "fabrikam.com"}),
+        "New-DistributionGroup" => json!({"Name": "Another"}),
+        "New-Mailbox" => json!({"Name": "Room 1", "Room": true}),
+        "New-TransportRule" => json!({"Name": "Another rule", "SubjectContainsWords": "x"}),
+        "Remove-AcceptedDomain" => json!({"Identity": "contoso.com"}),
+        "Remove-DistributionGroup" => json!({"Identity": "Sample"}),
+        "Remove-DistributionGroupMember" => json!({"Identity": "Sample", "Member": "user002"}),
+        "Remove-MailboxPermission" => {
+            json!({"Identity": "user001", "User": "user002", "AccessRights": "FullAccess"})
+        }
+        "Remove-RecipientPermission" => {
+            json!({"Identity": "user001", "Trustee": "user002", "AccessRights": "SendAs"})
+        }
+        "Set-AcceptedDomain" => json!({"Identity": "contoso.com", "OutboundOnly": true}),
+        "Set-CASMailbox" => json!({"Identity": "user001", "PopEnabled": false}),
+        "Set-DistributionGroup" => json!({"Identity": "Sample", "BccBlocked": true}),
+        "Set-Mailbox" => json!({"Identity": "user001", "CustomAttribute1": "x"}),
+        "Set-OrganizationConfig" => json!({"MailTipsLargeAudienceThreshold": 50}),
+        "Set-TransportRule" => json!({"Identity": "External email tag", "Comments": "x"}),
+        "Set-User" => json!({"Identity": "user001", "Title": "x"}),
+        _ => return None,
+    })
+}
+
+/// The objects the write samples name: a group with one member.
+fn sample_setup() -> Directory {
+    let mut dir = contoso();
+    run(
+        &mut dir,
+        "New-DistributionGroup",
+        json!({"Name": "Sample", "Members": ["user002"]}),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn what_if_and_confirm_change_nothing_for_every_write_cmdlet() {
+    let mut dir = sample_setup();
+    let before = dir.snapshot();
+    for cmdlet in CMDLETS.iter().filter(|c| is_write(c)) {
+        let sample = write_sample(cmdlet).unwrap_or_else(|| panic!("no write sample for {cmdlet}"));
+        for flag in ["WhatIf", "Confirm"] {
+            let mut params = sample.clone();
+            params[flag] = json!(true);
+            let out = run(&mut dir, cmdlet, params.clone())
+                .unwrap_or_else(|e| panic!("{cmdlet} {params}: {e:?}"));
+            let message = out.confirmation.unwrap_or_default();
+            assert!(
+                message.contains(&format!("\"{cmdlet}\"")),
+                "{cmdlet} with {flag}: {message:?}"
+            );
+            assert!(!out.changed && out.value.is_empty(), "{cmdlet} with {flag}");
+            assert_eq!(
+                dir.snapshot(),
+                before,
+                "{cmdlet} with {flag} changed the directory"
+            );
+        }
+        // Without them the sample is a real write, so it is a fair test of the flags.
+        let mut real = dir.clone();
+        assert!(
+            run(&mut real, cmdlet, sample.clone()).is_ok(),
+            "{cmdlet} {sample}"
+        );
+    }
+    // Nor did they move the clock or the GUID stream: the next write comes out as it would
+    // have without them.
+    let mut fresh = sample_setup();
+    for d in [&mut dir, &mut fresh] {
+        run(d, "New-DistributionGroup", json!({"Name": "After"})).unwrap();
+    }
+    assert_eq!(dir.snapshot(), fresh.snapshot());
 }

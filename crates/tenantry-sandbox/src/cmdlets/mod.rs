@@ -53,6 +53,14 @@ pub fn is_write(cmdlet: &str) -> bool {
         .any(|v| v.eq_ignore_ascii_case(verb))
 }
 
+/// Whether a call only asks what a write cmdlet would do: `WhatIf: true`, or `Confirm: true`
+/// (the module's first, validating call of a ShouldProcess cmdlet). Such a call is checked as
+/// the real one would be and answered with `@adminapi.confirmationmessage`; it changes nothing.
+pub fn only_describes(cmdlet: &str, params: &Map<String, Value>) -> bool {
+    let args = Args::new(params, Page::ALL);
+    is_write(cmdlet) && (args.switch("WhatIf") || args.switch("Confirm"))
+}
+
 /// Runs one cmdlet against a tenant's directory.
 pub fn invoke(
     dir: &mut Directory,
@@ -82,9 +90,8 @@ pub fn invoke_page(
     let args = Args::new(params, page);
     // The module sends a ShouldProcess cmdlet with `Confirm: true` first and reads the
     // confirmation message, then sends it again with `Confirm: false`; WhatIf only tells.
-    let confirm = args.switch("Confirm");
-    let what_if = args.switch("WhatIf");
-    if (what_if || confirm) && is_write(name) {
+    if only_describes(name, params) {
+        let what_if = args.switch("WhatIf");
         // Validate as the real call would, on a copy, and report without changing anything.
         let mut copy = dir.clone();
         let target = ["Identity", "Name"]
