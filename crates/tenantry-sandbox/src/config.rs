@@ -137,7 +137,8 @@ impl TenantConfig {
     }
 }
 
-/// How a tenant's admin API behaves: limits, latency and faults.
+/// How a tenant's admin API behaves: limits, latency, faults, and the properties it does not
+/// keep.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Behaviour {
@@ -175,6 +176,12 @@ pub struct Behaviour {
     /// Whether the front door redirects the tenant's admin API calls, and where to; `None`
     /// serves them where they arrive.
     pub redirect: Option<Redirect>,
+    /// Properties that Set- and New- cmdlets accept but do not keep, named as the parameters
+    /// that set them (`RetainDeletedItemsFor`; case-insensitive; never `Identity`). Such a call
+    /// answers as if it had applied them and is in the write log, but the stored value stays
+    /// what it was (for a New-, the default), as the service sometimes accepts a value and keeps
+    /// another: for testing that a client reads back what it wrote.
+    pub unapplied: Vec<String>,
 }
 
 /// A front-door redirect of a tenant's admin API calls, as the service sends a tenant to its
@@ -279,6 +286,18 @@ impl Behaviour {
                 r.status
             ));
         }
+        for name in &self.unapplied {
+            let name = name.trim();
+            if name.is_empty() || name.contains(|c: char| c.is_whitespace() || c == ',') {
+                return Err(format!(
+                    "unapplied '{name}' is not a property name such as RetainDeletedItemsFor"
+                ));
+            }
+            // The call must still find its object.
+            if name.eq_ignore_ascii_case("Identity") {
+                return Err("unapplied cannot name Identity, which every Set- call needs".into());
+            }
+        }
         for (exception, status) in &self.error_status {
             if !matches!(status, 400 | 403 | 404 | 409 | 500 | 503) {
                 return Err(format!(
@@ -307,6 +326,7 @@ impl Default for Behaviour {
             compression: Compression::Off,
             vanity_urls: true,
             redirect: None,
+            unapplied: Vec::new(),
         }
     }
 }
@@ -527,6 +547,22 @@ mod tests {
         }
         let mean = total.as_secs_f64() / 10_000.0;
         assert!((0.045..0.055).contains(&mean), "exponential mean {mean}");
+    }
+
+    #[test]
+    fn unapplied_properties_come_from_a_patch_and_are_checked() {
+        let behaviour: Behaviour =
+            serde_json::from_value(serde_json::json!({"unapplied": ["RetainDeletedItemsFor"]}))
+                .unwrap();
+        assert_eq!(behaviour.unapplied, ["RetainDeletedItemsFor"]);
+        assert!(behaviour.validate().is_ok());
+        for bad in ["", "two words", "a,b", "identity"] {
+            let behaviour = Behaviour {
+                unapplied: vec![bad.to_string()],
+                ..Behaviour::default()
+            };
+            assert!(behaviour.validate().is_err(), "{bad:?}");
+        }
     }
 
     #[test]

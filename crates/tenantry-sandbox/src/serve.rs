@@ -35,11 +35,12 @@ pub fn run(args: &ServeArgs) -> Result<(), SandboxError> {
             to,
             status: args.redirect_status,
         }),
+        unapplied: args.unapplied.clone(),
         ..Behaviour::default()
     };
     behaviour.validate().map_err(|e| {
         SandboxError::Config(format!(
-            "{}: check --limit, --rate and --retry-after",
+            "{}: check --limit, --rate, --retry-after and --unapplied",
             e.replace('_', "-")
         ))
     })?;
@@ -151,6 +152,12 @@ pub struct ServeArgs {
     /// The status of `--redirect`: 301, 302, 307 or 308.
     #[arg(long, default_value_t = 302, value_name = "STATUS")]
     pub redirect_status: u16,
+    /// Accept these properties in Set- and New- calls without keeping them: the call succeeds
+    /// and is logged, the value stays what it was, as the service sometimes keeps another
+    /// value than the one it accepted; to rehearse a client that reads back what it wrote, e.g.
+    /// `--unapplied RetainDeletedItemsFor` (repeatable, or comma-separated).
+    #[arg(long, value_name = "PROPERTY", value_delimiter = ',')]
+    pub unapplied: Vec<String>,
     /// Write the sample app's certificate and private key into this folder and exit.
     #[arg(long, value_name = "DIR")]
     pub write_certificate: Option<PathBuf>,
@@ -248,9 +255,14 @@ fn write_tenants(s: &mut String, args: &ServeArgs, tenants: &[TenantInfo], url: 
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let unapplied = if args.unapplied.is_empty() {
+        String::new()
+    } else {
+        format!(", unapplied {}", args.unapplied.join(", "))
+    };
     let _ = writeln!(
         s,
-        "{} tenant{}, {} mailboxes each, seed {}; per tenant: limit {}, latency {}, token lifetime {}, faults {}",
+        "{} tenant{}, {} mailboxes each, seed {}; per tenant: limit {}, latency {}, token lifetime {}, faults {}{}",
         tenants.len(),
         tenantry_common::plural(tenants.len()),
         args.mailboxes,
@@ -258,7 +270,8 @@ fn write_tenants(s: &mut String, args: &ServeArgs, tenants: &[TenantInfo], url: 
         args.limit,
         args.latency,
         super::config::fmt_duration(args.token_ttl),
-        faults
+        faults,
+        unapplied
     );
     let width = tenants.iter().map(|t| t.domain.len()).max().unwrap_or(0);
     for t in tenants.iter().take(20) {
@@ -350,6 +363,34 @@ fn write_samples(s: &mut String, issuer: &str, first: &str) {
                 ""
             },
             w = 0
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ServeArgs;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+
+    #[test]
+    fn unapplied_properties_are_repeated_or_comma_separated() {
+        let cli = Cli::try_parse_from([
+            "sandbox",
+            "--unapplied",
+            "RetainDeletedItemsFor,Comments",
+            "--unapplied",
+            "DomainType",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.args.unapplied,
+            ["RetainDeletedItemsFor", "Comments", "DomainType"]
         );
     }
 }

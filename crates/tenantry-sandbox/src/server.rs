@@ -1532,16 +1532,26 @@ fn run_logged(
                 counters.last_secure_string_sha256 =
                     Some(last.iter().map(|b| format!("{b:02x}")).collect());
             }
-            cmdlets::invoke_page(&mut directory, name, params, ctx.access, page)
+            cmdlets::invoke_page(
+                &mut directory,
+                name,
+                params,
+                ctx.access,
+                page,
+                &ctx.behaviour.unapplied,
+            )
         }
         Err(refused) => Err(refused),
     };
     // Logged under the directory's lock, so the log's order is the order writes applied.
     if cmdlets::is_write(name) {
-        let (status, changed, error) = match &result {
-            Ok(out) => (200, out.changed, None),
-            Err(e) => (e.status, false, Some(e.class.clone())),
+        let (status, changed, error, unapplied) = match &result {
+            Ok(out) => (200, out.changed, None, out.unapplied.clone()),
+            Err(e) => (e.status, false, Some(e.class.clone()), Vec::new()),
         };
+        if !unapplied.is_empty() {
+            lock(&ctx.tenant.counters).unapplied += 1;
+        }
         ctx.state.log_write(WriteRecord {
             seq: 0,
             at_ms: ctx.state.elapsed_ms(),
@@ -1553,6 +1563,7 @@ fn run_logged(
             error,
             client_request_id: ctx.client_request_id.clone(),
             what_if: cmdlets::only_describes(name, params),
+            unapplied,
         });
     }
     result
@@ -2038,6 +2049,51 @@ mod tests {
                 ("Set-Mailbox", true, false, 200),
                 ("New-AcceptedDomain", true, false, 200),
                 ("Set-Mailbox", false, true, 200)
+            ]
+        );
+    }
+
+    #[test]
+    fn an_unapplied_property_is_a_logged_success_that_does_not_take() {
+        let state = state();
+        lock(&state.tenants[0].behaviour).unapplied = vec!["RetainDeletedItemsFor".into()];
+        let read = |state: &Arc<State>| {
+            call(state, "Get-Mailbox", json!({"Identity": "user001"})).1["value"][0]
+                ["RetainDeletedItemsFor"]
+                .clone()
+        };
+        let before = read(&state);
+        let want = if before == "30.00:00:00" { "7" } else { "30" };
+        let (status, body) = call(
+            &state,
+            "Set-Mailbox",
+            json!({"Identity": "user001", "RetainDeletedItemsFor": want}),
+        );
+        assert_eq!(status, StatusCode::OK);
+        assert!(body.get("@adminapi.warnings").is_none(), "{body}");
+        assert_eq!(read(&state), before, "the read after the write tells");
+        // Another property still takes.
+        call(
+            &state,
+            "Set-Mailbox",
+            json!({"Identity": "user001", "CustomAttribute1": "x"}),
+        );
+        let stats = state.stats(true);
+        assert_eq!(stats.tenant("contoso.onmicrosoft.com").unapplied, 1);
+        let log: Vec<(&str, Vec<String>, bool)> = stats
+            .writes
+            .iter()
+            .map(|w| (w.cmdlet.as_str(), w.unapplied.clone(), w.changed))
+            .collect();
+        assert_eq!(
+            log,
+            [
+                (
+                    "Set-Mailbox",
+                    vec!["RetainDeletedItemsFor".to_string()],
+                    false
+                ),
+                ("Set-Mailbox", Vec::new(), true)
             ]
         );
     }

@@ -96,6 +96,11 @@ pub struct TenantStats {
     /// right secret arrived; the text itself is never kept.
     #[serde(default)]
     pub last_secure_string_sha256: Option<String>,
+    /// Set- and New- calls that answered success without keeping the values of the properties
+    /// the tenant's `unapplied` behaviour names; the write log names them per call
+    /// ([`WriteRecord::unapplied`]).
+    #[serde(default)]
+    pub unapplied: u64,
 }
 
 impl TenantStats {
@@ -135,4 +140,8 @@ pub struct WriteRecord {
     /// would do (`@adminapi.confirmationmessage`) and wrote nothing, so it is no write.
     #[serde(default)]
     pub what_if: bool,
+    /// The parameters the call set that the tenant accepted without keeping (its `unapplied`
+    /// behaviour), as sent; the answer was a success all the same.
+    #[serde(default)]
+    pub unapplied: Vec<String>,
 }

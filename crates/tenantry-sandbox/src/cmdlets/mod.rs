@@ -68,17 +68,20 @@ pub fn invoke(
     params: &Map<String, Value>,
     access: Access,
 ) -> Result<CmdletOutput> {
-    invoke_page(dir, cmdlet, params, access, Page::ALL)
+    invoke_page(dir, cmdlet, params, access, Page::ALL, &[])
 }
 
 /// Runs one cmdlet and returns one page of its output. Reading cmdlets render only the objects
-/// on the page, so paging through a large tenant costs what the pages hold.
+/// on the page, so paging through a large tenant costs what the pages hold. A Set- or New- call
+/// keeps none of the values of the properties `unapplied` names (the tenant's
+/// [`unapplied`](crate::Behaviour::unapplied) behaviour) and answers as if it had.
 pub fn invoke_page(
     dir: &mut Directory,
     cmdlet: &str,
     params: &Map<String, Value>,
     access: Access,
     page: Page,
+    unapplied: &[String],
 ) -> Result<CmdletOutput> {
     let Some(name) = CMDLETS.iter().find(|c| c.eq_ignore_ascii_case(cmdlet)) else {
         return Err(not_recognized(cmdlet));
@@ -108,7 +111,12 @@ pub fn invoke_page(
             ..CmdletOutput::objects(Vec::new())
         });
     }
-    let mut out = run(dir, name, &args)?;
+    let withheld = withheld(name, &args, unapplied);
+    let mut out = if withheld.is_empty() {
+        run(dir, name, &args)?
+    } else {
+        run_withholding(dir, name, &args, params, withheld)?
+    };
     if !args.paged.get() {
         // Cmdlets that do not page themselves return little; cut their output here.
         let start = page.skip.min(out.value.len());
@@ -117,6 +125,48 @@ pub fn invoke_page(
         out.value = out.value.drain(start..end).collect();
     }
     Ok(out)
+}
+
+/// The parameters of a Set- or New- call that the tenant accepts without keeping, as sent:
+/// those `unapplied` names, but never the Identity the call needs to find its object.
+fn withheld(name: &str, args: &Args, unapplied: &[String]) -> Vec<String> {
+    let verb = name.split('-').next().unwrap_or("");
+    if unapplied.is_empty() || !matches!(verb, "Set" | "New") {
+        return Vec::new();
+    }
+    args.specific()
+        .map(|(k, _)| k)
+        .filter(|k| !k.eq_ignore_ascii_case("Identity"))
+        .filter(|k| unapplied.iter().any(|u| u.trim().eq_ignore_ascii_case(k)))
+        .cloned()
+        .collect()
+}
+
+/// Runs a call whose `withheld` parameters the tenant accepts without keeping. The answer is
+/// the whole call's, run on a copy, so it is checked and answered as if everything applied;
+/// what the directory keeps is the call without them. A call that cannot run without them (a
+/// New- cmdlet's Name) keeps nothing.
+fn run_withholding(
+    dir: &mut Directory,
+    name: &str,
+    args: &Args,
+    params: &Map<String, Value>,
+    withheld: Vec<String>,
+) -> Result<CmdletOutput> {
+    let mut copy = dir.clone();
+    let mut answer = run(&mut copy, name, args)?;
+    let kept: Map<String, Value> = params
+        .iter()
+        .filter(|(k, _)| {
+            // A value's `@odata.type` annotation goes with it.
+            let param = k.split('@').next().unwrap_or(k);
+            !withheld.iter().any(|w| w.eq_ignore_ascii_case(param))
+        })
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    answer.changed = run(dir, name, &Args::new(&kept, Page::ALL)).is_ok_and(|kept| kept.changed);
+    answer.unapplied = withheld;
+    Ok(answer)
 }
 
 #[cfg(test)]
@@ -163,5 +213,135 @@ mod tests {
         );
         assert!(!out.changed);
         assert_eq!(dir.snapshot(), before);
+    }
+
+    /// Runs a cmdlet in a tenant that accepts the `unapplied` properties without keeping them.
+    fn run_unapplied(
+        dir: &mut Directory,
+        cmdlet: &str,
+        params: Value,
+        unapplied: &[&str],
+    ) -> Result<CmdletOutput> {
+        let unapplied: Vec<String> = unapplied.iter().map(|u| u.to_string()).collect();
+        crate::cmdlets::invoke_page(
+            dir,
+            cmdlet,
+            params.as_object().unwrap(),
+            Access::Full,
+            crate::cmdlets::Page::ALL,
+            &unapplied,
+        )
+    }
+
+    #[test]
+    fn an_unapplied_property_is_answered_as_set_and_not_kept() {
+        let mut dir = contoso(3);
+        let before = ok(&mut dir, "Get-Mailbox", json!({"Identity": "user001"})).value[0]
+            ["RetainDeletedItemsFor"]
+            .clone();
+        let want = if before == "30.00:00:00" { "7" } else { "30" };
+        let out = run_unapplied(
+            &mut dir,
+            "Set-Mailbox",
+            json!({"Identity": "user001", "retaindeleteditemsfor": want, "CustomAttribute2": "kept"}),
+            &["RetainDeletedItemsFor"],
+        )
+        .unwrap();
+        // Success as usual: no warning that nothing changed.
+        assert!(out.warnings.is_empty() && out.changed);
+        assert_eq!(out.unapplied, ["retaindeleteditemsfor"]);
+        let after = ok(&mut dir, "Get-Mailbox", json!({"Identity": "user001"})).value[0].clone();
+        assert_eq!(
+            after["RetainDeletedItemsFor"], before,
+            "the value did not take"
+        );
+        assert_eq!(
+            after["CustomAttribute2"], "kept",
+            "the rest of the call did"
+        );
+        // Only the unapplied property: the answer is a success, but nothing changed.
+        let only = run_unapplied(
+            &mut dir,
+            "Set-Mailbox",
+            json!({"Identity": "user001", "RetainDeletedItemsFor": want}),
+            &["retainDeletedItemsFor"],
+        )
+        .unwrap();
+        assert!(only.warnings.is_empty() && !only.changed);
+        // A bad value is refused as ever, and changes nothing.
+        let snapshot = dir.snapshot();
+        let e = run_unapplied(
+            &mut dir,
+            "Set-Mailbox",
+            json!({"Identity": "user001", "RetainDeletedItemsFor": "45", "CustomAttribute3": "x"}),
+            &["RetainDeletedItemsFor"],
+        )
+        .unwrap_err();
+        assert_eq!(e.class, VALIDATION);
+        assert_eq!(dir.snapshot(), snapshot);
+    }
+
+    #[test]
+    fn a_new_object_keeps_the_default_of_an_unapplied_property() {
+        let mut dir = contoso(3);
+        let mut plain = contoso(3);
+        let params =
+            json!({"Name": "Withheld", "Comments": "Asked for", "SubjectContainsWords": "x"});
+        let out =
+            run_unapplied(&mut dir, "New-TransportRule", params.clone(), &["Comments"]).unwrap();
+        assert_eq!(out.value[0]["Comments"], "Asked for", "answered as if kept");
+        assert_eq!(out.unapplied, ["Comments"]);
+        let rule = ok(
+            &mut dir,
+            "Get-TransportRule",
+            json!({"Identity": "Withheld"}),
+        )
+        .value[0]
+            .clone();
+        assert_eq!(rule["Comments"], Value::Null, "the default");
+        assert_eq!(rule["SubjectContainsWords"], json!(["x"]));
+        // The same GUID and time as without the behaviour: still deterministic.
+        let plain_rule = ok(&mut plain, "New-TransportRule", params).value[0].clone();
+        assert_eq!(
+            (&rule["Guid"], &rule["WhenChanged"]),
+            (&plain_rule["Guid"], &plain_rule["WhenChanged"])
+        );
+        let domain = run_unapplied(
+            &mut dir,
+            "New-AcceptedDomain",
+            json!({"Name": "Relay", "DomainName": "relay.example", "DomainType": "InternalRelay"}),
+            &["DomainType"],
+        )
+        .unwrap();
+        assert_eq!(domain.value[0]["DomainType"], "InternalRelay");
+        let got = ok(&mut dir, "Get-AcceptedDomain", json!({"Identity": "Relay"}));
+        assert_eq!(got.value[0]["DomainType"], "Authoritative");
+        // A New- call that cannot run without it keeps nothing at all.
+        let unnamed = run_unapplied(
+            &mut dir,
+            "New-DistributionGroup",
+            json!({"Name": "Ghost group"}),
+            &["Name"],
+        )
+        .unwrap();
+        assert!(!unnamed.changed);
+        assert_eq!(
+            err(
+                &mut dir,
+                "Get-DistributionGroup",
+                json!({"Identity": "Ghost group"})
+            )
+            .class,
+            NOT_FOUND
+        );
+        // Reads, and writes other than Set- and New-, are not affected.
+        let unaffected = run_unapplied(
+            &mut dir,
+            "Disable-TransportRule",
+            json!({"Identity": "Withheld"}),
+            &["Identity", "State"],
+        )
+        .unwrap();
+        assert!(unaffected.changed && unaffected.unapplied.is_empty());
     }
 }

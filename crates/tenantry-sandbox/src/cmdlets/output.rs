@@ -26,6 +26,9 @@ pub struct CmdletOutput {
     /// For a write asked to confirm (`Confirm: true`) or only to tell (`WhatIf`): what it would
     /// do, the `@adminapi.confirmationmessage`; nothing was changed.
     pub confirmation: Option<String>,
+    /// The parameters of a Set- or New- call that were accepted but not kept (the tenant's
+    /// `unapplied` behaviour), as sent.
+    pub unapplied: Vec<String>,
 }
 
 impl CmdletOutput {
@@ -36,6 +39,7 @@ impl CmdletOutput {
             changed: false,
             more: false,
             confirmation: None,
+            unapplied: Vec::new(),
         }
     }
 
