@@ -141,7 +141,8 @@ pub struct WriteRecord {
     #[serde(default)]
     pub what_if: bool,
     /// The parameters the call set that the tenant accepted without keeping (its `unapplied`
-    /// behaviour), as sent; the answer was a success all the same.
+    /// behaviour), as sent, whether or not they differed from the stored values; the answer
+    /// was a success all the same.
     #[serde(default)]
     pub unapplied: Vec<String>,
 }

@@ -8,8 +8,8 @@
 //! [`invoke_page`] finds the cmdlet in the dispatch table (`dispatch`), binds its parameters
 //! (`args`) and runs it; each noun family has its own module (`recipient` for the Get-/Set-
 //! cmdlets over the schema's views, `mailbox`, `group`, `permission`, `transport_rule`,
-//! `organization`, `accepted_domain`), sharing value conversion (`convert`), identity resolution (`resolve`)
-//! and the service's errors (`error`).
+//! `organization`, `accepted_domain`), sharing value conversion (`convert`), identity
+//! resolution (`resolve`) and the service's errors (`error`).
 
 mod accepted_domain;
 mod args;
