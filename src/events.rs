@@ -29,16 +29,20 @@ pub enum Status {
     /// killed run sent it and a resumed run did not send it again, since it writes and is not
     /// idempotent (`run --resume --retry-unknown` sends it).
     Unknown,
+    /// `tenantry check` only: the object differs from what the step ensures, or the write
+    /// would be sent; nothing was written.
+    Drift,
 }
 
 impl Status {
-    /// Its name in reports: `ok`, `failed`, `skipped`, `unknown`.
+    /// Its name in reports: `ok`, `failed`, `skipped`, `unknown`, `drift`.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Ok => "ok",
             Status::Failed => "failed",
             Status::Skipped => "skipped",
             Status::Unknown => "unknown",
+            Status::Drift => "drift",
         }
     }
 
@@ -75,6 +79,20 @@ pub struct TaskResult {
     pub error_class: Option<String>,
     /// Time from dispatch to outcome.
     pub duration_ms: u64,
+    /// For a step with `ensure` or `state`: what was done to the object (`none` when it was
+    /// already right), or in `tenantry check` what would be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<crate::state::Action>,
+    /// For a step with `ensure` or `state`: each property that differed, current -> desired.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<crate::state::Change>,
+    /// In `tenantry check`, for a write without `ensure`: the call that would be sent, or
+    /// with `whatif` what the service said it would do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub would: Option<String>,
+    /// In `tenantry check`, for drift: the previous check of the playbook did not find it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub new: bool,
 }
 
 /// The error class earlier versions recorded for a write whose answer was lost, with the
@@ -97,6 +115,10 @@ impl TaskResult {
             error: None,
             error_class: None,
             duration_ms: 0,
+            action: None,
+            changes: Vec::new(),
+            would: None,
+            new: false,
         }
     }
 
@@ -116,6 +138,9 @@ impl TaskResult {
     /// Whether it succeeded and changed something: a write without the service's no-change
     /// warning.
     pub fn changed(&self) -> bool {
+        if let Some(action) = self.action {
+            return self.status == Status::Ok && action != crate::state::Action::None;
+        }
         self.status == Status::Ok
             && !crate::playbook::verbs::is_read_only(&self.cmdlet)
             && !self
@@ -218,12 +243,23 @@ pub struct TenantSummary {
     pub skipped: usize,
     /// Tasks whose outcome is unknown: sent without an answer, and not sent again.
     pub unknown: usize,
+    /// `tenantry check` only: objects that differ from what their step ensures, and writes
+    /// that would be sent.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub drift: usize,
+    /// Of the drift, what the previous check of the playbook did not find.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub new: usize,
     /// Retries made, all causes.
     pub retries: usize,
     /// Why the tenant stopped early, if it did.
     pub stopped: Option<String>,
     /// Its duration.
     pub duration_ms: u64,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl TenantSummary {
@@ -238,6 +274,10 @@ impl TenantSummary {
             Status::Failed => self.failed += 1,
             Status::Skipped => self.skipped += 1,
             Status::Unknown => self.unknown += 1,
+            Status::Drift => {
+                self.drift += 1;
+                self.new += usize::from(t.new);
+            }
         }
         self.retries += t.retries.len();
     }
@@ -261,6 +301,9 @@ pub struct RunSummary {
     pub stopped_by: Option<String>,
     /// The process exit code.
     pub exit_code: i32,
+    /// True for `tenantry check`: nothing was written, and drift is counted.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub check: bool,
 }
 
 impl RunSummary {

@@ -12,6 +12,11 @@ pub const NO_TENANT_REACHED: i32 = 3;
 /// A guardrail stopped the run: `limits.max_fail_percentage` was crossed, or `--deadline`
 /// came; the report says which.
 pub const STOPPED_BY_GUARDRAIL: i32 = 4;
+/// `tenantry check`: changes are pending (drift, or writes that would be sent), and some were
+/// not pending at the previous check of the playbook (or there was none): alert on this one.
+pub const CHANGES_PENDING: i32 = 5;
+/// `tenantry check`: changes are pending, all of them already pending at the previous check.
+pub const CHANGES_PENDING_KNOWN: i32 = 6;
 /// Another run of the playbook holds its lock: try again later (EX_TEMPFAIL).
 pub const LOCKED: i32 = 75;
 /// Interrupted by Ctrl-C or SIGTERM; the report written is partial and says so.

@@ -106,8 +106,8 @@ pub struct Meta {
 enum Record {
     /// A task was sent.
     Sent(String),
-    /// A task's outcome.
-    Done(TaskResult),
+    /// A task's outcome (boxed: it is far larger than the other records).
+    Done(Box<TaskResult>),
     /// The objects a task returned, when a later step reads its step's output.
     Output {
         /// The task.
@@ -157,6 +157,13 @@ impl StateDir {
             root,
             playbook: playbook.to_path_buf(),
         }
+    }
+
+    /// Where the last `tenantry check` of this playbook keeps the drift it found.
+    pub fn checks_file(&self) -> PathBuf {
+        self.root
+            .join("checks")
+            .join(format!("{}.json", self.playbook_name()))
     }
 
     /// This playbook's runs: a folder per playbook file, so playbooks beside each other
@@ -470,7 +477,7 @@ impl PastRun {
                 }
                 Ok(Record::Done(result)) => {
                     unknown.remove(&result.id);
-                    done.insert(result.id.clone(), result);
+                    done.insert(result.id.clone(), *result);
                 }
                 Ok(Record::Output { id, values }) => {
                     outputs.insert(id, values);

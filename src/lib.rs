@@ -68,6 +68,7 @@
 pub mod auth;
 mod builtin;
 pub mod catalog;
+pub mod check;
 pub mod cli;
 mod cloud;
 mod connect;
@@ -82,6 +83,7 @@ mod report;
 mod run;
 pub mod scheduler;
 pub mod session;
+pub mod state;
 pub mod template;
 pub mod trace;
 

@@ -79,6 +79,8 @@ pub(crate) struct RunSettings {
     pub deadline: Option<Duration>,
     /// `--trace FILE`, created already: where every request and answer is written.
     pub trace: Option<Arc<crate::trace::Trace>>,
+    /// `tenantry check`: send the reads, report the writes as drift, keep no journal.
+    pub check: Option<crate::check::CheckSettings>,
 }
 
 impl Default for RunSettings {
@@ -96,15 +98,17 @@ impl Default for RunSettings {
             retry_unknown: false,
             deadline: None,
             trace: None,
+            check: None,
         }
     }
 }
 
-/// A run about to start: its lock held, its journal open, its sessions ready.
+/// A run about to start: its lock held, its journal open, its sessions ready. A check has
+/// neither lock nor journal: it writes nothing, so there is nothing to resume or to guard.
 struct Prepared {
-    _lock: RunLock,
+    _lock: Option<RunLock>,
     past: Option<PastRun>,
-    journal: Journal,
+    journal: Option<Journal>,
     sessions: Sessions,
 }
 
@@ -127,7 +131,10 @@ pub(crate) async fn run(
         sessions: Sessions { sessions, sandbox },
     } = prepare(playbook, planner, settings, &planned).await?;
     let tally = Tally::new(&playbook.doc.name);
-    let events = fanout(settings, out, &journal, &tally)?;
+    let memory = settings.check.as_ref().map(|_| {
+        crate::check::Memory::load(&StateDir::of(&playbook.path, settings.state_dir.as_deref()))
+    });
+    let events = fanout(settings, out, journal.as_ref(), &tally, memory.as_ref())?;
     for warning in sessions.iter().flat_map(|s| &s.warnings) {
         say(&events, warning.clone());
     }
@@ -138,8 +145,11 @@ pub(crate) async fn run(
         .as_ref()
         .map(|p| Arc::new(Prior::of(p, settings.retry_unknown)));
     let _ = events.emit(&Event::RunStarted(RunStart {
-        id: journal.id(),
-        journal: journal.dir().to_path_buf(),
+        id: journal.as_ref().map(Journal::id).unwrap_or_default(),
+        journal: journal
+            .as_ref()
+            .map(|j| j.dir().to_path_buf())
+            .unwrap_or_default(),
         planned: planned.per_tenant,
         resuming: past
             .as_ref()
@@ -161,6 +171,8 @@ pub(crate) async fn run(
     let options = RunOptions {
         shutdown: Default::default(),
         prior,
+        check: settings.check.is_some(),
+        seen_drift: memory.as_ref().map(crate::check::Memory::seen),
     };
     let limits = TimeLimits {
         started,
@@ -171,7 +183,17 @@ pub(crate) async fn run(
     let mut summary = tally.take();
     summary.duration_ms = started.elapsed().as_millis() as u64;
     summary.complete = !ended.partial;
-    let code = conclude(&mut summary, ended, &options.shutdown, &journal, &events);
+    summary.check = settings.check.is_some();
+    let mut code = conclude(
+        &mut summary,
+        ended,
+        &options.shutdown,
+        journal.as_ref(),
+        &events,
+    );
+    if let Some(memory) = &memory {
+        code = memory.conclude(&mut summary, code, &events);
+    }
     // Calls given up when dispatch ended are in the trace by now; a trace that stopped being
     // written costs the run nothing but this warning.
     if let Some(trace) = &settings.trace
@@ -215,7 +237,12 @@ async fn prepare(
         .collect();
     // The lock first: a second run of this playbook stops here, before it touches anything.
     let state = StateDir::of(&playbook.path, settings.state_dir.as_deref());
-    let lock = state.lock(settings.wait_lock)?;
+    let check = settings.check.is_some();
+    let lock = if check {
+        None
+    } else {
+        Some(state.lock(settings.wait_lock)?)
+    };
     let fingerprint = planned.fingerprint();
     let past = match &settings.resume {
         Some(id) => {
@@ -239,8 +266,9 @@ async fn prepare(
     )
     .await?;
     let journal = match &past {
-        Some(past) => Journal::resume(past)?,
-        None => state.create(&fingerprint, tenant_names)?,
+        Some(past) => Some(Journal::resume(past)?),
+        None if check => None,
+        None => Some(state.create(&fingerprint, tenant_names)?),
     };
     Ok(Prepared {
         _lock: lock,
@@ -255,18 +283,35 @@ async fn prepare(
 fn fanout<'a>(
     settings: &RunSettings,
     out: &'a mut dyn std::io::Write,
-    journal: &'a Journal,
+    journal: Option<&'a Journal>,
     tally: &Tally,
+    memory: Option<&crate::check::Memory>,
 ) -> Result<Fanout<'a>, RunError> {
+    let mut events = Fanout::new();
+    if let Some(journal) = journal {
+        events = events.with_recorder(journal);
+    }
+    // A check in JSON Lines or Markdown writes that on standard output: people's lines go to
+    // standard error.
+    let format = settings.check.as_ref().map(|c| c.format);
+    let out: Box<dyn std::io::Write + 'a> = match format {
+        Some(f) if f != crate::check::Format::Text => {
+            events.add("check", crate::check::reporter(f, out));
+            Box::new(std::io::stderr())
+        }
+        _ => Box::new(out),
+    };
     let terminal = if settings.progress {
         Terminal::with_bars(out)
     } else {
         Terminal::new(out)
     };
-    let mut events = Fanout::new()
-        .with_recorder(journal)
+    let mut events = events
         .with(TERMINAL, terminal)
         .with("summary", tally.clone());
+    if let Some(memory) = memory {
+        events.add("drift", memory.recorder());
+    }
     if let Some(dir) = &settings.report {
         let files = crate::report::report_files(dir).map_err(|source| RunError::Report {
             dir: dir.clone(),
@@ -319,7 +364,7 @@ fn conclude(
     summary: &mut RunSummary,
     ended: Ended,
     shutdown: &Shutdown,
-    journal: &Journal,
+    journal: Option<&Journal>,
     events: &Fanout<'_>,
 ) -> i32 {
     summary.exit_code = if ended.signalled {
@@ -333,6 +378,9 @@ fn conclude(
             summary.exit_code = exit::STOPPED_BY_GUARDRAIL;
         }
     }
+    let Some(journal) = journal else {
+        return summary.exit_code;
+    };
     if let Some(why) = journal.failure() {
         summary.complete = false;
         summary.exit_code = exit::TASKS_FAILED;

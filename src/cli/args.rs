@@ -36,6 +36,10 @@ pub enum Command {
     /// Run a playbook: every task against its tenant, within the service's limits, reporting
     /// each outcome. Tenants on `cloud: sandbox` run against the built-in sandbox.
     Run(RunArgs),
+    /// Send the playbook's reads and no write, and show per tenant, object and property what
+    /// a run would change (current -> desired). Exit code 0: nothing to change; 5: changes
+    /// pending, some new since the previous check; 6: changes pending, none new.
+    Check(CheckArgs),
     /// Sign in to tenants and run one read-only cmdlet: shows who is signed in, to which
     /// tenant, until when, and the round trip; or, for each failure, what to do.
     Connect {
@@ -111,6 +115,44 @@ pub struct RunArgs {
     /// The playbook and what to select.
     #[command(flatten)]
     pub args: PlanArgs,
+    /// What a run and a check share.
+    #[command(flatten)]
+    pub common: SessionArgs,
+    /// When another run of this playbook is in progress, wait this long for it (`10m`)
+    /// instead of exiting at once with code 75.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
+    pub wait_lock: Option<std::time::Duration>,
+    /// Go on with a past run (its id, or `last`): writes whose outcome it knows are not
+    /// sent again; reads run again.
+    #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "last")]
+    pub resume: Option<String>,
+    /// Resume even though the playbook, its data or the tenants changed.
+    #[arg(long, requires = "resume")]
+    pub force: bool,
+    /// On resume, send again the writes a killed run never heard back from, even those
+    /// that are not idempotent.
+    #[arg(long, requires = "resume")]
+    pub retry_unknown: bool,
+}
+
+/// The options of `tenantry check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The playbook and what to select.
+    #[command(flatten)]
+    pub args: PlanArgs,
+    /// What a run and a check share.
+    #[command(flatten)]
+    pub common: SessionArgs,
+    /// How the result is written on standard output: `text`, `jsonl` (one record per line,
+    /// schemas/check.schema.json) or `markdown` (for a pull-request comment).
+    #[arg(long, value_enum, default_value_t = crate::check::Format::Text)]
+    pub format: crate::check::Format,
+}
+
+/// What `run` and `check` share: sessions, output, reports and limits in time.
+#[derive(Debug, clap::Args)]
+pub struct SessionArgs {
     /// Also write results.jsonl, summary.json, results.csv, junit.xml and summary.md here.
     #[arg(long, value_name = "DIR")]
     pub report: Option<PathBuf>,
@@ -130,27 +172,12 @@ pub struct RunArgs {
     /// Reach the service through this proxy (overrides HTTPS_PROXY).
     #[arg(long, value_name = "URL")]
     pub proxy: Option<String>,
-    /// Where run journals and the playbook's lock live (default: `.tenantry` beside the
-    /// playbook).
+    /// Where run journals, the playbook's lock and the last check's drift live (default:
+    /// `.tenantry` beside the playbook).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
-    /// When another run of this playbook is in progress, wait this long for it (`10m`)
-    /// instead of exiting at once with code 75.
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
-    pub wait_lock: Option<std::time::Duration>,
-    /// Go on with a past run (its id, or `last`): writes whose outcome it knows are not
-    /// sent again; reads run again.
-    #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "last")]
-    pub resume: Option<String>,
-    /// Resume even though the playbook, its data or the tenants changed.
-    #[arg(long, requires = "resume")]
-    pub force: bool,
-    /// On resume, send again the writes a killed run never heard back from, even those
-    /// that are not idempotent.
-    #[arg(long, requires = "resume")]
-    pub retry_unknown: bool,
-    /// The run must be over by then (`50m`): dispatch stops early enough for calls in
-    /// flight to finish and the report to be written; exit code 4.
+    /// It must be over by then (`50m`): dispatch stops early enough for calls in flight to
+    /// finish and the report to be written; exit code 4.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
     pub deadline: Option<std::time::Duration>,
     /// Write every HTTP request and answer to FILE as a HAR 1.2 log for support, with
@@ -273,6 +300,8 @@ pub enum SchemaKind {
     Playbook,
     /// The records of `plan --format json`.
     Plan,
+    /// The records of `check --format jsonl`.
+    Check,
 }
 
 pub(super) fn parse_var(s: &str) -> Result<(String, String), String> {

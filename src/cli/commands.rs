@@ -4,7 +4,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use super::CliError;
-use super::args::{CatalogArgs, Format, PlanArgs, RunArgs, SchemaKind};
+use super::args::{CatalogArgs, CheckArgs, Format, PlanArgs, RunArgs, SchemaKind, SessionArgs};
 use crate::diagnostic::plural;
 use crate::exit;
 use crate::plan::{
@@ -57,29 +57,56 @@ pub(super) fn plan(args: PlanArgs, format: Format) -> Result<i32, CliError> {
 
 /// `tenantry run`.
 pub(super) fn run(run: RunArgs) -> Result<i32, CliError> {
-    let playbook = Playbook::parse(&run.args.playbook)?;
-    let env = crate::template::environment(&playbook.dir);
-    let planner = prepare(&env, &playbook, &run.args)?;
-    // Before anything is sent, so a trace that cannot be written stops the run unstarted.
-    let trace = open_trace(run.trace.as_deref())?;
-    let runtime = one_thread()?;
     let settings = crate::run::RunSettings {
-        progress: run.progress.bars(),
-        report: run.report,
-        grace: run.grace,
-        #[cfg(feature = "sandbox")]
-        sandbox_latency: run.sandbox_latency,
-        #[cfg(not(feature = "sandbox"))]
-        sandbox_latency: crate::builtin::NO_LATENCY,
-        proxy: run.proxy,
-        state_dir: run.state_dir,
         wait_lock: run.wait_lock,
         resume: run.resume,
         force: run.force,
         retry_unknown: run.retry_unknown,
-        deadline: run.deadline,
-        trace,
+        ..run_settings(&run.common)
     };
+    execute(&run.args, settings, run.common.trace.as_deref())
+}
+
+/// `tenantry check`.
+pub(super) fn check(check: CheckArgs) -> Result<i32, CliError> {
+    let settings = crate::run::RunSettings {
+        check: Some(crate::check::CheckSettings {
+            format: check.format,
+        }),
+        ..run_settings(&check.common)
+    };
+    execute(&check.args, settings, check.common.trace.as_deref())
+}
+
+/// The settings `run` and `check` share, but the trace, opened once the plan is made.
+fn run_settings(common: &SessionArgs) -> crate::run::RunSettings {
+    crate::run::RunSettings {
+        progress: common.progress.bars(),
+        report: common.report.clone(),
+        grace: common.grace,
+        #[cfg(feature = "sandbox")]
+        sandbox_latency: common.sandbox_latency,
+        #[cfg(not(feature = "sandbox"))]
+        sandbox_latency: crate::builtin::NO_LATENCY,
+        proxy: common.proxy.clone(),
+        state_dir: common.state_dir.clone(),
+        deadline: common.deadline,
+        ..Default::default()
+    }
+}
+
+/// Plans the playbook and runs it with `settings`, tracing to `trace` when asked.
+fn execute(
+    args: &PlanArgs,
+    mut settings: crate::run::RunSettings,
+    trace: Option<&Path>,
+) -> Result<i32, CliError> {
+    let playbook = Playbook::parse(&args.playbook)?;
+    let env = crate::template::environment(&playbook.dir);
+    let planner = prepare(&env, &playbook, args)?;
+    // Before anything is sent, so a trace that cannot be written stops the run unstarted.
+    settings.trace = open_trace(trace)?;
+    let runtime = one_thread()?;
     let mut out = io::stdout().lock();
     let code = runtime.block_on(crate::run::run(&playbook, &planner, &settings, &mut out))?;
     Ok(code)
@@ -191,6 +218,7 @@ pub(super) fn schema(kind: SchemaKind, catalog: &CatalogArgs) -> Result<i32, Cli
     let schema = match kind {
         SchemaKind::Playbook => playbook_schema_with(&catalog.load()?),
         SchemaKind::Plan => plan_schema(),
+        SchemaKind::Check => check_schema(),
     };
     let mut out = io::stdout().lock();
     writeln!(out, "{schema}")?;
@@ -271,6 +299,12 @@ pub fn playbook_schema_with(catalog: &crate::catalog::Catalog) -> String {
     crate::catalog::extend_playbook_schema(&mut schema, catalog);
     // Back to a schemars schema: it writes each schema's keywords in a readable order.
     let schema = schemars::Schema::try_from(schema).expect("the schema is still an object");
+    serde_json::to_string_pretty(&schema).expect("a schema always serializes")
+}
+
+/// The check-record JSON Schema, pretty-printed.
+pub fn check_schema() -> String {
+    let schema = schemars::schema_for!(crate::check::CheckRecord<'static>);
     serde_json::to_string_pretty(&schema).expect("a schema always serializes")
 }
 

@@ -11,9 +11,10 @@ use std::io::{self, Write};
 use clap::Parser;
 
 pub use args::{
-    CatalogArgs, Cli, CmdletsArgs, Command, Format, PlanArgs, ProgressMode, RunArgs, SchemaKind,
+    CatalogArgs, CheckArgs, Cli, CmdletsArgs, Command, Format, PlanArgs, ProgressMode, RunArgs,
+    SchemaKind, SessionArgs,
 };
-pub use commands::{plan_schema, playbook_schema, playbook_schema_with};
+pub use commands::{check_schema, plan_schema, playbook_schema, playbook_schema_with};
 
 use crate::exit;
 use crate::plan::PlanError;
@@ -124,6 +125,7 @@ fn run(cli: Cli) -> Result<i32, CliError> {
         Command::Validate(args) => commands::validate(args),
         Command::Plan { args, format } => commands::plan(args, format),
         Command::Run(run) => commands::run(run),
+        Command::Check(check) => commands::check(check),
         Command::Connect {
             args,
             tenant,

@@ -60,6 +60,9 @@ pub struct CmdletResult {
     pub retries: Vec<String>,
     /// Non-terminating errors the cmdlet reported (`@adminapi.errors`).
     pub errors: Vec<String>,
+    /// What a write asked only to tell (`WhatIf`) or to confirm would do
+    /// (`@adminapi.confirmationmessage`).
+    pub confirmation: Option<String>,
 }
 
 /// A client for one tenant's admin API.
@@ -256,6 +259,12 @@ impl Client {
                         .iter()
                         .map(|e| e.as_str().map_or_else(|| e.to_string(), str::to_string)),
                 );
+            }
+            if let Some(message) = page
+                .get("@adminapi.confirmationmessage")
+                .and_then(Value::as_str)
+            {
+                result.confirmation = Some(message.to_string());
             }
             if let Some(Value::Array(items)) = page.get("value") {
                 result.value.extend(items.iter().cloned());

@@ -177,7 +177,8 @@ impl<'s> Planner<'_, 's> {
                     continue;
                 }
                 self.step_header(tenant, step, None, sink)?;
-                let params = self.preview_params(step, &scope, tenant.name())?;
+                let mut params = self.preview_params(step, &scope, tenant.name())?;
+                let ensure = step.split_ensure(&mut params);
                 sink.record(PlanRecord::Deferred(Deferred {
                     tenant: tenant.name().into(),
                     step: step.key.into(),
@@ -193,6 +194,7 @@ impl<'s> Planner<'_, 's> {
                             _ => w.to_json().to_string().into(),
                         }),
                     params,
+                    ensure,
                 }))?;
                 summary.deferred += 1;
                 continue;
@@ -401,12 +403,15 @@ impl<'s> Planner<'_, 's> {
         &self,
         step: &CompiledStep<'_, 's>,
         tenant: &str,
-        item: Option<String>,
-        index: Option<usize>,
-        params: serde_json::Map<String, serde_json::Value>,
+        item: Option<(String, usize, &Value)>,
+        mut params: serde_json::Map<String, serde_json::Value>,
         sink: &mut dyn Sink,
         summary: &mut Summary,
     ) -> Result<(), PlanError> {
+        let (item, index, value) = match item {
+            Some((key, index, value)) => (Some(key), Some(index), Some(value)),
+            None => (None, None, None),
+        };
         // A value a template gave, known now: checked before anything is sent anywhere. Values
         // from an earlier step's output are known only at run time, and checked per task then.
         if !step.is_deferred() {
@@ -421,6 +426,13 @@ impl<'s> Planner<'_, 's> {
         } else {
             summary.writes += 1;
         }
+        let ensure = step.split_ensure(&mut params);
+        // The item read earlier (a mailbox from `Get-Mailbox`) may already hold the values.
+        let carried = ensure.as_ref().zip(value).and_then(|(desired, item)| {
+            serde_json::to_value(item)
+                .ok()
+                .and_then(|item| crate::state::carried(&item, desired))
+        });
         sink.record(PlanRecord::Task(Task {
             id: task_id(tenant, step.key, item.as_deref()),
             tenant: tenant.into(),
@@ -430,6 +442,9 @@ impl<'s> Planner<'_, 's> {
             cmdlet: step.step.cmdlet.value.as_str().into(),
             read_only: step.read_only,
             params,
+            ensure,
+            state: step.step.state.as_ref().map(|s| s.value.as_str().into()),
+            carried,
         }))?;
         Ok(())
     }
@@ -520,7 +535,7 @@ impl<'s> StepExpansion<'_, 's> {
                 self.items = Items::Done;
                 let params =
                     planner.render_params(step, &Scope::tenant(&self.scope), name, None)?;
-                planner.emit(step, name, None, None, params, sink, summary)?;
+                planner.emit(step, name, None, params, sink, summary)?;
                 Ok(true)
             }
             Items::Many {
@@ -586,7 +601,7 @@ impl<'s> StepExpansion<'_, 's> {
                     return Ok(true);
                 }
                 let params = planner.render_params(step, &item_scope, name, Some(&key))?;
-                planner.emit(step, name, Some(key), Some(i), params, sink, summary)?;
+                planner.emit(step, name, Some((key, i, &item)), params, sink, summary)?;
                 Ok(true)
             }
         }

@@ -28,6 +28,7 @@ pub use record::{
     Deferred, PLAN_FORMAT, PlanFailure, PlanHeader, PlanRecord, Skipped, StepHeader, StepInfo,
     Summary, Task, TenantHeader,
 };
+pub(crate) use render::powershell_call;
 pub use render::{CountingSink, JsonSink, TextSink};
 pub(crate) use settings::{Limits, StepSettings};
 pub use values::INVALID_VALUE;
@@ -100,8 +101,14 @@ pub struct CompiledStep<'e, 's> {
     pub(crate) depends_on: Vec<String>,
     /// Its retries, timeout, `on_error` and idempotence, resolved from the defaults.
     pub(crate) settings: StepSettings,
-    /// The parameters by name, as documented when written by an alias or in another case.
+    /// The parameters by name, as documented when written by an alias or in another case,
+    /// then the `ensure` properties from [`CompiledStep::ensure_from`] on: both render alike.
     params: Vec<(std::borrow::Cow<'s, str>, Compiled<'e, 's>)>,
+    /// Where the `ensure` properties start in `params`.
+    pub(crate) ensure_from: usize,
+    /// For a step with `ensure` or `state`: the noun's cmdlets that read, create, change and
+    /// remove its objects.
+    pub(crate) noun: Option<Arc<crate::state::Noun>>,
     for_each: Option<Compiled<'e, 's>>,
     when: Option<Compiled<'e, 's>>,
     /// `when` reads `item` or `loop`: it is decided per item.
@@ -126,6 +133,21 @@ impl CompiledStep<'_, '_> {
     /// True when the step's calls are known only at run time.
     pub(crate) fn is_deferred(&self) -> bool {
         !self.depends_on.is_empty()
+    }
+
+    /// Takes the `ensure` properties out of a rendered step's parameters (they render
+    /// together, ensure last); `None` for a step without `ensure` or `state`.
+    pub(crate) fn split_ensure(
+        &self,
+        params: &mut serde_json::Map<String, serde_json::Value>,
+    ) -> Option<serde_json::Map<String, serde_json::Value>> {
+        self.noun.as_ref()?;
+        Some(
+            self.params[self.ensure_from..]
+                .iter()
+                .filter_map(|(name, _)| Some((name.to_string(), params.remove(name.as_ref())?)))
+                .collect(),
+        )
     }
 
     fn info(&self) -> StepInfo<'_> {
@@ -219,6 +241,17 @@ impl<'e, 's> Planner<'e, 's> {
                     if compiled.step.catalog != Some(crate::playbook::CatalogCheck::Off) {
                         compiled.spec = catalog.cmdlet(&compiled.step.cmdlet.value);
                     }
+                    if !compiled.step.ensure.is_empty() || compiled.step.state.is_some() {
+                        let off = compiled.step.catalog == Some(crate::playbook::CatalogCheck::Off);
+                        compiled.noun = crate::state::Noun::of(
+                            &compiled.step.cmdlet.value,
+                            (!off).then_some(&*catalog),
+                        )
+                        .map(Arc::new);
+                        // Desired state reads before it writes, and writes only what differs:
+                        // sending it again does no harm.
+                        compiled.settings.idempotent = compiled.step.idempotent.unwrap_or(true);
+                    }
                     if let Some(spec) = &compiled.spec {
                         // Sent, planned and reported by the documented name: `cf` is `Confirm`.
                         for (name, _) in &mut compiled.params {
@@ -232,6 +265,7 @@ impl<'e, 's> Planner<'e, 's> {
                             .step
                             .params
                             .iter()
+                            .chain(&compiled.step.ensure)
                             .filter(|(_, node)| node.has_template())
                             .filter_map(|(name, node)| spec.param(name).map(|p| (node, p.clone())))
                             .collect();
@@ -345,6 +379,13 @@ fn compile_step<'e, 's>(
             Err(d) => errors.push(d),
         }
     }
+    let ensure_from = params.len();
+    for (name, node) in &step.ensure {
+        match Compiled::compile(env, node, file) {
+            Ok(c) => params.push((std::borrow::Cow::Borrowed(name.as_str()), c)),
+            Err(d) => errors.push(d),
+        }
+    }
     let mut optional = |node: &'s Option<crate::playbook::Node>, condition: bool| {
         let node = node.as_ref()?;
         let compiled = if condition {
@@ -383,6 +424,8 @@ fn compile_step<'e, 's>(
         depends_on: Vec::new(),
         settings: StepSettings::resolve(playbook, step, false),
         params,
+        ensure_from,
+        noun: None,
         for_each,
         when,
         when_uses_item,

@@ -145,6 +145,18 @@ pub struct Task<'a> {
     /// The parameters, rendered, as they will be sent; a SecureString's value is shown as
     /// `********` in plans.
     pub params: serde_json::Map<String, serde_json::Value>,
+    /// For a step with `ensure`: the properties the object must have, rendered. Only those
+    /// that differ from its current values are sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ensure: Option<serde_json::Map<String, serde_json::Value>>,
+    /// For a step with `state`: whether the object must exist (`present`, `absent`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<Cow<'a, str>>,
+    /// The current values of the `ensure` properties when the item carries them all, so the
+    /// object need not be read again.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub carried: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A call that will not run.
@@ -180,6 +192,9 @@ pub struct Deferred<'a> {
     /// The parameters as far as they are known now: values that read `item`, `loop` or
     /// `steps` are left as written.
     pub params: serde_json::Map<String, serde_json::Value>,
+    /// The `ensure` properties, as far as they are known now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ensure: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Totals over the whole plan.

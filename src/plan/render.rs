@@ -154,6 +154,17 @@ fn call(l: &mut String, record: PlanRecord<'_>) -> std::fmt::Result {
                 let _ = write!(l, " ");
                 powershell_param(l, &t.cmdlet, name, value);
             }
+            if let Some(state) = &t.state {
+                let _ = write!(l, "  state {state}");
+            }
+            // Desired state sends only what differs, which is known when the run reads it.
+            if let Some(ensure) = t.ensure.as_ref().filter(|e| !e.is_empty()) {
+                let _ = write!(l, "  ensure");
+                for (name, value) in ensure {
+                    let _ = write!(l, " ");
+                    powershell_param(l, &t.cmdlet, name, value);
+                }
+            }
             writeln!(l)
         }
         PlanRecord::Skipped(s) => writeln!(l, "    skipped: {}", s.reason),
@@ -177,6 +188,13 @@ fn call(l: &mut String, record: PlanRecord<'_>) -> std::fmt::Result {
             for (name, value) in &d.params {
                 let _ = write!(l, " ");
                 powershell_param(l, &d.cmdlet, name, value);
+            }
+            if let Some(ensure) = d.ensure.as_ref().filter(|e| !e.is_empty()) {
+                let _ = write!(l, "  ensure");
+                for (name, value) in ensure {
+                    let _ = write!(l, " ");
+                    powershell_param(l, &d.cmdlet, name, value);
+                }
             }
             writeln!(l)
         }
@@ -234,6 +252,22 @@ impl Sink for CountingSink {
         }
         Ok(())
     }
+}
+
+/// A call as it would be typed in PowerShell: `Set-User -Identity alex -Title Boss`, with
+/// SecureString values masked.
+pub(crate) fn powershell_call(
+    cmdlet: &str,
+    params: &serde_json::Map<String, serde_json::Value>,
+) -> String {
+    let mut params = params.clone();
+    crate::exchange::secure::mask_params(cmdlet, &mut params);
+    let mut out = cmdlet.to_string();
+    for (name, value) in &params {
+        out.push(' ');
+        powershell_param(&mut out, cmdlet, name, value);
+    }
+    out
 }
 
 /// Writes `-Name value` the way it would be typed in PowerShell: booleans as `-Name:$true`

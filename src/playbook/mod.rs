@@ -2,6 +2,7 @@
 //! that needs no templates (names, ids, cmdlets, auth blocks, limits).
 
 mod calls;
+mod desired;
 pub(crate) mod load;
 mod node;
 mod select;
@@ -20,7 +21,9 @@ pub(crate) use load::read_source;
 pub(crate) use node::{Node, NodeValue, Pos};
 pub(crate) use select::select_tenants;
 pub(crate) use syntax::is_template;
-pub(crate) use types::{Auth, CatalogCheck, OnError, PlaybookDoc, Step, TenantsSource};
+pub(crate) use types::{
+    Auth, CatalogCheck, EnsureState, OnError, PlaybookDoc, Step, TenantsSource,
+};
 pub use types::{Cloud, CustomEndpoints, Tenant};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Location, SourceFile};
@@ -385,6 +388,7 @@ impl Playbook {
             // say it again.
             if out.len() == before {
                 self.check_call(step, catalog, out);
+                self.check_desired(step, catalog, out);
             }
             for (param, value) in &step.params {
                 if !PARAM_NAME.is_match(param) {

@@ -444,6 +444,45 @@ pub(crate) struct Step {
     /// newer than the catalog, or one only some tenants have.
     #[serde(default)]
     pub(crate) catalog: Option<CatalogCheck>,
+    /// Properties the object must have (desired state), with a `Set-` cmdlet: its current
+    /// values are read (from the item when it carries them, else with the noun's `Get-`),
+    /// compared by type, and only those that differ are sent; an object already right gets
+    /// no call. Values may be templates.
+    #[serde(default)]
+    pub(crate) ensure: IndexMap<String, Node>,
+    /// Whether the object named by `params` must exist: `present` creates it with the noun's
+    /// `New-` (or `Add-`) cmdlet when it is missing, `absent` removes it with `Remove-`.
+    #[serde(default)]
+    #[schemars(with = "Option<EnsureState>")]
+    pub(crate) state: Option<Spanned<EnsureState>>,
+    /// With `ensure` or `state`: read the object again after writing, and fail the task when
+    /// a value did not take. On by default.
+    #[serde(default)]
+    pub(crate) verify: Option<bool>,
+    /// In `tenantry check`, ask the service what this write would do (`WhatIf`, answered with
+    /// its confirmation message) instead of only showing the call.
+    #[serde(default)]
+    pub(crate) whatif: Option<bool>,
+}
+
+/// Whether an object must exist.
+#[derive(Clone, Copy, Debug, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum EnsureState {
+    /// It must exist, with the `ensure` properties: created when missing.
+    Present,
+    /// It must not exist: removed when found.
+    Absent,
+}
+
+impl EnsureState {
+    /// The name as written in YAML.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            EnsureState::Present => "present",
+            EnsureState::Absent => "absent",
+        }
+    }
 }
 
 /// Whether a step's call is checked against the cmdlet catalog.

@@ -222,22 +222,19 @@ mod tests {
     }
 
     fn task(tenant: &str, item: &str, status: Status) -> Event {
+        let mut result = TaskResult::new(
+            format!("{tenant}/1-set-mailbox/{item}"),
+            tenant.into(),
+            "1-set-mailbox".into(),
+            "Set-Mailbox".into(),
+            status,
+        );
+        result.requests = 1;
+        result.error = (status == Status::Failed).then(|| "the mailbox was not found".into());
+        result.duration_ms = 50;
         Event::TaskFinished {
             origin: Origin::Sent,
-            result: TaskResult {
-                id: format!("{tenant}/1-set-mailbox/{item}"),
-                tenant: tenant.into(),
-                step: "1-set-mailbox".into(),
-                cmdlet: "Set-Mailbox".into(),
-                status,
-                objects: 0,
-                warnings: Vec::new(),
-                retries: Vec::new(),
-                requests: 1,
-                error: (status == Status::Failed).then(|| "the mailbox was not found".into()),
-                error_class: None,
-                duration_ms: 50,
-            },
+            result,
         }
     }
 

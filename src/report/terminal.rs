@@ -49,11 +49,16 @@ impl<W: Write> Terminal<W> {
         if self.bars && self.progress.is_none() {
             self.progress = Some(Progress::stderr(&run.planned));
         }
-        self.line(&format!(
-            "run {} (journal in {})",
-            run.id,
-            run.journal.display()
-        ))?;
+        if run.id.is_empty() {
+            // `tenantry check` keeps no journal: it sends no write to resume.
+            self.line("check: reads are sent, writes are not")?;
+        } else {
+            self.line(&format!(
+                "run {} (journal in {})",
+                run.id,
+                run.journal.display()
+            ))?;
+        }
         if let Some((replayed, unknown)) = run.resuming {
             self.line(&format!(
                 "resuming: {replayed} write{} already done, {unknown} sent without an answer",
@@ -70,6 +75,7 @@ impl<W: Write> Terminal<W> {
             (Status::Failed, _) => "FAILED",
             (Status::Skipped, _) => "skipped",
             (Status::Unknown, _) => "UNKNOWN",
+            (Status::Drift, _) => "drift",
         };
         write!(self.out, "{status:<8} {}", t.id)?;
         if t.status != Status::Skipped {
@@ -82,6 +88,18 @@ impl<W: Write> Terminal<W> {
             && t.status.is_failure()
         {
             write!(self.out, "\n         {e}")?;
+        }
+        // What desired state found different: what changed, or in a check what would.
+        match t.action {
+            Some(crate::state::Action::Create) => write!(self.out, "\n         create")?,
+            Some(crate::state::Action::Remove) => write!(self.out, "\n         remove")?,
+            _ => {}
+        }
+        for change in &t.changes {
+            write!(self.out, "\n         {change}")?;
+        }
+        if let Some(would) = &t.would {
+            write!(self.out, "\n         would send: {would}")?;
         }
         writeln!(self.out)
     }
@@ -121,17 +139,24 @@ fn table(out: &mut impl Write, summary: &RunSummary) -> io::Result<()> {
         .max()
         .unwrap_or(6)
         .max(6);
+    // A check's table has its drift where a run's has what changed.
+    let check = summary.check;
     writeln!(
         out,
         "{:width$}  {:>6} {:>7} {:>6} {:>7} {:>8}",
-        "tenant", "ok", "changed", "failed", "skipped", "duration"
+        "tenant",
+        "ok",
+        if check { "drift" } else { "changed" },
+        "failed",
+        "skipped",
+        "duration"
     )?;
     let mut line = |name: &str, s: &TenantSummary, ms: u64| {
         writeln!(
             out,
             "{name:width$}  {:>6} {:>7} {:>6} {:>7} {:>7.1}s",
             s.ok,
-            s.changed,
+            if check { s.drift } else { s.changed },
             s.failed,
             s.skipped,
             ms as f64 / 1000.0

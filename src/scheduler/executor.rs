@@ -47,8 +47,8 @@ struct TenantRun<'t> {
 }
 
 /// What a tenant's calls share.
-struct Lane<'t> {
-    target: &'t Target,
+pub(super) struct Lane<'t> {
+    pub(super) target: &'t Target,
     tenant: &'t Tenant,
     name: String,
     /// Calls at once for this tenant.
@@ -68,15 +68,31 @@ struct TenantState {
 
 /// A task as planned: what to call.
 pub(super) struct Planned {
-    id: String,
+    pub(super) id: String,
     tenant: String,
     step: String,
-    cmdlet: String,
-    params: Map<String, Value>,
+    pub(super) cmdlet: String,
+    pub(super) params: Map<String, Value>,
+    /// The properties a desired-state step ensures.
+    pub(super) ensure: Option<Map<String, Value>>,
+    /// Their current values, when the item carried them.
+    pub(super) carried: Option<Map<String, Value>>,
 }
 
 impl Planned {
-    fn result(&self, status: Status) -> TaskResult {
+    /// Its parameters and `ensure` properties together, as values templates gave.
+    fn sent(&self) -> std::borrow::Cow<'_, Map<String, Value>> {
+        match &self.ensure {
+            Some(ensure) if !ensure.is_empty() => {
+                let mut all = self.params.clone();
+                all.extend(ensure.iter().map(|(k, v)| (k.clone(), v.clone())));
+                std::borrow::Cow::Owned(all)
+            }
+            _ => std::borrow::Cow::Borrowed(&self.params),
+        }
+    }
+
+    pub(super) fn result(&self, status: Status) -> TaskResult {
         TaskResult::new(
             self.id.clone(),
             self.tenant.clone(),
@@ -371,7 +387,7 @@ impl Executor<'_, '_, '_, '_, '_> {
         // Values read from an earlier step's output are known only now: one that does not fit
         // its parameter fails its task, unsent, as the service would refuse it.
         if step.is_deferred()
-            && let Err(problem) = step.check_values(self.planner.playbook(), &task.params, &|| {
+            && let Err(problem) = step.check_values(self.planner.playbook(), &task.sent(), &|| {
                 format!("task `{}`", task.id)
             })
         {
@@ -402,8 +418,22 @@ impl Executor<'_, '_, '_, '_, '_> {
             return ((result, Origin::NotSent), Vec::new());
         }
         let started = Instant::now();
-        let values = call(run, step, &task, &mut result).await;
+        let values = if step.noun.is_some() {
+            super::desired::ensure(run, step, &task, &mut result, self.options.check).await
+        } else if self.options.check && !step.read_only {
+            super::desired::would(run, step, &task, &mut result).await;
+            Vec::new()
+        } else {
+            call(run, step, &task, &mut result).await
+        };
         result.duration_ms = started.elapsed().as_millis() as u64;
+        if result.status == Status::Drift {
+            result.new = !self
+                .options
+                .seen_drift
+                .as_ref()
+                .is_some_and(|seen| seen.contains(&crate::check::drift_key(&result)));
+        }
         if step.settings.read_later && result.status == Status::Ok {
             let output = Event::TaskOutput {
                 id: result.id.clone(),
@@ -431,29 +461,102 @@ async fn call(
     task: &Planned,
     result: &mut TaskResult,
 ) -> Vec<Value> {
-    let settings = step.settings;
-    // A SecureString's text is sent encrypted; should an answer repeat it, it is not shown.
-    let secrets =
-        crate::exchange::secure::secret_values(&task.cmdlet, step.spec.as_deref(), &task.params);
-    let hide = |text: String| {
+    let call = Call {
+        cmdlet: &task.cmdlet,
+        spec: step.spec.as_deref(),
+        params: &task.params,
+        idempotent: step.settings.idempotent,
+        read_only: step.read_only,
+    };
+    match invoke(run, step, &call, result).await {
+        Ok(value) => {
+            result.status = Status::Ok;
+            value
+        }
+        Err(e) => {
+            fail(result, &e, step.read_only, &call);
+            Vec::new()
+        }
+    }
+}
+
+/// One cmdlet call to send.
+pub(super) struct Call<'a> {
+    /// The cmdlet.
+    pub(super) cmdlet: &'a str,
+    /// Its documentation, which says how to encode each value.
+    pub(super) spec: Option<&'a crate::catalog::Cmdlet>,
+    /// Its parameters.
+    pub(super) params: &'a Map<String, Value>,
+    /// Whether sending it twice does no harm.
+    pub(super) idempotent: bool,
+    /// Whether it only reads.
+    pub(super) read_only: bool,
+}
+
+impl Call<'_> {
+    /// Hides a SecureString's text, should an answer repeat it.
+    fn hide(&self, text: String) -> String {
+        let secrets = crate::exchange::secure::secret_values(self.cmdlet, self.spec, self.params);
         if secrets.is_empty() {
             text
         } else {
             crate::exchange::secure::redact(&text, &secrets)
         }
+    }
+}
+
+/// Records a call's failure in `result`: failed, or of unknown outcome for a write whose
+/// answer was lost.
+pub(super) fn fail(result: &mut TaskResult, e: &ExchangeError, read_only: bool, call: &Call<'_>) {
+    // A write whose answer was lost may have been applied; a read that timed out changed
+    // nothing.
+    let lost = matches!(e, ExchangeError::Unconfirmed { .. }) && !read_only;
+    result.status = if lost {
+        Status::Unknown
+    } else {
+        Status::Failed
     };
-    for attempt in 0..=settings.retries {
-        let call = run.target.client.invoke_as(
-            &task.cmdlet,
-            step.spec.as_deref(),
-            &task.params,
-            settings.idempotent,
-        );
+    result.error_class = match e {
+        // A read that got no answer changed nothing: it failed, by timing out.
+        ExchangeError::Unconfirmed { .. } if !lost => Some("Timeout".to_string()),
+        _ => e.cmdlet().map(|c| c.short_class().to_string()),
+    };
+    result.error = Some(call.hide(e.to_string()));
+}
+
+/// Sends one call, retrying its cmdlet errors as the step allows; adds its requests, retries
+/// and warnings to `result`. A read's "not found" is not retried: it is an answer.
+pub(super) async fn invoke(
+    run: &Lane<'_>,
+    step: &CompiledStep<'_, '_>,
+    call: &Call<'_>,
+    result: &mut TaskResult,
+) -> Result<Vec<Value>, ExchangeError> {
+    invoke_full(run, step, call, result)
+        .await
+        .map(|ok| ok.value)
+}
+
+/// [`invoke`], keeping the whole answer.
+pub(super) async fn invoke_full(
+    run: &Lane<'_>,
+    step: &CompiledStep<'_, '_>,
+    call: &Call<'_>,
+    result: &mut TaskResult,
+) -> Result<crate::exchange::CmdletResult, ExchangeError> {
+    let settings = step.settings;
+    let mut attempt = 0;
+    loop {
+        let sent =
+            run.target
+                .client
+                .invoke_as(call.cmdlet, call.spec, call.params, call.idempotent);
         // A step's timeout bounds the whole call, throttling waits included; without one,
         // each request is bounded by the HTTP client (the service's 15 minutes and a margin)
         // and throttling is waited out.
         let outcome = match settings.timeout {
-            Some(limit) => tokio::time::timeout(limit, call).await.unwrap_or_else(|_| {
+            Some(limit) => tokio::time::timeout(limit, sent).await.unwrap_or_else(|_| {
                 Err(ExchangeError::Unconfirmed {
                     reason: format!(
                         "no answer within the step's timeout of {}s",
@@ -461,47 +564,40 @@ async fn call(
                     ),
                 })
             }),
-            None => call.await,
+            None => sent.await,
         };
         match outcome {
-            Ok(ok) => {
-                result.status = Status::Ok;
+            Ok(mut ok) => {
                 result.objects = ok.value.len();
-                result.warnings = ok.warnings.into_iter().map(hide).collect();
-                result.retries.extend(ok.retries);
+                result.warnings.extend(
+                    std::mem::take(&mut ok.warnings)
+                        .into_iter()
+                        .map(|w| call.hide(w)),
+                );
+                result.retries.append(&mut ok.retries);
                 result.requests += ok.requests;
                 result.error = None;
                 result.error_class = None;
-                return ok.value;
+                return Ok(ok);
             }
             Err(e) => {
-                // A write whose answer was lost may have been applied; a read that timed out
-                // changed nothing.
-                let lost = matches!(e, ExchangeError::Unconfirmed { .. }) && !step.read_only;
-                result.status = if lost {
-                    Status::Unknown
-                } else {
-                    Status::Failed
-                };
-                result.error_class = match &e {
-                    // A read that got no answer changed nothing: it failed, by timing out.
-                    ExchangeError::Unconfirmed { .. } if !lost => Some("Timeout".to_string()),
-                    _ => e.cmdlet().map(|c| c.short_class().to_string()),
-                };
-                result.error = Some(hide(e.to_string()));
                 // Only cmdlet errors are the step's to retry: the client already retried
                 // everything transient.
-                if e.cmdlet().is_none() || attempt == settings.retries {
-                    break;
+                let Some(cmdlet) = e.cmdlet() else {
+                    return Err(e);
+                };
+                if attempt == settings.retries
+                    || (call.read_only && crate::state::not_found(&cmdlet.class))
+                {
+                    return Err(e);
                 }
-                result.retries.push(format!(
-                    "cmdlet: {}",
-                    result.error_class.as_deref().unwrap_or("error")
-                ));
+                result
+                    .retries
+                    .push(format!("cmdlet: {}", cmdlet.short_class()));
+                attempt += 1;
             }
         }
     }
-    Vec::new()
 }
 
 /// Expands a whole step, keeping nothing, to find a template error in any item before the
@@ -542,6 +638,8 @@ impl Sink for Collect {
                 step: t.step.into_owned(),
                 cmdlet: t.cmdlet.into_owned(),
                 params: t.params,
+                ensure: t.ensure,
+                carried: t.carried,
             }),
             PlanRecord::Skipped(s) => self.skipped.push(
                 TaskResult::new(

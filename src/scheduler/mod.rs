@@ -5,6 +5,7 @@
 //! speak to the outside world only through [`crate::events`], and one [`Shutdown`] switch
 //! holds why the run stopped.
 
+mod desired;
 pub mod dispatcher;
 mod executor;
 mod guardrails;
@@ -35,6 +36,12 @@ pub struct RunOptions {
     pub shutdown: Arc<Shutdown>,
     /// What the run being resumed already knows.
     pub prior: Option<Arc<Prior>>,
+    /// `tenantry check`: reads are sent, writes are not; what they would change is reported
+    /// as drift.
+    pub check: bool,
+    /// In a check: the drift the previous check of the playbook found, by
+    /// [`crate::check::drift_key`], so new drift can be told from old.
+    pub seen_drift: Option<Arc<std::collections::HashSet<String>>>,
 }
 
 /// Runs every target's planned tasks, delivering what happens to `events`; returns when every

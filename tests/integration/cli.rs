@@ -307,6 +307,7 @@ fn committed_schemas_match_the_types() {
     for (kind, file) in [
         ("playbook", "schemas/playbook.schema.json"),
         ("plan", "schemas/plan.schema.json"),
+        ("check", "schemas/check.schema.json"),
     ] {
         let run = tenantry(&["schema", kind]);
         assert_eq!(run.code, 0);

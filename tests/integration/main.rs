@@ -9,6 +9,7 @@ mod cli;
 mod client;
 mod cmdlets;
 mod connect;
+mod desired;
 mod encoding;
 mod examples;
 mod fidelity;

@@ -1,0 +1,431 @@
+//! `tenantry check`: a run that sends the reads and no write. Desired-state steps report per
+//! object and property what differs (current -> desired), other writes the call they would
+//! send. The result is written as text, JSON Lines (`schemas/check.schema.json`) or Markdown
+//! for a pull-request comment, and the drift found is kept in the state folder, so the next
+//! check of the playbook marks what is new since this one.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::events::{Event, Fanout, Origin, Reporter, RunSummary, Status, TaskResult};
+use crate::exit;
+use crate::journal::StateDir;
+use crate::state::{Action, Change};
+
+/// The version of the check record format; bumped only on incompatible changes.
+pub const CHECK_FORMAT: u32 = 1;
+
+/// How `tenantry check` writes its result on standard output.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A line per object, what differs beneath it, and a table per tenant.
+    #[default]
+    Text,
+    /// One JSON record per line (`schemas/check.schema.json`), for programs.
+    Jsonl,
+    /// Markdown, for a pull-request comment.
+    Markdown,
+}
+
+/// What `check` was asked beyond a run's settings.
+#[derive(Clone, Debug, Default)]
+pub struct CheckSettings {
+    /// How the result is written on standard output.
+    pub format: Format,
+}
+
+/// One line of `tenantry check --format jsonl`, tagged by `type`.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[schemars(title = "tenantry check record")]
+pub enum CheckRecord<'a> {
+    /// One object or call: whether it needs a change, and which.
+    Task(CheckedTask<'a>),
+    /// Last line: the totals. A check without it is incomplete.
+    Summary(CheckSummary<'a>),
+}
+
+/// One object or call.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CheckedTask<'a> {
+    /// The check record format version ([`CHECK_FORMAT`]).
+    pub format: u32,
+    /// The task id (`TENANT/STEP/ITEM`), as `plan` and `run` name it.
+    pub id: &'a str,
+    /// The tenant.
+    pub tenant: &'a str,
+    /// The step's key.
+    pub step: &'a str,
+    /// The cmdlet.
+    pub cmdlet: &'a str,
+    /// `ok` (nothing to change), `drift` (a change is pending), `failed` or `skipped`.
+    pub status: &'a str,
+    /// For `ensure` and `state` steps: what a run would do: `none`, `set`, `create`, `remove`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub action: Option<Action>,
+    /// Each property that differs, current -> desired.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    #[schemars(with = "Vec<ChangeSchema>")]
+    pub changes: &'a [Change],
+    /// For writes without `ensure`: the call a run would send, with the service's own words
+    /// for it under `whatif`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub would: Option<&'a str>,
+    /// Drift the previous check of the playbook did not find.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub new: bool,
+    /// Why it failed, or why it was skipped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'a str>,
+}
+
+/// A property that differs (the schema of [`Change`]).
+#[derive(JsonSchema)]
+#[allow(dead_code)] // only its schema is used
+pub struct ChangeSchema {
+    /// The property, as documented.
+    property: String,
+    /// Its current value (`null` for an object that does not exist).
+    current: serde_json::Value,
+    /// The value wanted.
+    desired: serde_json::Value,
+}
+
+/// The totals of a check.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CheckSummary<'a> {
+    /// The check record format version ([`CHECK_FORMAT`]).
+    pub format: u32,
+    /// The playbook's name.
+    pub playbook: &'a str,
+    /// Objects and calls that need nothing.
+    pub ok: usize,
+    /// Changes pending.
+    pub drift: usize,
+    /// Of those, drift the previous check did not find.
+    pub new: usize,
+    /// Tasks that failed (a read, or a `whatif`).
+    pub failed: usize,
+    /// Tasks skipped.
+    pub skipped: usize,
+    /// False when the check was interrupted and this result is partial.
+    pub complete: bool,
+    /// The exit code: 0 nothing to change, 5 changes pending with some new, 6 changes
+    /// pending and none new, 1 failures.
+    pub exit_code: i32,
+}
+
+/// The key of one drift, to tell whether an earlier check found the same: the task, what
+/// would be done, and each property with its current and desired values.
+pub fn drift_key(t: &TaskResult) -> String {
+    let mut key = format!("{}\u{1f}{}", t.id, t.action.map_or("call", Action::as_str));
+    for c in &t.changes {
+        key.push_str(&format!(
+            "\u{1f}{}={}->{}",
+            c.property, c.current, c.desired
+        ));
+    }
+    if let Some(would) = &t.would {
+        key.push('\u{1f}');
+        key.push_str(would);
+    }
+    key
+}
+
+/// The drift file's contents.
+#[derive(Default, Serialize, Deserialize)]
+struct Remembered {
+    format: u32,
+    drift: Vec<String>,
+}
+
+/// The drift of the previous check of a playbook, and of this one as it is found.
+pub(crate) struct Memory {
+    file: PathBuf,
+    seen: Arc<HashSet<String>>,
+    found: Arc<Mutex<Vec<String>>>,
+}
+
+impl Memory {
+    /// The previous check's drift, from the playbook's state folder; none on a first check
+    /// (or an unreadable file, which the next check replaces).
+    pub(crate) fn load(state: &StateDir) -> Memory {
+        let file = state.checks_file();
+        let seen = std::fs::read(&file)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Remembered>(&bytes).ok())
+            .map(|r| r.drift.into_iter().collect())
+            .unwrap_or_default();
+        Memory {
+            file,
+            seen: Arc::new(seen),
+            found: Arc::default(),
+        }
+    }
+
+    /// The drift the previous check found.
+    pub(crate) fn seen(&self) -> Arc<HashSet<String>> {
+        self.seen.clone()
+    }
+
+    /// A reporter that collects this check's drift.
+    pub(crate) fn recorder(&self) -> impl Reporter + use<> {
+        DriftCollector(self.found.clone())
+    }
+
+    /// Settles a check's exit code: pending changes, new or not, unless something failed;
+    /// keeps this check's drift for the next when the check is complete.
+    pub(crate) fn conclude(&self, summary: &mut RunSummary, code: i32, events: &Fanout<'_>) -> i32 {
+        let found = std::mem::take(&mut *self.found.lock().unwrap_or_else(PoisonError::into_inner));
+        let new = summary.total.new;
+        if summary.complete
+            && let Err(e) = save(&self.file, &found)
+        {
+            let _ = events.emit(&Event::Message(format!(
+                "warning: cannot keep this check's drift in {}: {e}; the next check marks all its drift as new",
+                self.file.display()
+            )));
+        }
+        if summary.total.drift > 0 {
+            let _ = events.emit(&Event::Message(format!(
+                "{} change{} pending, {new} new since the previous check",
+                summary.total.drift,
+                crate::diagnostic::plural(summary.total.drift)
+            )));
+        }
+        summary.exit_code = match code {
+            exit::OK if summary.total.drift > 0 && new > 0 => exit::CHANGES_PENDING,
+            exit::OK if summary.total.drift > 0 => exit::CHANGES_PENDING_KNOWN,
+            other => other,
+        };
+        summary.exit_code
+    }
+}
+
+/// Writes the drift file whole or not at all.
+fn save(file: &Path, drift: &[String]) -> io::Result<()> {
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut drift = drift.to_vec();
+    drift.sort();
+    let json = serde_json::to_vec_pretty(&Remembered {
+        format: CHECK_FORMAT,
+        drift,
+    })?;
+    let tmp = file.with_extension("json.tmp");
+    std::fs::write(&tmp, json)?;
+    std::fs::rename(&tmp, file)
+}
+
+struct DriftCollector(Arc<Mutex<Vec<String>>>);
+
+impl Reporter for DriftCollector {
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        if let Event::TaskFinished { result, .. } = event
+            && result.status == Status::Drift
+        {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(drift_key(result));
+        }
+        Ok(())
+    }
+}
+
+/// The reporter writing a check's result on `out` in `format` (JSON Lines or Markdown).
+pub(crate) fn reporter<'a>(format: Format, out: &'a mut dyn Write) -> Box<dyn Reporter + 'a> {
+    match format {
+        Format::Markdown => Box::new(Markdown {
+            out,
+            tenants: BTreeMap::new(),
+        }),
+        _ => Box::new(Jsonl { out }),
+    }
+}
+
+struct Jsonl<'a> {
+    out: &'a mut dyn Write,
+}
+
+impl Reporter for Jsonl<'_> {
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        let record = match event {
+            Event::TaskFinished { result, origin } if *origin != Origin::Earlier => {
+                CheckRecord::Task(checked(result))
+            }
+            Event::RunFinished(summary) => CheckRecord::Summary(totals(summary)),
+            _ => return Ok(()),
+        };
+        serde_json::to_writer(&mut *self.out, &record)?;
+        self.out.write_all(b"\n")?;
+        if matches!(record, CheckRecord::Summary(_)) {
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+}
+
+fn checked(t: &TaskResult) -> CheckedTask<'_> {
+    CheckedTask {
+        format: CHECK_FORMAT,
+        id: &t.id,
+        tenant: &t.tenant,
+        step: &t.step,
+        cmdlet: &t.cmdlet,
+        status: t.status.as_str(),
+        action: t.action,
+        changes: &t.changes,
+        would: t.would.as_deref(),
+        new: t.new,
+        error: t.error.as_deref(),
+    }
+}
+
+fn totals(summary: &RunSummary) -> CheckSummary<'_> {
+    let t = &summary.total;
+    CheckSummary {
+        format: CHECK_FORMAT,
+        playbook: &summary.playbook,
+        ok: t.ok,
+        drift: t.drift,
+        new: t.new,
+        failed: t.failed + t.unknown,
+        skipped: t.skipped,
+        complete: summary.complete,
+        exit_code: summary.exit_code,
+    }
+}
+
+/// Markdown for a pull-request comment: a table of counts per tenant, then per tenant each
+/// object that drifted, property by property, and each failure.
+struct Markdown<'a> {
+    out: &'a mut dyn Write,
+    /// Per tenant, the drifted and failed tasks: only what the comment lists is kept.
+    tenants: BTreeMap<String, Vec<TaskResult>>,
+}
+
+impl Reporter for Markdown<'_> {
+    fn event(&mut self, event: &Event) -> io::Result<()> {
+        match event {
+            Event::TaskFinished { result, .. }
+                if matches!(
+                    result.status,
+                    Status::Drift | Status::Failed | Status::Unknown
+                ) =>
+            {
+                self.tenants
+                    .entry(result.tenant.clone())
+                    .or_default()
+                    .push(result.clone());
+                Ok(())
+            }
+            Event::RunFinished(summary) => {
+                let text = markdown(summary, &self.tenants);
+                self.out.write_all(text.as_bytes())?;
+                self.out.flush()
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Text safe in a Markdown table cell.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// A value in a table cell, as code.
+fn code(value: &serde_json::Value) -> String {
+    format!(
+        "`{}`",
+        cell(&crate::state::compare::show(value)).replace('`', "'")
+    )
+}
+
+fn markdown(summary: &RunSummary, tenants: &BTreeMap<String, Vec<TaskResult>>) -> String {
+    use std::fmt::Write as _;
+    let mut md = String::new();
+    let t = &summary.total;
+    let _ = writeln!(md, "### tenantry check: {}\n", cell(&summary.playbook));
+    let _ = writeln!(
+        md,
+        "{}\n",
+        if t.drift == 0 && t.failed == 0 && t.unknown == 0 {
+            "No change needed.".to_string()
+        } else {
+            format!(
+                "**{} change{} pending**, {} failed.",
+                t.drift,
+                crate::diagnostic::plural(t.drift),
+                t.failed + t.unknown
+            )
+        }
+    );
+    if !summary.complete {
+        let _ = writeln!(md, "> The check was interrupted: this result is partial.\n");
+    }
+    let _ = writeln!(md, "| tenant | ok | drift | failed | skipped |");
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|");
+    for (name, s) in &summary.tenants {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} |",
+            cell(name),
+            s.ok,
+            s.drift,
+            s.failed + s.unknown,
+            s.skipped
+        );
+    }
+    for (name, tasks) in tenants {
+        let _ = writeln!(md, "\n#### {}\n", cell(name));
+        let _ = writeln!(md, "| object | change | current | desired | |");
+        let _ = writeln!(md, "|---|---|---|---|---|");
+        for task in tasks {
+            let object = format!("`{}`", cell(&task.id).replace('`', "'"));
+            let new = if task.new { "new" } else { "" };
+            if task.status != Status::Drift {
+                let _ = writeln!(
+                    md,
+                    "| {object} | **failed** | {} | | |",
+                    cell(task.error.as_deref().unwrap_or(""))
+                );
+                continue;
+            }
+            match task.action {
+                Some(Action::Create) => {
+                    let _ = writeln!(md, "| {object} | create | | | {new} |");
+                }
+                Some(Action::Remove) => {
+                    let _ = writeln!(md, "| {object} | remove | | | {new} |");
+                }
+                _ => {}
+            }
+            for c in &task.changes {
+                let _ = writeln!(
+                    md,
+                    "| {object} | {} | {} | {} | {new} |",
+                    cell(&c.property),
+                    code(&c.current),
+                    code(&c.desired)
+                );
+            }
+            if let Some(would) = &task.would {
+                let _ = writeln!(
+                    md,
+                    "| {object} | `{}` | | | {new} |",
+                    cell(would).replace('`', "'")
+                );
+            }
+        }
+    }
+    md
+}

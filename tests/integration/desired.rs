@@ -1,0 +1,407 @@
+//! Desired state end to end: `ensure` and `state` steps, `tenantry check` and `tenantry run`,
+//! against a sandbox that keeps its directory between commands. What was written is read
+//! from the sandbox's own write log and directory, never from tenantry's reports alone.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+use tenantry::sandbox::{APPS, Sandbox, SandboxConfig};
+
+use crate::support::{Run, Workspace};
+
+/// A playbook over the sandbox's first tenant, reached through custom endpoints.
+fn workspace(sandbox: &Sandbox, steps: &str) -> Workspace {
+    let domain = &sandbox.tenants()[0].domain;
+    let tenant = crate::support::custom_tenant("contoso", domain, &sandbox.url(), "SECRET");
+    Workspace::new(&[(
+        "p.yaml",
+        &format!("version: 1\nname: Desired\ntenants:\n{tenant}steps:\n{steps}"),
+    )])
+}
+
+/// Runs `tenantry ARGS` in the workspace off the async runtime.
+async fn tenantry(ws: &Workspace, args: &[&str]) -> Run {
+    let dir = ws.path().to_path_buf();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        crate::support::tenantry_with_env(&dir, &args, &[("SECRET", APPS[0].client_secret)])
+    })
+    .await
+    .unwrap()
+}
+
+/// `tenantry check --format jsonl`: its task records and its summary.
+async fn check(ws: &Workspace) -> (Run, Vec<Value>, Value) {
+    let run = tenantry(ws, &["check", "p.yaml", "--format", "jsonl"]).await;
+    let records: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    let (summary, tasks): (Vec<Value>, Vec<Value>) =
+        records.into_iter().partition(|r| r["type"] == "summary");
+    assert_eq!(summary.len(), 1, "one summary, last: {}", run.stdout);
+    (run, tasks, summary[0].clone())
+}
+
+/// The writes the sandbox ran since position `after` in its log, as (cmdlet, parameters).
+fn writes_since(sandbox: &Sandbox, after: usize) -> Vec<(String, Value)> {
+    sandbox.stats().writes[after..]
+        .iter()
+        .map(|w| (w.cmdlet.clone(), w.parameters.clone()))
+        .collect()
+}
+
+const RETENTION: &str = "  - id: mailboxes
+    cmdlet: Get-Mailbox
+    params: { RecipientTypeDetails: UserMailbox, ResultSize: Unlimited }
+  - id: retention
+    cmdlet: Set-Mailbox
+    for_each: \"{{ steps.mailboxes.output }}\"
+    params: { Identity: \"{{ item.UserPrincipalName }}\" }
+    ensure: { RetainDeletedItemsFor: \"30.00:00:00\" }
+";
+
+/// The local part of an address, as task ids name a mailbox (`user001`).
+fn local(address: &str) -> String {
+    address.split('@').next().unwrap_or(address).to_lowercase()
+}
+
+/// The user mailboxes whose retention is not 30 days, by the sandbox's own directory.
+fn retention_differs(sandbox: &Sandbox) -> BTreeSet<String> {
+    let domain = &sandbox.tenants()[0].domain;
+    let dir = sandbox.directory(domain).unwrap();
+    dir["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["RecipientTypeDetails"] == "UserMailbox")
+        .filter(|r| r["RetainDeletedItemsFor"] != "30.00:00:00")
+        .map(|r| local(r["UserPrincipalName"].as_str().unwrap()))
+        .collect()
+}
+
+/// The quick start's ensure form: `check` lists exactly the mailboxes whose retention
+/// differs, `run` writes exactly those, with only that property, and a second check finds
+/// nothing to change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ensure_checks_then_writes_only_what_differs() {
+    let sandbox = Sandbox::start(SandboxConfig::with_tenants(1, 30))
+        .await
+        .unwrap();
+    let ws = workspace(&sandbox, RETENTION);
+    let differs = retention_differs(&sandbox);
+    assert!(
+        !differs.is_empty(),
+        "the seed gives some mailboxes another retention"
+    );
+
+    let (run, tasks, summary) = check(&ws).await;
+    assert_eq!(run.code, 5, "changes pending, all new: {}", run.stderr);
+    let drifted: BTreeSet<String> = tasks
+        .iter()
+        .filter(|t| t["status"] == "drift")
+        .map(|t| {
+            t["id"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_lowercase()
+        })
+        .collect();
+    assert_eq!(
+        drifted, differs,
+        "check lists exactly the differing mailboxes"
+    );
+    for t in tasks.iter().filter(|t| t["status"] == "drift") {
+        assert_eq!(t["action"], "set");
+        assert_eq!(t["new"], true);
+        assert_eq!(t["changes"][0]["property"], "RetainDeletedItemsFor");
+        assert_eq!(t["changes"][0]["desired"], "30.00:00:00");
+    }
+    assert_eq!(summary["drift"], differs.len());
+    assert!(
+        sandbox.stats().writes.is_empty(),
+        "a check writes nothing: {:?}",
+        sandbox.stats().writes
+    );
+
+    let run = tenantry(&ws, &["run", "p.yaml", "--progress", "plain"]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let writes = writes_since(&sandbox, 0);
+    let written: BTreeSet<String> = writes
+        .iter()
+        .map(|(cmdlet, params)| {
+            assert_eq!(cmdlet, "Set-Mailbox");
+            let keys: BTreeSet<&str> = params
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            assert_eq!(
+                keys,
+                BTreeSet::from(["Identity", "RetainDeletedItemsFor"]),
+                "only the differing property is sent: {params}"
+            );
+            local(params["Identity"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        written, differs,
+        "run writes exactly the differing mailboxes"
+    );
+    assert_eq!(writes.len(), differs.len(), "each once");
+    assert!(retention_differs(&sandbox).is_empty());
+
+    let (run, tasks, summary) = check(&ws).await;
+    assert_eq!(run.code, 0, "nothing left to change: {}", run.stdout);
+    assert_eq!(summary["drift"], 0);
+    assert!(tasks.iter().all(|t| t["status"] == "ok"), "{tasks:?}");
+    sandbox.shutdown().await;
+}
+
+/// Drift is remembered between checks: the same drift again is not new (exit 6); a drift
+/// that changed is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_check_marks_only_new_drift() {
+    let sandbox = Sandbox::start(SandboxConfig::with_tenants(1, 10))
+        .await
+        .unwrap();
+    let ws = workspace(&sandbox, RETENTION);
+    let (first, ..) = check(&ws).await;
+    assert_eq!(first.code, 5, "{}", first.stderr);
+    let (again, tasks, summary) = check(&ws).await;
+    assert_eq!(again.code, 6, "the same drift, none new: {}", again.stderr);
+    assert_eq!(summary["new"], 0);
+    assert!(tasks.iter().all(|t| t.get("new").is_none()), "{tasks:?}");
+
+    std::fs::write(
+        ws.path().join("p.yaml"),
+        std::fs::read_to_string(ws.path().join("p.yaml"))
+            .unwrap()
+            .replace("30.00:00:00", "21.00:00:00"),
+    )
+    .unwrap();
+    let (changed, _, summary) = check(&ws).await;
+    assert_eq!(changed.code, 5, "another desired value is new drift");
+    assert!(summary["new"].as_u64().unwrap() > 0, "{summary}");
+    sandbox.shutdown().await;
+}
+
+const RULE: &str = "  - id: rule
+    cmdlet: Set-TransportRule
+    state: STATE
+    params: { Identity: Block external forwarding }
+    ensure:
+      SentToScope: NotInOrganization
+      Mode: MODE
+      RejectMessageReasonText: External forwarding is not allowed
+";
+
+fn rule_playbook(state: &str, mode: &str) -> String {
+    RULE.replace("STATE", state).replace("MODE", mode)
+}
+
+/// A transport rule with `state: present` is created, then changed, then left alone; with
+/// `state: absent` it is removed, and then left alone. Each by the sandbox's write log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transport_rule_is_created_updated_left_alone_and_removed() {
+    let sandbox = Sandbox::start(SandboxConfig::with_tenants(1, 5))
+        .await
+        .unwrap();
+    let ws = workspace(&sandbox, &rule_playbook("present", "Enforce"));
+    let write = |ws: &Workspace, text: String| {
+        std::fs::write(ws.path().join("p.yaml"), {
+            let old = std::fs::read_to_string(ws.path().join("p.yaml")).unwrap();
+            let head = old.split("steps:\n").next().unwrap().to_string();
+            format!("{head}steps:\n{text}")
+        })
+        .unwrap()
+    };
+    let mut seen = 0;
+    let mut step = |expected: &[&str], sandbox: &Sandbox| {
+        let writes = writes_since(sandbox, seen);
+        seen += writes.len();
+        let cmdlets: Vec<&str> = writes.iter().map(|(c, _)| c.as_str()).collect();
+        assert_eq!(cmdlets, expected, "{writes:?}");
+        writes
+    };
+
+    let (run, tasks, _) = check(&ws).await;
+    assert_eq!(run.code, 5);
+    assert_eq!(tasks[0]["action"], "create", "{tasks:?}");
+    let run = tenantry(&ws, &["run", "p.yaml", "--progress", "plain"]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let created = step(&["New-TransportRule"], &sandbox);
+    assert_eq!(created[0].1["Name"], "Block external forwarding");
+    assert_eq!(created[0].1["Mode"], "Enforce");
+
+    write(&ws, rule_playbook("present", "Audit"));
+    let run = tenantry(&ws, &["run", "p.yaml", "--progress", "plain"]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let updated = step(&["Set-TransportRule"], &sandbox);
+    let keys: BTreeSet<&str> = updated[0]
+        .1
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        BTreeSet::from(["Identity", "Mode"]),
+        "only Mode differs"
+    );
+
+    let run = tenantry(&ws, &["run", "p.yaml", "--progress", "plain"]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    step(&[], &sandbox);
+    let (run, tasks, _) = check(&ws).await;
+    assert_eq!(run.code, 0, "left alone: {tasks:?}");
+
+    write(
+        &ws,
+        "  - cmdlet: Remove-TransportRule\n    state: absent\n    params: { Identity: Block external forwarding }\n".into(),
+    );
+    let (run, tasks, _) = check(&ws).await;
+    assert_eq!(run.code, 5);
+    assert_eq!(tasks[0]["action"], "remove", "{tasks:?}");
+    let run = tenantry(&ws, &["run", "p.yaml", "--progress", "plain"]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    step(&["Remove-TransportRule"], &sandbox);
+    let run = tenantry(&ws, &["run", "p.yaml", "--progress", "plain"]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    step(&[], &sandbox);
+    let domain = &sandbox.tenants()[0].domain;
+    let rules = &sandbox.directory(domain).unwrap()["transportRules"];
+    assert!(
+        !rules.to_string().contains("Block external forwarding"),
+        "{rules}"
+    );
+    sandbox.shutdown().await;
+}
+
+/// A write without `ensure` is shown in a check as the call it would send; with `whatif`,
+/// the service is asked and its confirmation message shown. Neither changes anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_shows_plain_writes_and_asks_the_service_under_whatif() {
+    let sandbox = Sandbox::start(SandboxConfig::with_tenants(1, 5))
+        .await
+        .unwrap();
+    let ws = workspace(
+        &sandbox,
+        "  - name: Title
+    cmdlet: Set-User
+    params: { Identity: user001, Title: Boss }
+  - name: Asked
+    cmdlet: Set-User
+    whatif: true
+    params: { Identity: user002, Title: Boss }
+",
+    );
+    let before = sandbox.directory(&sandbox.tenants()[0].domain);
+    let (run, tasks, _) = check(&ws).await;
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert_eq!(tasks.len(), 2);
+    assert_eq!(tasks[0]["status"], "drift");
+    assert_eq!(tasks[0]["would"], "Set-User -Identity user001 -Title Boss");
+    let asked = tasks[1]["would"].as_str().unwrap();
+    assert!(
+        asked.starts_with("Set-User -Identity user002 -Title Boss: ") && asked.len() > 40,
+        "the service's own words follow the call: {asked}"
+    );
+    assert_eq!(
+        before,
+        sandbox.directory(&sandbox.tenants()[0].domain),
+        "nothing changed"
+    );
+    let writes = sandbox.stats().writes;
+    assert_eq!(writes.len(), 1, "only the whatif call reached the service");
+    assert!(writes[0].what_if && !writes[0].changed, "{writes:?}");
+    sandbox.shutdown().await;
+}
+
+/// The Markdown of a check is a comment a reviewer reads: counts per tenant, then each
+/// property that differs, current and desired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_in_markdown_tables_each_difference() {
+    let sandbox = Sandbox::start(SandboxConfig::with_tenants(1, 10))
+        .await
+        .unwrap();
+    let ws = workspace(&sandbox, RETENTION);
+    let run = tenantry(&ws, &["check", "p.yaml", "--format", "markdown"]).await;
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    let md = &run.stdout;
+    assert!(md.starts_with("### tenantry check: Desired\n"), "{md}");
+    assert!(
+        md.contains("| tenant | ok | drift | failed | skipped |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| RetainDeletedItemsFor | `14.00:00:00` | `30.00:00:00` | new |"),
+        "{md}"
+    );
+    assert!(
+        !md.contains("\ndrift "),
+        "people's lines go to standard error, not into the comment"
+    );
+    sandbox.shutdown().await;
+}
+
+/// A write the service accepts and does not apply fails its task when verified (the
+/// default), naming the value kept; with `verify: false` it is reported as written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_that_does_not_take_fails_verify() {
+    let config = SandboxConfig::with_tenants(1, 10).each_tenant(|t| {
+        t.behaviour = tenantry::sandbox::Behaviour {
+            unapplied: vec!["RetainDeletedItemsFor".into()],
+            ..Default::default()
+        }
+    });
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let ws = workspace(&sandbox, RETENTION);
+    let differs = retention_differs(&sandbox);
+    let run = tenantry(
+        &ws,
+        &["run", "p.yaml", "--progress", "plain", "--report", "report"],
+    )
+    .await;
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let results: Vec<Value> = std::fs::read_to_string(ws.path().join("report/results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let failed: Vec<&Value> = results.iter().filter(|r| r["status"] == "failed").collect();
+    assert_eq!(failed.len(), differs.len(), "{results:?}");
+    for f in &failed {
+        assert_eq!(f["error_class"], "NotApplied", "{f}");
+        let error = f["error"].as_str().unwrap();
+        assert!(
+            error.contains(
+                "kept other values: RetainDeletedItemsFor is 14.00:00:00 (wanted 30.00:00:00)"
+            ),
+            "{error}"
+        );
+    }
+    assert_eq!(
+        sandbox.stats().writes.len(),
+        differs.len(),
+        "each written once"
+    );
+
+    std::fs::write(
+        ws.path().join("p.yaml"),
+        std::fs::read_to_string(ws.path().join("p.yaml"))
+            .unwrap()
+            .replace("    ensure: {", "    verify: false\n    ensure: {"),
+    )
+    .unwrap();
+    let run = tenantry(&ws, &["run", "p.yaml", "--progress", "plain"]).await;
+    assert_eq!(run.code, 0, "not verified, not failed: {}", run.stdout);
+    sandbox.shutdown().await;
+}
