@@ -128,6 +128,25 @@ impl TaskResult {
         self
     }
 
+    /// What desired state found or would send, on one line: `create; Mode: Audit -> Enforce`,
+    /// or the call a check would send; empty for other tasks.
+    pub fn describe_changes(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(action) = self.action.filter(|a| {
+            matches!(
+                a,
+                crate::state::Action::Create | crate::state::Action::Remove
+            )
+        }) {
+            parts.push(action.as_str().to_string());
+        }
+        parts.extend(self.changes.iter().map(ToString::to_string));
+        if let Some(would) = &self.would {
+            parts.push(format!("would send: {would}"));
+        }
+        parts.join("; ")
+    }
+
     /// Whether it may have been applied without its answer arriving.
     pub fn outcome_unknown(&self) -> bool {
         self.status == Status::Unknown

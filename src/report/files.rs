@@ -59,7 +59,7 @@ impl Reporter for JsonLines {
     }
 }
 
-const CSV_HEADER: [&str; 9] = [
+const CSV_HEADER: [&str; 10] = [
     "id",
     "tenant",
     "step",
@@ -69,6 +69,7 @@ const CSV_HEADER: [&str; 9] = [
     "retries",
     "duration_ms",
     "error",
+    "changes",
 ];
 
 /// results.csv: a row per finished task, for spreadsheets.
@@ -105,6 +106,7 @@ impl Reporter for Csv {
                     &t.retries.join(" "),
                     &t.duration_ms.to_string(),
                     t.error.as_deref().unwrap_or(""),
+                    &t.describe_changes(),
                 ])
                 .map_err(io::Error::other),
             Event::RunFinished(_) => {
@@ -160,7 +162,8 @@ impl Reporter for SummaryFile {
 /// A summary fit to paste into a pull-request comment.
 fn markdown(summary: &RunSummary) -> String {
     let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
-    let mut out = format!("### tenantry run: {}\n\n", cell(&summary.playbook));
+    let command = if summary.check { "check" } else { "run" };
+    let mut out = format!("### tenantry {command}: {}\n\n", cell(&summary.playbook));
     if !summary.complete {
         out.push_str("> **Interrupted**: this report is partial.\n\n");
     }
@@ -173,13 +176,19 @@ fn markdown(summary: &RunSummary) -> String {
             summary.total.unknown
         ));
     }
-    out.push_str("| tenant | ok | changed | failed | skipped | duration | note |\n|---|---:|---:|---:|---:|---:|---|\n");
+    // A check's drift stands where a run's changes do.
+    let (label, moved): (_, fn(&crate::events::TenantSummary) -> usize) = if summary.check {
+        ("drift", |s| s.drift)
+    } else {
+        ("changed", |s| s.changed)
+    };
+    out.push_str(&format!("| tenant | ok | {label} | failed | skipped | duration | note |\n|---|---:|---:|---:|---:|---:|---|\n"));
     for (name, s) in &summary.tenants {
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} | {:.1}s | {} |\n",
             cell(name),
             s.ok,
-            s.changed,
+            moved(s),
             s.failed,
             s.skipped,
             s.duration_ms as f64 / 1000.0,
@@ -190,7 +199,7 @@ fn markdown(summary: &RunSummary) -> String {
     out.push_str(&format!(
         "| **total** | {} | {} | {} | {} | {:.1}s | |\n",
         t.ok,
-        t.changed,
+        moved(t),
         t.failed,
         t.skipped,
         summary.duration_ms as f64 / 1000.0

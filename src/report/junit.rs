@@ -192,22 +192,10 @@ fn case(tenant: &str, t: &TaskResult) -> String {
         // Drift fails its case: a check's JUnit report shows what needs changing in red.
         Status::Drift => out.push_str(&format!(
             "      <failure type=\"Drift\" message=\"{}\"/>\n",
-            xml(&drift_message(t))
+            xml(&t.describe_changes())
         )),
         Status::Ok => {}
     }
     out.push_str("    </testcase>\n");
     out
-}
-
-/// A drift's one-line message: the properties that differ, or the call that would be sent.
-fn drift_message(t: &TaskResult) -> String {
-    let mut parts: Vec<String> = t.changes.iter().map(ToString::to_string).collect();
-    if let Some(action) = t.action.filter(|a| *a != crate::state::Action::Set) {
-        parts.insert(0, action.as_str().to_string());
-    }
-    if let Some(would) = &t.would {
-        parts.push(format!("would send: {would}"));
-    }
-    parts.join("; ")
 }

@@ -81,6 +81,9 @@ impl<W: Write> Terminal<W> {
         if t.status != Status::Skipped {
             write!(self.out, "  {} ms", t.duration_ms)?;
         }
+        if t.new {
+            write!(self.out, "  new since the previous check")?;
+        }
         if !t.retries.is_empty() {
             write!(self.out, "  retried: {}", t.retries.join(", "))?;
         }

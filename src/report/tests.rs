@@ -183,3 +183,103 @@ impl Reporter for Tally<'_> {
         Ok(())
     }
 }
+
+/// The events of a check over one tenant: an object already right, one that drifted (new),
+/// one to create, one to remove (seen before), a plain write shown as its call, a failed read.
+fn check_events() -> Vec<Event> {
+    use crate::state::{Action, Change};
+    use serde_json::json;
+    let change = |property: &str, current, desired| Change {
+        property: property.into(),
+        current,
+        desired,
+    };
+    let mut right = task("contoso", "alex", "Set-Mailbox", Status::Ok);
+    right.action = Some(Action::None);
+    let mut drifted = task("contoso", "bo", "Set-Mailbox", Status::Drift);
+    drifted.action = Some(Action::Set);
+    drifted.new = true;
+    drifted.changes = vec![
+        change(
+            "RetainDeletedItemsFor",
+            json!("14.00:00:00"),
+            json!("30.00:00:00"),
+        ),
+        change(
+            "EmailAddresses",
+            json!(null),
+            json!(["smtp:bo|x@contoso.com"]),
+        ),
+    ];
+    let mut create = task("contoso", "rule", "Set-TransportRule", Status::Drift);
+    create.action = Some(Action::Create);
+    create.new = true;
+    create.changes = vec![change("Mode", json!(null), json!("Enforce"))];
+    let mut remove = task("contoso", "old", "Remove-TransportRule", Status::Drift);
+    remove.action = Some(Action::Remove);
+    let mut call = task("contoso", "cy", "Set-User", Status::Drift);
+    call.would = Some("Set-User -Identity cy -Title Boss".into());
+    call.new = true;
+    let mut failed = task("contoso", "dee", "Set-Mailbox", Status::Failed);
+    failed.error = Some("ManagementObjectNotFoundException: 'dee' couldn't be found".into());
+    vec![
+        Event::RunStarted(RunStart::default()),
+        finished(right, Origin::Sent),
+        finished(drifted, Origin::Sent),
+        finished(create, Origin::Sent),
+        finished(remove, Origin::Sent),
+        finished(call, Origin::Sent),
+        finished(failed, Origin::Sent),
+        Event::Message("4 changes pending, 3 new since the previous check".into()),
+        Event::TenantFinished {
+            tenant: "contoso".into(),
+            stopped: None,
+            duration_ms: 900,
+        },
+    ]
+}
+
+/// What a check writes: its own JSON Lines and Markdown on standard output, the terminal's
+/// lines, and the report files with drift as its own status.
+#[test]
+fn each_check_output_is_pinned() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut jsonl, mut md) = (Vec::new(), Vec::new());
+    let screen = Screen::default();
+    {
+        let mut fanout = Fanout::new()
+            .with(
+                "jsonl",
+                crate::check::reporter(crate::check::Format::Jsonl, &mut jsonl),
+            )
+            .with(
+                "markdown",
+                crate::check::reporter(crate::check::Format::Markdown, &mut md),
+            )
+            .with("terminal", super::Terminal::new(screen.clone()));
+        for (name, reporter) in super::report_files(dir.path()).unwrap() {
+            fanout.add(name, reporter);
+        }
+        let mut summary = RunSummary {
+            playbook: "Retention".into(),
+            complete: true,
+            check: true,
+            ..RunSummary::default()
+        };
+        for event in check_events() {
+            summary.record(&event);
+            fanout.emit(&event).unwrap();
+        }
+        assert_eq!((summary.total.drift, summary.total.new), (4, 3));
+        summary.exit_code = crate::exit::TASKS_FAILED;
+        fanout.emit(&Event::RunFinished(Box::new(summary))).unwrap();
+        assert!(fanout.errors().is_empty());
+    }
+    insta::assert_snapshot!("check.jsonl", String::from_utf8(jsonl).unwrap());
+    insta::assert_snapshot!("check.md", String::from_utf8(md).unwrap());
+    let text = String::from_utf8(screen.0.lock().unwrap().clone()).unwrap();
+    insta::assert_snapshot!("check terminal", text);
+    insta::assert_snapshot!("check results.csv", read(dir.path(), "results.csv"));
+    insta::assert_snapshot!("check junit.xml", read(dir.path(), "junit.xml"));
+    insta::assert_snapshot!("check summary.md", read(dir.path(), "summary.md"));
+}
