@@ -428,11 +428,15 @@ impl<'s> Planner<'_, 's> {
         }
         let ensure = step.split_ensure(&mut params);
         // The item read earlier (a mailbox from `Get-Mailbox`) may already hold the values.
-        let carried = ensure.as_ref().zip(value).and_then(|(desired, item)| {
-            serde_json::to_value(item)
-                .ok()
-                .and_then(|item| crate::state::carried(&item, desired))
-        });
+        let from_service = value.filter(|_| step.items_from_service);
+        let carried = ensure
+            .as_ref()
+            .zip(from_service)
+            .and_then(|(desired, item)| {
+                serde_json::to_value(item)
+                    .ok()
+                    .and_then(|item| crate::state::carried(&item, desired))
+            });
         sink.record(PlanRecord::Task(Task {
             id: task_id(tenant, step.key, item.as_deref()),
             tenant: tenant.into(),

@@ -120,6 +120,10 @@ pub struct CompiledStep<'e, 's> {
     /// A SecureString parameter reads `item` or `loop`: an item's text may be a secret, so
     /// without a `key` it is never an item's key.
     secret_reads_item: bool,
+    /// `for_each` reads an earlier step's output: its items are objects the service returned,
+    /// whose properties are current values. Items from data (a CSV row with a `Title`
+    /// column) hold desired values instead, and are never taken for current ones.
+    items_from_service: bool,
     /// The cmdlet as the catalog documents it; `None` with `catalog: off` or for a cmdlet it
     /// does not know.
     pub(crate) spec: Option<Arc<Cmdlet>>,
@@ -409,6 +413,12 @@ fn compile_step<'e, 's>(
     };
     let when_uses_item = when_reads(&["item", "loop"]);
     let when_is_runtime = when_reads(&["item", "loop", "steps"]);
+    let items_from_service = for_each.as_ref().is_some_and(|f| {
+        f.pieces()
+            .iter()
+            .flat_map(|p| p.references())
+            .any(|r| root(&r) == "steps")
+    });
     let secret_reads_item = params.iter().any(|(name, c)| {
         crate::exchange::secure::is_secure_string(&step.cmdlet.value, name)
             && c.pieces()
@@ -432,6 +442,7 @@ fn compile_step<'e, 's>(
         when_is_runtime,
         item_key,
         secret_reads_item,
+        items_from_service,
         spec: None,
         typed: Vec::new(),
     })

@@ -405,3 +405,34 @@ async fn a_value_that_does_not_take_fails_verify() {
     assert_eq!(run.code, 0, "not verified, not failed: {}", run.stdout);
     sandbox.shutdown().await;
 }
+
+/// Items from data (a CSV row, an inline list) hold desired values, not current ones: each
+/// object is read with the noun's `Get-`, even when the item has a column named like the
+/// property.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn items_from_data_are_read_not_trusted() {
+    let sandbox = Sandbox::start(SandboxConfig::with_tenants(1, 5))
+        .await
+        .unwrap();
+    let ws = workspace(
+        &sandbox,
+        "  - cmdlet: Set-User
+    for_each:
+      - { Alias: user001, Title: Chief Tester }
+    params: { Identity: \"{{ item.Alias }}\" }
+    ensure: { Title: \"{{ item.Title }}\" }
+",
+    );
+    let (run, tasks, _) = check(&ws).await;
+    assert_eq!(run.code, 5, "{}", run.stderr);
+    assert_eq!(tasks[0]["status"], "drift", "{tasks:?}");
+    assert_eq!(tasks[0]["changes"][0]["desired"], "Chief Tester");
+    assert_ne!(tasks[0]["changes"][0]["current"], "Chief Tester");
+    let domain = &sandbox.tenants()[0].domain;
+    let served = sandbox.stats().tenant(domain).clone();
+    assert_eq!(
+        served.requests["Get-User"]["200"], 1,
+        "read once: {served:?}"
+    );
+    sandbox.shutdown().await;
+}
