@@ -1,7 +1,7 @@
 //! Desired state: a step with `ensure` names the properties an object must have, and one with
 //! `state` whether it must exist. The object's current values are read (from the item when it
 //! carries them, else with its noun's `Get-` cmdlet), compared with the desired ones by their
-//! documented types ([`compare`]), and the call sent holds only what differs: `Set-` for
+//! documented types (`compare`), and the call sent holds only what differs: `Set-` for
 //! properties, `New-` (or `Add-`) for a missing object, `Remove-` for an unwanted one; none
 //! when the object is already right. After a write the object is read again to verify it.
 
