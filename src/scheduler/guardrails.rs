@@ -31,7 +31,8 @@ impl FailureCount {
     /// Counts one outcome; the reason when it makes the count cross `limit`.
     pub(crate) fn count(&self, status: Status, limit: Option<f64>) -> Option<String> {
         match status {
-            Status::Ok => self.ok.fetch_add(1, Ordering::SeqCst),
+            // Drift (in a check) finished without failing, as `ok` did.
+            Status::Ok | Status::Drift => self.ok.fetch_add(1, Ordering::SeqCst),
             s if s.is_failure() => self.failed.fetch_add(1, Ordering::SeqCst),
             _ => return None,
         };

@@ -1848,4 +1848,73 @@ mod tests {
             assert_eq!(show(&value), shown, "{case}");
         }
     }
+
+    mod properties {
+        use super::super::same;
+        use crate::catalog::Kind;
+        use proptest::prelude::*;
+        use serde_json::{Value, json};
+
+        /// Values shaped like the service's: text (some of it sizes, time spans, addresses,
+        /// `Unlimited`), numbers, booleans, `null`, and lists of those.
+        fn scalar() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<i64>().prop_map(Value::from),
+                "[ -~]{0,12}".prop_map(Value::from),
+                Just(json!("Unlimited")),
+                (0u64..2000).prop_map(|n| json!(format!("{n} GB"))),
+                (0u64..2000).prop_map(|n| json!(format!("{n}GB"))),
+                (0i64..40).prop_map(|d| json!(format!("{d}.00:00:00"))),
+                (0i64..40).prop_map(|d| json!(d.to_string())),
+                "(SMTP|smtp|X500):[a-c]{1,3}@[a-c]{1,3}\\.com".prop_map(Value::from),
+                "[a-cA-C]{1,3}@[a-c]{1,3}\\.com".prop_map(Value::from),
+                Just(json!("2026-12-31T18:00:00Z")),
+                Just(json!("12/31/2026 6:00:00 PM")),
+            ]
+        }
+
+        fn value() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                3 => scalar(),
+                1 => prop::collection::vec(scalar(), 0..4).prop_map(Value::Array),
+            ]
+        }
+
+        /// The documented types whose values the service returns for comparison.
+        fn kind() -> impl Strategy<Value = Option<Kind>> {
+            prop::sample::select(vec![
+                None,
+                Some(Kind::of("String", false)),
+                Some(Kind::of("Boolean", false)),
+                Some(Kind::of("Int32", false)),
+                Some(Kind::of("Unlimited", false)),
+                Some(Kind::of("ByteQuantifiedSize", false)),
+                Some(Kind::of("EnhancedTimeSpan", false)),
+                Some(Kind::of("DateTime", false)),
+                Some(Kind::of("SmtpAddress", false)),
+                Some(Kind::of("Guid", false)),
+                Some(Kind::of("RuleMode", true)),
+                Some(Kind::of("MultiValuedProperty", false)),
+                Some(Kind::of("ProxyAddressCollection", false)),
+                Some(Kind::of("String[]", false)),
+            ])
+        }
+
+        proptest! {
+            /// Nothing drifts from itself.
+            #[test]
+            fn every_value_is_the_same_as_itself(kind in kind(), v in value()) {
+                prop_assert!(same(kind, &v, &v), "{v}");
+            }
+
+            /// Which side is current does not matter: the same pair never drifts one way and
+            /// not the other.
+            #[test]
+            fn sameness_is_symmetric(kind in kind(), a in value(), b in value()) {
+                prop_assert_eq!(same(kind, &a, &b), same(kind, &b, &a), "{} vs {}", a, b);
+            }
+        }
+    }
 }
