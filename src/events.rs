@@ -275,6 +275,9 @@ pub struct TenantSummary {
     pub stopped: Option<String>,
     /// Its duration.
     pub duration_ms: u64,
+    /// The service answered at least one of its calls: a success, or a cmdlet's own error.
+    #[serde(skip)]
+    pub reached: bool,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -283,6 +286,13 @@ fn is_zero(n: &usize) -> bool {
 
 impl TenantSummary {
     fn count(&mut self, t: &TaskResult) {
+        // A cmdlet error is the service's answer; a timeout, or a value refused before it
+        // was sent, is not.
+        self.reached |= matches!(t.status, Status::Ok | Status::Drift)
+            || (t.status == Status::Failed
+                && t.error_class
+                    .as_deref()
+                    .is_some_and(|c| c != "Timeout" && c != crate::plan::INVALID_VALUE));
         match t.status {
             Status::Ok => {
                 self.ok += 1;

@@ -7,7 +7,7 @@ pub const OK: i32 = 0;
 pub const TASKS_FAILED: i32 = 1;
 /// Invalid input: a malformed playbook, tenants file, data file or command line. Nothing ran.
 pub const INVALID_INPUT: i32 = 2;
-/// No tenant could be reached or authenticated.
+/// No tenant could be reached or authenticated: no call got an answer from the service.
 pub const NO_TENANT_REACHED: i32 = 3;
 /// A guardrail stopped the run: `limits.max_fail_percentage` was crossed, or `--deadline`
 /// came; the report says which.

@@ -474,8 +474,8 @@ impl Sink for PlannedTasks {
     }
 }
 
-/// 0 when nothing failed; 3 when no tenant got a single task done and every one stopped (none
-/// could be reached or signed in to); 1 otherwise.
+/// 0 when nothing failed; 3 when every tenant stopped without the service answering one of its
+/// calls (none could be reached or signed in to); 1 otherwise.
 fn exit_code(summary: &RunSummary) -> i32 {
     let t = &summary.total;
     if t.failed == 0 && t.unknown == 0 && summary.tenants.values().all(|s| s.stopped.is_none()) {
@@ -484,8 +484,8 @@ fn exit_code(summary: &RunSummary) -> i32 {
     let none_reached = summary
         .tenants
         .values()
-        .all(|s| s.ok == 0 && s.stopped.is_some());
-    if none_reached && t.ok == 0 {
+        .all(|s| !s.reached && s.stopped.is_some());
+    if none_reached {
         exit::NO_TENANT_REACHED
     } else {
         exit::TASKS_FAILED

@@ -13,6 +13,8 @@ use crate::state::{Action, Change, Noun, Verb, differences, naming, not_found};
 
 /// The error class of a write the service accepted and did not apply.
 pub(crate) const NOT_APPLIED: &str = "NotApplied";
+/// The error class of an `ensure` property the noun's `Get-` does not return.
+pub(crate) const NOT_RETURNED: &str = "PropertyNotReturned";
 
 /// Brings one object to its desired state, filling in `result`; in a check, only finds what
 /// would change. Returns nothing: a desired-state step's output is not read by later steps.
@@ -59,7 +61,15 @@ pub(super) async fn ensure(
         }
         (Found::One(_), Some(EnsureState::Absent)) => (Action::Remove, Vec::new()),
         (Found::One(object), _) => {
-            let changes = differences(noun, object, desired);
+            let changes = match differences(noun, object, desired) {
+                Ok(changes) => changes,
+                Err(why) => {
+                    result.status = Status::Failed;
+                    result.error_class = Some(NOT_RETURNED.into());
+                    result.error = Some(why);
+                    return Vec::new();
+                }
+            };
             let action = if changes.is_empty() {
                 Action::None
             } else {
@@ -235,13 +245,17 @@ async fn verify(
     };
     let problem = match (found, action) {
         (Found::Missing(_), Action::Remove) => None,
-        (Found::One(_), Action::Remove) => {
-            Some("the object is still there after it was removed".to_string())
-        }
-        (Found::Missing(why), _) => Some(format!("the object is missing after the write: {why}")),
-        (Found::One(object), _) => {
-            let left = differences(noun, &object, desired);
-            (!left.is_empty()).then(|| {
+        (Found::One(_), Action::Remove) => Some((
+            NOT_APPLIED,
+            "the object is still there after it was removed".to_string(),
+        )),
+        (Found::Missing(why), _) => Some((
+            NOT_APPLIED,
+            format!("the object is missing after the write: {why}"),
+        )),
+        (Found::One(object), _) => match differences(noun, &object, desired) {
+            Err(why) => Some((NOT_RETURNED, format!("written, but not verified: {why}"))),
+            Ok(left) => (!left.is_empty()).then(|| {
                 let left: Vec<String> = left
                     .iter()
                     .map(|c| {
@@ -253,18 +267,19 @@ async fn verify(
                         )
                     })
                     .collect();
-                format!(
+                let why = format!(
                     "the service accepted the write but kept other values: {}",
                     left.join(", ")
-                )
-            })
-        }
+                );
+                (NOT_APPLIED, why)
+            }),
+        },
     };
     match problem {
         None => result.status = Status::Ok,
-        Some(problem) => {
+        Some((class, problem)) => {
             result.status = Status::Failed;
-            result.error_class = Some(NOT_APPLIED.into());
+            result.error_class = Some(class.into());
             result.error = Some(problem);
         }
     }

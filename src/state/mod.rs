@@ -152,13 +152,30 @@ pub(crate) fn property<'o>(object: &'o Map<String, Value>, name: &str) -> Option
     })
 }
 
-/// The properties of `desired` that `current` does not already have, compared by type.
+/// The properties of `desired` that `current` does not already have, compared by type; or,
+/// when the object read has no such property at all (the `Get-` cmdlet does not return it),
+/// why they cannot be compared. A missing property is not "no value": taking it for one would
+/// report drift on every check and fail every verify.
 pub(crate) fn differences(
     noun: &Noun,
     current: &Map<String, Value>,
     desired: &Map<String, Value>,
-) -> Vec<Change> {
-    desired
+) -> Result<Vec<Change>, String> {
+    let unread: Vec<&str> = desired
+        .keys()
+        .filter(|name| property(current, name).is_none())
+        .map(String::as_str)
+        .collect();
+    if !unread.is_empty() {
+        return Err(format!(
+            "{} returns no {} to compare, so {} cannot be ensured; set {} with a plain write step",
+            noun.get.name,
+            crate::diagnostic::quoted_list(&unread, "or"),
+            if unread.len() == 1 { "it" } else { "they" },
+            if unread.len() == 1 { "it" } else { "them" },
+        ));
+    }
+    Ok(desired
         .iter()
         .filter_map(|(name, want)| {
             let have = property(current, name).unwrap_or(&Value::Null);
@@ -168,7 +185,7 @@ pub(crate) fn differences(
                 desired: want.clone(),
             })
         })
-        .collect()
+        .collect())
 }
 
 /// The values an item already carries for every desired property, or `None` when it lacks
@@ -260,7 +277,8 @@ mod tests {
             &mailbox,
             current.as_object().unwrap(),
             desired.as_object().unwrap(),
-        );
+        )
+        .unwrap();
         assert_eq!(changes.len(), 1, "{changes:?}");
         assert_eq!(
             changes[0].to_string(),

@@ -436,3 +436,94 @@ async fn items_from_data_are_read_not_trusted() {
     );
     sandbox.shutdown().await;
 }
+
+/// Nouns beyond transport rules: a mailbox permission is added with `Add-` when missing (the
+/// noun has no `New-`) and removed with `Remove-`; a distribution group is created with
+/// `New-` and its properties set. A second run sends nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permissions_and_groups_are_added_created_and_removed() {
+    let sandbox = Sandbox::start(SandboxConfig::with_tenants(1, 5))
+        .await
+        .unwrap();
+    // A user the seed gave no access to `info`.
+    let domain = &sandbox.tenants()[0].domain;
+    let granted = sandbox.directory(domain).unwrap()["mailboxPermissions"].to_string();
+    let user = (1..=5)
+        .map(|n| format!("user{n:03}"))
+        .find(|u| !granted.contains(&format!("\"{u}\"")))
+        .expect("a user without access");
+    let ws = workspace(
+        &sandbox,
+        &"  - name: Helpdesk reads info
+    cmdlet: Add-MailboxPermission
+    state: present
+    params: { Identity: info, User: USER }
+    ensure: { AccessRights: FullAccess }
+  - name: Group
+    cmdlet: Set-DistributionGroup
+    state: present
+    params: { Identity: security-team }
+    ensure: { ModerationEnabled: true, MemberJoinRestriction: Closed }
+"
+        .replace("USER", &user),
+    );
+    let run = tenantry(&ws, &["run", "p.yaml", "--progress", "plain"]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let writes = writes_since(&sandbox, 0);
+    let cmdlets: Vec<&str> = writes.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(
+        cmdlets,
+        ["Add-MailboxPermission", "New-DistributionGroup"],
+        "{writes:?}"
+    );
+    assert_eq!(writes[1].1["Name"], "security-team");
+    assert_eq!(writes[1].1["MemberJoinRestriction"], "Closed");
+
+    let run = tenantry(&ws, &["run", "p.yaml", "--progress", "plain"]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(writes_since(&sandbox, 2), [], "already as ensured");
+
+    std::fs::write(
+        ws.path().join("p.yaml"),
+        std::fs::read_to_string(ws.path().join("p.yaml"))
+            .unwrap()
+            .split("steps:\n")
+            .next()
+            .unwrap()
+            .to_string()
+            + &format!("steps:\n  - cmdlet: Remove-MailboxPermission\n    state: absent\n    params: {{ Identity: info, User: {user}, AccessRights: FullAccess }}\n"),
+    )
+    .unwrap();
+    let run = tenantry(&ws, &["run", "p.yaml", "--progress", "plain"]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let removed = writes_since(&sandbox, 2);
+    assert_eq!(removed.len(), 1, "{removed:?}");
+    assert_eq!(removed[0].0, "Remove-MailboxPermission");
+    assert_eq!(removed[0].1["Confirm"], false, "no one is there to confirm");
+    sandbox.shutdown().await;
+}
+
+/// A property the noun's `Get-` does not return cannot be compared: the task says so rather
+/// than reporting drift on every check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_property_the_read_does_not_return_is_named() {
+    let sandbox = Sandbox::start(SandboxConfig::with_tenants(1, 5))
+        .await
+        .unwrap();
+    let ws = workspace(
+        &sandbox,
+        "  - cmdlet: Set-DistributionGroup
+    params: { Identity: all-staff }
+    ensure: { Notes: Everyone }
+",
+    );
+    let (run, tasks, _) = check(&ws).await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(tasks[0]["status"], "failed");
+    let error = tasks[0]["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("Get-DistributionGroup returns no `Notes` to compare"),
+        "{error}"
+    );
+    sandbox.shutdown().await;
+}

@@ -173,7 +173,8 @@ async fn the_key_comes_from_the_environment_or_the_module() {
 
     let ws = workspace(&sandbox, "");
     let run = self::run(&ws, &[]).await;
-    assert_eq!(run.code, 3, "{}\n{}", run.stdout, run.stderr);
+    // Reached, and refused by the cmdlet: a failure, not an unreachable tenant.
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     assert!(
         run.stdout
             .contains("ParameterBindingArgumentTransformationException: Cannot process argument transformation on parameter 'Password'"),
