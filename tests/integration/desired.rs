@@ -9,6 +9,13 @@ use tenantry::sandbox::{APPS, Sandbox, SandboxConfig};
 
 use crate::support::{Run, Workspace};
 
+/// A sandbox of one tenant with this many mailboxes.
+async fn sandbox(mailboxes: usize) -> Sandbox {
+    Sandbox::start(SandboxConfig::with_tenants(1, mailboxes))
+        .await
+        .unwrap()
+}
+
 /// A playbook over the sandbox's first tenant, reached through custom endpoints.
 fn workspace(sandbox: &Sandbox, steps: &str) -> Workspace {
     let domain = &sandbox.tenants()[0].domain;
@@ -87,9 +94,7 @@ fn retention_differs(sandbox: &Sandbox) -> BTreeSet<String> {
 /// nothing to change.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ensure_checks_then_writes_only_what_differs() {
-    let sandbox = Sandbox::start(SandboxConfig::with_tenants(1, 30))
-        .await
-        .unwrap();
+    let sandbox = sandbox(30).await;
     let ws = workspace(&sandbox, RETENTION);
     let differs = retention_differs(&sandbox);
     assert!(
@@ -168,9 +173,7 @@ async fn ensure_checks_then_writes_only_what_differs() {
 /// that changed is.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_check_marks_only_new_drift() {
-    let sandbox = Sandbox::start(SandboxConfig::with_tenants(1, 10))
-        .await
-        .unwrap();
+    let sandbox = sandbox(10).await;
     let ws = workspace(&sandbox, RETENTION);
     let (first, ..) = check(&ws).await;
     assert_eq!(first.code, 5, "{}", first.stderr);
@@ -210,9 +213,7 @@ fn rule_playbook(state: &str, mode: &str) -> String {
 /// `state: absent` it is removed, and then left alone. Each by the sandbox's write log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transport_rule_is_created_updated_left_alone_and_removed() {
-    let sandbox = Sandbox::start(SandboxConfig::with_tenants(1, 5))
-        .await
-        .unwrap();
+    let sandbox = sandbox(5).await;
     let ws = workspace(&sandbox, &rule_playbook("present", "Enforce"));
     let write = |ws: &Workspace, text: String| {
         std::fs::write(ws.path().join("p.yaml"), {
@@ -289,9 +290,7 @@ async fn a_transport_rule_is_created_updated_left_alone_and_removed() {
 /// the service is asked and its confirmation message shown. Neither changes anything.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_check_shows_plain_writes_and_asks_the_service_under_whatif() {
-    let sandbox = Sandbox::start(SandboxConfig::with_tenants(1, 5))
-        .await
-        .unwrap();
+    let sandbox = sandbox(5).await;
     let ws = workspace(
         &sandbox,
         "  - name: Title
@@ -329,9 +328,7 @@ async fn a_check_shows_plain_writes_and_asks_the_service_under_whatif() {
 /// property that differs, current and desired.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_check_in_markdown_tables_each_difference() {
-    let sandbox = Sandbox::start(SandboxConfig::with_tenants(1, 10))
-        .await
-        .unwrap();
+    let sandbox = sandbox(10).await;
     let ws = workspace(&sandbox, RETENTION);
     let run = tenantry(&ws, &["check", "p.yaml", "--format", "markdown"]).await;
     assert_eq!(run.code, 5, "{}", run.stderr);
@@ -411,9 +408,7 @@ async fn a_value_that_does_not_take_fails_verify() {
 /// property.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn items_from_data_are_read_not_trusted() {
-    let sandbox = Sandbox::start(SandboxConfig::with_tenants(1, 5))
-        .await
-        .unwrap();
+    let sandbox = sandbox(5).await;
     let ws = workspace(
         &sandbox,
         "  - cmdlet: Set-User
@@ -442,9 +437,7 @@ async fn items_from_data_are_read_not_trusted() {
 /// `New-` and its properties set. A second run sends nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn permissions_and_groups_are_added_created_and_removed() {
-    let sandbox = Sandbox::start(SandboxConfig::with_tenants(1, 5))
-        .await
-        .unwrap();
+    let sandbox = sandbox(5).await;
     // A user the seed gave no access to `info`.
     let domain = &sandbox.tenants()[0].domain;
     let granted = sandbox.directory(domain).unwrap()["mailboxPermissions"].to_string();
@@ -507,9 +500,7 @@ async fn permissions_and_groups_are_added_created_and_removed() {
 /// than reporting drift on every check.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_property_the_read_does_not_return_is_named() {
-    let sandbox = Sandbox::start(SandboxConfig::with_tenants(1, 5))
-        .await
-        .unwrap();
+    let sandbox = sandbox(5).await;
     let ws = workspace(
         &sandbox,
         "  - cmdlet: Set-DistributionGroup
