@@ -125,10 +125,13 @@ pub struct CheckSummary<'a> {
 /// would be done, and each property with its current and desired values.
 pub fn drift_key(t: &TaskResult) -> String {
     let mut key = format!("{}\u{1f}{}", t.id, t.action.map_or("call", Action::as_str));
+    // Lists in a stable order: the service may return the same values in another.
     for c in &t.changes {
         key.push_str(&format!(
             "\u{1f}{}={}->{}",
-            c.property, c.current, c.desired
+            c.property,
+            canonical(&c.current),
+            canonical(&c.desired)
         ));
     }
     if let Some(would) = &t.would {
@@ -136,6 +139,18 @@ pub fn drift_key(t: &TaskResult) -> String {
         key.push_str(would);
     }
     key
+}
+
+/// A value as JSON with each list's elements sorted.
+fn canonical(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Array(items) => {
+            let mut items: Vec<String> = items.iter().map(canonical).collect();
+            items.sort();
+            format!("[{}]", items.join(","))
+        }
+        other => other.to_string(),
+    }
 }
 
 /// The drift file's contents.
@@ -149,7 +164,17 @@ struct Remembered {
 pub(crate) struct Memory {
     file: PathBuf,
     seen: Arc<HashSet<String>>,
-    found: Arc<Mutex<Vec<String>>>,
+    found: Arc<Mutex<Found>>,
+}
+
+/// What this check found.
+#[derive(Default)]
+struct Found {
+    /// The drift, by [`drift_key`].
+    drift: Vec<String>,
+    /// The tasks it judged (`ok` or `drift`): the previous check's drift of any other task,
+    /// one this check left out (`--limit`, `--tags`) or could not read, is kept.
+    judged: HashSet<String>,
 }
 
 impl Memory {
@@ -184,8 +209,22 @@ impl Memory {
     pub(crate) fn conclude(&self, summary: &mut RunSummary, code: i32, events: &Fanout<'_>) -> i32 {
         let found = std::mem::take(&mut *self.found.lock().unwrap_or_else(PoisonError::into_inner));
         let new = summary.total.new;
+        let mut keep = found.drift;
+        keep.extend(
+            self.seen
+                .iter()
+                .filter(|key| {
+                    !found
+                        .judged
+                        .contains(key.split('\u{1f}').next().unwrap_or(""))
+                })
+                .cloned(),
+        );
+        // A check cut short judged only some tasks: the next one compares with the last whole
+        // one.
         if summary.complete
-            && let Err(e) = save(&self.file, &found)
+            && summary.stopped_by.is_none()
+            && let Err(e) = save(&self.file, &keep)
         {
             let _ = events.emit(&Event::Message(format!(
                 "warning: cannot keep this check's drift in {}: {e}; the next check marks all its drift as new",
@@ -219,22 +258,24 @@ fn save(file: &Path, drift: &[String]) -> io::Result<()> {
         format: CHECK_FORMAT,
         drift,
     })?;
-    let tmp = file.with_extension("json.tmp");
+    // Its own temporary file: two checks of one playbook may end at once.
+    let tmp = file.with_extension(format!("json.{}.tmp", std::process::id()));
     std::fs::write(&tmp, json)?;
     std::fs::rename(&tmp, file)
 }
 
-struct DriftCollector(Arc<Mutex<Vec<String>>>);
+struct DriftCollector(Arc<Mutex<Found>>);
 
 impl Reporter for DriftCollector {
     fn event(&mut self, event: &Event) -> io::Result<()> {
         if let Event::TaskFinished { result, .. } = event
-            && result.status == Status::Drift
+            && matches!(result.status, Status::Drift | Status::Ok)
         {
-            self.0
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push(drift_key(result));
+            let mut found = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            found.judged.insert(result.id.clone());
+            if result.status == Status::Drift {
+                found.drift.push(drift_key(result));
+            }
         }
         Ok(())
     }
@@ -339,7 +380,9 @@ impl Reporter for Markdown<'_> {
 
 /// Text safe in a Markdown table cell.
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    text.replace('|', "\\|")
+        .replace("\r\n", " ")
+        .replace(['\r', '\n'], " ")
 }
 
 /// A value in a table cell, as code.

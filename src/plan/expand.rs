@@ -428,7 +428,9 @@ impl<'s> Planner<'_, 's> {
         }
         let ensure = step.split_ensure(&mut params);
         // The item read earlier (a mailbox from `Get-Mailbox`) may already hold the values.
-        let from_service = value.filter(|_| step.items_from_service);
+        // Only an object's properties are taken from an item, never its existence: a step
+        // with `state` always reads.
+        let from_service = value.filter(|_| step.items_from_service && step.step.state.is_none());
         let carried = ensure
             .as_ref()
             .zip(from_service)

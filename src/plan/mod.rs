@@ -25,8 +25,8 @@ use crate::template::{
 
 pub use expand::{item_key, task_id};
 pub use record::{
-    Deferred, PLAN_FORMAT, PlanFailure, PlanHeader, PlanRecord, Skipped, StepHeader, StepInfo,
-    Summary, Task, TenantHeader,
+    Deferred, DesiredInfo, PLAN_FORMAT, PlanFailure, PlanHeader, PlanRecord, Skipped, StepHeader,
+    StepInfo, Summary, Task, TenantHeader,
 };
 pub(crate) use render::powershell_call;
 pub use render::{CountingSink, JsonSink, TextSink};
@@ -162,6 +162,10 @@ impl CompiledStep<'_, '_> {
             cmdlet: self.step.cmdlet.value.as_str().into(),
             read_only: self.read_only,
             depends_on: self.depends_on.iter().map(|d| d.as_str().into()).collect(),
+            desired: self.noun.as_ref().map(|_| record::DesiredInfo {
+                state: self.step.state.as_ref().map(|s| s.value.as_str().into()),
+                verify: self.step.verify.unwrap_or(true),
+            }),
         }
     }
 }

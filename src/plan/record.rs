@@ -39,8 +39,18 @@ impl PlanRecord<'_> {
     pub fn masked(mut self) -> Self {
         use crate::exchange::secure::mask_params;
         match &mut self {
-            PlanRecord::Task(t) => mask_params(&t.cmdlet, &mut t.params),
-            PlanRecord::Deferred(d) => mask_params(&d.cmdlet, &mut d.params),
+            PlanRecord::Task(t) => {
+                mask_params(&t.cmdlet, &mut t.params);
+                if let Some(ensure) = &mut t.ensure {
+                    mask_params(&t.cmdlet, ensure);
+                }
+            }
+            PlanRecord::Deferred(d) => {
+                mask_params(&d.cmdlet, &mut d.params);
+                if let Some(ensure) = &mut d.ensure {
+                    mask_params(&d.cmdlet, ensure);
+                }
+            }
             _ => {}
         }
         self
@@ -86,6 +96,20 @@ pub struct StepInfo<'a> {
     /// Step ids whose output this step reads; non-empty means it expands at run time.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<Cow<'a, str>>,
+    /// For a desired-state step: `present` or `absent` when it has `state`, and whether it
+    /// verifies its writes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub desired: Option<DesiredInfo<'a>>,
+}
+
+/// How a desired-state step treats its objects.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+pub struct DesiredInfo<'a> {
+    /// `present` or `absent`, when the step has `state`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<Cow<'a, str>>,
+    /// Whether each write is read back to verify it took.
+    pub verify: bool,
 }
 
 /// A tenant starts.

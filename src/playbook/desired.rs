@@ -17,6 +17,20 @@ impl Playbook {
         let at = self.locate(&step.cmdlet);
         let desired = !step.ensure.is_empty() || step.state.is_some();
         let read_only = super::verbs::is_read_only(cmdlet);
+        if step.whatif == Some(true)
+            && !read_only
+            && step.catalog != Some(CatalogCheck::Off)
+            && let Some(spec) = catalog.cmdlet(cmdlet)
+            && spec.param("WhatIf").is_none()
+        {
+            out.push(
+                Diagnostic::new(format!(
+                    "`whatif` asks the service what the write would do, and {cmdlet} takes no -WhatIf"
+                ))
+                .at(at.clone())
+                .help("remove `whatif`: a check then shows the call it would send"),
+            );
+        }
         if step.whatif.is_some() && read_only {
             out.push(
                 Diagnostic::new(format!(
@@ -64,12 +78,33 @@ impl Playbook {
                     .help("remove `ensure`, or write `state: present`"),
             );
         }
-        if step.params.is_empty() {
+        if step.whatif.is_some() {
             out.push(
-                Diagnostic::new("a step with `ensure` or `state` names its object in `params`")
+                Diagnostic::new("`whatif` is for plain writes: a check of an `ensure` or `state` step already reads the object and shows what differs")
                     .at(at.clone())
-                    .help("add `params: { Identity: … }`: the object read, changed, created or removed"),
+                    .help("remove `whatif` from this step"),
             );
+        }
+        let mut seen: Vec<&str> = Vec::new();
+        for name in step.ensure.keys() {
+            if let Some(first) = seen.iter().find(|s| s.eq_ignore_ascii_case(name)) {
+                out.push(
+                    Diagnostic::new(format!(
+                        "`{name}` and `{first}` are one property, ensured twice"
+                    ))
+                    .at(self.locate_param(name, &step.ensure[name]))
+                    .help("property names are not case-sensitive: keep one"),
+                );
+            }
+            seen.push(name);
+        }
+        if step.catalog == Some(CatalogCheck::Off) {
+            out.push(
+                Diagnostic::new("`ensure` and `state` need the cmdlet catalog: it says which cmdlets read, create and remove the object, and how to compare each property")
+                    .at(at)
+                    .help("remove `catalog: off`, or write the step as a plain write without `ensure` and `state`"),
+            );
+            return;
         }
         for name in step.ensure.keys() {
             if step.params.keys().any(|p| p.eq_ignore_ascii_case(name)) {
@@ -83,9 +118,6 @@ impl Playbook {
                     ),
                 );
             }
-        }
-        if step.catalog == Some(CatalogCheck::Off) {
-            return;
         }
         let Some(noun) = Noun::of(cmdlet, Some(catalog)) else {
             let noun = cmdlet.split_once('-').map_or(cmdlet.as_str(), |(_, n)| n);
@@ -115,21 +147,7 @@ impl Playbook {
             None if noun.set.is_none() => out.push(missing("ensure", "a `Set-` cmdlet")),
             _ => {}
         }
-        let names: serde_json::Map<String, serde_json::Value> = step
-            .params
-            .keys()
-            .map(|k| (k.clone(), serde_json::Value::Null))
-            .collect();
-        if !step.params.is_empty() && crate::state::naming(&noun.get, &names, false).is_empty() {
-            out.push(
-                Diagnostic::new(format!(
-                    "{} takes none of this step's parameters, so the object cannot be read",
-                    noun.get.name
-                ))
-                .at(at.clone())
-                .help("name the object with `Identity`"),
-            );
-        }
+        self.check_naming(step, &noun, state, out);
         let writers: Vec<_> = [&noun.set, &noun.create]
             .into_iter()
             .flatten()
@@ -173,6 +191,72 @@ impl Playbook {
                         .help(format!("its documented type is `{}`", spec.type_name)),
                 );
             }
+        }
+    }
+}
+
+impl Playbook {
+    /// Checks that a desired-state step's `params` name its object, and that each parameter
+    /// has a use: naming the object, a switch, or (with `state: present`) creating it.
+    fn check_naming(
+        &self,
+        step: &Step,
+        noun: &Noun,
+        state: Option<EnsureState>,
+        out: &mut Diagnostics,
+    ) {
+        let at = self.locate(&step.cmdlet);
+        let names: serde_json::Map<String, serde_json::Value> = step
+            .params
+            .keys()
+            .map(|k| (k.clone(), serde_json::Value::Null))
+            .collect();
+        let named = noun.name(&names);
+        if named.read.is_empty() && !noun.is_singleton() {
+            out.push(
+                Diagnostic::new(if step.params.is_empty() {
+                    "a step with `ensure` or `state` names its object in `params`".to_string()
+                } else {
+                    format!(
+                        "a step with `ensure` or `state` names its object in `params`, and {} reads by none of these",
+                        noun.get.name
+                    )
+                })
+                .at(at.clone())
+                .help("add `params: { Identity: … }`: the object read, changed, created or removed"),
+            );
+        }
+        let create = noun
+            .create
+            .as_ref()
+            .filter(|_| state == Some(EnsureState::Present));
+        for name in &named.rest {
+            if create.is_some_and(|c| c.takes(name)) {
+                continue;
+            }
+            let Some((key, node)) = step
+                .params
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            else {
+                continue;
+            };
+            let mut d = Diagnostic::new(format!(
+                "`{key}` does not name the object, and would not be sent: in a desired-state step `params` name the object{}",
+                match create {
+                    Some(c) => format!(" and give what {} needs", c.name),
+                    None => String::new(),
+                }
+            ))
+            .at(self.locate_param(key, node));
+            d = if noun.set.as_ref().is_some_and(|s| s.takes(key)) {
+                d.help(format!(
+                    "write `{key}` under `ensure` to have it set where it differs"
+                ))
+            } else {
+                d.help(format!("remove `{key}`"))
+            };
+            out.push(d);
         }
     }
 }

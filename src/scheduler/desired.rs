@@ -9,12 +9,18 @@ use crate::events::{Status, TaskResult};
 use crate::exchange::ExchangeError;
 use crate::plan::CompiledStep;
 use crate::playbook::EnsureState;
-use crate::state::{Action, Change, Noun, Verb, differences, naming, not_found};
+use crate::state::{
+    Action, Change, Named, Noun, Verb, creating, differences, has_values, not_found,
+};
 
 /// The error class of a write the service accepted and did not apply.
 pub(crate) const NOT_APPLIED: &str = "NotApplied";
 /// The error class of an `ensure` property the noun's `Get-` does not return.
 pub(crate) const NOT_RETURNED: &str = "PropertyNotReturned";
+/// The error class of a read that found several objects where one was meant.
+pub(crate) const AMBIGUOUS: &str = "AmbiguousIdentity";
+/// The error class of a change the noun's cmdlets cannot make.
+pub(crate) const CANNOT_CHANGE: &str = "CannotChange";
 
 /// Brings one object to its desired state, filling in `result`; in a check, only finds what
 /// would change. Returns nothing: a desired-state step's output is not read by later steps.
@@ -31,9 +37,10 @@ pub(super) async fn ensure(
     let empty = Map::new();
     let desired = task.ensure.as_ref().unwrap_or(&empty);
     let state = step.step.state.as_ref().map(|s| s.value);
+    let named = noun.name(&task.params);
     let current = match &task.carried {
         Some(values) => Found::One(values.clone()),
-        None => match read(run, step, noun, task, result).await {
+        None => match read(run, step, noun, &named, result).await {
             Some(found) => found,
             None => return Vec::new(),
         },
@@ -54,9 +61,13 @@ pub(super) async fn ensure(
         (Found::Missing(why), None) => {
             result.status = Status::Failed;
             result.error_class = Some("ManagementObjectNotFoundException".into());
-            result.error = Some(format!(
-                "{why} (write `state: present` on the step to create it)"
-            ));
+            result.error = Some(match &noun.create {
+                Some(create) => format!(
+                    "{why} (write `state: present` on the step to create it with {})",
+                    create.name
+                ),
+                None => why.clone(),
+            });
             return Vec::new();
         }
         (Found::One(_), Some(EnsureState::Absent)) => (Action::Remove, Vec::new()),
@@ -88,11 +99,11 @@ pub(super) async fn ensure(
         result.status = Status::Drift;
         return Vec::new();
     }
-    if !write(run, step, noun, task, action, result).await {
+    if !write(run, step, noun, &named, task, action, result).await {
         return Vec::new();
     }
     if step.step.verify.unwrap_or(true) {
-        verify(run, step, noun, task, action, desired, result).await;
+        verify(run, step, noun, &named, action, desired, result).await;
     } else {
         result.status = Status::Ok;
     }
@@ -107,44 +118,62 @@ enum Found {
     Missing(String),
 }
 
-/// Reads the object with the noun's `Get-`; `None` when the read failed (`result` says why).
+/// Reads the object with the noun's `Get-`, kept by the values that name it within what is
+/// read; `None` when the read failed (`result` says why).
 async fn read(
     run: &Lane<'_>,
     step: &CompiledStep<'_, '_>,
     noun: &Noun,
-    task: &Planned,
+    named: &Named,
     result: &mut TaskResult,
 ) -> Option<Found> {
-    let params = naming(&noun.get, &task.params, false);
-    let call = call(&noun.get, &params, true);
-    match invoke(run, step, &call, result).await {
-        Ok(mut objects) => match objects.len() {
-            0 => Some(Found::Missing(format!(
-                "{} found no object",
-                crate::plan::powershell_call(call.cmdlet, &params)
-            ))),
-            1 => match objects.pop() {
-                Some(Value::Object(object)) => Some(Found::One(object)),
-                _ => {
-                    result.status = Status::Failed;
-                    result.error = Some(format!("{} returned no object", call.cmdlet));
-                    None
-                }
-            },
-            n => {
-                result.status = Status::Failed;
-                result.error = Some(format!(
-                    "{} returned {n} objects; desired state needs parameters that name exactly one",
-                    crate::plan::powershell_call(call.cmdlet, &params)
-                ));
-                None
-            }
-        },
-        Err(e) if is_not_found(&e) => Some(Found::Missing(
-            e.cmdlet().map_or_else(String::new, |c| c.message.clone()),
-        )),
+    let call = call(&noun.get, &named.read, true);
+    let shown = || crate::plan::powershell_call(call.cmdlet, &named.read);
+    let objects = match invoke(run, step, &call, result).await {
+        Ok(objects) => objects,
+        Err(e) if is_not_found(&e) => {
+            return Some(Found::Missing(
+                e.cmdlet().map_or_else(String::new, |c| c.message.clone()),
+            ));
+        }
         Err(e) => {
             fail(result, &e, true, &call);
+            return None;
+        }
+    };
+    let mut objects: Vec<Map<String, Value>> = objects
+        .into_iter()
+        .filter_map(|o| match o {
+            Value::Object(o) => Some(o),
+            _ => None,
+        })
+        .filter(|o| has_values(o, &named.within))
+        .collect();
+    let within = || {
+        if named.within.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " with {}",
+                crate::plan::powershell_call("", &named.within).trim_start()
+            )
+        }
+    };
+    match objects.len() {
+        0 => Some(Found::Missing(format!(
+            "{} found none{}",
+            shown(),
+            within()
+        ))),
+        1 => objects.pop().map(Found::One),
+        n => {
+            result.status = Status::Failed;
+            result.error_class = Some(AMBIGUOUS.into());
+            result.error = Some(format!(
+                "{}{} found {n} objects, and desired state changes one: name it so that only one matches (`Identity` by a unique name, address or GUID)",
+                shown(),
+                within()
+            ));
             None
         }
     }
@@ -155,23 +184,58 @@ async fn write(
     run: &Lane<'_>,
     step: &CompiledStep<'_, '_>,
     noun: &Noun,
+    named: &Named,
     task: &Planned,
     action: Action,
     result: &mut TaskResult,
 ) -> bool {
+    let cannot = |result: &mut TaskResult, why: String| {
+        result.status = Status::Failed;
+        result.error_class = Some(CANNOT_CHANGE.into());
+        result.error = Some(why);
+        false
+    };
+    let noun_name = noun.get.name.trim_start_matches("Get-");
     let sends: Vec<(&Verb, Map<String, Value>)> = match action {
         Action::None => return true,
         Action::Set => {
             let Some(set) = &noun.set else {
-                result.status = Status::Failed;
-                result.error = Some(format!(
-                    "{} has no Set- cmdlet to change {}",
-                    noun.get.name.trim_start_matches("Get-"),
+                let why = format!(
+                    "{noun_name} has no Set- cmdlet to change {} on an object that exists: remove it and add it again (a `state: absent` step, then this one)",
                     names(&result.changes)
-                ));
-                return false;
+                );
+                return cannot(result, why);
             };
-            let mut params = naming(set, &task.params, false);
+            let only_at_creation: Vec<&str> = result
+                .changes
+                .iter()
+                .filter(|c| !set.takes(&c.property))
+                .map(|c| c.property.as_str())
+                .collect();
+            if !only_at_creation.is_empty() {
+                let why = format!(
+                    "{} {} set only when the object is created, and {} does not take {}: remove the object and create it again, or leave {} out of `ensure`",
+                    only_at_creation.join(", "),
+                    if only_at_creation.len() == 1 {
+                        "is"
+                    } else {
+                        "are"
+                    },
+                    set.name,
+                    if only_at_creation.len() == 1 {
+                        "it"
+                    } else {
+                        "them"
+                    },
+                    if only_at_creation.len() == 1 {
+                        "it"
+                    } else {
+                        "them"
+                    },
+                );
+                return cannot(result, why);
+            }
+            let mut params = named.existing(set, false);
             params.extend(
                 result
                     .changes
@@ -182,9 +246,12 @@ async fn write(
         }
         Action::Create => {
             let Some(create) = &noun.create else {
-                return false;
+                return cannot(
+                    result,
+                    format!("{noun_name} has no New- or Add- cmdlet to create it"),
+                );
             };
-            let mut params = naming(create, &task.params, true);
+            let mut params = creating(create, &task.params);
             let mut rest = Map::new();
             for change in &result.changes {
                 let entry = (change.property.clone(), change.desired.clone());
@@ -197,7 +264,7 @@ async fn write(
             let mut sends = vec![(create, params)];
             // What the creating cmdlet does not take is set once the object exists.
             if let Some(set) = noun.set.as_ref().filter(|_| !rest.is_empty()) {
-                let mut params = naming(set, &task.params, false);
+                let mut params = named.existing(set, false);
                 params.extend(rest);
                 sends.push((set, params));
             }
@@ -205,18 +272,27 @@ async fn write(
         }
         Action::Remove => {
             let Some(remove) = &noun.remove else {
-                return false;
+                return cannot(
+                    result,
+                    format!("{noun_name} has no Remove- cmdlet to remove it"),
+                );
             };
-            let mut params = naming(remove, &task.params, false);
+            let mut params = named.existing(remove, true);
             // Without it the cmdlet asks for confirmation, and no one is there to answer.
-            if remove.takes("Confirm") {
+            if remove.takes("Confirm") && !params.contains_key("Confirm") {
                 params.insert("Confirm".into(), Value::Bool(false));
             }
             vec![(remove, params)]
         }
     };
     for (verb, params) in &sends {
-        let call = call(verb, params, step.settings.idempotent);
+        // Only what may be sent twice is sent again after a lost answer: a second `New-` would
+        // find the object it made, a second `Remove-` nothing to remove.
+        let idempotent = step
+            .step
+            .idempotent
+            .unwrap_or_else(|| crate::playbook::verbs::is_idempotent(&verb.name));
+        let call = call(verb, params, idempotent);
         if let Err(e) = invoke(run, step, &call, result).await {
             fail(result, &e, false, &call);
             return false;
@@ -230,12 +306,12 @@ async fn verify(
     run: &Lane<'_>,
     step: &CompiledStep<'_, '_>,
     noun: &Noun,
-    task: &Planned,
+    named: &Named,
     action: Action,
     desired: &Map<String, Value>,
     result: &mut TaskResult,
 ) {
-    let Some(found) = read(run, step, noun, task, result).await else {
+    let Some(found) = read(run, step, noun, named, result).await else {
         // The write went through; only the check of it failed.
         result.error = result
             .error
@@ -300,6 +376,8 @@ pub(super) async fn would(
         return;
     }
     let mut params = task.params.clone();
+    // Whatever the step says of WhatIf (`whatif: false`, its alias `wi`), this call only asks.
+    params.retain(|k, _| !k.eq_ignore_ascii_case("WhatIf") && !k.eq_ignore_ascii_case("wi"));
     params.insert("WhatIf".into(), Value::Bool(true));
     let call = Call {
         cmdlet: &task.cmdlet,
@@ -313,7 +391,7 @@ pub(super) async fn would(
         Ok(answer) => {
             result.status = Status::Drift;
             result.would = Some(match answer.confirmation {
-                Some(message) => format!("{shown}: {message}"),
+                Some(message) => format!("{shown}: {}", call.hide(message)),
                 None => shown,
             });
         }

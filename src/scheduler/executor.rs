@@ -496,7 +496,7 @@ pub(super) struct Call<'a> {
 
 impl Call<'_> {
     /// Hides a SecureString's text, should an answer repeat it.
-    fn hide(&self, text: String) -> String {
+    pub(super) fn hide(&self, text: String) -> String {
         let secrets = crate::exchange::secure::secret_values(self.cmdlet, self.spec, self.params);
         if secrets.is_empty() {
             text

@@ -191,6 +191,9 @@ pub(crate) fn differences(
 /// The values an item already carries for every desired property, or `None` when it lacks
 /// one: then the object is read with `Get-`.
 pub(crate) fn carried(item: &Value, desired: &Map<String, Value>) -> Option<Map<String, Value>> {
+    if desired.is_empty() {
+        return None;
+    }
     let object = item.as_object()?;
     desired
         .keys()
@@ -198,35 +201,199 @@ pub(crate) fn carried(item: &Value, desired: &Map<String, Value>) -> Option<Map<
         .collect()
 }
 
-/// The parameters of a step that name its object, as `verb` takes them, leaving out those it
-/// does not take. An existing object is named by `-Identity`, a new one by `-Name`: a step
-/// that writes `Name: Block` reads and changes the rule `-Identity Block` (on `Set-`, `-Name`
-/// would rename it), and one that writes `Identity: Block` creates it `-Name Block`.
-pub(crate) fn naming(
-    verb: &Verb,
-    params: &Map<String, Value>,
-    creating: bool,
-) -> Map<String, Value> {
-    let (from, to) = if creating {
-        ("Identity", "Name")
-    } else {
-        ("Name", "Identity")
-    };
+/// A step's parameters, divided by what each does for its object.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Named {
+    /// What the noun's `Get-` reads the object by: the parameters it takes in the parameter
+    /// sets of its `-Identity` (`Get-MailboxPermission -Identity info -User alex`), an
+    /// existing object's `Name` as its `-Identity`.
+    pub(crate) read: Map<String, Value>,
+    /// What names the object within what `Get-` returns (`-Member bob` among a group's
+    /// members, `-AccessRights FullAccess` among a user's permissions): each object read is
+    /// kept only when it has these values.
+    pub(crate) within: Map<String, Value>,
+    /// Switches given (`Force`, `BypassSecurityGroupManagerCheck`): passed to each write that
+    /// takes them.
+    pub(crate) switches: Map<String, Value>,
+    /// The rest: parameters only the creating cmdlet takes (`Password` of `New-Mailbox`),
+    /// sent to it alone, never again to an object that exists.
+    pub(crate) rest: Vec<String>,
+}
+
+impl Noun {
+    /// Whether the noun's objects are one per tenant (`OrganizationConfig`): its `Get-` takes
+    /// no `-Identity`, and a step names nothing.
+    pub(crate) fn is_singleton(&self) -> bool {
+        self.get
+            .spec
+            .as_ref()
+            .is_some_and(|s| s.param("Identity").is_none())
+    }
+
+    /// Divides a step's parameters: see [`Named`].
+    pub(crate) fn name(&self, params: &Map<String, Value>) -> Named {
+        let spec = |name: &str| {
+            [
+                Some(&self.get),
+                self.set.as_ref(),
+                self.create.as_ref(),
+                self.remove.as_ref(),
+            ]
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.spec.as_ref()?.param(name).cloned())
+            .next()
+        };
+        let identity_sets = self
+            .get
+            .spec
+            .as_ref()
+            .and_then(|s| s.param("Identity"))
+            .map(|p| p.sets.clone())
+            .unwrap_or_default();
+        let has = |name: &str| params.keys().any(|k| k.eq_ignore_ascii_case(name));
+        let mut named = Named::default();
+        for (name, value) in params {
+            if spec(name).is_some_and(|p| p.kind.scalar == crate::catalog::Scalar::Switch) {
+                named.switches.insert(name.clone(), value.clone());
+                continue;
+            }
+            // An object named the way `New-` names it is read by identity.
+            let name = if name.eq_ignore_ascii_case("Name")
+                && !has("Identity")
+                && self.get.takes("Identity")
+            {
+                "Identity".to_string()
+            } else {
+                name.clone()
+            };
+            let read = self
+                .get
+                .spec
+                .as_ref()
+                .and_then(|s| s.param(&name))
+                .is_some_and(|p| {
+                    identity_sets.is_empty()
+                        || p.sets.is_empty()
+                        || p.sets
+                            .iter()
+                            .any(|s| identity_sets.iter().any(|i| i.eq_ignore_ascii_case(s)))
+                });
+            if read {
+                let documented = self.get.documented(&name).unwrap_or(name);
+                named.read.insert(documented, value.clone());
+            } else if self.remove.as_ref().is_some_and(|r| r.takes(&name))
+                && !self.set.as_ref().is_some_and(|s| s.takes(&name))
+            {
+                // Not a property to set, yet the removing cmdlet needs it: it names a part
+                // of what `Get-` returns (a member, a right).
+                named.within.insert(name, value.clone());
+            } else {
+                named.rest.push(name);
+            }
+        }
+        named
+    }
+}
+
+impl Named {
+    /// The parameters for `verb` acting on the object that exists: what `Get-` read it by,
+    /// with `within` for a cmdlet that needs it to name the object (`Remove-MailboxPermission
+    /// -AccessRights`), and the switches it takes.
+    pub(crate) fn existing(&self, verb: &Verb, within: bool) -> Map<String, Value> {
+        let mut out: Map<String, Value> = self
+            .read
+            .iter()
+            .filter_map(|(k, v)| Some((verb.documented(k)?, v.clone())))
+            .collect();
+        if within {
+            out.extend(
+                self.within
+                    .iter()
+                    .filter_map(|(k, v)| Some((verb.documented(k)?, v.clone()))),
+            );
+        }
+        out.extend(
+            self.switches
+                .iter()
+                .filter_map(|(k, v)| Some((verb.documented(k)?, v.clone()))),
+        );
+        out
+    }
+}
+
+/// The parameters for the cmdlet that creates the object: every one of the step's it takes,
+/// `Identity` as its `-Name` when it has no `-Identity`.
+pub(crate) fn creating(verb: &Verb, params: &Map<String, Value>) -> Map<String, Value> {
     let has = |name: &str| params.keys().any(|k| k.eq_ignore_ascii_case(name));
-    let rename = !has(to) && verb.takes(to);
     params
         .iter()
         .filter_map(|(name, value)| {
-            let name = if name.eq_ignore_ascii_case(from) && (rename || !creating) {
-                // Without `-Identity` to rename to, `Name` on a cmdlet for an existing object
-                // would rename it: left out.
-                rename.then(|| to.to_string())?
-            } else {
-                verb.documented(name)?
+            let name = match verb.documented(name) {
+                Some(name) => name,
+                None if name.eq_ignore_ascii_case("Identity") && !has("Name") => {
+                    verb.documented("Name")?
+                }
+                None => return None,
             };
             Some((name, value.clone()))
         })
         .collect()
+}
+
+/// Whether an object read has the values that name it within what was read (see
+/// [`Named::within`]): a property of that name holding them (`AccessRights` holding
+/// `FullAccess`), or, for an identity the object has no property for (`Member: bob` among
+/// members), one of its names (`Name`, `Alias`, an address, its GUID…), without case.
+pub(crate) fn has_values(object: &Map<String, Value>, within: &Map<String, Value>) -> bool {
+    within.iter().all(|(name, wanted)| {
+        let wanted: Vec<String> = texts(wanted);
+        match property(object, name) {
+            Some(have) => {
+                let have = texts(have);
+                wanted.iter().all(|w| have.contains(w))
+            }
+            None => {
+                const NAMES: [&str; 10] = [
+                    "Identity",
+                    "Name",
+                    "Alias",
+                    "PrimarySmtpAddress",
+                    "WindowsEmailAddress",
+                    "UserPrincipalName",
+                    "Guid",
+                    "ExternalDirectoryObjectId",
+                    "DistinguishedName",
+                    "DisplayName",
+                ];
+                let names: Vec<String> = NAMES
+                    .iter()
+                    .filter_map(|n| property(object, n))
+                    .flat_map(texts)
+                    .collect();
+                wanted.iter().all(|w| names.contains(w))
+            }
+        }
+    })
+}
+
+/// A value's texts, lower-cased, without an `smtp:` prefix: one, or a list's.
+fn texts(value: &Value) -> Vec<String> {
+    let one = |v: &Value| {
+        let text = match v {
+            Value::String(s) => s.trim().to_string(),
+            other => other.to_string(),
+        };
+        let text = text.to_lowercase();
+        text.strip_prefix("smtp:")
+            .map(str::to_string)
+            .unwrap_or(text)
+    };
+    match value {
+        Value::Array(items) => items.iter().map(one).collect(),
+        Value::Null => Vec::new(),
+        other => vec![one(other)],
+    }
 }
 
 /// Whether a read's error means the object does not exist.
@@ -234,6 +401,8 @@ pub(crate) fn not_found(class: &str) -> bool {
     class.ends_with("ManagementObjectNotFoundException")
         || class.ends_with("ObjectNotFoundException")
         || class.ends_with("RecipientNotFoundException")
+        // `Get-MailboxFolderPermission -User x` where x has no entry.
+        || class.ends_with("UserNotFoundInPermissionEntryException")
 }
 
 #[cfg(test)]
@@ -298,21 +467,97 @@ mod tests {
     }
 
     #[test]
-    fn naming_parameters_fit_each_cmdlet() {
+    fn a_step_s_parameters_divide_by_what_they_do() {
         let rule = noun("Set-TransportRule");
         let params = json!({"Identity": "Block forwarding"});
         let params = params.as_object().unwrap();
-        let new = naming(rule.create.as_ref().unwrap(), params, true);
+        let new = creating(rule.create.as_ref().unwrap(), params);
         assert_eq!(
             new,
             *json!({"Name": "Block forwarding"}).as_object().unwrap()
         );
-        assert_eq!(naming(&rule.get, params, false), *params);
-        // Named the way `New-` names it, the rule is read and changed by identity, not
+        assert_eq!(rule.name(params).read, *params);
+        // Named the way `New-` names it, the rule is read and changed by identity, never
         // renamed.
         let by_name = json!({"Name": "Block forwarding"});
-        let by_name = by_name.as_object().unwrap();
-        assert_eq!(naming(&rule.get, by_name, false), *params);
-        assert_eq!(naming(rule.set.as_ref().unwrap(), by_name, false), *params);
+        let named = rule.name(by_name.as_object().unwrap());
+        assert_eq!(named.read, *params);
+        assert_eq!(named.existing(rule.set.as_ref().unwrap(), false), *params);
+
+        // A permission is read by mailbox and user; its rights name it within what is read,
+        // and only the removing cmdlet is given them.
+        let perm = noun("Remove-MailboxPermission");
+        let params = json!({"Identity": "info", "User": "alex", "AccessRights": "FullAccess", "Confirm": false});
+        let named = perm.name(params.as_object().unwrap());
+        assert_eq!(
+            named.read,
+            *json!({"Identity": "info", "User": "alex"})
+                .as_object()
+                .unwrap()
+        );
+        assert_eq!(
+            named.within,
+            *json!({"AccessRights": "FullAccess"}).as_object().unwrap()
+        );
+        assert_eq!(
+            named.switches,
+            *json!({"Confirm": false}).as_object().unwrap()
+        );
+        assert_eq!(named.existing(perm.remove.as_ref().unwrap(), true).len(), 4);
+
+        // A group is read by identity alone: -ManagedBy is another parameter set of
+        // Get-DistributionGroup, and a creation parameter is for New- only.
+        let group = noun("Set-DistributionGroup");
+        let params = json!({"Name": "sales", "ManagedBy": "alex", "Type": "Security"});
+        let named = group.name(params.as_object().unwrap());
+        assert_eq!(
+            named.read,
+            *json!({"Identity": "sales"}).as_object().unwrap()
+        );
+        assert!(!named.within.contains_key("Type"), "{named:?}");
+        let set = named.existing(group.set.as_ref().unwrap(), false);
+        assert_eq!(set, *json!({"Identity": "sales"}).as_object().unwrap());
+
+        // New-Mailbox's password goes to New- only: never to Set- on a mailbox that exists.
+        let mailbox = noun("New-Mailbox");
+        let params = json!({"Name": "jane", "Password": "x", "DisplayName": "Jane"});
+        let named = mailbox.name(params.as_object().unwrap());
+        let set = named.existing(mailbox.set.as_ref().unwrap(), false);
+        assert_eq!(set, *json!({"Identity": "jane"}).as_object().unwrap());
+        assert_eq!(
+            creating(
+                mailbox.create.as_ref().unwrap(),
+                params.as_object().unwrap()
+            )
+            .len(),
+            3
+        );
+
+        assert!(noun("Set-OrganizationConfig").is_singleton());
+        assert!(!rule.is_singleton());
+    }
+
+    #[test]
+    fn objects_read_are_kept_by_the_values_that_name_them() {
+        let within = json!({"AccessRights": "FullAccess"});
+        let within = within.as_object().unwrap();
+        let entry = json!({"User": "alex", "AccessRights": ["ReadPermission", "FullAccess"]});
+        assert!(has_values(entry.as_object().unwrap(), within));
+        let other = json!({"User": "alex", "AccessRights": ["ReadPermission"]});
+        assert!(!has_values(other.as_object().unwrap(), within));
+        let member =
+            json!({"Name": "Bob Lee", "Alias": "bob", "PrimarySmtpAddress": "Bob@contoso.com"});
+        for name in ["bob", "BOB", "bob@contoso.com", "smtp:bob@contoso.com"] {
+            let within = json!({"Member": name});
+            assert!(
+                has_values(member.as_object().unwrap(), within.as_object().unwrap()),
+                "{name}"
+            );
+        }
+        let within = json!({"Member": "alice"});
+        assert!(!has_values(
+            member.as_object().unwrap(),
+            within.as_object().unwrap()
+        ));
     }
 }

@@ -518,3 +518,77 @@ async fn a_property_the_read_does_not_return_is_named() {
     );
     sandbox.shutdown().await;
 }
+
+/// A group member is named within what `Get-DistributionGroupMember` returns: added when it
+/// is not among them, left alone when it is, removed with `state: absent`. An organization's
+/// settings, one per tenant, need no name at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn members_and_organization_settings() {
+    let sandbox = sandbox(5).await;
+    let ws = workspace(
+        &sandbox,
+        "  - cmdlet: Add-DistributionGroupMember
+    state: present
+    params: { Identity: it-oncall, Member: user004 }
+  - cmdlet: Set-OrganizationConfig
+    ensure: { AuditDisabled: true }
+",
+    );
+    let members = |sandbox: &Sandbox| {
+        let domain = &sandbox.tenants()[0].domain;
+        let dir = sandbox.directory(domain).unwrap();
+        dir["recipients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["Alias"] == "it-oncall")
+            .map(|g| g["Members"].to_string())
+            .unwrap()
+    };
+    let had = members(&sandbox).contains("\"user004\"");
+    let run = tenantry(&ws, &["run", "p.yaml", "--progress", "plain"]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let writes = writes_since(&sandbox, 0);
+    let cmdlets: Vec<&str> = writes.iter().map(|(c, _)| c.as_str()).collect();
+    let expected = if had {
+        vec!["Set-OrganizationConfig"]
+    } else {
+        vec!["Add-DistributionGroupMember", "Set-OrganizationConfig"]
+    };
+    assert_eq!(cmdlets, expected, "{writes:?}");
+    assert!(members(&sandbox).contains("\"user004\""));
+    assert_eq!(
+        *writes.last().unwrap().1.as_object().unwrap(),
+        *serde_json::json!({"AuditDisabled": true})
+            .as_object()
+            .unwrap(),
+        "no identity for a setting of the whole organization"
+    );
+
+    let run = tenantry(&ws, &["run", "p.yaml", "--progress", "plain"]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        writes_since(&sandbox, writes.len()),
+        [],
+        "nothing left to do"
+    );
+
+    std::fs::write(
+        ws.path().join("p.yaml"),
+        std::fs::read_to_string(ws.path().join("p.yaml"))
+            .unwrap()
+            .replace(
+                "Add-DistributionGroupMember\n    state: present",
+                "Remove-DistributionGroupMember\n    state: absent",
+            ),
+    )
+    .unwrap();
+    let run = tenantry(&ws, &["run", "p.yaml", "--progress", "plain"]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let removed = writes_since(&sandbox, writes.len());
+    assert_eq!(removed.len(), 1, "{removed:?}");
+    assert_eq!(removed[0].0, "Remove-DistributionGroupMember");
+    assert_eq!(removed[0].1["Member"], "user004");
+    assert!(!members(&sandbox).contains("\"user004\""));
+    sandbox.shutdown().await;
+}
