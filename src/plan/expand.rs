@@ -435,9 +435,10 @@ impl<'s> Planner<'_, 's> {
             .as_ref()
             .zip(from_service)
             .and_then(|(desired, item)| {
-                serde_json::to_value(item)
-                    .ok()
-                    .and_then(|item| crate::state::carried(&item, desired))
+                serde_json::to_value(item).ok().and_then(|item| {
+                    let identity = crate::state::property(&params, "Identity");
+                    crate::state::carried(&item, identity, desired)
+                })
             });
         sink.record(PlanRecord::Task(Task {
             id: task_id(tenant, step.key, item.as_deref()),

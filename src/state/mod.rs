@@ -189,12 +189,20 @@ pub(crate) fn differences(
 }
 
 /// The values an item already carries for every desired property, or `None` when it lacks
-/// one: then the object is read with `Get-`.
-pub(crate) fn carried(item: &Value, desired: &Map<String, Value>) -> Option<Map<String, Value>> {
+/// one, or is not the object the step names (`Identity: "{{ item.ManagedBy }}"` names
+/// another): then the object is read with `Get-`.
+pub(crate) fn carried(
+    item: &Value,
+    identity: Option<&Value>,
+    desired: &Map<String, Value>,
+) -> Option<Map<String, Value>> {
     if desired.is_empty() {
         return None;
     }
     let object = item.as_object()?;
+    if !is_named(object, identity?) {
+        return None;
+    }
     desired
         .keys()
         .map(|name| Some((name.clone(), property(object, name)?.clone())))
@@ -354,27 +362,39 @@ pub(crate) fn has_values(object: &Map<String, Value>, within: &Map<String, Value
                 wanted.iter().all(|w| have.contains(w))
             }
             None => {
-                const NAMES: [&str; 10] = [
-                    "Identity",
-                    "Name",
-                    "Alias",
-                    "PrimarySmtpAddress",
-                    "WindowsEmailAddress",
-                    "UserPrincipalName",
-                    "Guid",
-                    "ExternalDirectoryObjectId",
-                    "DistinguishedName",
-                    "DisplayName",
-                ];
-                let names: Vec<String> = NAMES
-                    .iter()
-                    .filter_map(|n| property(object, n))
-                    .flat_map(texts)
-                    .collect();
+                let names = names(object);
                 wanted.iter().all(|w| names.contains(w))
             }
         }
     })
+}
+
+/// Whether `identity` is one of the object's names: what an `-Identity` may name it by.
+pub(crate) fn is_named(object: &Map<String, Value>, identity: &Value) -> bool {
+    let names = names(object);
+    let wanted = texts(identity);
+    !wanted.is_empty() && wanted.iter().all(|w| names.contains(w))
+}
+
+/// An object's names, lower-cased: what an identity may name it by.
+fn names(object: &Map<String, Value>) -> Vec<String> {
+    const NAMES: [&str; 10] = [
+        "Identity",
+        "Name",
+        "Alias",
+        "PrimarySmtpAddress",
+        "WindowsEmailAddress",
+        "UserPrincipalName",
+        "Guid",
+        "ExternalDirectoryObjectId",
+        "DistinguishedName",
+        "DisplayName",
+    ];
+    NAMES
+        .iter()
+        .filter_map(|n| property(object, n))
+        .flat_map(texts)
+        .collect()
 }
 
 /// A value's texts, lower-cased, without an `smtp:` prefix: one, or a list's.
@@ -459,11 +479,15 @@ mod tests {
     fn an_item_carries_values_only_when_it_has_every_one() {
         let desired = json!({"RetainDeletedItemsFor": "30", "Office": "x"});
         let desired = desired.as_object().unwrap();
-        let full = json!({"retaindeleteditemsfor": "14.00:00:00", "Office": null, "Name": "a"});
-        let carried = carried(&full, desired).unwrap();
+        let full = json!({"retaindeleteditemsfor": "14.00:00:00", "Office": null, "Name": "a", "ManagedBy": ["b"]});
+        let carried = carried(&full, Some(&json!("A")), desired).unwrap();
         assert_eq!(carried.len(), 2);
-        assert!(super::carried(&json!({"Office": "y"}), desired).is_none());
-        assert!(super::carried(&json!("alex@contoso.com"), desired).is_none());
+        // The step names another object than the item: its values are not the item's.
+        assert!(super::carried(&full, Some(&json!("b")), desired).is_none());
+        assert!(super::carried(&full, None, desired).is_none());
+        let partial = json!({"Office": "y", "Name": "a"});
+        assert!(super::carried(&partial, Some(&json!("a")), desired).is_none());
+        assert!(super::carried(&json!("alex@contoso.com"), Some(&json!("a")), desired).is_none());
     }
 
     #[test]

@@ -128,6 +128,12 @@ async fn ensure_checks_then_writes_only_what_differs() {
         assert_eq!(t["changes"][0]["desired"], "30.00:00:00");
     }
     assert_eq!(summary["drift"], differs.len());
+    let domain = sandbox.tenants()[0].domain.clone();
+    assert_eq!(
+        sandbox.stats().tenant(&domain).requests["Get-Mailbox"]["200"],
+        1,
+        "the mailboxes read by step 1 carry their values: none is read again"
+    );
     assert!(
         sandbox.stats().writes.is_empty(),
         "a check writes nothing: {:?}",
@@ -160,6 +166,11 @@ async fn ensure_checks_then_writes_only_what_differs() {
         "run writes exactly the differing mailboxes"
     );
     assert_eq!(writes.len(), differs.len(), "each once");
+    assert_eq!(
+        sandbox.stats().tenant(&domain).requests["Get-Mailbox"]["200"],
+        2 + differs.len() as u64,
+        "the run reads the list once more, then each written mailbox once, to verify"
+    );
     assert!(retention_differs(&sandbox).is_empty());
 
     let (run, tasks, summary) = check(&ws).await;
