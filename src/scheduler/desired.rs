@@ -10,7 +10,8 @@ use crate::exchange::ExchangeError;
 use crate::plan::CompiledStep;
 use crate::playbook::EnsureState;
 use crate::state::{
-    Action, Change, Named, Noun, Verb, creating, differences, has_values, not_found,
+    Action, Change, Named, Noun, Verb, creating, differences, has_values, identities, not_found,
+    recipient_names, same_recipients,
 };
 
 /// The error class of a write the service accepted and did not apply.
@@ -73,7 +74,10 @@ pub(super) async fn ensure(
         (Found::One(_), Some(EnsureState::Absent)) => (Action::Remove, Vec::new()),
         (Found::One(object), _) => {
             let changes = match differences(noun, object, desired) {
-                Ok(changes) => changes,
+                Ok(mut changes) => {
+                    settle_recipients(run, step, noun, &mut changes, result).await;
+                    changes
+                }
                 Err(why) => {
                     result.status = Status::Failed;
                     result.error_class = Some(NOT_RETURNED.into());
@@ -331,24 +335,27 @@ async fn verify(
         )),
         (Found::One(object), _) => match differences(noun, &object, desired) {
             Err(why) => Some((NOT_RETURNED, format!("written, but not verified: {why}"))),
-            Ok(left) => (!left.is_empty()).then(|| {
-                let left: Vec<String> = left
-                    .iter()
-                    .map(|c| {
-                        format!(
-                            "{} is {} (wanted {})",
-                            c.property,
-                            crate::state::compare::show(&c.current),
-                            crate::state::compare::show(&c.desired)
-                        )
-                    })
-                    .collect();
-                let why = format!(
-                    "the service accepted the write but kept other values: {}",
-                    left.join(", ")
-                );
-                (NOT_APPLIED, why)
-            }),
+            Ok(mut left) => {
+                settle_recipients(run, step, noun, &mut left, result).await;
+                (!left.is_empty()).then(|| {
+                    let left: Vec<String> = left
+                        .iter()
+                        .map(|c| {
+                            format!(
+                                "{} is {} (wanted {})",
+                                c.property,
+                                crate::state::compare::show(&c.current),
+                                crate::state::compare::show(&c.desired)
+                            )
+                        })
+                        .collect();
+                    let why = format!(
+                        "the service accepted the write but kept other values: {}",
+                        left.join(", ")
+                    );
+                    (NOT_APPLIED, why)
+                })
+            }
         },
     };
     match problem {
@@ -359,6 +366,61 @@ async fn verify(
             result.error = Some(problem);
         }
     }
+}
+
+/// Drops the changes of recipient-valued properties that already name the desired
+/// recipients: the service shows each recipient by its name (`alex`), the playbook may name it
+/// otherwise (`alex@contoso.com`). Each identity is resolved with `Get-Recipient` once per
+/// tenant and run.
+async fn settle_recipients(
+    run: &Lane<'_>,
+    step: &CompiledStep<'_, '_>,
+    noun: &Noun,
+    changes: &mut Vec<Change>,
+    result: &mut TaskResult,
+) {
+    let Some(get) = &noun.recipient else {
+        return;
+    };
+    let mut wanted: Vec<String> = changes
+        .iter()
+        // `{Add: …, Remove: …}` is a change, compared as one already.
+        .filter(|c| noun.names_recipients(&c.property) && !c.desired.is_object())
+        .flat_map(|c| identities(&c.desired))
+        .collect();
+    if wanted.is_empty() {
+        return;
+    }
+    wanted.sort();
+    wanted.dedup();
+    let known = |id: &str| lock(&run.recipients).contains_key(id);
+    for identity in wanted.into_iter().filter(|id| !known(id)) {
+        let mut params = Map::new();
+        params.insert("Identity".into(), Value::String(identity.clone()));
+        let call = call(get, &params, true);
+        let names = match invoke(run, step, &call, result).await {
+            Ok(objects) => match objects.as_slice() {
+                [Value::Object(object)] => {
+                    let mut names = recipient_names(object);
+                    names.push(identity.clone());
+                    Some(names)
+                }
+                _ => None,
+            },
+            // Not found, or not readable: the write is left to say so.
+            Err(_) => None,
+        };
+        lock(&run.recipients).insert(identity, names);
+    }
+    let resolved: std::collections::HashMap<String, Vec<String>> = lock(&run.recipients)
+        .iter()
+        .filter_map(|(k, v)| Some((k.clone(), v.clone()?)))
+        .collect();
+    changes.retain(|c| !(noun.names_recipients(&c.property) && same_recipients(c, &resolved)));
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// In `tenantry check`, a write without `ensure`: reported as drift with the call it would

@@ -54,6 +54,9 @@ pub(super) struct Lane<'t> {
     /// Calls at once for this tenant.
     width: usize,
     limit: Semaphore,
+    /// Recipients desired state has resolved in this tenant, by the identity written
+    /// (lower-cased): their names, or `None` for one the service did not find.
+    pub(super) recipients: std::sync::Mutex<std::collections::HashMap<String, Option<Vec<String>>>>,
 }
 
 /// What a tenant's finished calls change.
@@ -138,6 +141,7 @@ impl Executor<'_, '_, '_, '_, '_> {
                 name: tenant.name().to_string(),
                 width,
                 limit: Semaphore::new(width),
+                recipients: Default::default(),
             },
             state: TenantState::default(),
         };

@@ -53,6 +53,8 @@ pub(crate) struct Noun {
     pub(crate) create: Option<Verb>,
     /// `Remove-`: removes it.
     pub(crate) remove: Option<Verb>,
+    /// `Get-Recipient`: resolves the recipients a property names, to compare them by identity.
+    pub(crate) recipient: Option<Verb>,
 }
 
 impl Noun {
@@ -78,7 +80,49 @@ impl Noun {
                 None => verb("New"),
             },
             remove: verb("Remove"),
+            recipient: catalog
+                .and_then(|c| c.cmdlet("Get-Recipient"))
+                .map(|spec| Verb {
+                    name: spec.name.clone(),
+                    spec: Some(spec),
+                }),
         })
+    }
+
+    /// Whether property `name` holds recipients (`ForwardingAddress`, `GrantSendOnBehalfTo`,
+    /// `ManagedBy`): the service returns each by its name, whatever identity the playbook
+    /// wrote (an address, an alias), so they are compared by the recipient they name.
+    pub(crate) fn names_recipients(&self, name: &str) -> bool {
+        /// Multi-valued properties the reference types only as `MultiValuedProperty`, whose
+        /// values are recipients.
+        const RECIPIENT_LISTS: [&str; 12] = [
+            "AcceptMessagesOnlyFrom",
+            "AcceptMessagesOnlyFromDLMembers",
+            "AcceptMessagesOnlyFromSendersOrMembers",
+            "BypassModerationFromSendersOrMembers",
+            "GrantSendOnBehalfTo",
+            "ManagedBy",
+            "ModeratedBy",
+            "RejectMessagesFrom",
+            "RejectMessagesFromDLMembers",
+            "RejectMessagesFromSendersOrMembers",
+            "ExceptIfFrom",
+            "From",
+        ];
+        let typed = [&self.set, &self.create]
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.spec.as_ref()?.param(name))
+            .next()
+            .is_some_and(|p| {
+                let t = p.type_name.trim_end_matches("[]");
+                t.ends_with("RecipientIdParameter")
+                    || t.ends_with("MailboxIdParameter")
+                    || t.ends_with("UserIdParameter")
+                    || t.ends_with("UserContactIdParameter")
+                    || t.ends_with("GroupIdParameter")
+            });
+        typed || RECIPIENT_LISTS.iter().any(|n| n.eq_ignore_ascii_case(name))
     }
 
     /// The documented type of property `name`, from the cmdlet that writes it.
@@ -347,6 +391,34 @@ pub(crate) fn creating(verb: &Verb, params: &Map<String, Value>) -> Map<String, 
             Some((name, value.clone()))
         })
         .collect()
+}
+
+/// Whether a recipient-valued change is no change once each recipient is known by all its
+/// names: `resolved` holds, per identity the playbook wrote (lower-cased), the names of the
+/// recipient it resolves to. The current values must be exactly the desired recipients.
+pub(crate) fn same_recipients(
+    change: &Change,
+    resolved: &std::collections::HashMap<String, Vec<String>>,
+) -> bool {
+    let current = texts(&change.current);
+    let desired = texts(&change.desired);
+    let Some(names): Option<Vec<&Vec<String>>> = desired.iter().map(|d| resolved.get(d)).collect()
+    else {
+        return false;
+    };
+    current.len() == desired.len()
+        && names.iter().all(|n| current.iter().any(|c| n.contains(c)))
+        && current.iter().all(|c| names.iter().any(|n| n.contains(c)))
+}
+
+/// The identities a recipient-valued desired value names, lower-cased: the texts to resolve.
+pub(crate) fn identities(value: &Value) -> Vec<String> {
+    texts(value)
+}
+
+/// A recipient's names, lower-cased: what the service may show it by.
+pub(crate) fn recipient_names(object: &Map<String, Value>) -> Vec<String> {
+    names(object)
 }
 
 /// Whether an object read has the values that name it within what was read (see

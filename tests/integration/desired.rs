@@ -603,3 +603,49 @@ async fn members_and_organization_settings() {
     assert!(!members(&sandbox).contains("\"user004\""));
     sandbox.shutdown().await;
 }
+
+/// The service shows recipients by name (`user002`) whatever identity was written (an
+/// address): a property naming recipients is compared by the recipients, resolved once each
+/// with `Get-Recipient`, so a run that set it finds nothing to change the next time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recipients_are_compared_by_who_they_are_not_how_they_are_written() {
+    let sandbox = sandbox(5).await;
+    let domain = sandbox.tenants()[0].domain.clone();
+    let ws = workspace(
+        &sandbox,
+        &format!(
+            "  - cmdlet: Set-Mailbox
+    params: {{ Identity: user001 }}
+    ensure:
+      GrantSendOnBehalfTo: [user002@{domain}, USER003]
+      ForwardingAddress: user004@{domain}
+"
+        ),
+    );
+    let run = tenantry(&ws, &["run", "p.yaml", "--progress", "plain"]).await;
+    assert_eq!(
+        run.code, 0,
+        "verified by recipient: {}\n{}",
+        run.stdout, run.stderr
+    );
+    assert_eq!(sandbox.stats().writes.len(), 1);
+    let mailbox = sandbox.directory(&domain).unwrap()["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["Alias"] == "user001")
+        .cloned()
+        .unwrap();
+    assert!(
+        !mailbox["GrantSendOnBehalfTo"].to_string().contains('@'),
+        "the service keeps names, not the addresses written: {}",
+        mailbox["GrantSendOnBehalfTo"]
+    );
+
+    let (run, tasks, _) = check(&ws).await;
+    assert_eq!(run.code, 0, "no drift: {tasks:?}");
+    let run = tenantry(&ws, &["run", "p.yaml", "--progress", "plain"]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(sandbox.stats().writes.len(), 1, "nothing written again");
+    sandbox.shutdown().await;
+}
