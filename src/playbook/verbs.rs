@@ -116,11 +116,19 @@ const READ_ONLY_VERBS: &[&str] = &["Get", "Test", "Search", "Export"];
 static CMDLET: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^([A-Za-z]+)-([A-Za-z][A-Za-z0-9]*)$").expect("valid regex"));
 
-/// True when the cmdlet's verb only reads (`Get-`, `Test-`, `Search-`, `Export-`).
+/// Cmdlets with a reading verb that act all the same: `Test-Message` sends a test message and
+/// its report by mail, so a check must not send it.
+const ACTS_DESPITE_VERB: &[&str] = &["Test-Message"];
+
+/// True when the cmdlet only reads: its verb is `Get-`, `Test-`, `Search-` or `Export-`, and it
+/// is not one of the few of those that act (`Test-Message`).
 pub(crate) fn is_read_only(cmdlet: &str) -> bool {
     cmdlet
         .split_once('-')
         .is_some_and(|(verb, _)| READ_ONLY_VERBS.iter().any(|v| v.eq_ignore_ascii_case(verb)))
+        && !ACTS_DESPITE_VERB
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(cmdlet))
 }
 
 /// Whether sending the cmdlet twice does no harm unless a step says otherwise: reads, and
@@ -167,5 +175,7 @@ mod tests {
         assert!(is_read_only("test-MapiConnectivity"));
         assert!(!is_read_only("Set-Mailbox"));
         assert!(!is_read_only("Getaway"));
+        // It sends mail: a check must not.
+        assert!(!is_read_only("Test-Message"));
     }
 }
