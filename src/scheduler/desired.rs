@@ -14,6 +14,13 @@ use crate::state::{
     recipient_names, same_recipients,
 };
 
+/// How long verify waits, each time, for an object just created to be found.
+const CREATED_WAITS: [std::time::Duration; 3] = [
+    std::time::Duration::from_secs(1),
+    std::time::Duration::from_secs(2),
+    std::time::Duration::from_secs(4),
+];
+
 /// The error class of a write the service accepted and did not apply.
 pub(crate) const NOT_APPLIED: &str = "NotApplied";
 /// The error class of an `ensure` property the noun's `Get-` does not return.
@@ -315,7 +322,17 @@ async fn verify(
     desired: &Map<String, Value>,
     result: &mut TaskResult,
 ) {
-    let Some(found) = read(run, step, noun, named, result).await else {
+    let mut found = read(run, step, noun, named, result).await;
+    // A new object can take a moment to be found everywhere: it is looked for again, a few
+    // seconds at most, before it is called missing.
+    for wait in CREATED_WAITS {
+        if action != Action::Create || !matches!(found, Some(Found::Missing(_))) {
+            break;
+        }
+        tokio::time::sleep(wait).await;
+        found = read(run, step, noun, named, result).await;
+    }
+    let Some(found) = found else {
         // The write went through; only the check of it failed.
         result.error = result
             .error

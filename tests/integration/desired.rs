@@ -649,3 +649,35 @@ async fn recipients_are_compared_by_who_they_are_not_how_they_are_written() {
     assert_eq!(sandbox.stats().writes.len(), 1, "nothing written again");
     sandbox.shutdown().await;
 }
+
+/// An object just created that cannot be found is looked for again, a few seconds at most,
+/// before the task fails saying it is missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_created_object_that_never_appears_fails_after_a_few_looks() {
+    let config = SandboxConfig::with_tenants(1, 5).each_tenant(|t| {
+        t.behaviour = tenantry::sandbox::Behaviour {
+            // New-TransportRule answers success and keeps nothing without its name.
+            unapplied: vec!["Name".into()],
+            ..Default::default()
+        }
+    });
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let ws = workspace(&sandbox, &rule_playbook("present", "Enforce"));
+    let started = std::time::Instant::now();
+    let run = tenantry(&ws, &["run", "p.yaml", "--progress", "plain"]).await;
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("the object is missing after the write"),
+        "{}",
+        run.stdout
+    );
+    let domain = &sandbox.tenants()[0].domain;
+    let reads = &sandbox.stats().tenant(domain).requests["Get-TransportRule"];
+    assert_eq!(
+        reads.values().sum::<u64>(),
+        5,
+        "one read before, four after: {reads:?}"
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_secs(7));
+    sandbox.shutdown().await;
+}
