@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::executor::{Call, Lane, Planned, fail, invoke, invoke_full};
+use super::call::{Call, Lane, Planned, fail, invoke, invoke_full};
 use crate::events::{Status, TaskResult};
 use crate::exchange::ExchangeError;
 use crate::plan::CompiledStep;
