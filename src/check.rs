@@ -121,24 +121,59 @@ pub struct CheckSummary<'a> {
     pub exit_code: i32,
 }
 
-/// The key of one drift, to tell whether an earlier check found the same: the task, what
-/// would be done, and each property with its current and desired values.
-pub fn drift_key(t: &TaskResult) -> String {
-    let mut key = format!("{}\u{1f}{}", t.id, t.action.map_or("call", Action::as_str));
-    // Lists in a stable order: the service may return the same values in another.
-    for c in &t.changes {
-        key.push_str(&format!(
-            "\u{1f}{}={}->{}",
-            c.property,
-            canonical(&c.current),
-            canonical(&c.desired)
-        ));
+/// One drift, as a check remembers it: a hash of its task id, and a hash of the task with
+/// what would be done and each property's current and desired values. Hashes keep the
+/// memory of a check of a million objects small, and the file free of the tenants' values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DriftKey {
+    task: u64,
+    drift: u64,
+}
+
+impl DriftKey {
+    /// The key of a task's drift, to tell whether an earlier check found the same.
+    pub fn of(t: &TaskResult) -> DriftKey {
+        let mut text = format!("{}\u{1f}{}", t.id, t.action.map_or("call", Action::as_str));
+        // Lists in a stable order: the service may return the same values in another.
+        for c in &t.changes {
+            text.push_str(&format!(
+                "\u{1f}{}={}->{}",
+                c.property,
+                canonical(&c.current),
+                canonical(&c.desired)
+            ));
+        }
+        if let Some(would) = &t.would {
+            text.push('\u{1f}');
+            text.push_str(would);
+        }
+        DriftKey {
+            task: hash(&t.id),
+            drift: hash(&text),
+        }
     }
-    if let Some(would) = &t.would {
-        key.push('\u{1f}');
-        key.push_str(would);
+
+    /// As written in the drift file: `TASK-DRIFT`, each 16 hex digits.
+    fn to_text(self) -> String {
+        format!("{:016x}-{:016x}", self.task, self.drift)
     }
-    key
+
+    fn from_text(text: &str) -> Option<DriftKey> {
+        let (task, drift) = text.split_once('-')?;
+        Some(DriftKey {
+            task: u64::from_str_radix(task, 16).ok()?,
+            drift: u64::from_str_radix(drift, 16).ok()?,
+        })
+    }
+}
+
+/// The first 8 bytes of the text's SHA-256.
+fn hash(text: &str) -> u64 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first)
 }
 
 /// A value as JSON with each list's elements sorted.
@@ -163,18 +198,18 @@ struct Remembered {
 /// The drift of the previous check of a playbook, and of this one as it is found.
 pub(crate) struct Memory {
     file: PathBuf,
-    seen: Arc<HashSet<String>>,
+    seen: Arc<HashSet<DriftKey>>,
     found: Arc<Mutex<Found>>,
 }
 
 /// What this check found.
 #[derive(Default)]
 struct Found {
-    /// The drift, by [`drift_key`].
-    drift: Vec<String>,
-    /// The tasks it judged (`ok` or `drift`): the previous check's drift of any other task,
-    /// one this check left out (`--limit`, `--tags`) or could not read, is kept.
-    judged: HashSet<String>,
+    /// The drift.
+    drift: Vec<DriftKey>,
+    /// The tasks it judged (`ok` or `drift`), by hash: the previous check's drift of any other
+    /// task, one this check left out (`--limit`, `--tags`) or could not read, is kept.
+    judged: HashSet<u64>,
 }
 
 impl Memory {
@@ -185,7 +220,13 @@ impl Memory {
         let seen = std::fs::read(&file)
             .ok()
             .and_then(|bytes| serde_json::from_slice::<Remembered>(&bytes).ok())
-            .map(|r| r.drift.into_iter().collect())
+            .filter(|r| r.format == DRIFT_FILE_FORMAT)
+            .map(|r| {
+                r.drift
+                    .iter()
+                    .filter_map(|k| DriftKey::from_text(k))
+                    .collect()
+            })
             .unwrap_or_default();
         Memory {
             file,
@@ -195,7 +236,7 @@ impl Memory {
     }
 
     /// The drift the previous check found.
-    pub(crate) fn seen(&self) -> Arc<HashSet<String>> {
+    pub(crate) fn seen(&self) -> Arc<HashSet<DriftKey>> {
         self.seen.clone()
     }
 
@@ -213,12 +254,7 @@ impl Memory {
         keep.extend(
             self.seen
                 .iter()
-                .filter(|key| {
-                    !found
-                        .judged
-                        .contains(key.split('\u{1f}').next().unwrap_or(""))
-                })
-                .cloned(),
+                .filter(|key| !found.judged.contains(&key.task)),
         );
         // A check cut short judged only some tasks: the next one compares with the last whole
         // one.
@@ -247,16 +283,19 @@ impl Memory {
     }
 }
 
+/// The version of the drift file's format.
+const DRIFT_FILE_FORMAT: u32 = 2;
+
 /// Writes the drift file whole or not at all.
-fn save(file: &Path, drift: &[String]) -> io::Result<()> {
+fn save(file: &Path, drift: &[DriftKey]) -> io::Result<()> {
     if let Some(dir) = file.parent() {
         std::fs::create_dir_all(dir)?;
     }
     let mut drift = drift.to_vec();
     drift.sort();
     let json = serde_json::to_vec_pretty(&Remembered {
-        format: CHECK_FORMAT,
-        drift,
+        format: DRIFT_FILE_FORMAT,
+        drift: drift.into_iter().map(DriftKey::to_text).collect(),
     })?;
     // Its own temporary file: two checks of one playbook may end at once.
     let tmp = file.with_extension(format!("json.{}.tmp", std::process::id()));
@@ -272,9 +311,9 @@ impl Reporter for DriftCollector {
             && matches!(result.status, Status::Drift | Status::Ok)
         {
             let mut found = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-            found.judged.insert(result.id.clone());
+            found.judged.insert(hash(&result.id));
             if result.status == Status::Drift {
-                found.drift.push(drift_key(result));
+                found.drift.push(DriftKey::of(result));
             }
         }
         Ok(())
@@ -471,4 +510,82 @@ fn markdown(summary: &RunSummary, tenants: &BTreeMap<String, Vec<TaskResult>>) -
         }
     }
     md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::Change;
+    use serde_json::json;
+
+    fn drift(id: &str, current: serde_json::Value) -> TaskResult {
+        let mut t = TaskResult::new(
+            id.into(),
+            "contoso".into(),
+            "s".into(),
+            "Set-Mailbox".into(),
+            Status::Drift,
+        );
+        t.action = Some(Action::Set);
+        t.changes = vec![Change {
+            property: "GrantSendOnBehalfTo".into(),
+            current,
+            desired: json!(["a"]),
+        }];
+        t
+    }
+
+    #[test]
+    fn a_drift_s_key_is_stable_and_written_as_text() {
+        let one = DriftKey::of(&drift("contoso/s/x", json!(["b", "c"])));
+        assert_eq!(one, DriftKey::of(&drift("contoso/s/x", json!(["c", "b"]))));
+        assert_ne!(one, DriftKey::of(&drift("contoso/s/x", json!(["b"]))));
+        assert_eq!(DriftKey::from_text(&one.to_text()), Some(one));
+        assert_eq!(one.to_text().len(), 33);
+    }
+
+    #[test]
+    fn a_check_keeps_the_drift_of_what_it_did_not_judge() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::of(&dir.path().join("p.yaml"), None);
+        let (a, b) = (
+            drift("contoso/s/a", json!([])),
+            drift("contoso/s/b", json!([])),
+        );
+        save(&state.checks_file(), &[DriftKey::of(&a), DriftKey::of(&b)]).unwrap();
+
+        // This check read only `a` (`--limit`), and found it right.
+        let memory = Memory::load(&state);
+        assert_eq!(memory.seen().len(), 2);
+        let mut recorder = memory.recorder();
+        let mut fixed = a.clone();
+        fixed.status = Status::Ok;
+        recorder
+            .event(&Event::TaskFinished {
+                result: fixed,
+                origin: Origin::Sent,
+            })
+            .unwrap();
+        let mut summary = RunSummary {
+            complete: true,
+            check: true,
+            ..RunSummary::default()
+        };
+        assert_eq!(
+            memory.conclude(&mut summary, exit::OK, &Fanout::new()),
+            exit::OK
+        );
+        let kept = Memory::load(&state).seen();
+        assert_eq!(
+            *kept,
+            HashSet::from([DriftKey::of(&b)]),
+            "b's drift is kept"
+        );
+
+        // A check cut short by a guardrail changes nothing on disk.
+        let memory = Memory::load(&state);
+        summary.stopped_by = Some("tenant stopped".into());
+        memory.conclude(&mut summary, exit::STOPPED_BY_GUARDRAIL, &Fanout::new());
+        assert_eq!(*Memory::load(&state).seen(), *kept);
+    }
 }

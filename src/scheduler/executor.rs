@@ -386,7 +386,7 @@ impl Executor<'_, '_, '_, '_, '_> {
                 .options
                 .seen_drift
                 .as_ref()
-                .is_some_and(|seen| seen.contains(&crate::check::drift_key(&result)));
+                .is_some_and(|seen| seen.contains(&crate::check::DriftKey::of(&result)));
         }
         if step.settings.read_later && result.status == Status::Ok {
             let output = Event::TaskOutput {

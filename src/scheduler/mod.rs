@@ -41,8 +41,8 @@ pub struct RunOptions {
     /// as drift.
     pub check: bool,
     /// In a check: the drift the previous check of the playbook found, by
-    /// [`crate::check::drift_key`], so new drift can be told from old.
-    pub seen_drift: Option<Arc<std::collections::HashSet<String>>>,
+    /// [`crate::check::DriftKey`], so new drift can be told from old.
+    pub seen_drift: Option<Arc<std::collections::HashSet<crate::check::DriftKey>>>,
 }
 
 /// Runs every target's planned tasks, delivering what happens to `events`; returns when every
