@@ -326,6 +326,8 @@ pub(crate) fn reporter<'a>(format: Format, out: &'a mut dyn Write) -> Box<dyn Re
         Format::Markdown => Box::new(Markdown {
             out,
             tenants: BTreeMap::new(),
+            steps: BTreeMap::new(),
+            size: 0,
         }),
         _ => Box::new(Jsonl { out }),
     }
@@ -384,12 +386,25 @@ fn totals(summary: &RunSummary) -> CheckSummary<'_> {
     }
 }
 
-/// Markdown for a pull-request comment: a table of counts per tenant, then per tenant each
-/// object that drifted, property by property, and each failure.
+/// The most a Markdown check may hold: GitHub refuses a comment over 65,536 characters, and
+/// the rest is kept for a line pointing at the full result.
+pub const MARKDOWN_LIMIT: usize = 60_000;
+
+/// Tenants listed in the Markdown's table; the rest are counted.
+const MARKDOWN_TENANTS: usize = 100;
+
+/// Markdown for a pull-request comment: counts per tenant and per step, then per tenant each
+/// object that drifted, property by property, and each failure, as many as fit under
+/// [`MARKDOWN_LIMIT`]; a check too large to list whole says how much is left out and where
+/// to find it. Only the rows that fit are kept, so its memory does not grow with the check.
 struct Markdown<'a> {
     out: &'a mut dyn Write,
-    /// Per tenant, the drifted and failed tasks: only what the comment lists is kept.
-    tenants: BTreeMap<String, Vec<TaskResult>>,
+    /// Per tenant, the rows that fit, and how many did not.
+    tenants: BTreeMap<String, (Vec<String>, usize)>,
+    /// Per step, its drift and failures.
+    steps: BTreeMap<String, (usize, usize)>,
+    /// Characters of rows kept so far.
+    size: usize,
 }
 
 impl Reporter for Markdown<'_> {
@@ -401,14 +416,26 @@ impl Reporter for Markdown<'_> {
                     Status::Drift | Status::Failed | Status::Unknown
                 ) =>
             {
-                self.tenants
-                    .entry(result.tenant.clone())
-                    .or_default()
-                    .push(result.clone());
+                let step = self.steps.entry(result.step.clone()).or_default();
+                if result.status == Status::Drift {
+                    step.0 += 1;
+                } else {
+                    step.1 += 1;
+                }
+                let rows = rows(result);
+                let size: usize = rows.iter().map(|r| r.len() + 1).sum();
+                let (kept, left_out) = self.tenants.entry(result.tenant.clone()).or_default();
+                // Half the budget for the rows: the tables above them need the rest.
+                if self.size + size <= MARKDOWN_LIMIT / 2 {
+                    self.size += size;
+                    kept.extend(rows);
+                } else {
+                    *left_out += 1;
+                }
                 Ok(())
             }
             Event::RunFinished(summary) => {
-                let text = markdown(summary, &self.tenants);
+                let text = markdown(summary, &self.steps, &self.tenants);
                 self.out.write_all(text.as_bytes())?;
                 self.out.flush()
             }
@@ -432,7 +459,45 @@ fn code(value: &serde_json::Value) -> String {
     )
 }
 
-fn markdown(summary: &RunSummary, tenants: &BTreeMap<String, Vec<TaskResult>>) -> String {
+/// A task's rows in a tenant's table: one per property that differs, the object to create or
+/// remove, the call a write would send, or the failure.
+fn rows(task: &TaskResult) -> Vec<String> {
+    let object = format!("`{}`", cell(&task.id).replace('`', "'"));
+    let new = if task.new { "new" } else { "" };
+    if task.status != Status::Drift {
+        return vec![format!(
+            "| {object} | **failed** | {} | | |",
+            cell(task.error.as_deref().unwrap_or(""))
+        )];
+    }
+    let mut rows = Vec::new();
+    match task.action {
+        Some(Action::Create) => rows.push(format!("| {object} | create | | | {new} |")),
+        Some(Action::Remove) => rows.push(format!("| {object} | remove | | | {new} |")),
+        _ => {}
+    }
+    for c in &task.changes {
+        rows.push(format!(
+            "| {object} | {} | {} | {} | {new} |",
+            cell(&c.property),
+            code(&c.current),
+            code(&c.desired)
+        ));
+    }
+    if let Some(would) = &task.would {
+        rows.push(format!(
+            "| {object} | `{}` | | | {new} |",
+            cell(would).replace('`', "'")
+        ));
+    }
+    rows
+}
+
+fn markdown(
+    summary: &RunSummary,
+    steps: &BTreeMap<String, (usize, usize)>,
+    tenants: &BTreeMap<String, (Vec<String>, usize)>,
+) -> String {
     use std::fmt::Write as _;
     let mut md = String::new();
     let t = &summary.total;
@@ -444,9 +509,10 @@ fn markdown(summary: &RunSummary, tenants: &BTreeMap<String, Vec<TaskResult>>) -
             "No change needed.".to_string()
         } else {
             format!(
-                "**{} change{} pending**, {} failed.",
+                "**{} change{} pending** ({} new), {} failed.",
                 t.drift,
                 crate::diagnostic::plural(t.drift),
+                t.new,
                 t.failed + t.unknown
             )
         }
@@ -454,9 +520,14 @@ fn markdown(summary: &RunSummary, tenants: &BTreeMap<String, Vec<TaskResult>>) -
     if !summary.complete {
         let _ = writeln!(md, "> The check was interrupted: this result is partial.\n");
     }
+    // Tenants with something to say come first; a long list of tenants needing nothing is
+    // counted, not listed.
+    let mut listed: Vec<(&String, &crate::events::TenantSummary)> =
+        summary.tenants.iter().collect();
+    listed.sort_by_key(|(_, s)| std::cmp::Reverse(s.drift + s.failed + s.unknown));
     let _ = writeln!(md, "| tenant | ok | drift | failed | skipped |");
     let _ = writeln!(md, "|---|---:|---:|---:|---:|");
-    for (name, s) in &summary.tenants {
+    for (name, s) in listed.iter().take(MARKDOWN_TENANTS) {
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {} |",
@@ -467,47 +538,49 @@ fn markdown(summary: &RunSummary, tenants: &BTreeMap<String, Vec<TaskResult>>) -
             s.skipped
         );
     }
-    for (name, tasks) in tenants {
+    if listed.len() > MARKDOWN_TENANTS {
+        let rest = &listed[MARKDOWN_TENANTS..];
+        let _ = writeln!(
+            md,
+            "| … {} more tenants | {} | {} | {} | {} |",
+            rest.len(),
+            rest.iter().map(|(_, s)| s.ok).sum::<usize>(),
+            rest.iter().map(|(_, s)| s.drift).sum::<usize>(),
+            rest.iter()
+                .map(|(_, s)| s.failed + s.unknown)
+                .sum::<usize>(),
+            rest.iter().map(|(_, s)| s.skipped).sum::<usize>()
+        );
+    }
+    if steps.len() > 1 {
+        let _ = writeln!(md, "\n| step | drift | failed |");
+        let _ = writeln!(md, "|---|---:|---:|");
+        for (step, (drift, failed)) in steps {
+            let _ = writeln!(md, "| {} | {drift} | {failed} |", cell(step));
+        }
+    }
+    let mut left_out = 0;
+    for (name, (rows, omitted)) in tenants {
+        left_out += omitted;
+        if rows.is_empty() {
+            continue;
+        }
         let _ = writeln!(md, "\n#### {}\n", cell(name));
         let _ = writeln!(md, "| object | change | current | desired | |");
         let _ = writeln!(md, "|---|---|---|---|---|");
-        for task in tasks {
-            let object = format!("`{}`", cell(&task.id).replace('`', "'"));
-            let new = if task.new { "new" } else { "" };
-            if task.status != Status::Drift {
-                let _ = writeln!(
-                    md,
-                    "| {object} | **failed** | {} | | |",
-                    cell(task.error.as_deref().unwrap_or(""))
-                );
-                continue;
-            }
-            match task.action {
-                Some(Action::Create) => {
-                    let _ = writeln!(md, "| {object} | create | | | {new} |");
-                }
-                Some(Action::Remove) => {
-                    let _ = writeln!(md, "| {object} | remove | | | {new} |");
-                }
-                _ => {}
-            }
-            for c in &task.changes {
-                let _ = writeln!(
-                    md,
-                    "| {object} | {} | {} | {} | {new} |",
-                    cell(&c.property),
-                    code(&c.current),
-                    code(&c.desired)
-                );
-            }
-            if let Some(would) = &task.would {
-                let _ = writeln!(
-                    md,
-                    "| {object} | `{}` | | | {new} |",
-                    cell(would).replace('`', "'")
-                );
-            }
+        for row in rows {
+            let _ = writeln!(md, "{row}");
         }
+        if *omitted > 0 {
+            let _ = writeln!(md, "\n… and {omitted} more in {}.", cell(name));
+        }
+    }
+    if left_out > 0 {
+        let _ = writeln!(
+            md,
+            "\n> {left_out} object{} not listed, to keep this comment short: the full list is in `tenantry check --format jsonl`, or results.jsonl of `--report DIR`.",
+            if left_out == 1 { " is" } else { "s are" }
+        );
     }
     md
 }
@@ -533,6 +606,45 @@ mod tests {
             desired: json!(["a"]),
         }];
         t
+    }
+
+    /// A check too large for one pull-request comment is summarised under GitHub's limit,
+    /// and says where the rest is.
+    #[test]
+    fn a_large_check_in_markdown_fits_one_comment() {
+        let mut out = Vec::new();
+        let mut summary = RunSummary {
+            playbook: "Big".into(),
+            complete: true,
+            check: true,
+            ..RunSummary::default()
+        };
+        {
+            let mut md = reporter(Format::Markdown, &mut out);
+            for tenant in 0..300 {
+                for item in 0..100 {
+                    let mut t = drift(&format!("tenant{tenant:03}/s/user{item:03}"), json!([]));
+                    t.tenant = format!("tenant{tenant:03}");
+                    let event = Event::TaskFinished {
+                        result: t,
+                        origin: Origin::Sent,
+                    };
+                    summary.record(&event);
+                    md.event(&event).unwrap();
+                }
+            }
+            md.event(&Event::RunFinished(Box::new(summary.clone())))
+                .unwrap();
+        }
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.len() < 65_536, "{} characters", text.len());
+        assert!(
+            text.contains("**30000 changes pending** (0 new)"),
+            "{}",
+            &text[..300]
+        );
+        assert!(text.contains("| … 200 more tenants | 0 | 20000 | 0 | 0 |"));
+        assert!(text.contains("objects are not listed, to keep this comment short"));
     }
 
     #[test]
