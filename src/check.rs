@@ -37,6 +37,8 @@ pub enum Format {
 pub struct CheckSettings {
     /// How the result is written on standard output.
     pub format: Format,
+    /// `--out FILE`: the plan file to write, for `run --plan`.
+    pub out: Option<PathBuf>,
 }
 
 /// One line of `tenantry check --format jsonl`, tagged by `type`.

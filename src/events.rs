@@ -32,10 +32,13 @@ pub enum Status {
     /// `tenantry check` only: the object differs from what the step ensures, or the write
     /// would be sent; nothing was written.
     Drift,
+    /// `tenantry run --plan` only: the write is not the one reviewed (its object changed since
+    /// the review), so it was not sent.
+    Stale,
 }
 
 impl Status {
-    /// Its name in reports: `ok`, `failed`, `skipped`, `unknown`, `drift`.
+    /// Its name in reports: `ok`, `failed`, `skipped`, `unknown`, `drift`, `stale`.
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Ok => "ok",
@@ -43,6 +46,7 @@ impl Status {
             Status::Skipped => "skipped",
             Status::Unknown => "unknown",
             Status::Drift => "drift",
+            Status::Stale => "stale",
         }
     }
 
@@ -269,6 +273,10 @@ pub struct TenantSummary {
     /// Of the drift, what the previous check of the playbook did not find.
     #[serde(skip_serializing_if = "is_zero")]
     pub new: usize,
+    /// `tenantry run --plan` only: writes not sent, since their objects changed since the
+    /// review.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub stale: usize,
     /// Retries made, all causes.
     pub retries: usize,
     /// Why the tenant stopped early, if it did.
@@ -288,7 +296,7 @@ impl TenantSummary {
     fn count(&mut self, t: &TaskResult) {
         // A cmdlet error is the service's answer; a timeout, or a value refused before it
         // was sent, is not.
-        self.reached |= matches!(t.status, Status::Ok | Status::Drift)
+        self.reached |= matches!(t.status, Status::Ok | Status::Drift | Status::Stale)
             || (t.status == Status::Failed
                 && t.error_class
                     .as_deref()
@@ -307,6 +315,7 @@ impl TenantSummary {
                 self.drift += 1;
                 self.new += usize::from(t.new);
             }
+            Status::Stale => self.stale += 1,
         }
         self.retries += t.retries.len();
     }

@@ -17,6 +17,9 @@ pub const STOPPED_BY_GUARDRAIL: i32 = 4;
 pub const CHANGES_PENDING: i32 = 5;
 /// `tenantry check`: changes are pending, all of them already pending at the previous check.
 pub const CHANGES_PENDING_KNOWN: i32 = 6;
+/// `tenantry run --plan`: some writes were not sent because their objects changed since the
+/// plan was reviewed (`stale`); everything else in the plan was applied.
+pub const STALE_PLAN: i32 = 7;
 /// Another run of the playbook holds its lock: try again later (EX_TEMPFAIL).
 pub const LOCKED: i32 = 75;
 /// Interrupted by Ctrl-C or SIGTERM; the report written is partial and says so.

@@ -80,6 +80,7 @@ pub mod journal;
 pub mod plan;
 pub mod playbook;
 mod report;
+pub mod reviewed;
 mod run;
 pub mod scheduler;
 pub mod session;

@@ -37,6 +37,17 @@ pub enum RunError {
     /// The run's state (lock, journal) is unusable, or the run to resume is.
     #[error(transparent)]
     Journal(#[from] crate::journal::JournalError),
+    /// The reviewed plan (`--plan`) does not fit the playbook as it is now, or is too old.
+    #[error(transparent)]
+    Reviewed(#[from] crate::reviewed::ReviewedError),
+    /// The plan file of `check --out` cannot be created.
+    #[error("cannot create the plan {path}: {source}")]
+    PlanFile {
+        /// The plan file.
+        path: PathBuf,
+        /// What failed.
+        source: std::io::Error,
+    },
 }
 
 impl RunError {
@@ -46,7 +57,8 @@ impl RunError {
             RunError::Session(e) => e.exit_code(),
             RunError::Plan(e) => e.exit_code(),
             RunError::Journal(e) => e.exit_code(),
-            RunError::Report { .. } => crate::exit::TASKS_FAILED,
+            RunError::Reviewed(e) => e.exit_code(),
+            RunError::Report { .. } | RunError::PlanFile { .. } => crate::exit::TASKS_FAILED,
         }
     }
 }
@@ -81,6 +93,10 @@ pub(crate) struct RunSettings {
     pub trace: Option<Arc<crate::trace::Trace>>,
     /// `tenantry check`: send the reads, report the writes as drift, keep no journal.
     pub check: Option<crate::check::CheckSettings>,
+    /// `run --plan FILE`: the reviewed plan to apply, read already.
+    pub reviewed: Option<Arc<crate::reviewed::Reviewed>>,
+    /// `--max-plan-age`: how old a reviewed plan may be.
+    pub max_plan_age: Duration,
 }
 
 impl Default for RunSettings {
@@ -99,6 +115,8 @@ impl Default for RunSettings {
             deadline: None,
             trace: None,
             check: None,
+            reviewed: None,
+            max_plan_age: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -110,6 +128,9 @@ struct Prepared {
     past: Option<PastRun>,
     journal: Option<Journal>,
     sessions: Sessions,
+    /// The plan's fingerprint, as a journal and a reviewed plan keep it.
+    fingerprint: String,
+    tenant_names: Vec<String>,
 }
 
 /// Runs the planned playbook and returns the exit code.
@@ -129,12 +150,41 @@ pub(crate) async fn run(
         past,
         journal,
         sessions: Sessions { sessions, sandbox },
+        fingerprint,
+        tenant_names,
     } = prepare(playbook, planner, settings, &planned).await?;
+    let plan_file = match settings.check.as_ref().and_then(|c| c.out.as_ref()) {
+        Some(path) => {
+            let header = crate::reviewed::Header {
+                format: crate::reviewed::PLAN_FILE_FORMAT,
+                name: playbook.doc.name.clone(),
+                playbook: playbook.path.display().to_string(),
+                fingerprint,
+                commit: crate::reviewed::git_commit(&playbook.dir),
+                created_at: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs(),
+                tenants: tenant_names,
+            };
+            let writer = crate::reviewed::Writer::create(path, &header).map_err(|source| {
+                RunError::PlanFile {
+                    path: path.clone(),
+                    source,
+                }
+            })?;
+            Some(Arc::new(Mutex::new(writer)))
+        }
+        None => None,
+    };
     let tally = Tally::new(&playbook.doc.name);
     let memory = settings.check.as_ref().map(|_| {
         crate::check::Memory::load(&StateDir::of(&playbook.path, settings.state_dir.as_deref()))
     });
-    let events = fanout(settings, out, journal.as_ref(), &tally, memory.as_ref())?;
+    let mut events = fanout(settings, out, journal.as_ref(), &tally, memory.as_ref())?;
+    if let Some(writer) = &plan_file {
+        events.add("plan file", writer.clone());
+    }
     for warning in sessions.iter().flat_map(|s| &s.warnings) {
         say(&events, warning.clone());
     }
@@ -173,6 +223,7 @@ pub(crate) async fn run(
         prior,
         check: settings.check.is_some(),
         seen_drift: memory.as_ref().map(crate::check::Memory::seen),
+        reviewed: settings.reviewed.clone(),
     };
     let limits = TimeLimits {
         started,
@@ -193,6 +244,43 @@ pub(crate) async fn run(
     );
     if let Some(memory) = &memory {
         code = memory.conclude(&mut summary, code, &events);
+    }
+    if let (Some(writer), Some(path)) = (
+        &plan_file,
+        settings.check.as_ref().and_then(|c| c.out.as_ref()),
+    ) {
+        let finished = writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .finish(
+                summary.complete && summary.stopped_by.is_none(),
+                summary.total.failed + summary.total.unknown,
+            );
+        match finished {
+            Ok(calls) => say(
+                &events,
+                format!(
+                    "plan written to {}: {calls} call{}; apply it with `tenantry run {} --plan {}`",
+                    path.display(),
+                    crate::diagnostic::plural(calls),
+                    playbook.path.display(),
+                    path.display()
+                ),
+            ),
+            Err(why) => {
+                say(
+                    &events,
+                    format!("the plan was not written to {}: {why}", path.display()),
+                );
+                if code == exit::OK
+                    || code == exit::CHANGES_PENDING
+                    || code == exit::CHANGES_PENDING_KNOWN
+                {
+                    code = exit::TASKS_FAILED;
+                }
+                summary.exit_code = code;
+            }
+        }
     }
     // Calls given up when dispatch ended are in the trace by now; a trace that stopped being
     // written costs the run nothing but this warning.
@@ -265,16 +353,22 @@ async fn prepare(
         },
     )
     .await?;
+    // Before any session opens: a plan that does not fit stops the run with nothing sent.
+    if let Some(reviewed) = &settings.reviewed {
+        reviewed.check(&fingerprint, &tenant_names, settings.max_plan_age)?;
+    }
     let journal = match &past {
         Some(past) => Some(Journal::resume(past)?),
         None if check => None,
-        None => Some(state.create(&fingerprint, tenant_names)?),
+        None => Some(state.create(&fingerprint, tenant_names.clone())?),
     };
     Ok(Prepared {
         _lock: lock,
         past,
         journal,
         sessions,
+        fingerprint,
+        tenant_names,
     })
 }
 
@@ -479,7 +573,11 @@ impl Sink for PlannedTasks {
 fn exit_code(summary: &RunSummary) -> i32 {
     let t = &summary.total;
     if t.failed == 0 && t.unknown == 0 && summary.tenants.values().all(|s| s.stopped.is_none()) {
-        return exit::OK;
+        return if t.stale > 0 {
+            exit::STALE_PLAN
+        } else {
+            exit::OK
+        };
     }
     let none_reached = summary
         .tenants

@@ -40,6 +40,15 @@ pub enum Command {
     /// a run would change (current -> desired). Exit code 0: nothing to change; 5: changes
     /// pending, some new since the previous check; 6: changes pending, none new.
     Check(CheckArgs),
+    /// Show a plan file made by `check --out`: what it was made from, and each change it
+    /// makes, as text or Markdown for a pull request.
+    Show {
+        /// The plan file.
+        plan: PathBuf,
+        /// `text` or `markdown` (`jsonl` is the file itself).
+        #[arg(long, value_enum, default_value_t = crate::check::Format::Text)]
+        format: crate::check::Format,
+    },
     /// Sign in to tenants and run one read-only cmdlet: shows who is signed in, to which
     /// tenant, until when, and the round trip; or, for each failure, what to do.
     Connect {
@@ -133,6 +142,14 @@ pub struct RunArgs {
     /// that are not idempotent.
     #[arg(long, requires = "resume")]
     pub retry_unknown: bool,
+    /// Apply exactly the reviewed plan FILE made by `check --out`: only its writes are sent,
+    /// and a write whose object changed since is reported `stale` and not sent (exit 7). A
+    /// plan whose playbook, data or tenants changed, or that is too old, is refused (exit 2).
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// How old a plan given to `--plan` may be.
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_duration_arg, requires = "plan")]
+    pub max_plan_age: std::time::Duration,
 }
 
 /// The options of `tenantry check`.
@@ -148,6 +165,11 @@ pub struct CheckArgs {
     /// schemas/check.schema.json) or `markdown` (for a pull-request comment).
     #[arg(long, value_enum, default_value_t = crate::check::Format::Text)]
     pub format: crate::check::Format,
+    /// Also save the changes found as a plan FILE to review (`tenantry show FILE`) and apply
+    /// as it stands (`tenantry run PLAYBOOK --plan FILE`). Written only when the check is
+    /// whole and nothing failed.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// What `run` and `check` share: sessions, output, reports and limits in time.
@@ -302,6 +324,8 @@ pub enum SchemaKind {
     Plan,
     /// The records of `check --format jsonl`.
     Check,
+    /// The lines of a plan file (`check --out`).
+    ReviewedPlan,
 }
 
 pub(super) fn parse_var(s: &str) -> Result<(String, String), String> {

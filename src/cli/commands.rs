@@ -57,7 +57,15 @@ pub(super) fn plan(args: PlanArgs, format: Format) -> Result<i32, CliError> {
 
 /// `tenantry run`.
 pub(super) fn run(run: RunArgs) -> Result<i32, CliError> {
+    let reviewed = match &run.plan {
+        Some(path) => Some(std::sync::Arc::new(
+            crate::reviewed::Reviewed::load(path).map_err(crate::run::RunError::from)?,
+        )),
+        None => None,
+    };
     let settings = crate::run::RunSettings {
+        reviewed,
+        max_plan_age: run.max_plan_age,
         wait_lock: run.wait_lock,
         resume: run.resume,
         force: run.force,
@@ -72,6 +80,7 @@ pub(super) fn check(check: CheckArgs) -> Result<i32, CliError> {
     let settings = crate::run::RunSettings {
         check: Some(crate::check::CheckSettings {
             format: check.format,
+            out: check.out.clone(),
         }),
         ..run_settings(&check.common)
     };
@@ -219,6 +228,7 @@ pub(super) fn schema(kind: SchemaKind, catalog: &CatalogArgs) -> Result<i32, Cli
         SchemaKind::Playbook => playbook_schema_with(&catalog.load()?),
         SchemaKind::Plan => plan_schema(),
         SchemaKind::Check => check_schema(),
+        SchemaKind::ReviewedPlan => reviewed_plan_schema(),
     };
     let mut out = io::stdout().lock();
     writeln!(out, "{schema}")?;
@@ -300,6 +310,20 @@ pub fn playbook_schema_with(catalog: &crate::catalog::Catalog) -> String {
     // Back to a schemars schema: it writes each schema's keywords in a readable order.
     let schema = schemars::Schema::try_from(schema).expect("the schema is still an object");
     serde_json::to_string_pretty(&schema).expect("a schema always serializes")
+}
+
+/// The JSON Schema of a plan file's lines, pretty-printed.
+pub fn reviewed_plan_schema() -> String {
+    let schema = schemars::schema_for!(crate::reviewed::PlanLine);
+    serde_json::to_string_pretty(&schema).expect("a schema always serializes")
+}
+
+/// `tenantry show PLAN`.
+pub(super) fn show(path: &Path, format: crate::check::Format) -> Result<i32, CliError> {
+    let plan = crate::reviewed::Reviewed::load(path).map_err(crate::run::RunError::from)?;
+    let mut out = io::stdout().lock();
+    crate::reviewed::show(&plan, format, &mut out)?;
+    Ok(exit::OK)
 }
 
 /// The check-record JSON Schema, pretty-printed.

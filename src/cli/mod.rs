@@ -14,7 +14,9 @@ pub use args::{
     CatalogArgs, CheckArgs, Cli, CmdletsArgs, Command, Format, PlanArgs, ProgressMode, RunArgs,
     SchemaKind, SessionArgs,
 };
-pub use commands::{check_schema, plan_schema, playbook_schema, playbook_schema_with};
+pub use commands::{
+    check_schema, plan_schema, playbook_schema, playbook_schema_with, reviewed_plan_schema,
+};
 
 use crate::exit;
 use crate::plan::PlanError;
@@ -126,6 +128,7 @@ fn run(cli: Cli) -> Result<i32, CliError> {
         Command::Plan { args, format } => commands::plan(args, format),
         Command::Run(run) => commands::run(run),
         Command::Check(check) => commands::check(check),
+        Command::Show { plan, format } => commands::show(&plan, format),
         Command::Connect {
             args,
             tenant,

@@ -22,7 +22,7 @@ pub(crate) use node::{Node, NodeValue, Pos};
 pub(crate) use select::select_tenants;
 pub(crate) use syntax::is_template;
 pub(crate) use types::{
-    Auth, CatalogCheck, EnsureState, OnError, PlaybookDoc, Step, TenantsSource,
+    Auth, CatalogCheck, EnsureState, HumanDuration, OnError, PlaybookDoc, Step, TenantsSource,
 };
 pub use types::{Cloud, CustomEndpoints, Tenant};
 

@@ -194,6 +194,11 @@ fn case(tenant: &str, t: &TaskResult) -> String {
             "      <failure type=\"Drift\" message=\"{}\"/>\n",
             xml(&t.describe_changes())
         )),
+        // Not sent: its object changed since the plan was reviewed.
+        Status::Stale => out.push_str(&format!(
+            "      <failure type=\"Stale\" message=\"{}\"/>\n",
+            error()
+        )),
         Status::Ok => {}
     }
     out.push_str("    </testcase>\n");

@@ -76,6 +76,7 @@ impl<W: Write> Terminal<W> {
             (Status::Skipped, _) => "skipped",
             (Status::Unknown, _) => "UNKNOWN",
             (Status::Drift, _) => "drift",
+            (Status::Stale, _) => "STALE",
         };
         write!(self.out, "{status:<8} {}", t.id)?;
         if t.status != Status::Skipped {
@@ -88,7 +89,7 @@ impl<W: Write> Terminal<W> {
             write!(self.out, "  retried: {}", t.retries.join(", "))?;
         }
         if let Some(e) = &t.error
-            && t.status.is_failure()
+            && (t.status.is_failure() || t.status == Status::Stale)
         {
             write!(self.out, "\n         {e}")?;
         }

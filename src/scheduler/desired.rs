@@ -9,6 +9,7 @@ use crate::events::{Status, TaskResult};
 use crate::exchange::ExchangeError;
 use crate::plan::CompiledStep;
 use crate::playbook::EnsureState;
+use crate::reviewed::Verdict;
 use crate::state::{
     Action, Change, Named, Noun, Verb, creating, differences, has_values, identities, not_found,
     recipient_names, same_recipients,
@@ -32,12 +33,22 @@ pub(crate) const CANNOT_CHANGE: &str = "CannotChange";
 
 /// Brings one object to its desired state, filling in `result`; in a check, only finds what
 /// would change. Returns nothing: a desired-state step's output is not read by later steps.
+/// How far desired state goes with what it finds.
+pub(super) enum Mode<'p> {
+    /// `run`: make each change.
+    Run,
+    /// `check`: report each change, make none.
+    Check,
+    /// `run --plan`: make each change the reviewed plan holds, unless its object changed since.
+    Reviewed(&'p crate::reviewed::Reviewed),
+}
+
 pub(super) async fn ensure(
     run: &Lane<'_>,
     step: &CompiledStep<'_, '_>,
     task: &Planned,
     result: &mut TaskResult,
-    check: bool,
+    mode: Mode<'_>,
 ) -> Vec<Value> {
     let Some(noun) = step.noun.as_deref() else {
         return Vec::new();
@@ -102,11 +113,22 @@ pub(super) async fn ensure(
     };
     result.action = Some(action);
     result.changes = changes;
+    if let Mode::Reviewed(plan) = mode {
+        match plan.judge(result) {
+            Verdict::Send => {}
+            Verdict::Leave => {}
+            Verdict::Stale(why) => {
+                result.status = Status::Stale;
+                result.error = Some(why);
+                return Vec::new();
+            }
+        }
+    }
     if action == Action::None {
         result.status = Status::Ok;
         return Vec::new();
     }
-    if check {
+    if matches!(mode, Mode::Check) {
         result.status = Status::Drift;
         return Vec::new();
     }
@@ -438,6 +460,31 @@ async fn settle_recipients(
 
 fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// In `run --plan`, whether a write without `ensure` is the reviewed call; when it is not,
+/// `result` says it is stale and it is not sent.
+pub(super) fn reviewed_call(
+    plan: &crate::reviewed::Reviewed,
+    task: &Planned,
+    result: &mut TaskResult,
+) -> bool {
+    let mut now = task.result(Status::Drift);
+    now.would = Some(crate::plan::powershell_call(&task.cmdlet, &task.params));
+    match plan.judge(&now) {
+        Verdict::Send => true,
+        // Only desired state finds nothing to do; a plain write always has its call.
+        Verdict::Leave => {
+            result.status = Status::Skipped;
+            result.error = Some("not in the reviewed plan".into());
+            false
+        }
+        Verdict::Stale(why) => {
+            result.status = Status::Stale;
+            result.error = Some(why);
+            false
+        }
+    }
 }
 
 /// In `tenantry check`, a write without `ensure`: reported as drift with the call it would

@@ -372,10 +372,20 @@ impl Executor<'_, '_, '_, '_, '_> {
             return ((result, Origin::NotSent), Vec::new());
         }
         let started = Instant::now();
+        let reviewed = self.options.reviewed.as_deref();
         let values = if step.noun.is_some() {
-            super::desired::ensure(run, step, &task, &mut result, self.options.check).await
+            let mode = match reviewed {
+                _ if self.options.check => super::desired::Mode::Check,
+                Some(plan) => super::desired::Mode::Reviewed(plan),
+                None => super::desired::Mode::Run,
+            };
+            super::desired::ensure(run, step, &task, &mut result, mode).await
         } else if self.options.check && !step.read_only {
             super::desired::would(run, step, &task, &mut result).await;
+            Vec::new()
+        } else if let Some(plan) = reviewed.filter(|_| !step.read_only)
+            && !super::desired::reviewed_call(plan, &task, &mut result)
+        {
             Vec::new()
         } else {
             call(run, step, &task, &mut result).await

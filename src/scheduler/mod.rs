@@ -43,6 +43,9 @@ pub struct RunOptions {
     /// In a check: the drift the previous check of the playbook found, by
     /// [`crate::check::DriftKey`], so new drift can be told from old.
     pub seen_drift: Option<Arc<std::collections::HashSet<crate::check::DriftKey>>>,
+    /// `run --plan`: the reviewed plan; only its writes are sent, and only while their objects
+    /// are as observed when it was made.
+    pub reviewed: Option<Arc<crate::reviewed::Reviewed>>,
 }
 
 /// Runs every target's planned tasks, delivering what happens to `events`; returns when every

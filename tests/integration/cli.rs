@@ -308,6 +308,7 @@ fn committed_schemas_match_the_types() {
         ("playbook", "schemas/playbook.schema.json"),
         ("plan", "schemas/plan.schema.json"),
         ("check", "schemas/check.schema.json"),
+        ("reviewed-plan", "schemas/reviewed-plan.schema.json"),
     ] {
         let run = tenantry(&["schema", kind]);
         assert_eq!(run.code, 0);

@@ -16,6 +16,7 @@ mod fidelity;
 mod library;
 mod properties;
 mod resume;
+mod reviewed;
 mod run;
 mod sandbox_api;
 mod sandbox_cli;
