@@ -258,10 +258,10 @@ impl Memory {
                 .iter()
                 .filter(|key| !found.judged.contains(&key.task)),
         );
-        // A check cut short judged only some tasks: the next one compares with the last whole
-        // one.
+        // What this check did not judge (a tenant a guardrail stopped, a step it left out)
+        // keeps its earlier drift; an interrupted check may have judged tasks only in part,
+        // and leaves the file as it was.
         if summary.complete
-            && summary.stopped_by.is_none()
             && let Err(e) = save(&self.file, &keep)
         {
             let _ = events.emit(&Event::Message(format!(
@@ -425,13 +425,23 @@ impl Reporter for Markdown<'_> {
                     step.1 += 1;
                 }
                 let rows = rows(result);
-                let size: usize = rows.iter().map(|r| r.len() + 1).sum();
                 let (kept, left_out) = self.tenants.entry(result.tenant.clone()).or_default();
+                // A tenant's first row brings its heading and table header; its first row
+                // left out, the line saying so.
+                let heading = if kept.is_empty() {
+                    result.tenant.len() + 90
+                } else {
+                    0
+                };
+                let size: usize = heading + rows.iter().map(|r| r.len() + 1).sum::<usize>();
                 // Half the budget for the rows: the tables above them need the rest.
                 if self.size + size <= MARKDOWN_LIMIT / 2 {
                     self.size += size;
                     kept.extend(rows);
                 } else {
+                    if *left_out == 0 && !kept.is_empty() {
+                        self.size += result.tenant.len() + 30;
+                    }
                     *left_out += 1;
                 }
                 Ok(())
@@ -610,6 +620,37 @@ mod tests {
         t
     }
 
+    /// Many tenants with one change each: the headings count against the limit too.
+    #[test]
+    fn many_small_tenants_in_markdown_fit_one_comment() {
+        let mut out = Vec::new();
+        let mut summary = RunSummary {
+            playbook: "Wide".into(),
+            complete: true,
+            check: true,
+            ..RunSummary::default()
+        };
+        {
+            let mut md = reporter(Format::Markdown, &mut out);
+            for tenant in 0..2000 {
+                let name = format!("a-rather-long-tenant-name-{tenant:04}");
+                let mut t = drift(&format!("{name}/s/user001"), json!([]));
+                t.tenant = name;
+                let event = Event::TaskFinished {
+                    result: t,
+                    origin: Origin::Sent,
+                };
+                summary.record(&event);
+                md.event(&event).unwrap();
+            }
+            md.event(&Event::RunFinished(Box::new(summary.clone())))
+                .unwrap();
+        }
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.len() < 65_536, "{} characters", text.len());
+        assert!(text.contains("not listed, to keep this comment short"));
+    }
+
     /// A check too large for one pull-request comment is summarised under GitHub's limit,
     /// and says where the rest is.
     #[test]
@@ -696,10 +737,10 @@ mod tests {
             "b's drift is kept"
         );
 
-        // A check cut short by a guardrail changes nothing on disk.
+        // An interrupted check changes nothing on disk.
         let memory = Memory::load(&state);
-        summary.stopped_by = Some("tenant stopped".into());
-        memory.conclude(&mut summary, exit::STOPPED_BY_GUARDRAIL, &Fanout::new());
+        summary.complete = false;
+        memory.conclude(&mut summary, exit::INTERRUPTED, &Fanout::new());
         assert_eq!(*Memory::load(&state).seen(), *kept);
     }
 }

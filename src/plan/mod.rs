@@ -246,6 +246,26 @@ impl<'e, 's> Planner<'e, 's> {
                         &mut errors,
                     );
                     compiled.depends_on = dependencies(&compiled);
+                    // A desired-state step returns no objects: a step reading its output would
+                    // quietly find nothing.
+                    for read in &compiled.depends_on {
+                        let Some(desired) = steps.iter().find(|s: &&CompiledStep<'_, '_>| {
+                            s.key == read.as_str()
+                                && (!s.step.ensure.is_empty() || s.step.state.is_some())
+                        }) else {
+                            continue;
+                        };
+                        errors.push(
+                            Diagnostic::new(format!(
+                                "this step reads `steps.{read}.output`, and step `{read}` has `ensure` or `state`, which returns no objects"
+                            ))
+                            .at(playbook.locate(&compiled.step.cmdlet))
+                            .help(format!(
+                                "read the objects with their `Get-` cmdlet in a step of its own, after `{}`",
+                                desired.key
+                            )),
+                        );
+                    }
                     if compiled.step.catalog != Some(crate::playbook::CatalogCheck::Off) {
                         compiled.spec = catalog.cmdlet(&compiled.step.cmdlet.value);
                     }

@@ -21,11 +21,11 @@ impl Playbook {
             && !read_only
             && step.catalog != Some(CatalogCheck::Off)
             && let Some(spec) = catalog.cmdlet(cmdlet)
-            && spec.param("WhatIf").is_none()
+            && spec.param("Confirm").is_none()
         {
             out.push(
                 Diagnostic::new(format!(
-                    "`whatif` asks the service what the write would do, and {cmdlet} takes no -WhatIf"
+                    "`whatif` asks the service what the write would do (with `-Confirm`, as the Exchange module asks), and {cmdlet} takes no -Confirm"
                 ))
                 .at(at.clone())
                 .help("remove `whatif`: a check then shows the call it would send"),

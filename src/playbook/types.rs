@@ -459,8 +459,9 @@ pub(crate) struct Step {
     /// a value did not take. On by default.
     #[serde(default)]
     pub(crate) verify: Option<bool>,
-    /// In `tenantry check`, ask the service what this write would do (`WhatIf`, answered with
-    /// its confirmation message) instead of only showing the call.
+    /// In `tenantry check`, ask the service what this write would do (sent with
+    /// `Confirm: true`, as the Exchange module asks before a write, and answered with its
+    /// confirmation message) instead of only showing the call.
     #[serde(default)]
     pub(crate) whatif: Option<bool>,
 }

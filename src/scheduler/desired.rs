@@ -160,7 +160,26 @@ async fn read(
     named: &Named,
     result: &mut TaskResult,
 ) -> Option<Found> {
-    let call = call(&noun.get, &named.read, true);
+    // An empty name would read, change or remove whatever the service makes of it.
+    if let Some((name, _)) = named
+        .read
+        .iter()
+        .find(|(_, v)| v.is_null() || v.as_str().is_some_and(|t| t.trim().is_empty()))
+    {
+        result.status = Status::Failed;
+        result.error = Some(format!(
+            "`{name}` is empty, so the step names no object: check the template or data that gives it"
+        ));
+        return None;
+    }
+    let mut params = named.read.clone();
+    // Members and permissions are read as a list, which the service cuts at 1000 unless told
+    // otherwise: the one sought may be past it.
+    if noun.get.takes("ResultSize") && !params.keys().any(|k| k.eq_ignore_ascii_case("ResultSize"))
+    {
+        params.insert("ResultSize".into(), Value::String("Unlimited".into()));
+    }
+    let call = call(&noun.get, &params, true);
     let shown = || crate::plan::powershell_call(call.cmdlet, &named.read);
     let objects = match invoke(run, step, &call, result).await {
         Ok(objects) => objects,
@@ -318,7 +337,7 @@ async fn write(
             vec![(remove, params)]
         }
     };
-    for (verb, params) in &sends {
+    for (n, (verb, params)) in sends.iter().enumerate() {
         // Only what may be sent twice is sent again after a lost answer: a second `New-` would
         // find the object it made, a second `Remove-` nothing to remove.
         let idempotent = step
@@ -326,8 +345,26 @@ async fn write(
             .idempotent
             .unwrap_or_else(|| crate::playbook::verbs::is_idempotent(&verb.name));
         let call = call(verb, params, idempotent);
-        if let Err(e) = invoke(run, step, &call, result).await {
+        let mut sent = invoke(run, step, &call, result).await;
+        // The `Set-` after a `New-` may find the new object not there yet: it waits for it as
+        // verify does.
+        for wait in CREATED_WAITS {
+            match &sent {
+                Err(e) if n > 0 && is_not_found(e) => {
+                    tokio::time::sleep(wait).await;
+                    sent = invoke(run, step, &call, result).await;
+                }
+                _ => break,
+            }
+        }
+        if let Err(e) = sent {
             fail(result, &e, false, &call);
+            if n > 0 {
+                result.error = result
+                    .error
+                    .take()
+                    .map(|e| format!("created, but its other properties were not set: {e}"));
+            }
             return false;
         }
     }
@@ -389,8 +426,9 @@ async fn verify(
                         })
                         .collect();
                     let why = format!(
-                        "the service accepted the write but kept other values: {}",
-                        left.join(", ")
+                        "the service accepted the write but kept other values: {}; it may not allow that value here (a policy, a license or another setting can decide it): read the object with {} to see why",
+                        left.join(", "),
+                        noun.get.name
                     );
                     (NOT_APPLIED, why)
                 })
@@ -423,8 +461,7 @@ async fn settle_recipients(
     };
     let mut wanted: Vec<String> = changes
         .iter()
-        // `{Add: …, Remove: …}` is a change, compared as one already.
-        .filter(|c| noun.names_recipients(&c.property) && !c.desired.is_object())
+        .filter(|c| noun.names_recipients(&c.property))
         .flat_map(|c| identities(&c.desired))
         .collect();
     if wanted.is_empty() {
@@ -446,8 +483,11 @@ async fn settle_recipients(
                 }
                 _ => None,
             },
-            // Not found, or not readable: the write is left to say so.
-            Err(_) => None,
+            // No such recipient: the write is left to say so.
+            Err(e) if is_not_found(&e) => None,
+            // Another failure is not remembered for the rest of the run: the next object
+            // asks again.
+            Err(_) => continue,
         };
         lock(&run.recipients).insert(identity, names);
     }
@@ -488,7 +528,8 @@ pub(super) fn reviewed_call(
 }
 
 /// In `tenantry check`, a write without `ensure`: reported as drift with the call it would
-/// send, or, with `whatif`, what the service says it would do.
+/// send, or, with `whatif`, what the service says it would do, asked as the Exchange module
+/// asks before a write (`Confirm: true`).
 pub(super) async fn would(
     run: &Lane<'_>,
     step: &CompiledStep<'_, '_>,
@@ -502,9 +543,15 @@ pub(super) async fn would(
         return;
     }
     let mut params = task.params.clone();
-    // Whatever the step says of WhatIf (`whatif: false`, its alias `wi`), this call only asks.
-    params.retain(|k, _| !k.eq_ignore_ascii_case("WhatIf") && !k.eq_ignore_ascii_case("wi"));
-    params.insert("WhatIf".into(), Value::Bool(true));
+    // The module's own validation call: `Confirm: true` is answered with what the cmdlet
+    // would do (`@adminapi.confirmationmessage`), and nothing done (reference section 2.4).
+    // Whatever the step says of Confirm or WhatIf, this call only asks.
+    params.retain(|k, _| {
+        !["WhatIf", "wi", "Confirm", "cf"]
+            .iter()
+            .any(|n| k.eq_ignore_ascii_case(n))
+    });
+    params.insert("Confirm".into(), Value::Bool(true));
     let call = Call {
         cmdlet: &task.cmdlet,
         spec: step.spec.as_deref(),

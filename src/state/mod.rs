@@ -127,12 +127,26 @@ impl Noun {
 
     /// The documented type of property `name`, from the cmdlet that writes it.
     pub(crate) fn kind(&self, name: &str) -> Option<Kind> {
-        [&self.set, &self.create]
+        let param = [&self.set, &self.create]
             .into_iter()
             .flatten()
             .filter_map(|v| v.spec.as_ref()?.param(name))
-            .map(|p| p.kind)
-            .next()
+            .next()?;
+        // An identity (`RetentionPolicy: default mrm policy`) names an object whatever its
+        // case, and the service shows the object's own name: compared as an enumeration is,
+        // without case.
+        if param
+            .type_name
+            .trim_end_matches("[]")
+            .ends_with("IdParameter")
+            && param.kind.scalar == crate::catalog::Scalar::Text
+        {
+            return Some(Kind {
+                scalar: crate::catalog::Scalar::Enum,
+                many: param.kind.many,
+            });
+        }
+        Some(param.kind)
     }
 }
 
@@ -276,10 +290,13 @@ impl Noun {
     /// Whether the noun's objects are one per tenant (`OrganizationConfig`): its `Get-` takes
     /// no `-Identity`, and a step names nothing.
     pub(crate) fn is_singleton(&self) -> bool {
-        self.get
-            .spec
-            .as_ref()
-            .is_some_and(|s| s.param("Identity").is_none())
+        // A tenant-wide setting's cmdlets take no identity, or one that is optional for both
+        // the read and the change (`Set-ExternalInOutlook`): there is one per tenant.
+        let optional = |v: Option<&Verb>| {
+            v.and_then(|v| v.spec.as_ref())
+                .is_some_and(|s| s.param("Identity").is_none_or(|p| !p.required))
+        };
+        optional(Some(&self.get)) && optional(self.set.as_ref())
     }
 
     /// Divides a step's parameters: see [`Named`].
@@ -401,6 +418,17 @@ pub(crate) fn same_recipients(
     resolved: &std::collections::HashMap<String, Vec<String>>,
 ) -> bool {
     let current = texts(&change.current);
+    if let Some((add, remove)) = add_remove(&change.desired) {
+        // `{Add: …, Remove: …}` holds when each added recipient is among the current ones and
+        // no removed one is.
+        let present = |identity: &String| {
+            resolved
+                .get(identity)
+                .map(|names| current.iter().any(|c| names.contains(c)))
+        };
+        return add.iter().all(|a| present(a) == Some(true))
+            && remove.iter().all(|r| present(r) == Some(false));
+    }
     let desired = texts(&change.desired);
     let Some(names): Option<Vec<&Vec<String>>> = desired.iter().map(|d| resolved.get(d)).collect()
     else {
@@ -411,9 +439,25 @@ pub(crate) fn same_recipients(
         && current.iter().all(|c| names.iter().any(|n| n.contains(c)))
 }
 
-/// The identities a recipient-valued desired value names, lower-cased: the texts to resolve.
+/// The identities a recipient-valued desired value names, lower-cased: the texts to resolve,
+/// of a list or of `{Add: …, Remove: …}`.
 pub(crate) fn identities(value: &Value) -> Vec<String> {
-    texts(value)
+    match add_remove(value) {
+        Some((add, remove)) => add.into_iter().chain(remove).collect(),
+        None => texts(value),
+    }
+}
+
+/// The identities added and removed by a desired `{Add: …, Remove: …}` (keys in any case).
+fn add_remove(value: &Value) -> Option<(Vec<String>, Vec<String>)> {
+    let map = value.as_object()?;
+    let part = |key: &str| {
+        map.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| texts(v))
+            .unwrap_or_default()
+    };
+    Some((part("Add"), part("Remove")))
 }
 
 /// A recipient's names, lower-cased: what the service may show it by.
@@ -450,13 +494,17 @@ pub(crate) fn is_named(object: &Map<String, Value>, identity: &Value) -> bool {
 
 /// An object's names, lower-cased: what an identity may name it by.
 fn names(object: &Map<String, Value>) -> Vec<String> {
-    const NAMES: [&str; 10] = [
+    const NAMES: [&str; 14] = [
         "Identity",
         "Name",
         "Alias",
         "PrimarySmtpAddress",
         "WindowsEmailAddress",
         "UserPrincipalName",
+        "WindowsLiveID",
+        "MicrosoftOnlineServicesID",
+        "EmailAddresses",
+        "ExternalEmailAddress",
         "Guid",
         "ExternalDirectoryObjectId",
         "DistinguishedName",
@@ -631,6 +679,10 @@ mod tests {
 
         assert!(noun("Set-OrganizationConfig").is_singleton());
         assert!(!rule.is_singleton());
+        assert!(
+            !noun("Set-Mailbox").is_singleton(),
+            "Set-Mailbox needs an identity"
+        );
     }
 
     #[test]

@@ -647,6 +647,46 @@ async fn recipients_are_compared_by_who_they_are_not_how_they_are_written() {
     let run = tenantry(&ws, &["run", "p.yaml", "--progress", "plain"]).await;
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     assert_eq!(sandbox.stats().writes.len(), 1, "nothing written again");
+
+    // `{Add: …, Remove: …}` by address holds once the named recipients are, and are not,
+    // among those shown by name.
+    let changes = |add: &str, remove: &str| {
+        format!(
+            "  - cmdlet: Set-Mailbox
+    params: {{ Identity: user001 }}
+    ensure:
+      GrantSendOnBehalfTo: {{ Add: [{add}@{domain}], Remove: [{remove}@{domain}] }}
+"
+        )
+    };
+    let head = std::fs::read_to_string(ws.path().join("p.yaml"))
+        .unwrap()
+        .split("steps:\n")
+        .next()
+        .unwrap()
+        .to_string();
+    let playbook = ws.path().join("p.yaml");
+    std::fs::write(
+        &playbook,
+        format!("{head}steps:\n{}", changes("user002", "user005")),
+    )
+    .unwrap();
+    let (run, tasks, _) = check(&ws).await;
+    assert_eq!(
+        run.code, 0,
+        "user002 is there and user005 is not: {tasks:?}"
+    );
+    std::fs::write(
+        &playbook,
+        format!("{head}steps:\n{}", changes("user005", "user003")),
+    )
+    .unwrap();
+    let (run, tasks, _) = check(&ws).await;
+    assert_eq!(run.code, 5, "{tasks:?}");
+    let run = tenantry(&ws, &["run", "p.yaml", "--progress", "plain"]).await;
+    assert_eq!(run.code, 0, "verified: {}\n{}", run.stdout, run.stderr);
+    let (run, tasks, _) = check(&ws).await;
+    assert_eq!(run.code, 0, "applied once, then holds: {tasks:?}");
     sandbox.shutdown().await;
 }
 
