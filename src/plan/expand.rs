@@ -170,6 +170,9 @@ impl<'s> Planner<'_, 's> {
                 .as_ref()
                 .map(|d| d.value.as_str().into()),
             connections: self.limits.connections[index] as u32,
+            wave: self
+                .wave_of(index)
+                .map(|(number, name)| (number, name.into())),
         }))?;
         for step in &self.steps {
             if step.is_deferred() {

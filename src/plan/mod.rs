@@ -8,6 +8,7 @@ mod record;
 mod render;
 mod settings;
 mod values;
+mod waves;
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
@@ -175,6 +176,8 @@ pub struct Planner<'e, 's> {
     playbook: &'s Playbook,
     steps: Vec<CompiledStep<'e, 's>>,
     tenants: Vec<usize>,
+    /// `rollout.waves`, over the selected tenants; empty without a rollout.
+    waves: Vec<waves::WaveTenants>,
     overrides: IndexMap<String, serde_json::Value>,
     limits: Limits,
 }
@@ -303,12 +306,20 @@ impl<'e, 's> Planner<'e, 's> {
                 Err(d) => d.0.into_iter().for_each(|d| errors.push(d)),
             }
         }
+        let waves = match &playbook.doc.rollout {
+            Some(rollout) => waves::assign(playbook, rollout, &tenants).unwrap_or_else(|d| {
+                d.0.into_iter().for_each(|d| errors.push(d));
+                Vec::new()
+            }),
+            None => Vec::new(),
+        };
         errors.into_result()?;
         mark_read_later(&mut steps);
         Ok(Self {
             playbook,
             steps,
             tenants,
+            waves,
             overrides,
             limits: Limits::resolve(playbook),
         })
@@ -322,6 +333,19 @@ impl<'e, 's> Planner<'e, 's> {
     /// The selected tenants, as indexes into the playbook's tenant list.
     pub fn tenant_indexes(&self) -> &[usize] {
         &self.tenants
+    }
+
+    /// The rollout's waves over the selected tenants, in order; empty without `rollout`.
+    pub(crate) fn waves(&self) -> &[waves::WaveTenants] {
+        &self.waves
+    }
+
+    /// The wave a tenant (by index) is in: its number and name.
+    pub(crate) fn wave_of(&self, tenant: usize) -> Option<(usize, &str)> {
+        self.waves
+            .iter()
+            .find(|w| w.tenants.contains(&tenant))
+            .map(|w| (w.number, w.name.as_str()))
     }
 
     /// The playbook planned.

@@ -126,6 +126,9 @@ pub struct TenantHeader<'a> {
     pub delegated_organization: Option<Cow<'a, str>>,
     /// Its concurrent-call limit.
     pub connections: u32,
+    /// The rollout wave it is in: its number (from 1) and name (`10%`, `tag:canary`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wave: Option<(usize, Cow<'a, str>)>,
 }
 
 /// A step starts within a tenant.

@@ -115,9 +115,14 @@ fn heading(l: &mut String, record: PlanRecord<'_>) -> std::fmt::Result {
                 Some(customer) => format!("{customer} via {}", t.organization),
                 None => t.organization.to_string(),
             };
+            let wave = t
+                .wave
+                .as_ref()
+                .map(|(n, name)| format!(", wave {n}: {name}"))
+                .unwrap_or_default();
             writeln!(
                 l,
-                "\ntenant {} ({org}, {}, {} connection{})",
+                "\ntenant {} ({org}, {}, {} connection{}{wave})",
                 t.tenant,
                 t.cloud,
                 t.connections,

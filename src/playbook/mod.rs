@@ -22,7 +22,8 @@ pub(crate) use node::{Node, NodeValue, Pos};
 pub(crate) use select::select_tenants;
 pub(crate) use syntax::is_template;
 pub(crate) use types::{
-    Auth, CatalogCheck, EnsureState, HumanDuration, OnError, PlaybookDoc, Step, TenantsSource,
+    Auth, CatalogCheck, EnsureState, HumanDuration, OnError, PlaybookDoc, Rollout, Step,
+    TenantsSource, Wave,
 };
 pub use types::{Cloud, CustomEndpoints, Tenant};
 
@@ -169,7 +170,7 @@ impl Playbook {
     }
 
     /// The location of a top-level `key:` in the playbook file.
-    fn top_level_key(&self, key: &str) -> Option<Location> {
+    pub(crate) fn top_level_key(&self, key: &str) -> Option<Location> {
         let text = self.source.text();
         let at = if text.starts_with(&format!("{key}:")) {
             0

@@ -46,6 +46,52 @@ pub(crate) struct PlaybookDoc {
     pub(crate) defaults: StepDefaults,
     /// The steps, run in order within each tenant.
     pub(crate) steps: Vec<Step>,
+    /// Roll the change out in waves of tenants, each starting only when the one before passed
+    /// its gate.
+    #[serde(default)]
+    pub(crate) rollout: Option<Rollout>,
+}
+
+/// `rollout:`: waves of tenants, and the gate between them.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Rollout {
+    /// The waves, in order: `{ limit: "tag:canary" }` for the tenants a selector picks, or a
+    /// share such as `"10%"`, cumulative, of the tenants by a stable hash of their names (so
+    /// adding a tenant moves no other). Each tenant is in the first wave that takes it; the
+    /// last must take every tenant left (`"100%"`).
+    pub(crate) waves: Vec<Wave>,
+    /// The share of a wave's finished tasks that may fail before the next wave is held back
+    /// (default 0: any failure, a write that did not take included, stops the rollout).
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 100))]
+    pub(crate) max_fail_percentage: Option<f64>,
+    /// How long to wait between waves, e.g. `30m`, for a wave's effects to show.
+    #[serde(default)]
+    pub(crate) pause: Option<HumanDuration>,
+}
+
+/// One wave of a rollout.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum Wave {
+    /// A cumulative share of the tenants, `"10%"`.
+    Share(String),
+    /// The tenants a selector picks, as `--limit` does (`tag:canary`, `contoso`).
+    Limit {
+        /// The selector.
+        limit: String,
+    },
+}
+
+impl Wave {
+    /// As written: `10%`, or the selector.
+    pub(crate) fn describe(&self) -> &str {
+        match self {
+            Wave::Share(share) => share,
+            Wave::Limit { limit } => limit,
+        }
+    }
 }
 
 /// Where the tenants come from.

@@ -38,6 +38,8 @@ pub(super) struct Executor<'r, 'f, 'p, 'e, 's> {
     pub(super) global: Semaphore,
     /// Outcomes across the run, for its failure limit.
     pub(super) run_failures: FailureCount,
+    /// Outcomes in the rollout wave running, for its gate.
+    pub(super) wave_failures: FailureCount,
 }
 
 /// A tenant while its steps run: what its calls share, and what they change.
@@ -74,9 +76,93 @@ impl Executor<'_, '_, '_, '_, '_> {
 
     /// Runs every target's tasks.
     pub(super) async fn run(&self, targets: &[Target]) {
+        let waves = self.planner.waves();
+        let Some(rollout) = self.planner.playbook().doc.rollout.as_ref() else {
+            return self.run_tenants(targets.iter()).await;
+        };
+        let name = |t: usize| self.planner.playbook().tenants[t].name();
+        if self.options.check {
+            // A check writes nothing, so no gate holds a wave back: it reads every tenant,
+            // and says which wave each is in.
+            for wave in waves {
+                let names: Vec<&str> = wave.tenants.iter().map(|&t| name(t)).collect();
+                let _ = self.events.emit(&Event::Message(format!(
+                    "wave {} ({}): {}",
+                    wave.number,
+                    wave.name,
+                    if names.is_empty() {
+                        "no tenant".to_string()
+                    } else {
+                        names.join(", ")
+                    }
+                )));
+            }
+            return self.run_tenants(targets.iter()).await;
+        }
+        for (i, wave) in waves.iter().enumerate() {
+            if self.shutdown().is_stopping() {
+                break;
+            }
+            let members = || targets.iter().filter(|t| wave.tenants.contains(&t.tenant));
+            let _ = self.events.emit(&Event::Message(format!(
+                "wave {} ({}): {} tenant{}",
+                wave.number,
+                wave.name,
+                members().count(),
+                crate::diagnostic::plural(members().count())
+            )));
+            self.wave_failures.reset();
+            self.run_tenants(members()).await;
+            let (failed, finished) = self.wave_failures.counts();
+            let limit = rollout.max_fail_percentage.unwrap_or(0.0);
+            // A tenant of the wave that could not be signed in has not shown the change is
+            // safe: that fails the gate too.
+            let absent = wave.tenants.len() - members().count();
+            let failure = if absent > 0 {
+                Some(format!("{absent} of its tenants could not be signed in"))
+            } else if finished > 0 && failed as f64 * 100.0 > limit * finished as f64 {
+                Some(format!(
+                    "{failed} of {finished} finished task{} failed, over the {limit}% allowed",
+                    crate::diagnostic::plural(finished)
+                ))
+            } else {
+                None
+            };
+            if let Some(failure) = failure {
+                let why = format!(
+                    "wave {} ({}) failed its gate: {failure}; the waves after it did not start (fix the cause, then `run --resume`)",
+                    wave.number, wave.name,
+                );
+                self.shutdown().stop(StopReason::Gate(why.clone()));
+                for later in &waves[i + 1..] {
+                    for target in targets.iter().filter(|t| later.tenants.contains(&t.tenant)) {
+                        let _ = self.events.emit(&Event::TenantFinished {
+                            tenant: name(target.tenant).to_string(),
+                            stopped: Some(format!(
+                                "not started: wave {} ({}) failed its gate",
+                                wave.number, wave.name
+                            )),
+                            duration_ms: 0,
+                        });
+                    }
+                }
+                break;
+            }
+            if let Some(pause) = rollout.pause.filter(|_| i + 1 < waves.len()) {
+                let _ = self.events.emit(&Event::Message(format!(
+                    "wave {} passed its gate; waiting {pause} before the next",
+                    wave.number
+                )));
+                tokio::time::sleep(pause.0).await;
+            }
+        }
+    }
+
+    /// Runs these tenants at once, until each is done.
+    async fn run_tenants(&self, targets: impl Iterator<Item = &Target>) {
         // FuturesUnordered polls only the tenants that were woken, so the cost of a finished
         // call does not grow with the number of tenants.
-        let mut tenants: FuturesUnordered<_> = targets.iter().map(|t| self.run_tenant(t)).collect();
+        let mut tenants: FuturesUnordered<_> = targets.map(|t| self.run_tenant(t)).collect();
         while tenants.next().await.is_some() {}
     }
 
@@ -276,6 +362,7 @@ impl Executor<'_, '_, '_, '_, '_> {
             progress.failures += 1;
         }
         let (tenant_limit, run_limit) = self.planner.limits().max_fail_percentage;
+        self.wave_failures.count(result.status, None);
         if let Some(why) = self.run_failures.count(result.status, run_limit) {
             self.shutdown().stop(StopReason::FailureLimit(why));
         }

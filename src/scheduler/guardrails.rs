@@ -39,6 +39,18 @@ impl FailureCount {
         let failed = self.failed.load(Ordering::SeqCst);
         crossed(limit, failed, failed + self.ok.load(Ordering::SeqCst))
     }
+
+    /// Failed tasks, and all finished ones, counted since the last reset.
+    pub(crate) fn counts(&self) -> (usize, usize) {
+        let failed = self.failed.load(Ordering::SeqCst);
+        (failed, failed + self.ok.load(Ordering::SeqCst))
+    }
+
+    /// Starts counting afresh: for each wave of a rollout.
+    pub(crate) fn reset(&self) {
+        self.ok.store(0, Ordering::SeqCst);
+        self.failed.store(0, Ordering::SeqCst);
+    }
 }
 
 #[cfg(test)]

@@ -62,6 +62,7 @@ pub async fn run(
         events,
         global: tokio::sync::Semaphore::new(planner.limits().max_in_flight),
         run_failures: Default::default(),
+        wave_failures: Default::default(),
     };
     executor.run(targets).await;
 }

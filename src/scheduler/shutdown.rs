@@ -20,6 +20,8 @@ pub enum StopReason {
     StepFailed(String),
     /// The journal could not be written: tasks sent from now on would go unrecorded.
     Journal(String),
+    /// A rollout wave failed its gate: the waves after it do not start (the reason names it).
+    Gate(String),
 }
 
 impl StopReason {
@@ -28,6 +30,7 @@ impl StopReason {
         match self {
             StopReason::Deadline(d) => Some(format!("the run stopped at its --deadline of {d:?}")),
             StopReason::FailureLimit(why) => Some(format!("the run stopped: {why}")),
+            StopReason::Gate(why) => Some(why.clone()),
             _ => None,
         }
     }

@@ -17,6 +17,7 @@ mod library;
 mod properties;
 mod resume;
 mod reviewed;
+mod rollout;
 mod run;
 mod sandbox_api;
 mod sandbox_cli;
