@@ -192,6 +192,15 @@ impl Writer {
         })
     }
 
+    /// Adds a call.
+    pub(crate) fn push(&mut self, call: &PlannedCall) -> io::Result<()> {
+        if let Some(out) = self.out.as_mut() {
+            line(out, &PlanLine::Call(call.clone()))?;
+            self.calls += 1;
+        }
+        Ok(())
+    }
+
     /// Puts the plan in place when the check it comes from is whole; otherwise removes it
     /// and says why.
     pub(crate) fn finish(&mut self, complete: bool, failed: usize) -> Result<usize, String> {

@@ -524,6 +524,14 @@ impl Reporter for Tally {
     }
 }
 
+/// The fingerprint of a plan, as a journal and a reviewed plan keep it: a SHA-256 of every
+/// record of the planner's expansion.
+pub(crate) fn fingerprint(planner: &Planner<'_, '_>) -> Result<String, crate::plan::PlanError> {
+    let mut planned = PlannedTasks::default();
+    planner.expand_all(&mut planned)?;
+    Ok(planned.fingerprint())
+}
+
 /// Task events planned per tenant (tasks and skips), for the progress bars. Also the plan's fingerprint: a SHA-256 of every record, for `--resume` to tell whether the
 /// plan changed.
 #[derive(Default)]

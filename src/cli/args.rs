@@ -32,6 +32,11 @@ pub enum Command {
         /// schemas/plan.schema.json).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Also save the plan's writes as a plan FILE to review and apply as it stands
+        /// (`run --plan`): for playbooks whose calls are all known before the run (no step
+        /// reads earlier output, none has `ensure` or `state`; for those, `check --out`).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
     /// Run a playbook: every task against its tenant, within the service's limits, reporting
     /// each outcome. Tenants on `cloud: sandbox` run against the built-in sandbox.

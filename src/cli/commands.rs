@@ -43,16 +43,94 @@ pub(super) fn validate(args: PlanArgs) -> Result<i32, CliError> {
 }
 
 /// `tenantry plan`.
-pub(super) fn plan(args: PlanArgs, format: Format) -> Result<i32, CliError> {
+pub(super) fn plan(args: PlanArgs, format: Format, out: Option<&Path>) -> Result<i32, CliError> {
     let playbook = Playbook::parse(&args.playbook)?;
     let env = crate::template::environment(&playbook.dir);
     let planner = prepare(&env, &playbook, &args)?;
+    if let Some(out) = out {
+        save_plan(&playbook, &planner, out)?;
+    }
     let stdout = io::stdout().lock();
     let out = io::BufWriter::with_capacity(64 * 1024, stdout);
     match format {
         Format::Text => write_plan(&planner, TextSink::new(out), TextSink::into_inner),
         Format::Json => write_plan(&planner, JsonSink::new(out), JsonSink::into_inner),
     }
+}
+
+/// `plan --out FILE`: the plan's writes as a reviewed plan, for a playbook whose calls are all
+/// known now.
+fn save_plan(playbook: &Playbook, planner: &Planner<'_, '_>, out: &Path) -> Result<(), CliError> {
+    if let Some(step) = planner
+        .steps()
+        .iter()
+        .find(|s| s.is_deferred() || s.noun.is_some())
+    {
+        return Err(CliError::Usage(format!(
+            "step {} {}, so its calls are known only once the tenants are read: save the plan with `tenantry check {} --out {}`",
+            step.key,
+            if step.noun.is_some() {
+                "has `ensure` or `state`"
+            } else {
+                "reads earlier output"
+            },
+            playbook.path.display(),
+            out.display()
+        )));
+    }
+    let header = crate::reviewed::Header {
+        format: crate::reviewed::PLAN_FILE_FORMAT,
+        name: playbook.doc.name.clone(),
+        playbook: playbook.path.display().to_string(),
+        fingerprint: crate::run::fingerprint(planner)?,
+        commit: crate::reviewed::git_commit(&playbook.dir),
+        created_at: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs(),
+        tenants: planner
+            .tenant_indexes()
+            .iter()
+            .map(|&i| playbook.tenants[i].name().to_string())
+            .collect(),
+    };
+    let failed = |e: std::io::Error| {
+        CliError::Run(crate::run::RunError::PlanFile {
+            path: out.to_path_buf(),
+            source: e,
+        })
+    };
+    let mut writer = crate::reviewed::Writer::create(out, &header).map_err(failed)?;
+    struct Writes<'w>(&'w mut crate::reviewed::Writer);
+    impl Sink for Writes<'_> {
+        fn record(&mut self, record: PlanRecord<'_>) -> std::io::Result<()> {
+            match record {
+                PlanRecord::Task(t) if !t.read_only => self.0.push(&crate::reviewed::PlannedCall {
+                    would: Some(crate::plan::powershell_call(&t.cmdlet, &t.params)),
+                    id: t.id,
+                    tenant: t.tenant.into_owned(),
+                    step: t.step.into_owned(),
+                    cmdlet: t.cmdlet.into_owned(),
+                    action: None,
+                    changes: Vec::new(),
+                }),
+                _ => Ok(()),
+            }
+        }
+    }
+    planner.expand_all(&mut Writes(&mut writer))?;
+    let calls = writer
+        .finish(true, 0)
+        .map_err(|why| failed(std::io::Error::other(why)))?;
+    writeln!(
+        io::stderr(),
+        "plan written to {}: {calls} call{}; apply it with `tenantry run {} --plan {}`",
+        out.display(),
+        plural(calls),
+        playbook.path.display(),
+        out.display()
+    )?;
+    Ok(())
 }
 
 /// `tenantry run`.

@@ -125,7 +125,7 @@ fn report(e: &CliError) -> i32 {
 fn run(cli: Cli) -> Result<i32, CliError> {
     match cli.command {
         Command::Validate(args) => commands::validate(args),
-        Command::Plan { args, format } => commands::plan(args, format),
+        Command::Plan { args, format, out } => commands::plan(args, format, out.as_deref()),
         Command::Run(run) => commands::run(run),
         Command::Check(check) => commands::check(check),
         Command::Show { plan, format } => commands::show(&plan, format),

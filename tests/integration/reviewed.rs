@@ -271,3 +271,54 @@ async fn a_check_with_failures_writes_no_plan() {
     assert!(left.is_empty(), "{left:?}");
     sandbox.shutdown().await;
 }
+
+/// A playbook whose calls are all known before the run saves its plan with `plan --out`, and
+/// `run --plan` sends exactly its writes; one that reads earlier output is told to use
+/// `check --out`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_static_plan_is_saved_by_plan_and_applied() {
+    let sandbox = Sandbox::start(SandboxConfig::with_tenants(1, 5))
+        .await
+        .unwrap();
+    let domain = &sandbox.tenants()[0].domain;
+    let tenant = crate::support::custom_tenant("contoso", domain, &sandbox.url(), "SECRET");
+    let ws = Workspace::new(&[(
+        "titles.yaml",
+        &format!(
+            "version: 1\nname: Titles\ntenants:\n{tenant}steps:\n  - cmdlet: Get-Mailbox\n    params: {{ Identity: user001 }}\n  - cmdlet: Set-User\n    for_each: [user001, user002]\n    params: {{ Identity: \"{{{{ item }}}}\", Title: Planned }}\n"
+        ),
+    )]);
+    let plan = tenantry(&ws, &["plan", "titles.yaml", "--out", "titles.plan"]).await;
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(
+        plan.stderr.contains("plan written to titles.plan: 2 calls"),
+        "{}",
+        plan.stderr
+    );
+    let calls: Vec<Value> = lines(&ws.path().join("titles.plan"))
+        .into_iter()
+        .filter(|l| l["type"] == "call")
+        .collect();
+    assert_eq!(calls.len(), 2, "the writes only: {calls:?}");
+    assert_eq!(
+        calls[0]["would"],
+        "Set-User -Identity user001 -Title Planned"
+    );
+
+    let run = tenantry(&ws, &["run", "titles.yaml", "--plan", "titles.plan"]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let writes = sandbox.stats().writes;
+    assert_eq!(writes.len(), 2, "{writes:?}");
+
+    let ws = workspace(&sandbox);
+    let plan = tenantry(&ws, &["plan", "p.yaml", "--out", "change.plan"]).await;
+    assert_eq!(plan.code, 2, "{}", plan.stderr);
+    assert!(
+        plan.stderr
+            .contains("save the plan with `tenantry check p.yaml --out change.plan`"),
+        "{}",
+        plan.stderr
+    );
+    assert!(!ws.path().join("change.plan").exists());
+    sandbox.shutdown().await;
+}
