@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::Value;
-use tenantry::sandbox::{APPS, Sandbox, SandboxConfig};
+use tenantry::sandbox::{Sandbox, SandboxConfig};
 
 use crate::support::{Run, Workspace};
 
@@ -26,16 +26,8 @@ fn workspace(sandbox: &Sandbox, steps: &str) -> Workspace {
     )])
 }
 
-/// Runs `tenantry ARGS` in the workspace off the async runtime.
 async fn tenantry(ws: &Workspace, args: &[&str]) -> Run {
-    let dir = ws.path().to_path_buf();
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        crate::support::tenantry_with_env(&dir, &args, &[("SECRET", APPS[0].client_secret)])
-    })
-    .await
-    .unwrap()
+    crate::support::tenantry_for_sandbox(ws, args).await
 }
 
 /// `tenantry check --format jsonl`: its task records and its summary.

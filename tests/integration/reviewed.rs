@@ -3,7 +3,7 @@
 //! read from the sandbox's write log.
 
 use serde_json::Value;
-use tenantry::sandbox::{APPS, Sandbox, SandboxConfig};
+use tenantry::sandbox::{Sandbox, SandboxConfig};
 
 use crate::support::{Run, Workspace};
 
@@ -39,22 +39,11 @@ fn workspace(sandbox: &Sandbox) -> Workspace {
 }
 
 async fn tenantry(ws: &Workspace, args: &[&str]) -> Run {
-    let dir = ws.path().to_path_buf();
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        crate::support::tenantry_with_env(&dir, &args, &[("SECRET", APPS[0].client_secret)])
-    })
-    .await
-    .unwrap()
+    crate::support::tenantry_for_sandbox(ws, args).await
 }
 
 fn lines(path: &std::path::Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    crate::support::json_lines(path)
 }
 
 /// A plan made, one planned object changed behind tenantry's back, then the plan applied:

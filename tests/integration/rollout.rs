@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use tenantry::sandbox::{APPS, Behaviour, Sandbox, SandboxConfig};
+use tenantry::sandbox::{Behaviour, Sandbox, SandboxConfig};
 
 use crate::support::{Run, Workspace};
 
@@ -39,14 +39,7 @@ fn tenants(sandbox: &Sandbox, domains: &[String]) -> String {
 }
 
 async fn tenantry(ws: &Workspace, args: &[&str]) -> Run {
-    let dir = ws.path().to_path_buf();
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        crate::support::tenantry_with_env(&dir, &args, &[("SECRET", APPS[0].client_secret)])
-    })
-    .await
-    .unwrap()
+    crate::support::tenantry_for_sandbox(ws, args).await
 }
 
 /// Each tenant's wave, from `plan --format json`.

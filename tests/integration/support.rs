@@ -124,3 +124,29 @@ pub fn start_run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::proces
     std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     child
 }
+
+/// Runs `tenantry ARGS` in the workspace off the async runtime, with the sandbox app's client
+/// secret in `SECRET` (as [`custom_tenant`] names it).
+pub async fn tenantry_for_sandbox(ws: &Workspace, args: &[&str]) -> Run {
+    let dir = ws.path().to_path_buf();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        tenantry_with_env(
+            &dir,
+            &args,
+            &[("SECRET", tenantry::sandbox::APPS[0].client_secret)],
+        )
+    })
+    .await
+    .expect("the run's thread finishes")
+}
+
+/// A JSON Lines file, one value per line.
+pub fn json_lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .expect("readable")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
+}
