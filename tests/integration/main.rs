@@ -5,6 +5,7 @@
 
 mod bad_input;
 mod catalog;
+mod ci_recipes;
 mod cli;
 mod client;
 mod cmdlets;
