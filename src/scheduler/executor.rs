@@ -67,6 +67,10 @@ struct StepRun {
     dispatched: usize,
     expanding: bool,
     since_yield: usize,
+    /// For a desired-state step: each object a task named so far (a hash of its naming
+    /// parameters), with a hash of what was wanted of it and the task that named it first.
+    /// Hashes keep this small however many objects a step names.
+    objects: std::collections::HashMap<u64, (u64, String)>,
 }
 
 impl Executor<'_, '_, '_, '_, '_> {
@@ -277,6 +281,17 @@ impl Executor<'_, '_, '_, '_, '_> {
                 if let Some(task) = buffer.tasks.pop()
                     && let Some(index) = self.admit(&task, step, &mut progress)
                 {
+                    if let Some(result) = same_object(step, &task, &mut progress.objects) {
+                        self.finished(
+                            lane,
+                            state,
+                            &mut progress,
+                            index,
+                            (result, Origin::NotSent),
+                            Vec::new(),
+                        );
+                        continue;
+                    }
                     let call = self.run_task(lane, step, task);
                     in_flight.push(async move { (index, call.await) });
                 }
@@ -527,6 +542,52 @@ async fn call(
         Err(e) => {
             fail(result, &e, step.read_only, &call);
             Vec::new()
+        }
+    }
+}
+
+/// For a desired-state step, a task naming an object an earlier task of the step named: the
+/// same change again is done once (skipped here, pointing at the first), another change of
+/// the same object is a conflict in the playbook or its data, and fails rather than letting
+/// two writes race and one of them seem not to take.
+fn same_object(
+    step: &CompiledStep<'_, '_>,
+    task: &Planned,
+    objects: &mut std::collections::HashMap<u64, (u64, String)>,
+) -> Option<TaskResult> {
+    let noun = step.noun.as_deref()?;
+    let hash = |value: &Map<String, Value>| {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let mut entries: Vec<(String, String)> = value
+            .iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string().to_lowercase()))
+            .collect();
+        entries.sort();
+        entries.hash(&mut h);
+        h.finish()
+    };
+    let named = noun.name(&task.params);
+    let mut object = named.read.clone();
+    object.extend(named.within);
+    let object = hash(&object);
+    let wanted = task.ensure.as_ref().map_or(0, hash);
+    match objects.get(&object) {
+        None => {
+            objects.insert(object, (wanted, task.id.clone()));
+            None
+        }
+        Some((first_wanted, first)) if *first_wanted == wanted => {
+            Some(task.result(Status::Skipped).because(format!(
+                "the same object and change as task `{first}`, made there"
+            )))
+        }
+        Some((_, first)) => {
+            let mut result = task.result(Status::Failed).because(format!(
+                "task `{first}` names the same object and wants other values of it: one step cannot want two values of one object (check the data for a duplicate)"
+            ));
+            result.error_class = Some("ConflictingItems".into());
+            Some(result)
         }
     }
 }

@@ -713,3 +713,42 @@ async fn a_created_object_that_never_appears_fails_after_a_few_looks() {
     assert!(started.elapsed() >= std::time::Duration::from_secs(7));
     sandbox.shutdown().await;
 }
+
+/// Two items naming one object in one step: the same change is made once; two different
+/// changes are a conflict in the data, reported rather than left to race.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_items_naming_one_object_are_caught() {
+    let sandbox = sandbox(5).await;
+    let ws = workspace(
+        &sandbox,
+        "  - cmdlet: Set-User
+    for_each:
+      - { Alias: user001, Title: Manager }
+      - { Alias: USER001, Title: Manager }
+      - { Alias: user002, Title: Manager }
+      - { Alias: user002, Title: Director }
+    key: \"{{ loop.index }}\"
+    params: { Identity: \"{{ item.Alias }}\" }
+    ensure: { Title: \"{{ item.Title }}\" }
+",
+    );
+    let run = tenantry(
+        &ws,
+        &["run", "p.yaml", "--progress", "plain", "--report", "report"],
+    )
+    .await;
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let results = crate::support::json_lines(&ws.path().join("report/results.jsonl"));
+    let status: Vec<&str> = results
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    let mut sorted = status.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["failed", "ok", "ok", "skipped"], "{results:?}");
+    let failed = results.iter().find(|r| r["status"] == "failed").unwrap();
+    assert_eq!(failed["error_class"], "ConflictingItems", "{failed}");
+    let writes = sandbox.stats().writes;
+    assert_eq!(writes.len(), 2, "one write per object: {writes:?}");
+    sandbox.shutdown().await;
+}
