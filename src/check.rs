@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize};
 use crate::events::{Event, Fanout, Origin, Reporter, RunSummary, Status, TaskResult};
 use crate::exit;
 use crate::journal::StateDir;
+use crate::report::markdown_cell as cell;
 use crate::state::{Action, Change};
+use tenantry_common::sha256_u64;
 
 /// The version of the check record format; bumped only on incompatible changes.
 pub const CHECK_FORMAT: u32 = 1;
@@ -150,8 +152,8 @@ impl DriftKey {
             text.push_str(would);
         }
         DriftKey {
-            task: hash(&t.id),
-            drift: hash(&text),
+            task: sha256_u64(&t.id),
+            drift: sha256_u64(&text),
         }
     }
 
@@ -167,15 +169,6 @@ impl DriftKey {
             drift: u64::from_str_radix(drift, 16).ok()?,
         })
     }
-}
-
-/// The first 8 bytes of the text's SHA-256.
-fn hash(text: &str) -> u64 {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(text.as_bytes());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    u64::from_be_bytes(first)
 }
 
 /// A value as JSON with each list's elements sorted.
@@ -313,7 +306,7 @@ impl Reporter for DriftCollector {
             && matches!(result.status, Status::Drift | Status::Ok)
         {
             let mut found = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-            found.judged.insert(hash(&result.id));
+            found.judged.insert(sha256_u64(&result.id));
             if result.status == Status::Drift {
                 found.drift.push(DriftKey::of(result));
             }
@@ -454,13 +447,6 @@ impl Reporter for Markdown<'_> {
             _ => Ok(()),
         }
     }
-}
-
-/// Text safe in a Markdown table cell.
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|")
-        .replace("\r\n", " ")
-        .replace(['\r', '\n'], " ")
 }
 
 /// A value in a table cell, as code.
@@ -623,30 +609,15 @@ mod tests {
     /// Many tenants with one change each: the headings count against the limit too.
     #[test]
     fn many_small_tenants_in_markdown_fit_one_comment() {
-        let mut out = Vec::new();
-        let mut summary = RunSummary {
-            playbook: "Wide".into(),
-            complete: true,
-            check: true,
-            ..RunSummary::default()
-        };
-        {
-            let mut md = reporter(Format::Markdown, &mut out);
-            for tenant in 0..2000 {
-                let name = format!("a-rather-long-tenant-name-{tenant:04}");
-                let mut t = drift(&format!("{name}/s/user001"), json!([]));
-                t.tenant = name;
-                let event = Event::TaskFinished {
-                    result: t,
-                    origin: Origin::Sent,
-                };
-                summary.record(&event);
-                md.event(&event).unwrap();
-            }
-            md.event(&Event::RunFinished(Box::new(summary.clone())))
-                .unwrap();
-        }
-        let text = String::from_utf8(out).unwrap();
+        let text = markdown_of(
+            "Wide",
+            (0..2000).map(|t| {
+                (
+                    format!("a-rather-long-tenant-name-{t:04}"),
+                    "user001".into(),
+                )
+            }),
+        );
         assert!(text.len() < 65_536, "{} characters", text.len());
         assert!(text.contains("not listed, to keep this comment short"));
     }
@@ -655,31 +626,12 @@ mod tests {
     /// and says where the rest is.
     #[test]
     fn a_large_check_in_markdown_fits_one_comment() {
-        let mut out = Vec::new();
-        let mut summary = RunSummary {
-            playbook: "Big".into(),
-            complete: true,
-            check: true,
-            ..RunSummary::default()
-        };
-        {
-            let mut md = reporter(Format::Markdown, &mut out);
-            for tenant in 0..300 {
-                for item in 0..100 {
-                    let mut t = drift(&format!("tenant{tenant:03}/s/user{item:03}"), json!([]));
-                    t.tenant = format!("tenant{tenant:03}");
-                    let event = Event::TaskFinished {
-                        result: t,
-                        origin: Origin::Sent,
-                    };
-                    summary.record(&event);
-                    md.event(&event).unwrap();
-                }
-            }
-            md.event(&Event::RunFinished(Box::new(summary.clone())))
-                .unwrap();
-        }
-        let text = String::from_utf8(out).unwrap();
+        let text = markdown_of(
+            "Big",
+            (0..300).flat_map(|t| {
+                (0..100).map(move |i| (format!("tenant{t:03}"), format!("user{i:03}")))
+            }),
+        );
         assert!(text.len() < 65_536, "{} characters", text.len());
         assert!(
             text.contains("**30000 changes pending** (0 new)"),
@@ -688,6 +640,32 @@ mod tests {
         );
         assert!(text.contains("| … 200 more tenants | 0 | 20000 | 0 | 0 |"));
         assert!(text.contains("objects are not listed, to keep this comment short"));
+    }
+
+    /// The Markdown of a check that found one drift per (tenant, item).
+    fn markdown_of(playbook: &str, drifts: impl Iterator<Item = (String, String)>) -> String {
+        let mut out = Vec::new();
+        let mut summary = RunSummary {
+            playbook: playbook.into(),
+            complete: true,
+            check: true,
+            ..RunSummary::default()
+        };
+        {
+            let mut md = reporter(Format::Markdown, &mut out);
+            for (tenant, item) in drifts {
+                let mut t = drift(&format!("{tenant}/s/{item}"), json!([]));
+                t.tenant = tenant;
+                let event = Event::TaskFinished {
+                    result: t,
+                    origin: Origin::Sent,
+                };
+                summary.record(&event);
+                md.event(&event).unwrap();
+            }
+            md.event(&Event::RunFinished(Box::new(summary))).unwrap();
+        }
+        String::from_utf8(out).unwrap()
     }
 
     #[test]

@@ -197,6 +197,8 @@ pub struct RunStart {
     pub planned: BTreeMap<String, usize>,
     /// When resuming: writes already done, and tasks sent without an answer.
     pub resuming: Option<(usize, usize)>,
+    /// `tenantry check`: reads are sent, writes are not, and no journal is kept.
+    pub check: bool,
 }
 
 /// What a run tells its consumers.

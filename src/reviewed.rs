@@ -518,7 +518,7 @@ pub fn show(plan: &Reviewed, format: crate::check::Format, out: &mut dyn Write) 
                 utc(h.created_at),
                 h.commit
                     .as_deref()
-                    .map(|c| format!(" at commit {}", &c[..c.len().min(12)]))
+                    .map(|c| format!(" at commit {}", c.chars().take(12).collect::<String>()))
                     .unwrap_or_default()
             )?;
             writeln!(

@@ -205,6 +205,7 @@ pub(crate) async fn run(
             .as_ref()
             .zip(prior.as_ref())
             .map(|(past, prior)| (replayed(past).count(), prior.unknown.len())),
+        check: settings.check.is_some(),
     }));
     if let Some(past) = &past {
         // The writes already done count in this run's report; reads run again.

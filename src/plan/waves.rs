@@ -3,8 +3,6 @@
 //! tenants and adding one moves no other; a selector (`{ limit: "tag:canary" }`) takes the
 //! tenants it picks. Each tenant is in the first wave that takes it.
 
-use sha2::Digest;
-
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::playbook::{Playbook, Rollout, Wave, select_tenants};
 
@@ -21,10 +19,7 @@ pub(crate) struct WaveTenants {
 
 /// A tenant's place in `[0, 100)`, from its name alone.
 fn position(name: &str) -> f64 {
-    let digest = sha2::Sha256::digest(name.as_bytes());
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    u64::from_be_bytes(first) as f64 / (u64::MAX as f64 + 1.0) * 100.0
+    tenantry_common::sha256_u64(name) as f64 / (u64::MAX as f64 + 1.0) * 100.0
 }
 
 /// The waves of `rollout` over the `selected` tenants, or what is wrong with them.

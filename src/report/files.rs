@@ -161,7 +161,7 @@ impl Reporter for SummaryFile {
 
 /// A summary fit to paste into a pull-request comment.
 fn markdown(summary: &RunSummary) -> String {
-    let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
+    let cell = super::markdown_cell;
     let command = if summary.check { "check" } else { "run" };
     let mut out = format!("### tenantry {command}: {}\n\n", cell(&summary.playbook));
     if !summary.complete {

@@ -22,6 +22,13 @@ use std::path::Path;
 
 use crate::events::{Event, Fanout, Origin, RunSummary, Status, TaskResult};
 
+/// Text safe in a Markdown table cell: `|` escaped, line breaks (any kind) as spaces.
+pub(crate) fn markdown_cell(text: &str) -> String {
+    text.replace('|', "\\|")
+        .replace("\r\n", " ")
+        .replace(['\r', '\n'], " ")
+}
+
 /// Writes the reports of a past run from its journal: its known outcomes, and its tasks sent
 /// without an answer as of unknown outcome, replayed through the same reporters as a run.
 pub(crate) fn from_journal(

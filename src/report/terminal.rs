@@ -49,8 +49,8 @@ impl<W: Write> Terminal<W> {
         if self.bars && self.progress.is_none() {
             self.progress = Some(Progress::stderr(&run.planned));
         }
-        if run.id.is_empty() {
-            // `tenantry check` keeps no journal: it sends no write to resume.
+        if run.check {
+            // A check keeps no journal: it sends no write to resume.
             self.line("check: reads are sent, writes are not")?;
         } else {
             self.line(&format!(

@@ -223,7 +223,10 @@ fn check_events() -> Vec<Event> {
     let mut failed = task("contoso", "dee", "Set-Mailbox", Status::Failed);
     failed.error = Some("ManagementObjectNotFoundException: 'dee' couldn't be found".into());
     vec![
-        Event::RunStarted(RunStart::default()),
+        Event::RunStarted(RunStart {
+            check: true,
+            ..RunStart::default()
+        }),
         finished(right, Origin::Sent),
         finished(drifted, Origin::Sent),
         finished(create, Origin::Sent),

@@ -16,6 +16,18 @@ async fn sandbox(mailboxes: usize) -> Sandbox {
         .unwrap()
 }
 
+/// A sandbox of one tenant whose `Set-`/`New-` answer success and keep the old value of
+/// `property` (the `unapplied` behaviour).
+async fn sandbox_keeping(mailboxes: usize, property: &str) -> Sandbox {
+    let config = SandboxConfig::with_tenants(1, mailboxes).each_tenant(|t| {
+        t.behaviour = tenantry::sandbox::Behaviour {
+            unapplied: vec![property.into()],
+            ..Default::default()
+        }
+    });
+    Sandbox::start(config).await.unwrap()
+}
+
 /// A playbook over the sandbox's first tenant, reached through custom endpoints.
 fn workspace(sandbox: &Sandbox, steps: &str) -> Workspace {
     let domain = &sandbox.tenants()[0].domain;
@@ -356,13 +368,7 @@ async fn a_check_in_markdown_tables_each_difference() {
 /// default), naming the value kept; with `verify: false` it is reported as written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_value_that_does_not_take_fails_verify() {
-    let config = SandboxConfig::with_tenants(1, 10).each_tenant(|t| {
-        t.behaviour = tenantry::sandbox::Behaviour {
-            unapplied: vec!["RetainDeletedItemsFor".into()],
-            ..Default::default()
-        }
-    });
-    let sandbox = Sandbox::start(config).await.unwrap();
+    let sandbox = sandbox_keeping(10, "RetainDeletedItemsFor").await;
     let ws = workspace(&sandbox, RETENTION);
     let differs = retention_differs(&sandbox);
     let run = tenantry(
@@ -686,14 +692,8 @@ async fn recipients_are_compared_by_who_they_are_not_how_they_are_written() {
 /// before the task fails saying it is missing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_created_object_that_never_appears_fails_after_a_few_looks() {
-    let config = SandboxConfig::with_tenants(1, 5).each_tenant(|t| {
-        t.behaviour = tenantry::sandbox::Behaviour {
-            // New-TransportRule answers success and keeps nothing without its name.
-            unapplied: vec!["Name".into()],
-            ..Default::default()
-        }
-    });
-    let sandbox = Sandbox::start(config).await.unwrap();
+    // New-TransportRule answers success and keeps nothing without its name.
+    let sandbox = sandbox_keeping(5, "Name").await;
     let ws = workspace(&sandbox, &rule_playbook("present", "Enforce"));
     let started = std::time::Instant::now();
     let run = tenantry(&ws, &["run", "p.yaml", "--progress", "plain"]).await;

@@ -28,6 +28,16 @@ pub fn bytes_per_unit(unit: &str) -> Option<u64> {
     }
 }
 
+/// The first 8 bytes of the SHA-256 of `text`, as a number: a stable hash of a name or key,
+/// the same on every machine and in every version (unlike the standard library's hasher).
+pub fn sha256_u64(text: &str) -> u64 {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(text.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first)
+}
+
 /// `s` after a count other than one: "1 task", "2 tasks".
 pub fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
