@@ -375,11 +375,21 @@ impl RunSummary {
 pub trait Reporter {
     /// Takes one event, as it happens.
     fn event(&mut self, event: &Event) -> io::Result<()>;
+
+    /// Writes out what it buffered: called when the run's future yields, so that what a
+    /// reporter shows is never behind by more than the events of one wake-up.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl<R: Reporter + ?Sized> Reporter for Box<R> {
     fn event(&mut self, event: &Event) -> io::Result<()> {
         (**self).event(event)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (**self).flush()
     }
 }
 
@@ -396,6 +406,12 @@ impl Reporter for tokio::sync::mpsc::UnboundedSender<Event> {
 pub trait Recorder: Send + Sync {
     /// Records one event; `Err` with why when it could not, and the run must not send more.
     fn record(&self, event: &Event) -> Result<(), String>;
+
+    /// Writes what it gathered; called when the run's future yields, before any request
+    /// handed over meanwhile reaches the network.
+    fn flush(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// A named reporter, and the first error it gave.
@@ -470,6 +486,38 @@ impl<'a> Fanout<'a> {
             }
         }
         recorded
+    }
+
+    /// Flushes the recorder and every reporter. An outcome the recorder cannot write stops
+    /// the run as a sent line it cannot write does.
+    pub fn flush(&self) -> Result<(), NotRecorded> {
+        let recorded = match self.recorder {
+            Some(recorder) => recorder.flush().map_err(NotRecorded),
+            None => Ok(()),
+        };
+        for slot in self.slots.borrow_mut().iter_mut() {
+            if let Err(e) = slot.reporter.flush()
+                && slot.error.is_none()
+            {
+                slot.error = Some(e);
+            }
+        }
+        recorded
+    }
+
+    /// Runs `future`, flushing after each time it is polled. On a single-threaded runtime
+    /// the connections' tasks run only between those polls, so what the run emitted while
+    /// handing requests over is written before the requests go out, in one write per wake-up
+    /// rather than one per event. A failed flush is kept where [`Fanout::emit`] finds it:
+    /// the recorder refuses the next task sent, which stops the run.
+    pub async fn flushing<F: Future>(&self, future: F) -> F::Output {
+        let mut future = std::pin::pin!(future);
+        std::future::poll_fn(|cx| {
+            let poll = future.as_mut().poll(cx);
+            let _ = self.flush();
+            poll
+        })
+        .await
     }
 
     /// The first error of each reporter that failed, by name.

@@ -2,8 +2,20 @@
 //! (`.tenantry/runs/<id>/` beside the playbook, or under `--state-dir`) holding `meta.json`
 //! (the plan's fingerprint, the tenants, how the run ended) and `journal.jsonl`, an
 //! append-only record of each task: a line when it is sent, written before the request
-//! leaves, and a line with its outcome. Each line is one `write` to a file opened for
-//! appending, so a killed process loses at most the outcomes of the calls in flight.
+//! leaves, and a line with its outcome.
+//!
+//! The lines are short, since a run of a million tasks writes two million of them: a task
+//! sent gets a number (`{"s":7,"id":"contoso/step/item"}`, with `"c"` naming the cmdlet when
+//! it is not the one of the line before), and its outcome refers to that number and holds
+//! only what differs from an ordinary success (`{"d":7,"st":"ok","ms":180}`). Numbers restart
+//! with each process that appends (a resumed run writes `{"resumed":N}` first), so a task
+//! sent by an earlier process and never answered stays unanswered.
+//!
+//! A task's `sent` line is written, in one `write` to a file opened for appending, before its
+//! request leaves. Outcomes are gathered and written with the next `sent` line, or when the
+//! run's future yields ([`Recorder::flush`]): a process killed meanwhile loses at most the
+//! outcomes of that moment, and those tasks read back as sent without an answer, as calls in
+//! flight do.
 //!
 //! A run also holds a lock on its playbook's state folder, so that two runs of one playbook
 //! never overlap.
@@ -100,34 +112,156 @@ pub struct Meta {
     pub exit_code: Option<i32>,
 }
 
-/// One line of `journal.jsonl`, as read back.
+/// One line of `journal.jsonl`, as read back: any of the records below, in this version's
+/// short form or in the earlier long one (`{"sent":ID}`, `{"done":{…}}`), which a resumed
+/// run started by an earlier version still holds.
 #[derive(Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum Record {
-    /// A task was sent.
-    Sent(String),
-    /// A task's outcome (boxed: it is far larger than the other records).
-    Done(Box<TaskResult>),
+struct Record {
+    /// A task sent: its number (with `id` and `c` in `outcome`).
+    s: Option<u64>,
+    /// An outcome, or the id and cmdlet of a task sent.
+    #[serde(flatten)]
+    outcome: Outcome,
+    /// A process began appending to the run's journal.
+    resumed: Option<u32>,
+    /// Earlier form: a task was sent.
+    sent: Option<String>,
+    /// Earlier form: a task's outcome.
+    done: Option<Box<TaskResult>>,
     /// The objects a task returned, when a later step reads its step's output.
-    Output {
-        /// The task.
-        id: String,
-        /// What it returned.
-        values: Vec<serde_json::Value>,
-    },
+    output: Option<OutputRecord>,
 }
 
-/// One line of `journal.jsonl`, as written: the same shape as [`Record`], borrowed from the
-/// event it records.
+/// What a task returned, as recorded.
+#[derive(Deserialize)]
+struct OutputRecord {
+    id: String,
+    values: Vec<serde_json::Value>,
+}
+
+/// A task's outcome without what its sent line says (id, tenant, step, cmdlet), each field
+/// left out when it has its usual value.
+#[derive(Default, Deserialize, Serialize)]
+struct Outcome {
+    /// The number of the task sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    d: Option<u64>,
+    /// The task, when it was not sent with a number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+    /// The cmdlet, when it is not the one of the line before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    c: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    st: Option<crate::events::Status>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    obj: usize,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    w: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    r: Vec<String>,
+    /// Requests made, when not one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    req: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    err: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cls: Option<String>,
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    action: Option<crate::state::Action>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    changes: Vec<crate::state::Change>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    would: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    new: bool,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
+}
+
+impl Outcome {
+    fn of(result: &TaskResult) -> Outcome {
+        Outcome {
+            d: None,
+            id: None,
+            c: None,
+            st: Some(result.status),
+            obj: result.objects,
+            w: result.warnings.clone(),
+            r: result.retries.clone(),
+            req: (result.requests != 1).then_some(result.requests),
+            err: result.error.clone(),
+            cls: result.error_class.clone(),
+            ms: result.duration_ms,
+            action: result.action,
+            changes: result.changes.clone(),
+            would: result.would.clone(),
+            new: result.new,
+        }
+    }
+
+    /// The whole result again, with what the task's sent line said.
+    fn into_result(self, id: String, cmdlet: String) -> TaskResult {
+        let (tenant, step) = tenant_and_step(&id);
+        let mut result = TaskResult::new(
+            id,
+            tenant,
+            step,
+            cmdlet,
+            self.st.unwrap_or(crate::events::Status::Ok),
+        );
+        result.objects = self.obj;
+        result.warnings = self.w;
+        result.retries = self.r;
+        result.requests = self.req.unwrap_or(1);
+        result.error = self.err;
+        result.error_class = self.cls;
+        result.duration_ms = self.ms;
+        result.action = self.action;
+        result.changes = self.changes;
+        result.would = self.would;
+        result.new = self.new;
+        result
+    }
+}
+
+/// The tenant and step of a task id (`tenant/step[/item]`, each part with `%` and `/`
+/// escaped).
+pub(crate) fn tenant_and_step(id: &str) -> (String, String) {
+    let unescape = |part: &str| part.replace("%2F", "/").replace("%25", "%");
+    let mut parts = id.split('/');
+    let tenant = parts.next().map(unescape).unwrap_or_default();
+    let step = parts.next().map(unescape).unwrap_or_default();
+    (tenant, step)
+}
+
+/// A sent line, as written.
 #[derive(Serialize)]
-#[serde(rename_all = "snake_case")]
-enum Line<'a> {
-    Sent(&'a str),
-    Done(&'a TaskResult),
-    Output {
-        id: &'a str,
-        values: &'a [serde_json::Value],
-    },
+struct SentLine<'a> {
+    s: u64,
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    c: Option<&'a str>,
+}
+
+/// An output line, as written.
+#[derive(Serialize)]
+struct OutputLine<'a> {
+    output: OutputRef<'a>,
+}
+
+#[derive(Serialize)]
+struct OutputRef<'a> {
+    id: &'a str,
+    values: &'a [serde_json::Value],
 }
 
 /// The state folder of a playbook's runs.
@@ -285,24 +419,49 @@ impl StateDir {
 pub struct Journal {
     dir: PathBuf,
     meta: Mutex<Meta>,
-    file: Mutex<File>,
+    writer: Mutex<Writer>,
     /// The first write that failed: the run stops, since its journal no longer holds.
     failed: Mutex<Option<String>>,
+}
+
+/// The open file and what the short lines refer to.
+#[derive(Debug)]
+struct Writer {
+    file: File,
+    /// Lines not written yet: outcomes and outputs, written with the next sent line or flush.
+    pending: Vec<u8>,
+    /// The number the next task sent gets.
+    next: u64,
+    /// Tasks sent and not finished, by id: as many as calls in flight.
+    numbers: HashMap<String, u64>,
+    /// The cmdlet of the last outcome written.
+    cmdlet: String,
 }
 
 impl Journal {
     fn open(dir: PathBuf, meta: Meta) -> Result<Journal, JournalError> {
         let path = dir.join("journal.jsonl");
         cut_torn_line(&path).map_err(io_at(&path))?;
-        let file = OpenOptions::new()
+        let mut file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
             .map_err(io_at(&path))?;
+        if meta.resumed > 0 {
+            // Numbers restart here: what earlier processes sent and never heard back from
+            // stays unanswered.
+            writeln!(file, "{{\"resumed\":{}}}", meta.resumed).map_err(io_at(&path))?;
+        }
         let journal = Journal {
             dir,
             meta: Mutex::new(meta),
-            file: Mutex::new(file),
+            writer: Mutex::new(Writer {
+                file,
+                pending: Vec::new(),
+                next: 0,
+                numbers: HashMap::new(),
+                cmdlet: String::new(),
+            }),
             failed: Mutex::new(None),
         };
         journal.write_meta().map_err(io_at(&journal.dir))?;
@@ -344,33 +503,69 @@ impl Journal {
                     .map_or(0, |d| d.as_secs()),
             );
         }
-        lock(&self.file).sync_all()?;
+        {
+            let mut writer = lock(&self.writer);
+            let pending = std::mem::take(&mut writer.pending);
+            writer.file.write_all(&pending)?;
+            writer.file.sync_all()?;
+        }
         self.write_meta()
     }
 
-    fn append(&self, record: &Line<'_>) -> bool {
-        if lock(&self.failed).is_some() {
-            return false;
+    /// Adds `event`'s line; a sent line is written at once, with the lines before it.
+    fn append(&self, event: &Event) -> Result<(), String> {
+        if let Some(failed) = lock(&self.failed).as_ref() {
+            return Err(failed.clone());
         }
-        let mut line = match serde_json::to_vec(record) {
-            Ok(line) => line,
-            Err(e) => {
-                *lock(&self.failed) = Some(e.to_string());
-                return false;
+        let mut writer = lock(&self.writer);
+        let writer = &mut *writer;
+        let written = match event {
+            Event::TaskSent { id } => {
+                let s = writer.next;
+                writer.next += 1;
+                writer.numbers.insert(id.clone(), s);
+                let line = SentLine { s, id, c: None };
+                serde_json::to_writer(&mut writer.pending, &line).map_err(io::Error::other)
             }
+            Event::TaskOutput { id, values } => serde_json::to_writer(
+                &mut writer.pending,
+                &OutputLine {
+                    output: OutputRef { id, values },
+                },
+            )
+            .map_err(io::Error::other),
+            Event::TaskFinished { result, .. } => {
+                let mut outcome = Outcome::of(result);
+                match writer.numbers.remove(&result.id) {
+                    Some(d) => outcome.d = Some(d),
+                    None => outcome.id = Some(result.id.clone()),
+                }
+                if writer.cmdlet != result.cmdlet {
+                    writer.cmdlet.clone_from(&result.cmdlet);
+                    outcome.c = Some(result.cmdlet.clone());
+                }
+                serde_json::to_writer(&mut writer.pending, &outcome).map_err(io::Error::other)
+            }
+            _ => return Ok(()),
         };
-        line.push(b'\n');
-        // One write of the whole line, to a file opened for appending.
-        match lock(&self.file).write_all(&line) {
-            Ok(()) => true,
-            Err(e) => {
-                *lock(&self.failed) = Some(format!(
-                    "cannot write {}: {e}",
-                    self.dir.join("journal.jsonl").display()
-                ));
-                false
+        writer.pending.push(b'\n');
+        let written = written.and_then(|()| {
+            if matches!(event, Event::TaskSent { .. }) {
+                write_pending(writer)
+            } else {
+                Ok(())
             }
-        }
+        });
+        written.map_err(|e| self.failing(&e))
+    }
+
+    /// Keeps the first failure, which every later record reports.
+    fn failing(&self, e: &io::Error) -> String {
+        let why = format!(
+            "cannot write {}: {e}",
+            self.dir.join("journal.jsonl").display()
+        );
+        lock(&self.failed).get_or_insert(why).clone()
     }
 
     fn write_meta(&self) -> io::Result<()> {
@@ -381,25 +576,45 @@ impl Journal {
     }
 }
 
+/// Outcomes gathered and not yet written reach the file when the journal closes.
+impl Drop for Journal {
+    fn drop(&mut self) {
+        let _ = write_pending(&mut lock(&self.writer));
+    }
+}
+
+/// Writes the lines gathered, in one `write` to the file opened for appending.
+fn write_pending(writer: &mut Writer) -> io::Result<()> {
+    if writer.pending.is_empty() {
+        return Ok(());
+    }
+    let result = writer.file.write_all(&writer.pending);
+    writer.pending.clear();
+    result
+}
+
 /// The journal records, before the run goes on, that a task is about to be sent, what it
 /// returned when a later step reads it, and its outcome. Results not sent by this run
 /// (skipped, replayed, left unknown) are not its to record.
 impl Recorder for Journal {
     fn record(&self, event: &Event) -> Result<(), String> {
-        let line = match event {
-            Event::TaskSent { id } => Line::Sent(id),
-            Event::TaskOutput { id, values } => Line::Output { id, values },
-            Event::TaskFinished {
-                result,
+        match event {
+            Event::TaskSent { .. }
+            | Event::TaskOutput { .. }
+            | Event::TaskFinished {
                 origin: Origin::Sent,
-            } => Line::Done(result),
-            _ => return Ok(()),
-        };
-        if self.append(&line) {
-            Ok(())
-        } else {
-            Err(self.failure().unwrap_or_default())
+                ..
+            } => self.append(event),
+            _ => Ok(()),
         }
+    }
+
+    fn flush(&self) -> Result<(), String> {
+        if let Some(failed) = lock(&self.failed).as_ref() {
+            return Err(failed.clone());
+        }
+        let result = write_pending(&mut lock(&self.writer));
+        result.map_err(|e| self.failing(&e))
     }
 }
 
@@ -468,22 +683,43 @@ impl PastRun {
         let mut done = HashMap::new();
         let mut unknown = HashSet::new();
         let mut outputs = HashMap::new();
+        // Tasks sent by the process appending now, by number; its last outcome's cmdlet.
+        let mut sent: HashMap<u64, String> = HashMap::new();
+        let mut cmdlet = String::new();
         // Split on bytes: a killed run may leave half a last line, even half a character.
         for line in BufReader::new(file).split(b'\n') {
             let line = line.map_err(io_at(&path))?;
-            match serde_json::from_slice::<Record>(&line) {
-                Ok(Record::Sent(id)) => {
-                    unknown.insert(id);
+            // Half a line records nothing.
+            let Ok(record) = serde_json::from_slice::<Record>(&line) else {
+                continue;
+            };
+            let mut outcome = record.outcome;
+            if let Some(c) = outcome.c.take() {
+                cmdlet = c;
+            }
+            if let Some(s) = record.s {
+                if let Some(id) = outcome.id.take() {
+                    unknown.insert(id.clone());
+                    sent.insert(s, id);
                 }
-                Ok(Record::Done(result)) => {
-                    unknown.remove(&result.id);
-                    done.insert(result.id.clone(), *result);
-                }
-                Ok(Record::Output { id, values }) => {
-                    outputs.insert(id, values);
-                }
-                // Half a line records nothing.
-                Err(_) => {}
+            } else if let Some(id) = outcome
+                .d
+                .and_then(|d| sent.remove(&d))
+                .or(outcome.id.take())
+            {
+                unknown.remove(&id);
+                done.insert(id.clone(), outcome.into_result(id, cmdlet.clone()));
+            } else if record.resumed.is_some() {
+                // What the earlier process sent and never heard back from stays in `unknown`.
+                sent.clear();
+                cmdlet.clear();
+            } else if let Some(id) = record.sent {
+                unknown.insert(id);
+            } else if let Some(result) = record.done {
+                unknown.remove(&result.id);
+                done.insert(result.id.clone(), *result);
+            } else if let Some(OutputRecord { id, values }) = record.output {
+                outputs.insert(id, values);
             }
         }
         Ok(PastRun {
@@ -676,6 +912,131 @@ mod tests {
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(&[b'{', 0xc3]).unwrap();
         assert!(state.past("last").is_ok());
+    }
+
+    /// The journal file of the only run in `dir`.
+    fn journal_file(dir: &Path, state: &StateDir) -> PathBuf {
+        let id = state.runs().pop().unwrap().id;
+        dir.join(".tenantry/runs/p.yaml")
+            .join(id)
+            .join("journal.jsonl")
+    }
+
+    #[test]
+    fn an_outcome_reads_back_whole_from_its_short_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::of(&dir.path().join("p.yaml"), None);
+        let journal = state.create("fp", vec!["con/toso".into()]).unwrap();
+        let id = crate::plan::task_id("con/toso", "1-new", Some("50%/x"));
+        let mut result = TaskResult::new(
+            id.clone(),
+            "con/toso".into(),
+            "1-new".into(),
+            "New-TransportRule".into(),
+            Status::Failed,
+        )
+        .because("the rule exists");
+        result.objects = 2;
+        result.warnings = vec!["w1".into()];
+        result.retries = vec!["429 after 1s".into()];
+        result.requests = 3;
+        result.error_class = Some("Duplicate".into());
+        result.duration_ms = 1234;
+        result.action = Some(crate::state::Action::Create);
+        result.new = true;
+        journal.record(&Event::TaskSent { id: id.clone() }).unwrap();
+        journal
+            .record(&Event::TaskFinished {
+                result: result.clone(),
+                origin: Origin::Sent,
+            })
+            .unwrap();
+        // An ordinary success of the same step, whose line leaves out what is usual.
+        let mut plain = TaskResult::new(
+            crate::plan::task_id("con/toso", "1-new", Some("y")),
+            "con/toso".into(),
+            "1-new".into(),
+            "New-TransportRule".into(),
+            Status::Ok,
+        );
+        plain.requests = 1;
+        journal
+            .record(&Event::TaskSent {
+                id: plain.id.clone(),
+            })
+            .unwrap();
+        journal
+            .record(&Event::TaskFinished {
+                result: plain.clone(),
+                origin: Origin::Sent,
+            })
+            .unwrap();
+        drop(journal);
+        let past = state.past("last").unwrap();
+        let back = &past.done[&id];
+        assert_eq!(
+            serde_json::to_value(back).unwrap(),
+            serde_json::to_value(&result).unwrap()
+        );
+        assert_eq!(
+            serde_json::to_value(&past.done[&plain.id]).unwrap(),
+            serde_json::to_value(&plain).unwrap()
+        );
+        assert!(past.unknown.is_empty());
+        let text = std::fs::read_to_string(journal_file(dir.path(), &state)).unwrap();
+        let last = text.lines().last().unwrap();
+        assert_eq!(last, r#"{"d":1,"st":"ok"}"#, "{text}");
+    }
+
+    #[test]
+    fn a_resumed_run_numbers_afresh_and_keeps_what_was_never_answered() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::of(&dir.path().join("p.yaml"), None);
+        let journal = state.create("fp", vec!["contoso".into()]).unwrap();
+        // Sent as number 0, never answered: the process was killed.
+        assert!(sent(&journal, "a"));
+        drop(journal);
+        let past = state.past("last").unwrap();
+        let resumed = Journal::resume(&past).unwrap();
+        // Number 0 again, in the new process: it must not answer `a`.
+        assert!(sent(&resumed, "b") && done(&resumed, "b"));
+        drop(resumed);
+        let past = state.past("last").unwrap();
+        assert_eq!(past.done.keys().collect::<Vec<_>>(), vec!["b"]);
+        assert_eq!(past.unknown, HashSet::from(["a".to_string()]));
+    }
+
+    #[test]
+    fn a_journal_written_in_the_earlier_long_form_still_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::of(&dir.path().join("p.yaml"), None);
+        drop(state.create("fp", vec!["contoso".into()]).unwrap());
+        let path = journal_file(dir.path(), &state);
+        std::fs::write(
+            &path,
+            concat!(
+                r#"{"sent":"contoso/s/a"}"#,
+                "\n",
+                r#"{"sent":"contoso/s/b"}"#,
+                "\n",
+                r#"{"done":{"id":"contoso/s/a","tenant":"contoso","step":"s","cmdlet":"Set-Mailbox","status":"ok","objects":0,"warnings":[],"retries":[],"requests":1,"error":null,"error_class":null,"duration_ms":167}}"#,
+                "\n",
+                r#"{"output":{"id":"contoso/s/a","values":[{"Name":"x"}]}}"#,
+                "\n"
+            ),
+        )
+        .unwrap();
+        let past = state.past("last").unwrap();
+        assert_eq!(past.done["contoso/s/a"].duration_ms, 167);
+        assert_eq!(past.unknown, HashSet::from(["contoso/s/b".to_string()]));
+        assert_eq!(past.outputs["contoso/s/a"].len(), 1);
+        // Resumed by this version: its short lines follow the long ones.
+        let resumed = Journal::resume(&past).unwrap();
+        assert!(sent(&resumed, "contoso/s/b") && done(&resumed, "contoso/s/b"));
+        drop(resumed);
+        let past = state.past("last").unwrap();
+        assert!(past.unknown.is_empty());
+        assert_eq!(past.done.len(), 2);
     }
 
     #[test]

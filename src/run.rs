@@ -231,7 +231,11 @@ pub(crate) async fn run(
         grace: settings.grace,
         deadline: settings.deadline,
     };
-    let ended = dispatch(planner, &targets, &options, &events, limits, signals).await;
+    let ended = events
+        .flushing(dispatch(
+            planner, &targets, &options, &events, limits, signals,
+        ))
+        .await;
     let mut summary = tally.take();
     summary.duration_ms = started.elapsed().as_millis() as u64;
     summary.complete = !ended.partial;

@@ -281,12 +281,19 @@ impl<'s> Planner<'_, 's> {
         expansion.records = items.as_ref().map_or(1, ItemSource::len);
         expansion.items = match items {
             None => Items::Single,
-            Some(source) => Items::Many {
-                length: source.len(),
-                source,
-                next: 0,
-                seen: HashMap::new(),
-            },
+            Some(source) => {
+                let seen = if expansion.keys_repeat(&source)? {
+                    Some(HashMap::new())
+                } else {
+                    None
+                };
+                Items::Many {
+                    length: source.len(),
+                    source,
+                    next: 0,
+                    seen,
+                }
+            }
         };
         Ok(expansion)
     }
@@ -482,9 +489,10 @@ enum Items {
         /// The next item's index.
         next: usize,
         length: usize,
-        /// Digests of the item keys given so far, to make repeated ones unique. Digests
-        /// rather than the keys: 16 bytes an item whatever the keys' length.
-        seen: HashMap<[u8; 16], u32>,
+        /// Digests of the item keys given so far, to make repeated ones unique; none when no
+        /// key repeats (the usual case), so that a step's memory does not grow with its items.
+        /// Digests rather than the keys: 16 bytes an item whatever the keys' length.
+        seen: Option<HashMap<[u8; 16], u32>>,
     },
 }
 
@@ -511,6 +519,13 @@ impl ItemSource {
     }
 }
 
+/// Counts `key` in `seen`; how many times it was given when that is more than once.
+fn repeated(seen: &mut HashMap<[u8; 16], u32>, key: &str) -> Option<u32> {
+    let n = seen.entry(digest(key)).or_insert(0);
+    *n += 1;
+    (*n > 1).then_some(*n)
+}
+
 /// 128 bits of two fixed-key SipHashes: a collision (which would only add a needless `#2`)
 /// is beyond reach, and hashing stays a small part of expanding an item, unlike SHA-256.
 fn digest(key: &str) -> [u8; 16] {
@@ -527,7 +542,69 @@ fn digest(key: &str) -> [u8; 16] {
     out
 }
 
+/// An item's key: the step's `key` template, or the item's default key.
+fn key_at(
+    planner: &Planner<'_, '_>,
+    step: &CompiledStep<'_, '_>,
+    tenant: &str,
+    item: &Value,
+    item_scope: &Value,
+    i: usize,
+) -> Result<String, PlanError> {
+    Ok(match &step.item_key {
+        None if step.secret_reads_item => item_key_hiding_text(item),
+        None => item_key(item),
+        Some(c) => {
+            let v = c.render_value(item_scope).map_err(|e| {
+                planner.located(
+                    e,
+                    format!(
+                        "while computing `key` for tenant `{tenant}`, item {}",
+                        i + 1
+                    ),
+                )
+            })?;
+            v.to_string()
+        }
+    })
+}
+
 impl<'s> StepExpansion<'_, 's> {
+    /// Whether any two items of `source` have the same key. Only then does expanding need to
+    /// remember the keys it gave; a 64-bit hash per item is held just while this looks (on a
+    /// single thread, one step of one tenant at a time), and equal hashes of different keys
+    /// only make the expansion remember keys it did not need to.
+    fn keys_repeat(&self, source: &ItemSource) -> Result<bool, PlanError> {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        let length = source.len();
+        if length < 2 {
+            return Ok(false);
+        }
+        let hasher = BuildHasherDefault::<DefaultHasher>::default();
+        let mut hashes = Vec::with_capacity(length);
+        for i in 0..length {
+            let item = source.get(i);
+            let key = if self.step.item_key.is_some() {
+                let scope = Scope::item(&self.scope, item.clone(), i, length);
+                key_at(
+                    self.planner,
+                    self.step,
+                    self.tenant.name(),
+                    &item,
+                    &scope,
+                    i,
+                )?
+            } else if self.step.secret_reads_item {
+                item_key_hiding_text(&item)
+            } else {
+                item_key(&item)
+            };
+            hashes.push(hasher.hash_one(key.as_str()));
+        }
+        hashes.sort_unstable();
+        Ok(hashes.windows(2).any(|w| w[0] == w[1]))
+    }
+
     /// How many records (tasks and skips) the step gives in all: one per item, or one (its
     /// single task, or its skip for the whole tenant).
     pub fn records(&self) -> usize {
@@ -562,29 +639,14 @@ impl<'s> StepExpansion<'_, 's> {
                 *next += 1;
                 let item = source.get(i);
                 let item_scope = Scope::item(&self.scope, item.clone(), i, *length);
-                let mut key = match &step.item_key {
-                    None if step.secret_reads_item => item_key_hiding_text(&item),
-                    None => item_key(&item),
-                    Some(c) => {
-                        let v = c.render_value(&item_scope).map_err(|e| {
-                            planner.located(
-                                e,
-                                format!(
-                                    "while computing `key` for tenant `{name}`, item {}",
-                                    i + 1
-                                ),
-                            )
-                        })?;
-                        v.to_string()
-                    }
-                };
+                let mut key = key_at(planner, step, name, &item, &item_scope, i)?;
                 // Equal keys get #2, #3… in order, skipping any suffix an item already has, so
                 // every id stays unique and deterministic.
-                let n = seen.entry(digest(&key)).or_insert(0);
-                *n += 1;
-                if *n > 1 {
+                if let Some(seen) = seen
+                    && let Some(n) = repeated(seen, &key)
+                {
                     let base = key.clone();
-                    let mut suffix = *n;
+                    let mut suffix = n;
                     while seen.contains_key(&digest(&format!("{base}#{suffix}"))) {
                         suffix += 1;
                     }

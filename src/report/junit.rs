@@ -3,7 +3,7 @@
 //! It is written by hand rather than with `quick-junit`: that crate builds the whole report in
 //! memory before it serializes (its suite writer is private), while a run's memory must stay
 //! flat in its task count. So the cases are read back from results.jsonl, a tenant at a time,
-//! through an index (4 bytes per task while the run goes on, 16 while junit.xml is written),
+//! through an index (nothing per task while the run goes on, 8 bytes while junit.xml is written),
 //! and escaped by [`xml`].
 
 use std::collections::HashMap;
@@ -16,32 +16,44 @@ use crate::events::{Event, Reporter, RunSummary, Status, TaskResult};
 /// junit.xml, built when the run finishes from the results.jsonl written beside it.
 pub(crate) struct JUnit {
     dir: PathBuf,
-    /// Per finished task, in order: its tenant's number.
-    tenant_of: Vec<u32>,
+    /// Tasks finished so far: the lines results.jsonl holds for them.
+    finished: u64,
+    /// Each tenant's number, in the order they first finished a task.
     tenants: HashMap<String, u32>,
 }
+
+/// Bits of a packed index entry that hold a line's offset in results.jsonl (16 TiB); the
+/// tenant's number takes the 20 bits above (a million tenants).
+const OFFSET_BITS: u32 = 44;
 
 impl JUnit {
     /// Writes into `dir` when the run finishes; results.jsonl must be written there first.
     pub(crate) fn new(dir: &Path) -> Self {
         JUnit {
             dir: dir.to_path_buf(),
-            tenant_of: Vec::new(),
+            finished: 0,
             tenants: HashMap::new(),
         }
     }
 
-    /// Per task, its tenant's number and its line's offset in results.jsonl, grouped by
-    /// tenant (in the order tasks finished within each).
-    fn index(&mut self) -> io::Result<Vec<(u32, u64)>> {
+    /// Per task, its tenant's number and its line's offset in results.jsonl packed in one
+    /// `u64`, sorted: grouped by tenant, in the order tasks finished within each. Nothing is
+    /// kept per task while the run goes on, and 8 bytes per task only while junit.xml is
+    /// written.
+    fn index(&self) -> io::Result<Vec<u64>> {
+        #[derive(serde::Deserialize)]
+        struct Tenant<'a> {
+            #[serde(borrow)]
+            tenant: std::borrow::Cow<'a, str>,
+        }
         let file = File::open(self.dir.join("results.jsonl"))?;
         // Only what the file held when it was opened: a file that is not what results.jsonl
         // wrote (a device, one still growing) cannot keep the reader going.
         let len = file.metadata()?.len();
         let mut jsonl = BufReader::new(io::Read::take(file, len));
-        let mut index = Vec::with_capacity(self.tenant_of.len());
+        let mut index = Vec::with_capacity(usize::try_from(self.finished).unwrap_or(0));
         let (mut offset, mut line) = (0u64, Vec::new());
-        for &tenant in &self.tenant_of {
+        for _ in 0..self.finished {
             line.clear();
             let n = jsonl.read_until(b'\n', &mut line)?;
             if n == 0 {
@@ -49,11 +61,17 @@ impl JUnit {
                     "results.jsonl holds fewer tasks than the run finished",
                 ));
             }
-            index.push((tenant, offset));
+            let task: Tenant<'_> = serde_json::from_slice(&line).map_err(io::Error::other)?;
+            let tenant = self.tenants.get(task.tenant.as_ref()).ok_or_else(|| {
+                io::Error::other("results.jsonl holds a task of a tenant the run did not have")
+            })?;
+            if offset >> OFFSET_BITS != 0 {
+                return Err(io::Error::other("results.jsonl is too large for junit.xml"));
+            }
+            index.push(u64::from(*tenant) << OFFSET_BITS | offset);
             offset += n as u64;
         }
-        // Stable: within a tenant, tasks stay in the order they finished.
-        index.sort_by_key(|(tenant, _)| *tenant);
+        index.sort_unstable();
         Ok(index)
     }
 
@@ -78,10 +96,11 @@ impl JUnit {
             line: String::new(),
         };
         for (tenant, s) in &summary.tenants {
-            let cases: &[(u32, u64)] = match self.tenants.get(tenant) {
+            let cases: &[u64] = match self.tenants.get(tenant) {
                 Some(&n) => {
-                    let from = index.partition_point(|(t, _)| *t < n);
-                    let to = index.partition_point(|(t, _)| *t <= n);
+                    let n = u64::from(n);
+                    let from = index.partition_point(|e| e >> OFFSET_BITS < n);
+                    let to = index.partition_point(|e| e >> OFFSET_BITS <= n);
                     &index[from..to]
                 }
                 None => &[],
@@ -95,8 +114,8 @@ impl JUnit {
                 s.skipped,
                 s.duration_ms as f64 / 1000.0
             )?;
-            for &(_, offset) in cases {
-                let task = reader.task_at(offset)?;
+            for &entry in cases {
+                let task = reader.task_at(entry & ((1 << OFFSET_BITS) - 1))?;
                 if task.tenant != *tenant {
                     // results.jsonl missed a task (its writer failed): the lines no longer
                     // follow the run's order, and no case may land in the wrong suite.
@@ -137,9 +156,11 @@ impl Reporter for JUnit {
     fn event(&mut self, event: &Event) -> io::Result<()> {
         match event {
             Event::TaskFinished { result, .. } => {
-                let next = self.tenants.len() as u32;
-                let tenant = *self.tenants.entry(result.tenant.clone()).or_insert(next);
-                self.tenant_of.push(tenant);
+                if !self.tenants.contains_key(&result.tenant) {
+                    let next = self.tenants.len() as u32;
+                    self.tenants.insert(result.tenant.clone(), next);
+                }
+                self.finished += 1;
                 Ok(())
             }
             Event::RunFinished(summary) => self.write(summary),

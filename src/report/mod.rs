@@ -47,18 +47,10 @@ pub(crate) fn from_journal(
     };
     let mut results: Vec<TaskResult> = past.done.values().cloned().collect();
     for id in &past.unknown {
-        // Ids are `tenant/step/item`, with `/` escaped inside each part.
-        let mut parts = id.split('/');
-        let (tenant, step) = (parts.next(), parts.next());
+        let (tenant, step) = crate::journal::tenant_and_step(id);
         results.push(
-            TaskResult::new(
-                id.clone(),
-                tenant.unwrap_or_default().to_string(),
-                step.unwrap_or_default().to_string(),
-                String::new(),
-                Status::Unknown,
-            )
-            .because("sent, and the run ended before its answer"),
+            TaskResult::new(id.clone(), tenant, step, String::new(), Status::Unknown)
+                .because("sent, and the run ended before its answer"),
         );
     }
     results.sort_by(|a, b| a.id.cmp(&b.id));

@@ -10,7 +10,9 @@ use crate::events::{
 
 /// The terminal reporter.
 pub(crate) struct Terminal<W: Write> {
-    out: W,
+    /// Buffered: a task's line is written with the others of its wake-up (see
+    /// [`Reporter::flush`]), anything else at once.
+    out: io::BufWriter<W>,
     /// Bars are wanted: they start with the run, once its plan is known.
     bars: bool,
     progress: Option<Progress>,
@@ -20,7 +22,7 @@ impl<W: Write> Terminal<W> {
     /// Plain lines on `out`.
     pub(crate) fn new(out: W) -> Self {
         Terminal {
-            out,
+            out: io::BufWriter::new(out),
             bars: false,
             progress: None,
         }
@@ -31,7 +33,7 @@ impl<W: Write> Terminal<W> {
     /// prompts) stay plain.
     pub(crate) fn with_bars(out: W) -> Self {
         Terminal {
-            out,
+            out: io::BufWriter::new(out),
             bars: true,
             progress: None,
         }
@@ -174,6 +176,21 @@ fn table(out: &mut impl Write, summary: &RunSummary) -> io::Result<()> {
 
 impl<W: Write> Reporter for Terminal<W> {
     fn event(&mut self, event: &Event) -> io::Result<()> {
+        self.show(event)?;
+        if matches!(event, Event::TaskFinished { .. } | Event::TaskSent { .. }) {
+            Ok(())
+        } else {
+            self.out.flush()
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl<W: Write> Terminal<W> {
+    fn show(&mut self, event: &Event) -> io::Result<()> {
         match event {
             Event::RunStarted(run) => return self.started(run),
             Event::Message(line) => return self.line(line),
