@@ -145,6 +145,7 @@ pub(crate) async fn run(
     // template or data error in any tenant stops the run before it changes anything anywhere.
     let mut planned = PlannedTasks::default();
     planner.expand_all(&mut planned)?;
+    planned.close_tenant();
     let Prepared {
         _lock,
         past,
@@ -542,11 +543,21 @@ pub(crate) fn fingerprint(planner: &Planner<'_, '_>) -> Result<String, crate::pl
 #[derive(Default)]
 struct PlannedTasks {
     per_tenant: std::collections::BTreeMap<String, usize>,
-    current: String,
+    /// The tenant whose records come now, and how many it has had.
+    current: Option<(String, usize)>,
     hash: sha2::Sha256,
+    /// Each record's JSON, in one buffer used again for every record.
+    json: Vec<u8>,
 }
 
 impl PlannedTasks {
+    /// Counts the tenant whose records ended.
+    fn close_tenant(&mut self) {
+        if let Some((tenant, count)) = self.current.take() {
+            *self.per_tenant.entry(tenant).or_default() += count;
+        }
+    }
+
     fn fingerprint(&self) -> String {
         use sha2::Digest;
         self.hash
@@ -564,16 +575,19 @@ impl Sink for PlannedTasks {
         // Masked: the fingerprint is kept on disk, and a hash of a plan holding a secret would
         // let the secret be guessed. A changed secret alone does not make the plan another.
         let record = record.masked();
-        if let Ok(json) = serde_json::to_vec(&record) {
-            self.hash.update(&json);
+        self.json.clear();
+        if serde_json::to_writer(&mut self.json, &record).is_ok() {
+            self.hash.update(&self.json);
         }
         match record {
             PlanRecord::Tenant(t) => {
-                self.current = t.tenant.into_owned();
-                self.per_tenant.entry(self.current.clone()).or_default();
+                self.close_tenant();
+                self.current = Some((t.tenant.into_owned(), 0));
             }
             PlanRecord::Task(_) | PlanRecord::Skipped(_) => {
-                *self.per_tenant.entry(self.current.clone()).or_default() += 1;
+                if let Some((_, count)) = &mut self.current {
+                    *count += 1;
+                }
             }
             _ => {}
         }

@@ -171,26 +171,38 @@ impl Reporter for JUnit {
 
 /// `text` escaped for an XML attribute, without the control characters XML 1.0 forbids.
 pub(super) fn xml(text: &str) -> String {
-    text.chars()
-        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
-        .map(|c| match c {
-            '&' => "&amp;".to_string(),
-            '<' => "&lt;".to_string(),
-            '>' => "&gt;".to_string(),
-            '"' => "&quot;".to_string(),
-            '\'' => "&apos;".to_string(),
-            c => c.to_string(),
-        })
-        .collect()
+    let mut out = String::with_capacity(text.len());
+    xml_into(&mut out, text);
+    out
+}
+
+/// [`xml`], appended to `out`.
+fn xml_into(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if c.is_control() && !matches!(c, '\n' | '\t') => {}
+            c => out.push(c),
+        }
+    }
 }
 
 /// One task as a JUnit case (a tenant is a suite); retries are recorded as properties.
 fn case(tenant: &str, t: &TaskResult) -> String {
-    let mut out = format!(
-        "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\">\n",
-        xml(&format!("{tenant}.{}", t.step)),
-        xml(&t.id),
-        t.duration_ms as f64 / 1000.0
+    let mut out = String::with_capacity(160);
+    out.push_str("    <testcase classname=\"");
+    xml_into(&mut out, tenant);
+    out.push('.');
+    xml_into(&mut out, &t.step);
+    out.push_str("\" name=\"");
+    xml_into(&mut out, &t.id);
+    let _ = std::fmt::Write::write_fmt(
+        &mut out,
+        format_args!("\" time=\"{:.3}\">\n", t.duration_ms as f64 / 1000.0),
     );
     if !t.retries.is_empty() {
         out.push_str(&format!(
