@@ -752,6 +752,44 @@ mod tests {
         assert_eq!(seen.lock().unwrap().len(), 2);
     }
 
+    /// A batch whose token the service refuses is sent again whole with a renewed one, once.
+    #[tokio::test]
+    async fn a_refused_token_is_renewed_for_the_whole_batch() {
+        let handler: Handler = Arc::new(|_, body, before| {
+            if before == 0 {
+                return (
+                    401,
+                    vec![(
+                        "WWW-Authenticate",
+                        "Bearer error=\"invalid_token\"".to_string(),
+                    )],
+                    Value::Null,
+                );
+            }
+            let responses: Vec<Value> = body["requests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| json!({"id": r["id"], "status": 200, "body": {"value": []}}))
+                .collect();
+            (200, Vec::new(), json!({"responses": responses}))
+        });
+        let (url, seen) = serve(handler).await;
+        let exo = client(&url);
+        let all: Vec<Map<String, Value>> = ["a", "b"].iter().map(|n| params(n)).collect();
+        let calls: Vec<BatchCall<'_>> = all.iter().map(|p| call("Set-Mailbox", p)).collect();
+        let result = exo.invoke_batch(&calls).await;
+        assert!(!result.throttled);
+        for item in &result.items {
+            let item = item.as_ref().unwrap();
+            assert_eq!(
+                (item.requests, item.retries.clone()),
+                (2, vec!["batch 401".to_string()])
+            );
+        }
+        assert_eq!(seen.lock().unwrap().len(), 2);
+    }
+
     /// A batch the service will not take as a request (here a 404, as from a service without
     /// `$batch`) is said so, and its calls go alone; an answer lost after a batch of writes
     /// leaves each write of unknown outcome, and sends only its reads again, alone.

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tenantry::sandbox::{Behaviour, Sandbox, SandboxConfig};
+use tenantry::sandbox::{Behaviour, Redirect, RedirectTo, Sandbox, SandboxConfig};
 
 use crate::support::{Run, Workspace, json_lines};
 
@@ -353,6 +353,46 @@ steps:
     assert_eq!(plain_writes, 3 * (25 + 3), "{traced:?}");
     let results = json_lines(&ws.path().join("out/results.jsonl"));
     assert_eq!(results.len(), 3 * (25 + 25 + 1));
+}
+
+/// A tenant whose front door sends its calls to its regional host: the batch follows the
+/// redirect with each call's own URL moved there too, and the batches after it go straight
+/// there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redirected_batch_names_the_regional_host_in_each_call() {
+    let config = SandboxConfig::with_tenants(1, 20).each_tenant(|t| {
+        t.behaviour = Behaviour {
+            redirect: Some(Redirect {
+                to: RedirectTo::Regional,
+                status: 307,
+            }),
+            ..Behaviour::default()
+        }
+    });
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let ws = workspace(
+        &sandbox,
+        &format!("batch: 5\nsteps:\n{}", set_step(&users(20), "regional")),
+    );
+    let out = run(
+        &ws,
+        &["run", "p.yaml", "--progress", "plain", "--report", "out"],
+    )
+    .await;
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let results = json_lines(&ws.path().join("out/results.jsonl"));
+    assert_eq!(results.len(), 20);
+    assert!(results.iter().all(|r| r["status"] == "ok"), "{results:?}");
+    for (tenant, identities) in written(&sandbox) {
+        assert_eq!(identities.len(), 20, "{tenant}");
+    }
+    let served = sandbox.stats().tenant(&sandbox.tenants()[0].domain);
+    assert_eq!(served.requests["$batch"]["200"], 4, "{served:?}");
+    assert_eq!(
+        served.regional, 4,
+        "every batch answered by the regional host"
+    );
+    assert!((1..=3).contains(&served.redirected), "{served:?}");
 }
 
 /// At 50 ms a call and three connections, batches of ten finish far sooner than calls one by
