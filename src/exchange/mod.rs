@@ -5,7 +5,10 @@
 //! Retries: 429, 503, 504 and connection failures are retried, waiting `Retry-After` when the
 //! service sends it and exponential backoff with jitter otherwise; a 401 renews the token once
 //! and retries; a cmdlet error is final (a step's own `retries` decide whether to try again).
+//!
+//! Several calls can also go as one `$batch` request ([`Client::invoke_batch`]).
 
+mod batch;
 mod error;
 mod params;
 mod redirect;
@@ -21,9 +24,11 @@ use crate::auth::TokenProvider;
 use crate::catalog::Cmdlet;
 use crate::cloud::require_https;
 
+pub use batch::{BatchCall, BatchResult, MAX_BATCH};
 pub use error::{CmdletError, ExchangeError, parse_cmdlet_error};
 pub use params::{encode_cmdlet_params, encode_params};
 pub use redirect::RedirectHosts;
+use retry::{Attempts, Sending};
 pub use retry::{RetryPolicy, Throttle};
 pub use secure::{PublicKey, SecureError};
 pub(crate) use transport::decode;
@@ -87,6 +92,9 @@ pub struct Client {
     retry: RetryPolicy,
     page_size: usize,
     throttle: Throttle,
+    /// `$batch` requests the service throttled as a whole, retried or not, for the run to
+    /// send smaller batches as soon as it happens.
+    batches_throttled: std::sync::atomic::AtomicU64,
     /// Where every request and answer is written (`--trace`), when asked.
     trace: Option<Arc<crate::trace::Trace>>,
     /// The key SecureString parameters are encrypted with.
@@ -118,6 +126,7 @@ impl Client {
             retry,
             page_size: DEFAULT_PAGE_SIZE,
             throttle: Throttle::default(),
+            batches_throttled: std::sync::atomic::AtomicU64::new(0),
             trace: None,
             public_key: PublicKey::microsoft(),
         })
@@ -243,16 +252,56 @@ impl Client {
         params: &Map<String, Value>,
         idempotent: bool,
     ) -> Result<CmdletResult, ExchangeError> {
-        // Encoded and encrypted once: every page and retry re-sends the same body.
-        let params = encode_cmdlet_params(cmdlet, spec, params, &self.public_key)?;
-        let body = json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": params}});
+        let call = self.prepare(cmdlet, spec, params, idempotent)?;
         let mut result = CmdletResult::default();
+        self.pages(&call, First::Send(Attempts::default()), &mut result)
+            .await?;
+        Ok(result)
+    }
+
+    /// A call ready to send: its body, encoded and encrypted once (every page and retry
+    /// re-sends the same body), and whether it may be sent again when its answer was lost.
+    fn prepare<'c>(
+        &self,
+        cmdlet: &'c str,
+        spec: Option<&Cmdlet>,
+        params: &Map<String, Value>,
+        idempotent: bool,
+    ) -> Result<Prepared<'c>, ExchangeError> {
+        let params = encode_cmdlet_params(cmdlet, spec, params, &self.public_key)?;
+        Ok(Prepared {
+            cmdlet,
+            body: json!({"CmdletInput": {"CmdletName": cmdlet, "Parameters": params}}),
+            resend: self.may_resend(cmdlet, idempotent),
+        })
+    }
+
+    /// Runs a prepared call from its first page (`first`: to send, or already answered in a
+    /// batch) to its last, gathering every page into `result`.
+    async fn pages(
+        &self,
+        call: &Prepared<'_>,
+        first: First,
+        result: &mut CmdletResult,
+    ) -> Result<(), ExchangeError> {
         let mut url = self.first_url().await;
         let mut seen = std::collections::HashSet::new();
+        let mut next = first;
         loop {
-            let page = self
-                .send(&url, cmdlet, &body, idempotent, &mut result)
-                .await?;
+            let page = match std::mem::replace(&mut next, First::Send(Attempts::default())) {
+                First::Page(page) => page,
+                First::Send(mut attempts) => {
+                    self.send(
+                        &url,
+                        Sending::Cmdlet(call.cmdlet),
+                        &call.body,
+                        call.resend,
+                        result,
+                        &mut attempts,
+                    )
+                    .await?
+                }
+            };
             if let Some(Value::Array(errors)) = page.get("@adminapi.errors") {
                 result.errors.extend(
                     errors
@@ -278,18 +327,18 @@ impl Client {
                 }
             }
             match page.get("@odata.nextLink").and_then(Value::as_str) {
-                Some(next) => {
-                    require_https(next)?;
+                Some(link) => {
+                    require_https(link)?;
                     // The token goes with every page: only to where the calls go.
-                    if !self.on_our_host(next) {
+                    if !self.on_our_host(link) {
                         return Err(ExchangeError::Unexpected {
                             status: 200,
                             body: format!(
-                                "the next page is on another host ({next}); not following it"
+                                "the next page is on another host ({link}); not following it"
                             ),
                         });
                     }
-                    if !seen.insert(next.to_string()) || seen.len() > MAX_PAGES {
+                    if !seen.insert(link.to_string()) || seen.len() > MAX_PAGES {
                         return Err(ExchangeError::Unexpected {
                             status: 200,
                             body: format!(
@@ -297,12 +346,27 @@ impl Client {
                             ),
                         });
                     }
-                    url = redirect::normalized(next);
+                    url = redirect::normalized(link);
                 }
-                None => return Ok(result),
+                None => return Ok(()),
             }
         }
     }
+}
+
+/// A call ready to send (see [`Client::prepare`]).
+struct Prepared<'c> {
+    cmdlet: &'c str,
+    body: Value,
+    resend: bool,
+}
+
+/// How a call's first page is had.
+enum First {
+    /// Sent now, with the attempts already made counted against the retry policy.
+    Send(Attempts),
+    /// Already answered, in a batch.
+    Page(Value),
 }
 
 #[cfg(test)]

@@ -88,15 +88,27 @@ pub(super) enum Attempt {
     Transient {
         reason: String,
         retry_after: Option<Duration>,
+        /// The service refused it for the tenant's load (429, or the concurrency refusal),
+        /// rather than being unavailable.
+        throttled: bool,
     },
+}
+
+/// What one request carries: one cmdlet's call, or a `$batch` of calls.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Sending<'a> {
+    /// One InvokeCommand call of this cmdlet.
+    Cmdlet(&'a str),
+    /// A `$batch` of InvokeCommand calls.
+    Batch,
 }
 
 /// One call's attempts so far, against the policy's retries and the time it may spend
 /// throttled.
 #[derive(Default)]
-struct Attempts {
+pub(super) struct Attempts {
     /// Requests made.
-    made: u32,
+    pub(super) made: u32,
     /// Attempts that count against `max_retries`: a wait the service names is obeyed
     /// rather than counted, up to MAX_THROTTLED in all, so a long burst of throttling
     /// delays a call instead of failing it.
@@ -105,9 +117,19 @@ struct Attempts {
     throttled_for: Duration,
     /// Whether the token was already renewed after a 401.
     renewed: bool,
+    /// Whether the service throttled an attempt (429, or the tenant's concurrency refusal).
+    pub(super) throttled: bool,
 }
 
 impl Attempts {
+    /// `made` requests already made, none yet counted against the retries.
+    pub(super) fn made(made: u32) -> Self {
+        Attempts {
+            made,
+            ..Attempts::default()
+        }
+    }
+
     /// Accounts for a retry after `reason`: the wait the service named, if any, or an error
     /// once the retries are spent.
     fn charge(
@@ -140,27 +162,29 @@ impl Attempts {
 }
 
 impl Client {
-    /// One page: the request, retried as the policy allows.
+    /// One page (or one batch): the request, retried as the policy allows, `attempts` made
+    /// so far counted. `resend` says whether it may be sent again when its answer was lost.
     pub(super) async fn send(
         &self,
         url: &str,
-        cmdlet: &str,
+        sending: Sending<'_>,
         body: &Value,
-        idempotent: bool,
+        resend: bool,
         result: &mut CmdletResult,
+        attempts: &mut Attempts,
     ) -> Result<Value, ExchangeError> {
-        let mut attempts = Attempts::default();
         loop {
             attempts.made += 1;
             self.throttle.wait().await;
             result.requests += 1;
-            let token = self.token_for(&attempts).await?;
+            let token = self.token_for(attempts).await?;
             let mut paced = false;
             let outcome = match &token {
-                Some(token) => self.attempt(url, cmdlet, body, token, &mut paced).await,
+                Some(token) => self.attempt(url, sending, body, token, &mut paced).await,
                 None => Attempt::Transient {
                     reason: "sign-in: the token endpoint did not answer".into(),
                     retry_after: None,
+                    throttled: false,
                 },
             };
             if paced {
@@ -185,23 +209,44 @@ impl Client {
                 Attempt::Transient {
                     reason,
                     retry_after,
-                } => (reason, retry_after),
+                    throttled,
+                } => {
+                    attempts.throttled |= throttled;
+                    if throttled && matches!(sending, Sending::Batch) {
+                        self.batches_throttled
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    (reason, retry_after)
+                }
                 Attempt::Unconfirmed(reason) => {
-                    if !self.may_resend(cmdlet, idempotent) {
+                    if !resend {
                         return Err(ExchangeError::Unconfirmed { reason });
                     }
                     (reason, None)
                 }
             };
-            let named = attempts.charge(&self.retry, &reason, wait)?;
-            result
-                .retries
-                .push(reason.split(':').next().unwrap_or("").to_string());
-            match named {
-                Some(wait) => self.throttle.pause(wait),
-                None => tokio::time::sleep(backoff(&self.retry, attempts.counted.max(1))).await,
-            }
+            self.back_off(attempts, &reason, wait, result).await?;
         }
+    }
+
+    /// Counts a failed attempt against the policy and waits before the next: the wait the
+    /// service named, tenant-wide, or backoff. An error once the retries are spent.
+    pub(super) async fn back_off(
+        &self,
+        attempts: &mut Attempts,
+        reason: &str,
+        wait: Option<Duration>,
+        result: &mut CmdletResult,
+    ) -> Result<(), ExchangeError> {
+        let named = attempts.charge(&self.retry, reason, wait)?;
+        result
+            .retries
+            .push(reason.split(':').next().unwrap_or("").to_string());
+        match named {
+            Some(wait) => self.throttle.pause(wait),
+            None => tokio::time::sleep(backoff(&self.retry, attempts.counted.max(1))).await,
+        }
+        Ok(())
     }
 
     /// A token per request, as the module does: a long paging run outlives tokens. `None`
@@ -222,7 +267,7 @@ impl Client {
 
     /// Whether a call whose answer was lost may be sent again: reads always, writes when
     /// the caller or the policy says they are safe to repeat.
-    fn may_resend(&self, cmdlet: &str, idempotent: bool) -> bool {
+    pub(super) fn may_resend(&self, cmdlet: &str, idempotent: bool) -> bool {
         idempotent
             || crate::playbook::verbs::is_read_only(cmdlet)
             || self.retry.resend_unconfirmed_writes
@@ -234,9 +279,31 @@ pub(super) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Durati
     headers
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<f64>().ok())
+        .and_then(parse_retry_after)
+}
+
+/// A `Retry-After` value: seconds, fractions allowed.
+pub(super) fn parse_retry_after(value: &str) -> Option<Duration> {
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
         .filter(|s| s.is_finite() && *s >= 0.0)
         .map(Duration::from_secs_f64)
+}
+
+/// A cmdlet error's class from the answer's `X-ExceptionType` header, when its body names
+/// none.
+pub(super) fn with_exception_type(attempt: Attempt, exception_type: Option<&str>) -> Attempt {
+    match (attempt, exception_type.map(str::trim)) {
+        (Attempt::Failed(ExchangeError::Cmdlet(mut e)), Some(class))
+            if e.class.is_empty() && !class.is_empty() =>
+        {
+            e.class = class.to_string();
+            Attempt::Failed(ExchangeError::Cmdlet(e))
+        }
+        (attempt, _) => attempt,
+    }
 }
 
 /// Judges an answer: a page, a final failure, a renewal, or a retry.
@@ -252,6 +319,7 @@ pub(super) fn classify(
         return Attempt::Transient {
             reason: format!("{status} concurrency limit: the tenant's concurrent requests"),
             retry_after: Some(retry_after.unwrap_or(CONCURRENCY_WAIT)),
+            throttled: true,
         };
     }
     let json: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
@@ -276,6 +344,7 @@ pub(super) fn classify(
         429 | 503 | 408 => Attempt::Transient {
             reason: format!("{status}: {}", error_message(&json)),
             retry_after,
+            throttled: status == 429,
         },
         // A gateway timed out: the cmdlet may have run behind it.
         504 => Attempt::Unconfirmed(format!("504: {}", error_message(&json))),

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::redirect;
-use super::retry::{Attempt, classify, next_random, retry_after};
+use super::retry::{Attempt, Sending, classify, next_random, retry_after, with_exception_type};
 use super::{Client, ExchangeError};
 use crate::auth::{AccessToken, describe};
 
@@ -91,15 +91,16 @@ impl Client {
     pub(super) async fn attempt(
         &self,
         url: &str,
-        cmdlet: &str,
+        sending: Sending<'_>,
         body: &Value,
         token: &AccessToken,
         paced: &mut bool,
     ) -> Attempt {
         let mut url = std::borrow::Cow::Borrowed(url);
+        let mut body = std::borrow::Cow::Borrowed(body);
         let mut hops = 0;
         let response = loop {
-            let request = self.request(&url, cmdlet, body, token);
+            let request = self.request(&url, sending, &body, token);
             // Through the `--trace` writer when there is one: an entry per request and answer,
             // each hop of a redirect its own.
             let response = match crate::trace::send(self.trace.as_deref(), request).await {
@@ -115,6 +116,7 @@ impl Client {
                     return Attempt::Transient {
                         reason: format!("connection: {}", describe(&e)),
                         retry_after: None,
+                        throttled: false,
                     };
                 }
                 // Sent, then lost: the service may have run it.
@@ -143,6 +145,10 @@ impl Client {
                     ),
                 });
             }
+            // A batch names each call's own URL: they go where the batch went.
+            if let (Sending::Batch, Some(origin)) = (sending, redirect::origin_of(&next)) {
+                body = std::borrow::Cow::Owned(super::batch::on_origin(&body, &origin));
+            }
             url = std::borrow::Cow::Owned(next);
         };
         if hops > 0 {
@@ -161,6 +167,11 @@ impl Client {
             .get("www-authenticate")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        let exception_type = response
+            .headers()
+            .get("x-exceptiontype")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let encoding = response
             .headers()
             .get("content-encoding")
@@ -173,14 +184,17 @@ impl Client {
             }
         };
         let bytes = decode(encoding.as_deref(), &bytes);
-        classify(status, retry_after, challenge, &bytes)
+        with_exception_type(
+            classify(status, retry_after, challenge, &bytes),
+            exception_type.as_deref(),
+        )
     }
 
-    /// The InvokeCommand request, with the headers the module sends.
+    /// The InvokeCommand (or `$batch`) request, with the headers the module sends.
     fn request(
         &self,
         url: &str,
-        cmdlet: &str,
+        sending: Sending<'_>,
         body: &Value,
         token: &AccessToken,
     ) -> reqwest::RequestBuilder {
@@ -197,13 +211,25 @@ impl Client {
             .header("Accept", "application/json")
             .header("Accept-Encoding", "gzip, deflate")
             .header("X-AnchorMailbox", anchor.as_ref())
-            .header("X-CmdletName", cmdlet)
             .header("X-ClientApplication", "tenantry")
             .header("X-ResponseFormat", "json")
-            .header("Prefer", format!("odata.maxpagesize={}", self.page_size))
             .header("connection-id", &self.connection_id)
-            .header("client-request-id", uuid_like())
-            .json(body);
+            .header("client-request-id", uuid_like());
+        let request = match sending {
+            Sending::Cmdlet(cmdlet) => request
+                .header("X-CmdletName", cmdlet)
+                .header("Prefer", format!("odata.maxpagesize={}", self.page_size)),
+            // Each call of a batch is answered on its own, failed or not, as the module asks
+            // (reference section 2.6); the cmdlet names travel in each call's own headers.
+            Sending::Batch => request.header(
+                "Prefer",
+                format!(
+                    "odata.maxpagesize={};odata.continue-on-error",
+                    self.page_size
+                ),
+            ),
+        }
+        .json(body);
         match self.cookies.header(url) {
             Some(cookies) => request.header("Cookie", cookies),
             None => request,

@@ -205,6 +205,19 @@ impl Playbook {
             .map_or(DEFAULT_CONNECTIONS_PER_TENANT, |s| s.value)
     }
 
+    /// How many of a step's calls go in one `$batch` request: the step's `batch`, else the
+    /// playbook's; 1 (plain calls) when neither asks, and always for a step with `ensure` or
+    /// `state`, whose tasks each read, compare and write one object.
+    pub(crate) fn batch_for(&self, step: &Step) -> usize {
+        if is_desired(step) {
+            return 1;
+        }
+        step.batch
+            .as_ref()
+            .or(self.doc.batch.as_ref())
+            .map_or(1, |b| b.value.calls())
+    }
+
     /// The global in-flight limit.
     pub(crate) fn max_in_flight(&self) -> u32 {
         self.doc
@@ -261,6 +274,7 @@ impl Playbook {
         }
         self.validate_vars(&mut out);
         self.validate_limits(&mut out);
+        self.validate_batch(&mut out);
         self.validate_tenants(&mut out);
         self.validate_steps(catalog, &mut out);
         out
@@ -294,6 +308,42 @@ impl Playbook {
             && m.value == 0
         {
             out.push(Diagnostic::new("`max_in_flight` must be at least 1").at(self.locate(m)));
+        }
+    }
+
+    /// `batch` in range wherever it is written, and only on steps whose calls can go together.
+    fn validate_batch(&self, out: &mut Diagnostics) {
+        let sizes = std::iter::once(self.doc.batch.as_ref())
+            .chain(self.doc.steps.iter().map(|s| s.batch.as_ref()))
+            .flatten();
+        for size in sizes {
+            if !(0..=types::MAX_BATCH).contains(&size.value.0) {
+                out.push(
+                    Diagnostic::new(format!(
+                        "a batch of {} calls is out of range",
+                        size.value.0
+                    ))
+                    .at(self.locate(size))
+                    .help(format!(
+                        "use 2 to {} calls per `$batch` request (10 is what CIPP sends), or 0, 1 or `false` for none",
+                        types::MAX_BATCH
+                    )),
+                );
+            }
+        }
+        for step in &self.doc.steps {
+            if let Some(size) = &step.batch
+                && size.value.calls() > 1
+                && is_desired(step)
+            {
+                out.push(
+                    Diagnostic::new(
+                        "`batch` sends a plain step's calls together; a step with `ensure` or `state` reads, compares and writes each object on its own",
+                    )
+                    .at(self.locate(size))
+                    .help("remove `batch` from this step (a playbook-wide `batch` leaves `ensure` and `state` steps unbatched)"),
+                );
+            }
         }
     }
 
@@ -422,6 +472,11 @@ impl Playbook {
             }
         }
     }
+}
+
+/// Whether a step states what must hold (`ensure`, `state`) rather than what to send.
+fn is_desired(step: &Step) -> bool {
+    !step.ensure.is_empty() || step.state.is_some()
 }
 
 /// What a playbook holds, for messages about an empty or misshapen one.

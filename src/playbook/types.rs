@@ -50,6 +50,12 @@ pub(crate) struct PlaybookDoc {
     /// its gate.
     #[serde(default)]
     pub(crate) rollout: Option<Rollout>,
+    /// Send up to this many calls of a step in one `$batch` request (2 to 20; 0, 1 or `false`
+    /// for none, the default), for every step that does not set its own `batch`. Steps with
+    /// `ensure` or `state` are never batched.
+    #[serde(default)]
+    #[schemars(with = "Option<BatchSize>")]
+    pub(crate) batch: Option<Spanned<BatchSize>>,
 }
 
 /// `rollout:`: waves of tenants, and the gate between them.
@@ -510,6 +516,74 @@ pub(crate) struct Step {
     /// confirmation message) instead of only showing the call.
     #[serde(default)]
     pub(crate) whatif: Option<bool>,
+    /// Send up to this many of the step's calls in one `$batch` request (2 to 20; 0, 1 or
+    /// `false` for none); overrides the playbook's `batch`. Not for steps with `ensure` or
+    /// `state`.
+    #[serde(default)]
+    #[schemars(with = "Option<BatchSize>")]
+    pub(crate) batch: Option<Spanned<BatchSize>>,
+}
+
+/// The most calls a playbook may put in one `$batch` request: 20, the sandbox's maximum and,
+/// as far as anything public shows, a safe one (the service's own is not public); CIPP sends
+/// 10. See [`crate::exchange::MAX_BATCH`].
+pub(crate) const MAX_BATCH: i64 = crate::exchange::MAX_BATCH as i64;
+
+/// `batch:` as written: how many calls go in one `$batch` request. `false` is read as 0; 0
+/// and 1 mean none. The range is checked with the playbook's other values, so that a number
+/// out of range is reported at its line with the rest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct BatchSize(pub(crate) i64);
+
+impl BatchSize {
+    /// The calls per request this asks for: 1 (plain calls) for 0, 1 or `false`.
+    pub(crate) fn calls(self) -> usize {
+        usize::try_from(self.0.clamp(1, MAX_BATCH)).unwrap_or(1)
+    }
+}
+
+impl JsonSchema for BatchSize {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "BatchSize".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Calls per `$batch` request: 2 to 20 (10 is what CIPP sends); 0, 1 or `false` for none.",
+            "anyOf": [
+                { "type": "integer", "minimum": 0, "maximum": MAX_BATCH },
+                { "const": false }
+            ]
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for BatchSize {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SizeVisitor;
+        impl Visitor<'_> for SizeVisitor {
+            type Value = BatchSize;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number of calls per batch (2 to 20), or `false` for none")
+            }
+            fn visit_bool<E: de::Error>(self, b: bool) -> Result<BatchSize, E> {
+                if b {
+                    Err(E::custom(
+                        "`batch: true` does not say how many calls go in one request: write a number from 2 to 20 (10 is usual), or `false` for none",
+                    ))
+                } else {
+                    Ok(BatchSize(0))
+                }
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<BatchSize, E> {
+                Ok(BatchSize(n))
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<BatchSize, E> {
+                Ok(BatchSize(i64::try_from(n).unwrap_or(i64::MAX)))
+            }
+        }
+        deserializer.deserialize_any(SizeVisitor)
+    }
 }
 
 /// Whether an object must exist.

@@ -126,8 +126,18 @@ pub(super) async fn invoke_full(
     call: &Call<'_>,
     result: &mut TaskResult,
 ) -> Result<crate::exchange::CmdletResult, ExchangeError> {
+    invoke_from(run, step, call, result, 0).await
+}
+
+/// [`invoke_full`] after `attempt` attempts already failed with a cmdlet error (in a batch).
+pub(super) async fn invoke_from(
+    run: &Lane<'_>,
+    step: &CompiledStep<'_, '_>,
+    call: &Call<'_>,
+    result: &mut TaskResult,
+    mut attempt: u32,
+) -> Result<crate::exchange::CmdletResult, ExchangeError> {
     let settings = step.settings;
-    let mut attempt = 0;
     loop {
         let sent =
             run.target
@@ -149,34 +159,58 @@ pub(super) async fn invoke_full(
         };
         match outcome {
             Ok(mut ok) => {
-                result.objects = ok.value.len();
-                result.warnings.extend(
-                    std::mem::take(&mut ok.warnings)
-                        .into_iter()
-                        .map(|w| call.hide(w)),
-                );
-                result.retries.append(&mut ok.retries);
-                result.requests += ok.requests;
-                result.error = None;
-                result.error_class = None;
+                took(result, call, &mut ok);
                 return Ok(ok);
             }
             Err(e) => {
-                // Only cmdlet errors are the step's to retry: the client already retried
-                // everything transient.
-                let Some(cmdlet) = e.cmdlet() else {
-                    return Err(e);
-                };
-                if attempt == settings.retries
-                    || (call.read_only && crate::state::not_found(&cmdlet.class))
-                {
+                if !retry_cmdlet_error(step, call, &e, attempt, result) {
                     return Err(e);
                 }
-                result
-                    .retries
-                    .push(format!("cmdlet: {}", cmdlet.short_class()));
                 attempt += 1;
             }
         }
     }
+}
+
+/// Records a call's answer in `result`: its objects, warnings (secrets hidden), retries and
+/// requests.
+pub(super) fn took(
+    result: &mut TaskResult,
+    call: &Call<'_>,
+    ok: &mut crate::exchange::CmdletResult,
+) {
+    result.objects = ok.value.len();
+    result.warnings.extend(
+        std::mem::take(&mut ok.warnings)
+            .into_iter()
+            .map(|w| call.hide(w)),
+    );
+    result.retries.append(&mut ok.retries);
+    result.requests += ok.requests;
+    result.error = None;
+    result.error_class = None;
+}
+
+/// Whether the step tries a call again after `e` on its `attempt`-th try (counted from 0),
+/// recording why in `result` when it does. Only cmdlet errors are the step's to retry: the
+/// client already retried everything transient; a read's "not found" is an answer.
+pub(super) fn retry_cmdlet_error(
+    step: &CompiledStep<'_, '_>,
+    call: &Call<'_>,
+    e: &ExchangeError,
+    attempt: u32,
+    result: &mut TaskResult,
+) -> bool {
+    let Some(cmdlet) = e.cmdlet() else {
+        return false;
+    };
+    if attempt >= step.settings.retries
+        || (call.read_only && crate::state::not_found(&cmdlet.class))
+    {
+        return false;
+    }
+    result
+        .retries
+        .push(format!("cmdlet: {}", cmdlet.short_class()));
+    true
 }

@@ -7,10 +7,14 @@
 //!
 //! Tenants run as futures on the caller's task rather than as spawned tasks: the planner
 //! borrows the playbook, and the work is waiting on the network, not computing.
+//!
+//! A step with `batch` sends its tasks in groups, each group one `$batch` request holding one
+//! of the tenant's connections (see [`super::batch`]).
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures_util::future::Either;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use minijinja::value::{Serde, Value as TemplateValue};
 use serde_json::{Map, Value};
@@ -73,8 +77,17 @@ struct StepRun {
     objects: std::collections::HashMap<u64, (u64, String)>,
 }
 
+/// What one dispatch (a task, or a batch of them) ended with.
+#[derive(Default)]
+pub(super) struct Done {
+    /// Each task's place in the step's output, outcome, and what it returned.
+    pub(super) tasks: Vec<(usize, (TaskResult, Origin), Vec<Value>)>,
+    /// The service refused a batch as a request: what it said.
+    pub(super) refused: Option<String>,
+}
+
 impl Executor<'_, '_, '_, '_, '_> {
-    fn shutdown(&self) -> &Shutdown {
+    pub(super) fn shutdown(&self) -> &Shutdown {
         &self.options.shutdown
     }
 
@@ -249,12 +262,20 @@ impl Executor<'_, '_, '_, '_, '_> {
             expanding: true,
             ..StepRun::default()
         };
+        // Calls per `$batch` request, and the tenant's batches throttled so far: each one
+        // throttled from now on halves it.
+        let mut batch = self.batch_size(step);
+        let mut throttled = lane.target.client.batches_throttled();
+        let mut group: Vec<(usize, Planned)> = Vec::new();
         // Tasks are expanded as slots free up and only as many calls exist at once as the
-        // tenant may make, so memory and the work per wake-up stay small however long the
-        // step is.
+        // tenant may make (a batch counting as one), so memory and the work per wake-up stay
+        // small however long the step is.
         let mut in_flight = FuturesUnordered::new();
         loop {
             while progress.expanding && in_flight.len() < lane.width {
+                if batch > 1 && group.is_empty() {
+                    self.back_off(lane, step, &mut batch, &mut throttled);
+                }
                 if progress.since_yield == YIELD_EVERY {
                     // A long run of skipped items expands without waiting on anything: let
                     // the other tenants' calls (on this same thread) go on now and then.
@@ -292,16 +313,94 @@ impl Executor<'_, '_, '_, '_, '_> {
                         );
                         continue;
                     }
+                    if batch > 1 {
+                        group.push((index, task));
+                        if group.len() < batch && progress.expanding {
+                            continue;
+                        }
+                        let tasks = std::mem::take(&mut group);
+                        in_flight.push(Either::Right(self.run_batch(lane, step, tasks)));
+                        continue;
+                    }
                     let call = self.run_task(lane, step, task);
-                    in_flight.push(async move { (index, call.await) });
+                    in_flight.push(Either::Left(async move {
+                        let (result, values) = call.await;
+                        Done {
+                            tasks: vec![(index, result, values)],
+                            ..Done::default()
+                        }
+                    }));
                 }
             }
-            let Some((index, (result, values))) = in_flight.next().await else {
+            // The step's last tasks, fewer than a batch: they go now. (A slot is free: none
+            // was taken since the first of them was gathered.)
+            if !group.is_empty() {
+                let tasks = std::mem::take(&mut group);
+                in_flight.push(Either::Right(self.run_batch(lane, step, tasks)));
+            }
+            let Some(done) = in_flight.next().await else {
                 break;
             };
-            self.finished(lane, state, &mut progress, index, result, values);
+            for (index, result, values) in done.tasks {
+                self.finished(lane, state, &mut progress, index, result, values);
+            }
+            if let Some(refusal) = done.refused.filter(|_| batch > 1) {
+                batch = 1;
+                let _ = self.events.emit(&Event::Message(format!(
+                    "{}: step {}: the service refused a $batch request ({refusal}); the step's calls go one by one",
+                    lane.name, step.key
+                )));
+            }
         }
         self.step_done(state, step, progress);
+    }
+
+    /// Halves a step's batch size (down to 1, plain calls) for each of the tenant's batches
+    /// throttled since `seen`, saying so the first time in the step. How the service counts a
+    /// batch against its limits is not public: a throttled batch says the tenant's budget is
+    /// tight, and smaller ones ask less of it at once. The size does not grow back within the
+    /// step, since the throttling that shrank it may well come back with it; the next step
+    /// starts from its own size.
+    fn back_off(
+        &self,
+        lane: &Lane<'_>,
+        step: &CompiledStep<'_, '_>,
+        batch: &mut usize,
+        seen: &mut u64,
+    ) {
+        let now = lane.target.client.batches_throttled();
+        if now == *seen {
+            return;
+        }
+        let first = *batch == self.batch_size(step);
+        let halvings = u32::try_from(now - *seen)
+            .unwrap_or(u32::MAX)
+            .min(usize::BITS - 1);
+        *batch = (*batch >> halvings).max(1);
+        *seen = now;
+        if first {
+            let then = if *batch > 1 {
+                format!(
+                    "batches of {batch} from now on in this step, halved again at each throttled batch"
+                )
+            } else {
+                "its calls go one by one from now on".to_string()
+            };
+            let _ = self.events.emit(&Event::Message(format!(
+                "{}: step {}: the service throttled a $batch request; {then}",
+                lane.name, step.key
+            )));
+        }
+    }
+
+    /// Calls per `$batch` request for a step: as the playbook says, but 1 (plain calls) where
+    /// a task is not one call: desired state (a read, a write, a verify) and a check's writes
+    /// (none sent).
+    fn batch_size(&self, step: &CompiledStep<'_, '_>) -> usize {
+        if step.noun.is_some() || (self.options.check && !step.read_only) {
+            return 1;
+        }
+        self.planner.playbook().batch_for(step.step)
     }
 
     /// Reports the tasks a step's condition skipped.

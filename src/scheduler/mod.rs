@@ -5,6 +5,7 @@
 //! speak to the outside world only through [`crate::events`], and one [`Shutdown`] switch
 //! holds why the run stopped.
 
+mod batch;
 mod call;
 mod desired;
 pub mod dispatcher;

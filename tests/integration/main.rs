@@ -4,6 +4,7 @@
 #![allow(unreachable_pub)]
 
 mod bad_input;
+mod batch;
 mod catalog;
 mod ci_recipes;
 mod cli;
