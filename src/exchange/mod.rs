@@ -95,6 +95,12 @@ pub struct Client {
     /// `$batch` requests the service throttled as a whole, retried or not, for the run to
     /// send smaller batches as soon as it happens.
     batches_throttled: std::sync::atomic::AtomicU64,
+    /// The fixed headers of its calls, made at the first.
+    prepared: std::sync::OnceLock<transport::Prepared>,
+    /// The URL last called, parsed: calls mostly go to one.
+    last_url: std::sync::Mutex<Option<reqwest::Url>>,
+    /// The `Authorization` value of the token in use, by the token's generation.
+    bearer: std::sync::Mutex<Option<(u64, reqwest::header::HeaderValue)>>,
     /// Where every request and answer is written (`--trace`), when asked.
     trace: Option<Arc<crate::trace::Trace>>,
     /// The key SecureString parameters are encrypted with.
@@ -127,6 +133,9 @@ impl Client {
             page_size: DEFAULT_PAGE_SIZE,
             throttle: Throttle::default(),
             batches_throttled: std::sync::atomic::AtomicU64::new(0),
+            prepared: std::sync::OnceLock::new(),
+            last_url: std::sync::Mutex::new(None),
+            bearer: std::sync::Mutex::new(None),
             trace: None,
             public_key: PublicKey::microsoft(),
         })

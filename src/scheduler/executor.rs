@@ -319,10 +319,12 @@ impl Executor<'_, '_, '_, '_, '_> {
                             continue;
                         }
                         let tasks = std::mem::take(&mut group);
-                        in_flight.push(Either::Right(self.run_batch(lane, step, tasks)));
+                        in_flight.push(Either::Right(Box::pin(self.run_batch(lane, step, tasks))));
                         continue;
                     }
-                    let call = self.run_task(lane, step, task);
+                    // Boxed: a call's future is several kilobytes, and unboxed it would be
+                    // copied whole into each wrapper on its way into `in_flight`.
+                    let call = Box::pin(self.run_task(lane, step, task));
                     in_flight.push(Either::Left(async move {
                         let (result, values) = call.await;
                         Done {
@@ -336,7 +338,7 @@ impl Executor<'_, '_, '_, '_, '_> {
             // was taken since the first of them was gathered.)
             if !group.is_empty() {
                 let tasks = std::mem::take(&mut group);
-                in_flight.push(Either::Right(self.run_batch(lane, step, tasks)));
+                in_flight.push(Either::Right(Box::pin(self.run_batch(lane, step, tasks))));
             }
             let Some(done) = in_flight.next().await else {
                 break;
