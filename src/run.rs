@@ -145,6 +145,10 @@ pub(crate) async fn run(
     // template or data error in any tenant stops the run before it changes anything anywhere.
     let mut planned = PlannedTasks::default();
     planner.expand_all(&mut planned)?;
+    // Before any session opens: a socket per connection may pass the open-file limit.
+    if let Some(warning) = crate::fdlimit::ensure(crate::fdlimit::for_run(playbook, planner)) {
+        eprintln!("{warning}");
+    }
     let Prepared {
         _lock,
         past,
