@@ -310,6 +310,10 @@ fn measure(setup: &Setup) {
         / tasks as f64;
 
     let ideal = setup.ideal_s();
+    // A call as the runner sees it takes the latency plus the sandbox's work, its timer's
+    // lateness and the loopback round trip; against that bound the ratio is the runner's own
+    // share: how well it kept every connection busy.
+    let observed = wall / (ideal * mean_call_ms / setup.latency_ms as f64);
     let ratio = wall / ideal;
     let best = setup
         .best_ratio()
@@ -329,7 +333,7 @@ fn measure(setup: &Setup) {
         journal as f64 / 1e6,
     );
     println!(
-        "      mean call {mean_call_ms:.1} ms for {} ms of latency; sandbox saw {} HTTP requests ({} batch items), {} throttled; first calls' extra time (sign-in, connecting) {first_calls:.2} s at most; {} outside the run's own clock (start, load, reports){}",
+        "      mean call {mean_call_ms:.1} ms for {} ms of latency ({observed:.3} x the bound at that call time); sandbox saw {} HTTP requests ({} batch items), {} throttled; first calls' extra time (sign-in, connecting) {first_calls:.2} s at most; {} outside the run's own clock (start, load, reports){}",
         setup.latency_ms,
         thousands(served.requests as usize),
         thousands(served.batch_items as usize),
