@@ -76,6 +76,7 @@ pub mod diagnostic;
 pub mod events;
 pub mod exchange;
 pub mod exit;
+pub mod fdlimit;
 pub mod journal;
 pub mod plan;
 pub mod playbook;

@@ -146,6 +146,10 @@ pub(crate) async fn run(
     let mut planned = PlannedTasks::default();
     planner.expand_all(&mut planned)?;
     planned.close_tenant();
+    // Before any session opens: a socket per connection may pass the open-file limit.
+    if let Some(warning) = crate::fdlimit::ensure(crate::fdlimit::for_run(playbook, planner)) {
+        eprintln!("{warning}");
+    }
     let Prepared {
         _lock,
         past,

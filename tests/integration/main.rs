@@ -16,6 +16,7 @@ mod encoding;
 mod examples;
 mod fidelity;
 mod library;
+mod limits;
 mod properties;
 mod resume;
 mod reviewed;

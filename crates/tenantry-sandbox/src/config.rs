@@ -182,6 +182,31 @@ pub struct Behaviour {
     /// what it was (for a New-, the default), as the service sometimes accepts a value and keeps
     /// another: for testing that a client reads back what it wrote.
     pub unapplied: Vec<String>,
+    /// How a `$batch` counts against `limit`: one slot for the request, or one per item.
+    pub batch_connections: BatchConnections,
+}
+
+/// How a `$batch` request counts against a tenant's concurrency limit, which the service does
+/// not document: both ways can be rehearsed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchConnections {
+    /// A batch takes one slot, as any request does, however many items it holds.
+    #[default]
+    One,
+    /// A batch takes one slot per item; when that many are not free the whole batch is refused
+    /// as any request over the limit is (so one with more items than the limit never runs).
+    Items,
+}
+
+impl BatchConnections {
+    /// The slots of the limit a `$batch` of `items` requests takes.
+    pub fn slots(self, items: usize) -> usize {
+        match self {
+            BatchConnections::One => 1,
+            BatchConnections::Items => items.max(1),
+        }
+    }
 }
 
 /// A front-door redirect of a tenant's admin API calls, as the service sends a tenant to its
@@ -327,6 +352,7 @@ impl Default for Behaviour {
             vanity_urls: true,
             redirect: None,
             unapplied: Vec::new(),
+            batch_connections: BatchConnections::One,
         }
     }
 }
@@ -441,9 +467,23 @@ impl FaultKind {
             FaultKind::AppliedDrop => "applied-drop",
         }
     }
+
+    /// Whether the fault can strike one item of a `$batch` alone, answered with its own status
+    /// inside the batch's 200 (429, 503, 504, applied-504); a refused token or a lost
+    /// connection strikes the whole request.
+    pub fn strikes_items(self) -> bool {
+        matches!(
+            self,
+            FaultKind::TooManyRequests
+                | FaultKind::Unavailable
+                | FaultKind::GatewayTimeout
+                | FaultKind::AppliedTimeout
+        )
+    }
 }
 
-/// A fault injected into a fraction of admin API requests (`503:0.01`).
+/// A fault injected into a fraction of admin API requests (`503:0.01`), and of the items of a
+/// `$batch` for the kinds that can strike an item alone ([`FaultKind::strikes_items`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Fault {
     /// What happens.
@@ -563,6 +603,46 @@ mod tests {
             };
             assert!(behaviour.validate().is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_batch_takes_one_slot_or_one_per_item_as_the_behaviour_says() {
+        assert_eq!(
+            Behaviour::default().batch_connections,
+            BatchConnections::One
+        );
+        assert_eq!(BatchConnections::One.slots(20), 1);
+        assert_eq!(BatchConnections::Items.slots(20), 20);
+        assert_eq!(
+            BatchConnections::Items.slots(0),
+            1,
+            "an empty batch is a request"
+        );
+        let behaviour: Behaviour =
+            serde_json::from_value(serde_json::json!({"batch_connections": "items"})).unwrap();
+        assert_eq!(behaviour.batch_connections, BatchConnections::Items);
+        assert_eq!(
+            serde_json::to_value(&behaviour).unwrap()["batch_connections"],
+            "items"
+        );
+    }
+
+    #[test]
+    fn only_answer_faults_strike_a_batch_item_alone() {
+        let striking: Vec<&str> = [
+            FaultKind::TooManyRequests,
+            FaultKind::Unavailable,
+            FaultKind::GatewayTimeout,
+            FaultKind::Unauthorized,
+            FaultKind::Drop,
+            FaultKind::AppliedTimeout,
+            FaultKind::AppliedDrop,
+        ]
+        .into_iter()
+        .filter(|k| k.strikes_items())
+        .map(FaultKind::name)
+        .collect();
+        assert_eq!(striking, ["429", "503", "504", "applied-504"]);
     }
 
     #[test]

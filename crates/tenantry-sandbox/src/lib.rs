@@ -74,8 +74,8 @@ use std::time::Instant;
 use serde::Serialize;
 
 pub use config::{
-    Behaviour, Compression, ErrorDetails, Fault, FaultKind, Latency, Redirect, RedirectTo,
-    SandboxConfig, TenantConfig,
+    BatchConnections, Behaviour, Compression, ErrorDetails, Fault, FaultKind, Latency, Redirect,
+    RedirectTo, SandboxConfig, TenantConfig,
 };
 pub use identity::{
     APP_CERTIFICATE, APP_PRIVATE_KEY, APPS, EXO_PUBLIC_CLIENT, USERS, WORKLOAD_AUDIENCE,

@@ -36,6 +36,7 @@ pub fn run(args: &ServeArgs) -> Result<(), SandboxError> {
             status: args.redirect_status,
         }),
         unapplied: args.unapplied.clone(),
+        batch_connections: args.batch_connections,
         ..Behaviour::default()
     };
     behaviour.validate().map_err(|e| {
@@ -69,14 +70,14 @@ pub fn run(args: &ServeArgs) -> Result<(), SandboxError> {
         drop(out);
         stop.next().await;
         let stats = sandbox.stats();
-        let requests: u64 = stats
-            .tenants
-            .values()
-            .map(|t| t.statuses.values().sum::<u64>())
-            .sum();
+        let requests = stats.http_requests();
+        let items = match stats.batch_items() {
+            0 => String::new(),
+            n => format!(" ({n} batch item{})", tenantry_common::plural(n as usize)),
+        };
         let tokens: u64 = stats.tenants.values().map(|t| t.tokens()).sum();
         eprintln!(
-            "sandbox stopped: {requests} admin API request{}, {tokens} token{} issued, {} write{}",
+            "sandbox stopped: {requests} admin API request{}{items}, {tokens} token{} issued, {} write{}",
             tenantry_common::plural(requests as usize),
             tenantry_common::plural(tokens as usize),
             stats.writes.len(),
@@ -158,6 +159,11 @@ pub struct ServeArgs {
     /// `--unapplied RetainDeletedItemsFor` (repeatable, or comma-separated).
     #[arg(long, value_name = "PROPERTY", value_delimiter = ',')]
     pub unapplied: Vec<String>,
+    /// How a `$batch` counts against `--limit` (the service does not say): `one` slot per
+    /// batch, or as many as it has `items` (a batch that finds too few free is refused whole,
+    /// as any request over the limit is).
+    #[arg(long, value_enum, default_value = "one", value_name = "HOW")]
+    pub batch_connections: crate::config::BatchConnections,
     /// Write the sample app's certificate and private key into this folder and exit.
     #[arg(long, value_name = "DIR")]
     pub write_certificate: Option<PathBuf>,
@@ -255,11 +261,14 @@ fn write_tenants(s: &mut String, args: &ServeArgs, tenants: &[TenantInfo], url: 
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let unapplied = if args.unapplied.is_empty() {
+    let mut extra = if args.unapplied.is_empty() {
         String::new()
     } else {
         format!(", unapplied {}", args.unapplied.join(", "))
     };
+    if args.batch_connections == crate::config::BatchConnections::Items {
+        extra.push_str(", a $batch takes a slot per item");
+    }
     let _ = writeln!(
         s,
         "{} tenant{}, {} mailboxes each, seed {}; per tenant: limit {}, latency {}, token lifetime {}, faults {}{}",
@@ -271,7 +280,7 @@ fn write_tenants(s: &mut String, args: &ServeArgs, tenants: &[TenantInfo], url: 
         args.latency,
         super::config::fmt_duration(args.token_ttl),
         faults,
-        unapplied
+        extra
     );
     let width = tenants.iter().map(|t| t.domain.len()).max().unwrap_or(0);
     for t in tenants.iter().take(20) {
@@ -376,6 +385,16 @@ mod tests {
     struct Cli {
         #[command(flatten)]
         args: ServeArgs,
+    }
+
+    #[test]
+    fn a_batch_takes_one_connection_unless_told_items() {
+        use crate::config::BatchConnections;
+        let cli = Cli::try_parse_from(["sandbox"]).unwrap();
+        assert_eq!(cli.args.batch_connections, BatchConnections::One);
+        let cli = Cli::try_parse_from(["sandbox", "--batch-connections", "items"]).unwrap();
+        assert_eq!(cli.args.batch_connections, BatchConnections::Items);
+        assert!(Cli::try_parse_from(["sandbox", "--batch-connections", "all"]).is_err());
     }
 
     #[test]

@@ -602,21 +602,42 @@ fn workload_token(state: &State, fields: &HashMap<String, String>) -> Response<B
 // ---------------------------------------------------------------------------------------------
 // Admin API
 
-/// Decrements a tenant's in-flight count when the request ends, however it ends.
+/// Gives back the slots a request took of its tenant's limit when it ends, however it ends.
 /// Counts an abandoned request as `aborted`.
 struct Slot<'a> {
     tenant: &'a Tenant,
+    /// How many slots it took: one, or a `$batch`'s items under `batch_connections: items`.
+    slots: usize,
     label: &'a str,
     finished: bool,
 }
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        self.tenant.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.tenant
+            .in_flight
+            .fetch_sub(self.slots, Ordering::SeqCst);
         if !self.finished {
             count(self.tenant, self.label, "aborted");
         }
     }
+}
+
+/// The slots of the tenant's limit a request takes: one, or for a `$batch` under
+/// `batch_connections: items` one per item (one for a batch too large to run, which is
+/// refused as such).
+fn slots_taken(kind: Kind, input: Option<&Value>, behaviour: &Behaviour) -> usize {
+    if !matches!(kind, Kind::Batch) {
+        return 1;
+    }
+    let items = input
+        .and_then(|v| v.get("requests"))
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    if items > MAX_BATCH {
+        return 1;
+    }
+    behaviour.batch_connections.slots(items)
 }
 
 /// The name statistics count a request under: the canonical cmdlet name, or `(unknown)` for
@@ -657,6 +678,13 @@ async fn admin(
         Ok(routed) => routed,
         Err(response) => return Ok(*response),
     };
+    {
+        let mut counters = lock(&tenant.counters);
+        counters.http_requests += 1;
+        if matches!(kind, Kind::Batch) {
+            counters.batches += 1;
+        }
+    }
     let headers = parts.headers;
     let mut affinity = None;
     let base_url = match door {
@@ -711,9 +739,11 @@ async fn admin(
 
     // 2. The tenant's concurrency limit and request rate.
     let behaviour = lock(&tenant.behaviour).clone();
-    let in_flight = tenant.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    let slots = slots_taken(kind, input.as_ref(), &behaviour);
+    let in_flight = tenant.in_flight.fetch_add(slots, Ordering::SeqCst) + slots;
     let mut slot = Slot {
         tenant,
+        slots,
         label: &cmdlet_label,
         finished: false,
     };
@@ -1149,6 +1179,44 @@ fn draw_fault(tenant: &Tenant, behaviour: &Behaviour) -> (Option<FaultKind>, Dur
     (fault, behaviour.latency.draw(&mut rng))
 }
 
+/// The answer an injected 429, 503 or 504 (or applied-504) gives, a request's or a batch
+/// item's alike: the status, the body and the `Retry-After` value, if any.
+fn fault_answer(kind: FaultKind, behaviour: &Behaviour) -> (StatusCode, Value, Option<String>) {
+    match kind {
+        FaultKind::TooManyRequests => (
+            StatusCode::TOO_MANY_REQUESTS,
+            json!({"error": {"code": "TooManyRequests", "message": "The request was throttled. Please wait and try again"}}),
+            Some(seconds(behaviour.retry_after)),
+        ),
+        FaultKind::Unavailable => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"error": {"code": "ServiceUnavailable", "message": "The service is temporarily unavailable. Please try again later."}}),
+            behaviour.fault_retry_after.map(seconds),
+        ),
+        _ => (
+            StatusCode::GATEWAY_TIMEOUT,
+            json!({"error": {"code": "GatewayTimeout", "message": "The operation timed out."}}),
+            behaviour.fault_retry_after.map(seconds),
+        ),
+    }
+}
+
+/// The fault, if any, that strikes one item of a `$batch`, drawn from the tenant's seeded
+/// generator like a request's but among the kinds an item can carry alone
+/// ([`FaultKind::strikes_items`]). No latency is drawn: the batch waited its one.
+fn draw_item_fault(tenant: &Tenant, behaviour: &Behaviour) -> Option<FaultKind> {
+    let mut faults = behaviour.faults.iter().filter(|f| f.kind.strikes_items());
+    let first = faults.next()?;
+    let mut rng = lock(&tenant.rng);
+    let mut fault = None;
+    for f in std::iter::once(first).chain(faults) {
+        if rng.chance(f.rate) && fault.is_none() {
+            fault = Some(f.kind);
+        }
+    }
+    fault
+}
+
 /// Plays a fault that strikes before the cmdlet runs: the answer (or the dropped connection)
 /// that replaces the real one; `None` for the faults that strike after it ran.
 async fn inject_fault(
@@ -1166,33 +1234,15 @@ async fn inject_fault(
             tokio::time::sleep(latency / 2).await;
             Some(Err(Dropped))
         }
-        FaultKind::TooManyRequests => {
-            count(tenant, cmdlet_label, "429");
-            Some(Ok(throttled(
-                behaviour.retry_after,
-                "The request was throttled. Please wait and try again",
-            )))
-        }
-        FaultKind::Unavailable => {
-            count(tenant, cmdlet_label, "503");
-            let mut response = json_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &json!({"error": {"code": "ServiceUnavailable", "message": "The service is temporarily unavailable. Please try again later."}}),
-            );
-            if let Some(after) = behaviour.fault_retry_after {
-                insert(response.headers_mut(), "retry-after", &seconds(after));
+        FaultKind::TooManyRequests | FaultKind::Unavailable | FaultKind::GatewayTimeout => {
+            if kind == FaultKind::GatewayTimeout {
+                tokio::time::sleep_until(deadline).await;
             }
-            Some(Ok(response))
-        }
-        FaultKind::GatewayTimeout => {
-            tokio::time::sleep_until(deadline).await;
-            count(tenant, cmdlet_label, "504");
-            let mut response = json_response(
-                StatusCode::GATEWAY_TIMEOUT,
-                &json!({"error": {"code": "GatewayTimeout", "message": "The operation timed out."}}),
-            );
-            if let Some(after) = behaviour.fault_retry_after {
-                insert(response.headers_mut(), "retry-after", &seconds(after));
+            let (status, body, retry_after) = fault_answer(kind, behaviour);
+            count(tenant, cmdlet_label, status.as_str());
+            let mut response = json_response(status, &body);
+            if let Some(after) = retry_after {
+                insert(response.headers_mut(), "retry-after", &after);
             }
             Some(Ok(response))
         }
@@ -1740,6 +1790,11 @@ fn batch_item_target(
     }
 }
 
+/// Runs a `$batch`'s items in order, after the one latency the request waited, and answers
+/// each by its `id` with its own `status`, `headers` and `body` (errors in a single call's
+/// form). Every item is run whatever the others' outcomes, as `Prefer:
+/// odata.continue-on-error` asks (acknowledged in `Preference-Applied`); how the service
+/// treats a batch without it is not known. An item may be struck alone by an injected fault.
 fn batch(ctx: &Ctx<'_>, input: Option<&Value>, headers: &HeaderMap) -> Response<Body> {
     let Some(requests) = input
         .and_then(|v| v.get("requests"))
@@ -1756,49 +1811,106 @@ fn batch(ctx: &Ctx<'_>, input: Option<&Value>, headers: &HeaderMap) -> Response<
         ));
     }
     let outer_page = prefer_page_size(headers);
-    let mut responses = Vec::with_capacity(requests.len());
-    for request in requests {
-        let id = request.get("id").cloned().unwrap_or(Value::Null);
-        let url = request.get("url").and_then(Value::as_str).unwrap_or("");
-        let (path, query_text) = url.split_once('?').unwrap_or((url, ""));
-        let cmdlet = stats_label(
-            request
-                .pointer("/body/CmdletInput/CmdletName")
-                .and_then(Value::as_str),
-        );
-        if let Err((status, message)) = batch_item_target(ctx, request, path) {
-            count(ctx.tenant, &cmdlet, status.as_str());
-            responses.push(json!({"id": id, "status": status.as_u16(), "body": {"error": {"code": status.canonical_reason().unwrap_or("BadRequest").replace(' ', ""), "message": message}}}));
-            continue;
-        }
-        let query = parse_query(query_text);
-        let sub_page = request
-            .get("headers")
-            .and_then(|h| h.as_object())
-            .and_then(|h| {
-                h.iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case("prefer"))
-                    .and_then(|(_, v)| v.as_str())
-                    .and_then(page_size_of)
-            })
-            .unwrap_or(outer_page);
-        let (status, body, error_type) = invoke(ctx, request.get("body"), &query, sub_page, None);
-        count(ctx.tenant, &cmdlet, status.as_str());
-        let mut item_headers = json!({"Content-Type": "application/json"});
-        if let Some(error_type) = error_type {
-            item_headers["X-ExceptionType"] = error_type.into();
-        }
-        if let Some(name) = request
-            .pointer("/body/CmdletInput/CmdletName")
-            .and_then(Value::as_str)
-        {
-            item_headers["Cmdlet-Name"] = name.into();
-        }
-        responses.push(
-            json!({"id": id, "status": status.as_u16(), "headers": item_headers, "body": body}),
+    let responses: Vec<Value> = requests
+        .iter()
+        .map(|request| batch_item(ctx, request, outer_page))
+        .collect();
+    lock(&ctx.tenant.counters).batch_items += responses.len() as u64;
+    let mut response = json_response(StatusCode::OK, &json!({"responses": responses}));
+    if continue_on_error(headers) {
+        insert(
+            response.headers_mut(),
+            "preference-applied",
+            "odata.continue-on-error",
         );
     }
-    json_response(StatusCode::OK, &json!({"responses": responses}))
+    response
+}
+
+/// Whether a request's `Prefer` asks for `odata.continue-on-error` (alone, or `=true`).
+fn continue_on_error(headers: &HeaderMap) -> bool {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split([';', ',']))
+        .any(|part| {
+            let (key, value) = part.split_once('=').unwrap_or((part, "true"));
+            key.trim().eq_ignore_ascii_case("odata.continue-on-error")
+                && !value.trim().eq_ignore_ascii_case("false")
+        })
+}
+
+/// Answers one item of a `$batch`: `{"id", "status", "headers", "body"}`, counted under its
+/// cmdlet.
+fn batch_item(ctx: &Ctx<'_>, request: &Value, outer_page: usize) -> Value {
+    let id = request.get("id").cloned().unwrap_or(Value::Null);
+    let url = request.get("url").and_then(Value::as_str).unwrap_or("");
+    let (path, query_text) = url.split_once('?').unwrap_or((url, ""));
+    let name = request
+        .pointer("/body/CmdletInput/CmdletName")
+        .and_then(Value::as_str);
+    let cmdlet = stats_label(name);
+    let mut item_headers = json!({"Content-Type": "application/json"});
+    if let Some(name) = name {
+        item_headers["Cmdlet-Name"] = name.into();
+    }
+    let (status, body) = if let Err((status, message)) = batch_item_target(ctx, request, path) {
+        let code = status
+            .canonical_reason()
+            .unwrap_or("BadRequest")
+            .replace(' ', "");
+        (status, json!({"error": {"code": code, "message": message}}))
+    } else {
+        let fault = draw_item_fault(ctx.tenant, ctx.behaviour);
+        if let Some(kind) = fault {
+            *lock(&ctx.tenant.counters)
+                .faults
+                .entry(kind.name().into())
+                .or_default() += 1;
+        }
+        match fault {
+            // Struck before the cmdlet ran.
+            Some(kind) if kind != FaultKind::AppliedTimeout => {
+                let (status, body, retry_after) = fault_answer(kind, ctx.behaviour);
+                if let Some(after) = retry_after {
+                    item_headers["Retry-After"] = after.into();
+                }
+                (status, body)
+            }
+            _ => {
+                let query = parse_query(query_text);
+                let sub_page = request
+                    .get("headers")
+                    .and_then(|h| h.as_object())
+                    .and_then(|h| {
+                        h.iter()
+                            .find(|(k, _)| k.eq_ignore_ascii_case("prefer"))
+                            .and_then(|(_, v)| v.as_str())
+                            .and_then(page_size_of)
+                    })
+                    .unwrap_or(outer_page);
+                let (status, body, error_type) =
+                    invoke(ctx, request.get("body"), &query, sub_page, None);
+                if fault.is_some() {
+                    // The cmdlet ran; its answer is lost to a timeout.
+                    let (status, body, retry_after) =
+                        fault_answer(FaultKind::AppliedTimeout, ctx.behaviour);
+                    if let Some(after) = retry_after {
+                        item_headers["Retry-After"] = after.into();
+                    }
+                    (status, body)
+                } else {
+                    if let Some(error_type) = error_type {
+                        item_headers["X-ExceptionType"] = error_type.into();
+                    }
+                    (status, body)
+                }
+            }
+        }
+    };
+    count(ctx.tenant, &cmdlet, status.as_str());
+    json!({"id": id, "status": status.as_u16(), "headers": item_headers, "body": body})
 }
 
 fn unauthorized(tenant: &Tenant, cmdlet: &str, reason: &'static str) -> Response<Body> {

@@ -27,6 +27,16 @@ impl Stats {
         self.tenants.get(domain).cloned().unwrap_or_default()
     }
 
+    /// Admin API HTTP requests over all tenants, a `$batch` counting as one.
+    pub fn http_requests(&self) -> u64 {
+        self.tenants.values().map(|t| t.http_requests).sum()
+    }
+
+    /// Items answered inside `$batch` requests, over all tenants.
+    pub fn batch_items(&self) -> u64 {
+        self.tenants.values().map(|t| t.batch_items).sum()
+    }
+
     /// Admin API responses with this status (`"200"`, `"429"`, `"drop"`), over all tenants.
     pub fn responses(&self, status: &str) -> u64 {
         self.tenants
@@ -43,16 +53,29 @@ pub struct TenantStats {
     pub id: String,
     /// The concurrency limit in force.
     pub limit: usize,
-    /// The most admin API requests that were in flight at once, counting any refused for
-    /// exceeding the limit: a client that respects the limit keeps this at or below it.
+    /// The most slots of the limit in use at once, counting requests refused for exceeding
+    /// it: a client that respects the limit keeps this at or below it. A request takes one
+    /// slot; a `$batch` one, or one per item under `batch_connections: items`.
     pub peak_concurrency: usize,
-    /// Requests in flight now.
+    /// Slots in use now.
     pub in_flight: usize,
     /// Responses by cmdlet, then by status (`"200"`, `"400"`, `"429"`, `"drop"`, …);
-    /// `"aborted"` counts requests the client gave up on before the answer.
+    /// `"aborted"` counts requests the client gave up on before the answer. A `$batch` counts
+    /// its own response under `"$batch"` and each item's under the item's cmdlet.
     pub requests: BTreeMap<String, BTreeMap<String, u64>>,
-    /// Responses by status, all cmdlets together.
+    /// Responses by status, all cmdlets together (batch items included, as in `requests`).
     pub statuses: BTreeMap<String, u64>,
+    /// Admin API HTTP requests that named this tenant, each counted once however it was
+    /// answered: a `$batch` is one request, whatever it holds.
+    #[serde(default)]
+    pub http_requests: u64,
+    /// Of those, `$batch` requests.
+    #[serde(default)]
+    pub batches: u64,
+    /// Items of `$batch` requests answered inside their batch: run, refused alone or struck
+    /// by a fault alone. A batch refused whole (over the limit, say) counts none.
+    #[serde(default)]
+    pub batch_items: u64,
     /// Requests refused with 429 because the concurrency limit or the rate was exceeded.
     pub throttled: u64,
     /// Faults injected, by kind.
