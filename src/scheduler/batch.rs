@@ -174,23 +174,8 @@ impl Executor<'_, '_, '_, '_, '_> {
                 }
             };
             result.duration_ms = started.elapsed().as_millis() as u64;
-            if step.settings.read_later && result.status == Status::Ok {
-                let output = Event::TaskOutput {
-                    id: result.id.clone(),
-                    values,
-                };
-                // The output before the outcome: a run killed between the two re-runs the
-                // task rather than resuming without what it returned.
-                if let Err(e) = self.events.emit(&output) {
-                    self.shutdown().stop(StopReason::Journal(e.0));
-                }
-                let Event::TaskOutput { values, .. } = output else {
-                    unreachable!("built just above")
-                };
-                done.tasks.push((index, (result, Origin::Sent), values));
-                continue;
-            }
-            done.tasks.push((index, (result, Origin::Sent), values));
+            let (outcome, values) = self.sent(step, result, values);
+            done.tasks.push((index, outcome, values));
         }
         done
     }

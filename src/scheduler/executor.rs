@@ -601,13 +601,23 @@ impl Executor<'_, '_, '_, '_, '_> {
                 .as_ref()
                 .is_some_and(|seen| seen.contains(&crate::check::DriftKey::of(&result)));
         }
+        self.sent(step, result, values)
+    }
+
+    /// A sent task's outcome and what it returned. When a later step reads the step's output,
+    /// the output is recorded first: a run killed between the two re-runs the task rather than
+    /// resuming without what it returned.
+    pub(super) fn sent(
+        &self,
+        step: &CompiledStep<'_, '_>,
+        result: TaskResult,
+        values: Vec<Value>,
+    ) -> ((TaskResult, Origin), Vec<Value>) {
         if step.settings.read_later && result.status == Status::Ok {
             let output = Event::TaskOutput {
                 id: result.id.clone(),
                 values,
             };
-            // The output before the outcome: a run killed between the two re-runs the task
-            // rather than resuming without what it returned.
             if let Err(e) = self.events.emit(&output) {
                 self.shutdown().stop(StopReason::Journal(e.0));
             }
