@@ -269,9 +269,22 @@ pub struct PlanArgs {
     /// Only steps with one of these tags (comma-separated or repeated).
     #[arg(long, value_name = "TAG", value_delimiter = ',')]
     pub tags: Vec<String>,
+    /// Only shard K of N of the tenants selected (`2/4`), for spreading a playbook over N
+    /// workers: each tenant is in exactly one shard, chosen by a hash of its name, and each
+    /// shard keeps its own journals and lock (under `shards/shard-K-of-N` in the state folder)
+    #[arg(long, value_name = "K/N", env = "TENANTRY_SHARD", value_parser = parse_shard)]
+    pub shard: Option<crate::plan::shard::Shard>,
+    /// N shards, this one given by `JOB_COMPLETION_INDEX` (from 0), as a Kubernetes Indexed
+    /// Job sets it: `--shards 4` in the job whose index is 1 is `--shard 2/4`
+    #[arg(long, value_name = "N", conflicts_with = "shard")]
+    pub shards: Option<u32>,
     /// The cmdlet catalog calls are checked against.
     #[command(flatten)]
     pub catalog: CatalogArgs,
+}
+
+fn parse_shard(s: &str) -> Result<crate::plan::shard::Shard, String> {
+    s.parse()
 }
 
 pub(super) fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
@@ -342,12 +355,30 @@ pub(super) fn parse_var(s: &str) -> Result<(String, String), String> {
 
 impl PlanArgs {
     /// What the planner is asked for.
-    pub(super) fn options(&self) -> PlanOptions {
-        PlanOptions {
+    pub(super) fn options(&self) -> Result<PlanOptions, String> {
+        Ok(PlanOptions {
             vars: self.vars.clone(),
             limit: self.limit.clone(),
             tags: self.tags.clone(),
             catalog: None,
-        }
+            shard: self.shard()?,
+        })
+    }
+
+    /// The shard asked for: `--shard`, or `--shards` with `JOB_COMPLETION_INDEX`.
+    pub(super) fn shard(&self) -> Result<Option<crate::plan::shard::Shard>, String> {
+        let Some(count) = self.shards else {
+            return Ok(self.shard);
+        };
+        let index = std::env::var("JOB_COMPLETION_INDEX").map_err(|_| {
+            "`--shards` takes this shard from JOB_COMPLETION_INDEX, which is not set: give `--shard K/N` instead".to_string()
+        })?;
+        let index: u32 = index
+            .trim()
+            .parse()
+            .map_err(|_| format!("JOB_COMPLETION_INDEX is `{index}`, not a number from 0"))?;
+        crate::plan::shard::Shard::new(index + 1, count)
+            .map(Some)
+            .map_err(|e| format!("--shards {count} with JOB_COMPLETION_INDEX {index}: {e}"))
     }
 }

@@ -191,6 +191,17 @@ fn execute(
     let playbook = Playbook::parse(&args.playbook)?;
     let env = crate::template::environment(&playbook.dir);
     let planner = prepare(&env, &playbook, args)?;
+    if let Some(shard) = args.shard().map_err(CliError::Usage)? {
+        // Each shard its own journals, lock and drift memory: shards of one playbook run at
+        // once, and each resumes alone.
+        let base = settings.state_dir.clone().unwrap_or_else(|| {
+            args.playbook
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(".tenantry")
+        });
+        settings.state_dir = Some(base.join("shards").join(shard.folder()));
+    }
     // Before anything is sent, so a trace that cannot be written stops the run unstarted.
     settings.trace = open_trace(trace)?;
     let runtime = one_thread()?;
@@ -334,7 +345,7 @@ pub(super) fn prepare<'e, 's>(
     let mut problems = playbook.check_with(&catalog);
     let options = crate::plan::PlanOptions {
         catalog: Some(catalog),
-        ..args.options()
+        ..args.options().map_err(CliError::Usage)?
     };
     let planner = match Planner::new(env, playbook, &options) {
         Ok(p) => Some(p),

@@ -7,6 +7,7 @@ mod expand;
 mod record;
 mod render;
 mod settings;
+pub mod shard;
 mod values;
 mod waves;
 
@@ -85,6 +86,8 @@ pub struct PlanOptions {
     pub tags: Vec<String>,
     /// The cmdlet catalog values are checked against (the built-in one when `None`).
     pub catalog: Option<Arc<Catalog>>,
+    /// `--shard K/N`: only the tenants of this shard, of those `limit` selects.
+    pub shard: Option<shard::Shard>,
 }
 
 /// A step compiled for expansion.
@@ -191,7 +194,16 @@ impl<'e, 's> Planner<'e, 's> {
     ) -> Result<Self, PlanError> {
         let mut errors = Diagnostics::default();
         let tenants = match select_tenants(&playbook.tenants, &options.limit) {
-            Ok(sel) => sel,
+            // A shard may hold none of the tenants selected: with more shards than tenants,
+            // some workers have nothing to do, and that is no error.
+            Ok(sel) => sel
+                .into_iter()
+                .filter(|&t| {
+                    options
+                        .shard
+                        .is_none_or(|s| s.owns(playbook.tenants[t].name()))
+                })
+                .collect(),
             Err(d) => {
                 d.0.into_iter().for_each(|d| errors.push(d));
                 Vec::new()

@@ -28,6 +28,7 @@ mod sandbox_identity;
 mod sandbox_limits;
 mod scheduler;
 mod secure;
+mod shards;
 mod support;
 mod trace;
 mod wire;
