@@ -256,7 +256,8 @@ pub enum Event {
 }
 
 /// One tenant's tally.
-#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
 pub struct TenantSummary {
     /// Tasks that succeeded.
     pub ok: usize,

@@ -86,13 +86,19 @@ pub enum Command {
         state_dir: Option<PathBuf>,
     },
     /// Write the reports of a past run from its journal (results.jsonl, summary.json,
-    /// results.csv, junit.xml, summary.md).
+    /// results.csv, junit.xml, summary.md), or merge the reports of several shards into one
+    /// set (`--merge DIR…`).
     Report {
         /// The playbook file.
-        playbook: PathBuf,
+        #[arg(required_unless_present = "merge")]
+        playbook: Option<PathBuf>,
         /// The run's id, or `last`.
         #[arg(default_value = "last")]
         run: String,
+        /// Merge these report folders (the `--report` of each shard) into `--report DIR`: the
+        /// counts add up, and a tenant in two of them is an error.
+        #[arg(long, value_name = "DIR", num_args = 1.., conflicts_with_all = ["playbook", "state_dir"])]
+        merge: Vec<PathBuf>,
         /// The folder to write the reports in.
         #[arg(long, value_name = "DIR")]
         report: PathBuf,

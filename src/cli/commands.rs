@@ -288,6 +288,26 @@ pub(super) fn report(
     Ok(exit::OK)
 }
 
+/// `tenantry report --merge`: one set of reports from several shards'.
+pub(super) fn merge(inputs: &[PathBuf], report: &Path) -> Result<i32, CliError> {
+    let summary =
+        crate::report::merge(inputs, report).map_err(|e| CliError::Usage(e.to_string()))?;
+    let t = &summary.total;
+    let tasks = t.ok + t.failed + t.skipped + t.unknown + t.drift + t.stale;
+    writeln!(
+        io::stdout().lock(),
+        "merged the reports of {} folder{} ({} tenant{}, {} task{}) in {}",
+        inputs.len(),
+        crate::diagnostic::plural(inputs.len()),
+        summary.tenants.len(),
+        crate::diagnostic::plural(summary.tenants.len()),
+        tasks,
+        crate::diagnostic::plural(tasks),
+        report.display()
+    )?;
+    Ok(exit::OK)
+}
+
 /// `tenantry logout`.
 pub(super) fn logout(tenant: Option<String>) -> Result<i32, CliError> {
     let Some(dir) = crate::auth::cache::TokenCache::default_location() else {

@@ -144,9 +144,15 @@ fn run(cli: Cli) -> Result<i32, CliError> {
         Command::Report {
             playbook,
             run,
+            merge,
             report,
             state_dir,
-        } => commands::report(playbook, run, report, state_dir.as_deref()),
+        } => match playbook {
+            Some(playbook) if merge.is_empty() => {
+                commands::report(playbook, run, report, state_dir.as_deref())
+            }
+            _ => commands::merge(&merge, &report),
+        },
         Command::Logout { tenant } => commands::logout(tenant),
         #[cfg(feature = "sandbox")]
         Command::Sandbox(args) => {

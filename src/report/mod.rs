@@ -8,6 +8,7 @@
 
 mod files;
 mod junit;
+mod merge;
 mod progress;
 mod terminal;
 #[cfg(test)]
@@ -15,6 +16,7 @@ mod tests;
 
 pub(crate) use files::report_files;
 pub(crate) use junit::JUnit;
+pub(crate) use merge::merge;
 pub(crate) use progress::Progress;
 pub(crate) use terminal::Terminal;
 

@@ -10,9 +10,10 @@ use crate::support::{Workspace, json_lines, tenantry_with_env};
 
 /// Four shard processes at once over twelve tenants: their tenants are disjoint and cover
 /// the playbook, the service logs every task exactly once, and each shard's journal is its
-/// own: resuming a shard goes on with that shard's run alone.
+/// own: resuming a shard goes on with that shard's run alone. `report --merge` makes their four
+/// reports one, whose counts are those of the playbook run whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn four_shards_run_every_task_exactly_once_and_resume_alone() {
+async fn four_shards_run_every_task_once_resume_alone_and_merge_into_one_report() {
     use tenantry::sandbox::{APPS, Sandbox, SandboxConfig};
 
     let sandbox = Sandbox::start(SandboxConfig::with_tenants(12, 20))
@@ -152,6 +153,70 @@ async fn four_shards_run_every_task_exactly_once_and_resume_alone() {
     );
     assert_eq!(resumed.code, 0, "{}\n{}", resumed.stdout, resumed.stderr);
     assert_eq!(sandbox.stats().writes.len(), 240, "nothing sent again");
+
+    // The four shards' reports merged are one run's: every task once, counts that add up.
+    let merge = tenantry_with_env(
+        ws.path(),
+        &[
+            "report", "--merge", "report-1", "report-2", "report-3", "report-4", "--report",
+            "merged",
+        ],
+        &[],
+    );
+    assert_eq!(
+        merge.code, 0,
+        "{}
+{}",
+        merge.stdout, merge.stderr
+    );
+    let merged = json_lines(&ws.path().join("merged/results.jsonl"));
+    assert_eq!(merged.len(), 240);
+    let ids: HashSet<&str> = merged.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 240, "every task once");
+    let junit = std::fs::read_to_string(ws.path().join("merged/junit.xml")).unwrap();
+    assert!(junit.contains("tests=\"240\""), "{junit}");
+    // The merged counts are the shards' added up, and the counts of the same playbook run
+    // whole, unsharded (which changes nothing now: the shards did it).
+    let whole = tenantry_with_env(
+        ws.path(),
+        &["run", "p.yaml", "--progress", "plain", "--report", "whole"],
+        &env,
+    );
+    assert_eq!(whole.code, 0, "{}", whole.stderr);
+    let summary = |dir: &str| -> Value {
+        let text = std::fs::read_to_string(ws.path().join(dir).join("summary.json")).unwrap();
+        let mut v: Value = serde_json::from_str(&text).unwrap();
+        v["total"]["duration_ms"] = Value::Null;
+        v["total"].clone()
+    };
+    let (merged_total, mut whole_total) = (summary("merged"), summary("whole"));
+    let changed: u64 = (1..=4)
+        .map(|k| summary(&format!("report-{k}"))["changed"].as_u64().unwrap())
+        .sum();
+    assert_eq!(merged_total["changed"], changed);
+    whole_total["changed"] = merged_total["changed"].clone();
+    assert_eq!(merged_total, whole_total);
+    let tenants = |dir: &str| -> Vec<String> {
+        let text = std::fs::read_to_string(ws.path().join(dir).join("summary.json")).unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        v["tenants"].as_object().unwrap().keys().cloned().collect()
+    };
+    assert_eq!(tenants("merged"), tenants("whole"));
+
+    // The same shard twice is not a set of shards.
+    let twice = tenantry_with_env(
+        ws.path(),
+        &[
+            "report", "--merge", "report-1", "report-1", "--report", "bad",
+        ],
+        &[],
+    );
+    assert_eq!(twice.code, 2, "{}", twice.stderr);
+    assert!(
+        twice.stderr.contains("is in the reports of both"),
+        "{}",
+        twice.stderr
+    );
     sandbox.shutdown().await;
 }
 
