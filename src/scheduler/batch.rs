@@ -142,13 +142,7 @@ impl Executor<'_, '_, '_, '_, '_> {
         };
         drop(calls);
         for ((index, task, mut result), item) in sending.into_iter().zip(items) {
-            let call = Call {
-                cmdlet: &task.cmdlet,
-                spec: step.spec.as_deref(),
-                params: &task.params,
-                idempotent: step.settings.idempotent,
-                read_only: step.read_only,
-            };
+            let call = Call::of(step, &task);
             let outcome = match item {
                 Ok(mut ok) => {
                     took(&mut result, &call, &mut ok);

@@ -75,6 +75,19 @@ pub(super) struct Call<'a> {
     pub(super) read_only: bool,
 }
 
+impl<'a> Call<'a> {
+    /// The call a task of `step` makes, as the step says to send it.
+    pub(super) fn of(step: &'a crate::plan::CompiledStep<'_, '_>, task: &'a Planned) -> Self {
+        Call {
+            cmdlet: &task.cmdlet,
+            spec: step.spec.as_deref(),
+            params: &task.params,
+            idempotent: step.settings.idempotent,
+            read_only: step.read_only,
+        }
+    }
+}
+
 impl Call<'_> {
     /// Hides a SecureString's text, should an answer repeat it.
     pub(super) fn hide(&self, text: String) -> String {

@@ -638,13 +638,7 @@ async fn call(
     task: &Planned,
     result: &mut TaskResult,
 ) -> Vec<Value> {
-    let call = Call {
-        cmdlet: &task.cmdlet,
-        spec: step.spec.as_deref(),
-        params: &task.params,
-        idempotent: step.settings.idempotent,
-        read_only: step.read_only,
-    };
+    let call = Call::of(step, task);
     match invoke(run, step, &call, result).await {
         Ok(value) => {
             result.status = Status::Ok;

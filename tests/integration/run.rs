@@ -244,15 +244,7 @@ async fn a_twenty_tenant_run_reports_exactly_what_the_service_logged() {
     let config = SandboxConfig::with_tenants(20, 200)
         .each_tenant(|t| t.behaviour.latency = "20ms".parse().unwrap());
     let sandbox = Sandbox::start(config).await.unwrap();
-    let url = sandbox.url();
-    let tenants: String = sandbox
-        .tenants()
-        .iter()
-        .map(|t| {
-            let name = t.domain.split('.').next().unwrap();
-            crate::support::custom_tenant(name, &t.domain, &url, "TENANTRY_TEST_SECRET")
-        })
-        .collect();
+    let tenants = crate::support::custom_tenants(&sandbox, "TENANTRY_TEST_SECRET");
     let users: Vec<String> = (1..=200).map(|i| format!("user{i:03}")).collect();
     let ws = Workspace::new(&[
         (

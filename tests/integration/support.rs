@@ -101,6 +101,20 @@ pub fn custom_tenant(name: &str, domain: &str, url: &str, secret_env: &str) -> S
     )
 }
 
+/// Every tenant of `sandbox` as a `cloud: custom` tenants-list entry (see [`custom_tenant`]),
+/// named by its domain's first label.
+pub fn custom_tenants(sandbox: &tenantry::sandbox::Sandbox, secret_env: &str) -> String {
+    let url = sandbox.url();
+    sandbox
+        .tenants()
+        .iter()
+        .map(|t| {
+            let name = t.domain.split('.').next().unwrap();
+            custom_tenant(name, &t.domain, &url, secret_env)
+        })
+        .collect()
+}
+
 /// Starts `tenantry ARGS` in `dir` with these variables and returns once it has printed its
 /// run's first line (`run <id> …`: the journal exists and calls are about to go out). Its
 /// standard output is drained from then on, so it never blocks on a full pipe.
