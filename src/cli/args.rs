@@ -383,7 +383,7 @@ impl PlanArgs {
             .trim()
             .parse()
             .map_err(|_| format!("JOB_COMPLETION_INDEX is `{index}`, not a number from 0"))?;
-        crate::plan::shard::Shard::new(index + 1, count)
+        crate::plan::shard::Shard::new(index.saturating_add(1), count)
             .map(Some)
             .map_err(|e| format!("--shards {count} with JOB_COMPLETION_INDEX {index}: {e}"))
     }

@@ -30,6 +30,11 @@ pub(crate) enum MergeError {
         /// The other.
         second: PathBuf,
     },
+    /// The output folder is one of the inputs: writing it would destroy what is read.
+    #[error(
+        "--report {0} is one of the folders to merge: writing there would overwrite what is merged; name a new folder"
+    )]
+    IntoInput(PathBuf),
     /// The merged report could not be written.
     #[error("cannot write the merged report in {dir}: {source}")]
     Output {
@@ -64,6 +69,14 @@ pub(crate) fn merge(inputs: &[PathBuf], out: &Path) -> Result<RunSummary, MergeE
         dir: dir.to_path_buf(),
         why,
     };
+    // The reports are written as the inputs are read: into an input would truncate it first.
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    };
+    if inputs.iter().any(|dir| same(dir, out)) {
+        return Err(MergeError::IntoInput(out.to_path_buf()));
+    }
     let mut summaries = Vec::new();
     let mut owner: BTreeMap<String, PathBuf> = BTreeMap::new();
     for dir in inputs {

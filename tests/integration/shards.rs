@@ -19,15 +19,7 @@ async fn four_shards_run_every_task_once_resume_alone_and_merge_into_one_report(
     let sandbox = Sandbox::start(SandboxConfig::with_tenants(12, 20))
         .await
         .unwrap();
-    let url = sandbox.url();
-    let tenants: String = sandbox
-        .tenants()
-        .iter()
-        .map(|t| {
-            let name = t.domain.split('.').next().unwrap();
-            crate::support::custom_tenant(name, &t.domain, &url, "TENANTRY_TEST_SECRET")
-        })
-        .collect();
+    let tenants = crate::support::custom_tenants(&sandbox, "TENANTRY_TEST_SECRET");
     let users: Vec<String> = (1..=20).map(|i| format!("user{i:03}")).collect();
     let ws = Workspace::new(&[
         (
@@ -217,6 +209,32 @@ async fn four_shards_run_every_task_once_resume_alone_and_merge_into_one_report(
         "{}",
         twice.stderr
     );
+    // Nor is a merge into one of its own inputs, which would overwrite it.
+    let into_input = tenantry_with_env(
+        ws.path(),
+        &[
+            "report",
+            "--merge",
+            "report-1",
+            "report-2",
+            "--report",
+            "./report-2",
+        ],
+        &[],
+    );
+    assert_eq!(into_input.code, 2, "{}", into_input.stderr);
+    assert!(
+        into_input.stderr.contains("is one of the folders to merge"),
+        "{}",
+        into_input.stderr
+    );
+    let kept = json_lines(&ws.path().join("report-2/results.jsonl"));
+    assert!(
+        kept.iter()
+            .all(|r| owner[r["tenant"].as_str().unwrap()] == 2),
+        "untouched"
+    );
+    assert_eq!(kept.len(), 20 * owner.values().filter(|&&k| k == 2).count());
     sandbox.shutdown().await;
 }
 
