@@ -118,6 +118,21 @@ pub enum Command {
     /// List the cmdlets tenantry knows, or show one: its parameter sets, and each parameter
     /// with its documented type and what values it takes.
     Cmdlets(CmdletsArgs),
+    /// Print the completion script of a shell: `tenantry completions bash >
+    /// /etc/bash_completion.d/tenantry` (zsh: into a folder of `$fpath` as `_tenantry`; fish:
+    /// `~/.config/fish/completions/tenantry.fish`; PowerShell: dot-source it from `$PROFILE`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print tenantry's man page (roff: `tenantry man | man -l -`), or write a page per command
+    /// into a folder (`tenantry man --dir /usr/local/share/man/man1`).
+    Man {
+        /// Write tenantry.1 and one page per command (tenantry-run.1, …) into DIR.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Print a JSON Schema: of playbooks (for editors), or of `plan --format json` records.
     Schema {
         /// Which schema.

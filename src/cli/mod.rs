@@ -4,6 +4,7 @@
 pub mod args;
 mod cmdlets;
 mod commands;
+mod shell;
 
 use std::ffi::OsString;
 use std::io::{self, Write};
@@ -161,5 +162,7 @@ fn run(cli: Cli) -> Result<i32, CliError> {
         }
         Command::Cmdlets(args) => cmdlets::cmdlets(args),
         Command::Schema { kind, catalog } => commands::schema(kind, &catalog),
+        Command::Completions { shell } => shell::completions(shell),
+        Command::Man { dir } => shell::man(dir.as_deref()),
     }
 }

@@ -29,6 +29,7 @@ mod sandbox_limits;
 mod scheduler;
 mod secure;
 mod shards;
+mod shell;
 mod support;
 mod trace;
 mod wire;
