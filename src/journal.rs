@@ -399,6 +399,21 @@ impl StateDir {
         runs
     }
 
+    /// The latest run, if it did not end of itself: killed (no exit code) or stopped by a
+    /// signal (exit 130). `run --resume unfinished` goes on with it, or starts a new run.
+    pub fn unfinished(&self) -> Result<Option<PastRun>, JournalError> {
+        let Some(last) = self.runs().pop() else {
+            return Ok(None);
+        };
+        if last
+            .exit_code
+            .is_some_and(|code| code != crate::exit::INTERRUPTED)
+        {
+            return Ok(None);
+        }
+        self.past(&last.id).map(Some)
+    }
+
     /// A past run by id, or the latest for `last`.
     pub fn past(&self, id: &str) -> Result<PastRun, JournalError> {
         let meta = if id == "last" {

@@ -81,7 +81,7 @@ pub(crate) struct RunSettings {
     pub state_dir: Option<PathBuf>,
     /// `--wait-lock DURATION`: how long to wait for another run of the playbook to end.
     pub wait_lock: Option<Duration>,
-    /// `--resume ID|last`: go on with a past run.
+    /// `--resume ID|last|unfinished`: go on with a past run.
     pub resume: Option<String>,
     /// `--force`: resume even though the plan changed.
     pub force: bool,
@@ -317,6 +317,10 @@ pub(crate) async fn run(
     Ok(code)
 }
 
+/// `--resume unfinished`: the last run if it did not end of itself, else a new run; what a
+/// retried job (a Kubernetes pod, a cron line after a reboot) runs, whether or not it was killed.
+pub(crate) const UNFINISHED: &str = "unfinished";
+
 /// The terminal's name among the reporters: its errors (a closed standard output) do not fail
 /// the run.
 const TERMINAL: &str = "terminal";
@@ -342,16 +346,16 @@ async fn prepare(
         Some(state.lock(settings.wait_lock)?)
     };
     let fingerprint = planned.fingerprint();
-    let past = match &settings.resume {
-        Some(id) => {
-            let past = state.past(id)?;
-            if !settings.force {
-                past.check(&fingerprint, &tenant_names)?;
-            }
-            Some(past)
-        }
+    let past = match settings.resume.as_deref() {
+        Some(UNFINISHED) => state.unfinished()?,
+        Some(id) => Some(state.past(id)?),
         None => None,
     };
+    if let Some(past) = &past
+        && !settings.force
+    {
+        past.check(&fingerprint, &tenant_names)?;
+    }
     let sessions = Sessions::open(
         playbook,
         planner.tenant_indexes(),

@@ -589,3 +589,64 @@ async fn a_lost_answer_is_one_unknown_until_it_is_sent_again() {
     assert_eq!(sandbox.stats().writes.len(), 2, "sent again when told to");
     sandbox.shutdown().await;
 }
+
+/// The run folders of the workspace's playbook, one per run.
+fn run_count(ws: &Workspace) -> usize {
+    std::fs::read_dir(ws.path().join(".tenantry/runs/p.yaml"))
+        .map(|dir| dir.filter_map(Result::ok).count())
+        .unwrap_or(0)
+}
+
+/// `--resume unfinished`, as a retried job runs it: with no run yet, or after a run that ended,
+/// it starts a new run; after a killed run, it goes on with that one and sends no completed
+/// write again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_unfinished_goes_on_only_with_a_run_that_did_not_end() {
+    let config = SandboxConfig::with_tenants(2, 200)
+        .each_tenant(|t| t.behaviour.latency = "10ms".parse().unwrap());
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let ws = playbook(&sandbox);
+    let env = [("SECRET", APPS[0].client_secret)];
+    let args = [
+        "run",
+        "p.yaml",
+        "--progress",
+        "plain",
+        "--resume",
+        "unfinished",
+    ];
+
+    // Nothing to go on with: a new run, which ends.
+    let run =
+        tokio::task::block_in_place(|| crate::support::tenantry_with_env(ws.path(), &args, &env));
+    assert!(matches!(run.code, 0 | 1), "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run_count(&ws), 1);
+    let writes_of_one_run = sandbox.stats().writes.len();
+
+    // The last run ended: a new run again.
+    let run =
+        tokio::task::block_in_place(|| crate::support::tenantry_with_env(ws.path(), &args, &env));
+    assert!(matches!(run.code, 0 | 1), "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run_count(&ws), 2);
+
+    // A run killed mid-way is gone on with, not started afresh.
+    let before = sandbox.stats().writes.len();
+    let mut child = start_run(ws.path(), &["run", "p.yaml", "--progress", "plain"], &env);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run was still going"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(run_count(&ws), 3);
+    let run =
+        tokio::task::block_in_place(|| crate::support::tenantry_with_env(ws.path(), &args, &env));
+    assert!(matches!(run.code, 0 | 1), "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run_count(&ws), 3, "the killed run was resumed");
+    let third = sandbox.stats().writes.len() - before;
+    assert!(
+        third <= writes_of_one_run + 2 * CONNECTIONS,
+        "the killed run and its resumption wrote {third} times; one run writes {writes_of_one_run}"
+    );
+}
