@@ -81,7 +81,8 @@ pub(crate) struct RunSettings {
     pub state_dir: Option<PathBuf>,
     /// `--wait-lock DURATION`: how long to wait for another run of the playbook to end.
     pub wait_lock: Option<Duration>,
-    /// `--resume ID|last`: go on with a past run.
+    /// `--resume ID|last|if-any`: go on with a past run (`if-any`: the last one, if there is
+    /// one; otherwise a new run starts).
     pub resume: Option<String>,
     /// `--force`: resume even though the plan changed.
     pub force: bool,
@@ -321,6 +322,9 @@ pub(crate) async fn run(
 /// the run.
 const TERMINAL: &str = "terminal";
 
+/// `--resume if-any`: go on with the last run if there is one, or start a new run.
+const RESUME_IF_ANY: &str = "if-any";
+
 /// Takes the playbook's lock, checks the run to resume, opens the sessions and the journal.
 async fn prepare(
     playbook: &Playbook,
@@ -342,16 +346,22 @@ async fn prepare(
         Some(state.lock(settings.wait_lock)?)
     };
     let fingerprint = planned.fingerprint();
-    let past = match &settings.resume {
-        Some(id) => {
-            let past = state.past(id)?;
-            if !settings.force {
-                past.check(&fingerprint, &tenant_names)?;
-            }
-            Some(past)
-        }
+    let past = match settings.resume.as_deref() {
+        // `if-any`: the last run when there is one, else a new run, so that one command
+        // serves a worker's first attempt and its retries (a Kubernetes Job's pod).
+        Some(RESUME_IF_ANY) => match state.past("last") {
+            Ok(past) => Some(past),
+            Err(crate::journal::JournalError::NoSuchRun(..)) => None,
+            Err(e) => return Err(e.into()),
+        },
+        Some(id) => Some(state.past(id)?),
         None => None,
     };
+    if let Some(past) = &past
+        && !settings.force
+    {
+        past.check(&fingerprint, &tenant_names)?;
+    }
     let sessions = Sessions::open(
         playbook,
         planner.tenant_indexes(),

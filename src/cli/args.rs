@@ -143,7 +143,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration_arg)]
     pub wait_lock: Option<std::time::Duration>,
     /// Go on with a past run (its id, or `last`): writes whose outcome it knows are not
-    /// sent again; reads run again.
+    /// sent again; reads run again. `if-any`: the last run if there is one, else a new run
+    /// (one command for a worker's first attempt and its retries).
     #[arg(long, value_name = "ID", num_args = 0..=1, default_missing_value = "last")]
     pub resume: Option<String>,
     /// Resume even though the playbook, its data or the tenants changed.

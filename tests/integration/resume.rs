@@ -589,3 +589,61 @@ async fn a_lost_answer_is_one_unknown_until_it_is_sent_again() {
     assert_eq!(sandbox.stats().writes.len(), 2, "sent again when told to");
     sandbox.shutdown().await;
 }
+
+/// `--resume if-any`: one command for a worker's first attempt and its retries. With no past
+/// run it starts one; with one it goes on with it, sending nothing it knows was done. A plain
+/// `--resume` with no past run is still refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_if_any_starts_a_run_or_goes_on_with_the_last() {
+    let sandbox = Sandbox::start(SandboxConfig::with_tenants(1, 10))
+        .await
+        .unwrap();
+    let url = sandbox.url();
+    let domain = &sandbox.tenants()[0].domain;
+    let tenant = crate::support::custom_tenant("one", domain, &url, "SECRET");
+    let ws = Workspace::new(&[(
+        "p.yaml",
+        &format!(
+            "version: 1\nname: Either way\ntenants:\n{tenant}steps:\n  - cmdlet: Set-Mailbox\n    for_each: [user001, user002, user003]\n    params: {{ Identity: \"{{{{ item }}}}\", CustomAttribute3: once }}\n"
+        ),
+    )]);
+    let path = ws.path().to_path_buf();
+    let cli = move |args: Vec<&'static str>| {
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::support::tenantry_with_env(&path, &args, &[("SECRET", APPS[0].client_secret)])
+        })
+    };
+    let refused = cli(vec!["run", "p.yaml", "--resume"]).await.unwrap();
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("no run last to resume"),
+        "{}",
+        refused.stderr
+    );
+    assert!(sandbox.stats().writes.is_empty());
+
+    let first = cli(vec!["run", "p.yaml", "--resume", "if-any"])
+        .await
+        .unwrap();
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    assert_eq!(sandbox.stats().writes.len(), 3, "a new run");
+    let again = cli(vec![
+        "run",
+        "p.yaml",
+        "--resume",
+        "if-any",
+        "--progress",
+        "plain",
+    ])
+    .await
+    .unwrap();
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+    assert_eq!(
+        sandbox.stats().writes.len(),
+        3,
+        "the same run: nothing sent again"
+    );
+    let runs = cli(vec!["runs", "p.yaml"]).await.unwrap();
+    assert_eq!(runs.stdout.lines().count(), 1, "{}", runs.stdout);
+}
