@@ -1,6 +1,6 @@
 //! The deployment recipes cannot rot: examples/deploy/kubernetes/ (a CronJob of an Indexed
 //! Job of shards, and a CronJob merging their reports), examples/deploy/Dockerfile (the image
-//! they run) and the README's crontab line.
+//! they run) and examples/ci/nightly-shards.yml (a GitHub Actions matrix of shards and a merge).
 //!
 //! The manifests are read as YAML and held together: each `tenantry` argument list parses with
 //! tenantry's own command line, each variable a container sets is one tenantry reads (or one its
@@ -1150,6 +1150,320 @@ fn write_log(sandbox: &Sandbox) -> BTreeMap<(String, String), Vec<bool>> {
 /// An object's name as task ids and writes both give it: the part before `@`, in lower case.
 fn local(name: &str) -> String {
     name.split('@').next().unwrap_or(name).to_lowercase()
+}
+
+/// A `${{ … }}` of the nightly workflow, given the test's value.
+fn github_value(expr: &str, shard: u32, temp: &Path) -> String {
+    match expr {
+        "matrix.shard" => shard.to_string(),
+        "vars.TENANTRY_APP_ID" => APPS[0].client_id.to_string(),
+        "runner.temp" => temp.display().to_string(),
+        "vars.TENANTRY_GIT" | "vars.TENANTRY_REV" => "unused".into(),
+        e => panic!("the test gives no value to ${{{{ {e} }}}}"),
+    }
+}
+
+/// `${{ … }}` in `text` replaced by the test's values.
+fn github_expand(text: &str, shard: u32, temp: &Path) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${{") {
+        out.push_str(&rest[..start]);
+        let end = start + rest[start..].find("}}").expect("a closed expression");
+        out.push_str(&github_value(rest[start + 3..end].trim(), shard, temp));
+        rest = &rest[end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A `tenantry` line of a job's `run:` steps, as its shell runs it: its words (variables from
+/// the workflow's, job's and step's `env`), and the `case "$code"` judging its exit code.
+struct Line {
+    args: Vec<String>,
+    env: BTreeMap<String, String>,
+    case: Option<String>,
+}
+
+fn tenantry_lines(workflow: &Value, job: &str, shard: u32, temp: &Path) -> Vec<Line> {
+    let job = &workflow["jobs"][job];
+    let mut out = Vec::new();
+    for step in job["steps"].as_array().unwrap() {
+        let Some(script) = step["run"].as_str() else {
+            continue;
+        };
+        let mut env = BTreeMap::new();
+        for scope in [&workflow["env"], &job["env"], &step["env"]] {
+            for (k, v) in scope.as_object().into_iter().flatten() {
+                let v = v.as_str().map_or(v.to_string(), str::to_string);
+                env.insert(k.clone(), github_expand(&v, shard, temp));
+            }
+        }
+        let lines: Vec<&str> = script.lines().map(str::trim).collect();
+        for (i, line) in lines.iter().enumerate() {
+            if !line.starts_with("tenantry ") {
+                continue;
+            }
+            assert!(
+                !line.contains("${{"),
+                "{line}: CI expressions go through env"
+            );
+            let (command, keeps) = match line.split_once("||") {
+                Some((c, tail)) => {
+                    assert_eq!(tail.trim(), "code=$?", "{line}");
+                    (c, true)
+                }
+                None => (*line, false),
+            };
+            let known = env.clone();
+            let var = move |n: &str| known.get(n).cloned();
+            let args: Vec<String> = crate::ci_recipes::tokens(command, &var)
+                .unwrap_or_else(|e| panic!("{line}: {e}"))
+                .into_iter()
+                .map(|t| match t {
+                    crate::ci_recipes::Token::Word(w) => w,
+                    crate::ci_recipes::Token::Op(op) => panic!("{line}: `{op}`"),
+                })
+                .skip(1)
+                .collect();
+            let case = keeps.then(|| {
+                let rest = &lines[i + 1..];
+                let start = rest
+                    .iter()
+                    .position(|l| l.starts_with("case \"$code\" in"))
+                    .expect("a case");
+                let end = start + rest[start..].iter().position(|l| *l == "esac").unwrap();
+                rest[start..=end].join("\n")
+            });
+            out.push(Line {
+                args,
+                env: env.clone(),
+                case,
+            });
+        }
+    }
+    out
+}
+
+impl Line {
+    /// Whether the step passes when tenantry exits with `code`.
+    fn passes(&self, code: i32) -> bool {
+        let Some(case) = &self.case else {
+            return code == 0;
+        };
+        std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!("code={code}\n{case}"))
+            .envs(&self.env)
+            .env("GITHUB_OUTPUT", "/dev/null")
+            .env("GITHUB_STEP_SUMMARY", "/dev/null")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .success()
+    }
+}
+
+/// The nightly GitHub Actions recipe: a scheduled matrix of shards, each keeping its report as
+/// an artifact, and a merge job that downloads them and merges them. Its `tenantry` lines run
+/// against the sandbox, a process per shard, then the merge over the reports where the
+/// artifacts put them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nightly_workflow_runs_a_matrix_of_shards_and_merges_their_reports() {
+    let ci = root().join("examples/ci");
+    let text = std::fs::read_to_string(ci.join("nightly-shards.yml")).unwrap();
+    let workflow: Value = serde_saphyr::from_str(&text).unwrap();
+    assert!(
+        workflow["on"]["schedule"][0]["cron"].is_string(),
+        "scheduled"
+    );
+    assert!(
+        workflow["on"]
+            .as_object()
+            .unwrap()
+            .contains_key("workflow_dispatch"),
+        "and run on demand"
+    );
+    let shard_job = &workflow["jobs"]["shard"];
+    assert_eq!(shard_job["permissions"]["id-token"], "write");
+    assert_eq!(shard_job["strategy"]["fail-fast"], false);
+    let matrix: Vec<u32> = shard_job["strategy"]["matrix"]["shard"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_u64().unwrap() as u32)
+        .collect();
+    let count = matrix.len() as u32;
+    assert_eq!(matrix, (1..=count).collect::<Vec<_>>());
+    let dir = workflow["defaults"]["run"]["working-directory"]
+        .as_str()
+        .unwrap();
+    assert_eq!(dir, "examples/ci");
+    let merge_job = &workflow["jobs"]["merge"];
+    assert_eq!(merge_job["needs"], "shard");
+    assert!(
+        merge_job["if"].as_str().unwrap().contains("always()"),
+        "the merge runs whatever the shards' outcome"
+    );
+    let uses = |job: &Value, action: &str| -> Vec<Value> {
+        job["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["uses"].as_str().is_some_and(|u| u.starts_with(action)))
+            .map(|s| s["with"].clone())
+            .collect()
+    };
+
+    // A checkout: examples/ci/ with its tenants on the sandbox, signing in with the job's
+    // federated token (the sandbox's, for the subject its credential trusts).
+    let tenants: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(ci.join("tenants.yaml")).unwrap()).unwrap();
+    let tenants = tenants.as_array().unwrap();
+    let domains: Vec<&str> = tenants
+        .iter()
+        .map(|t| t["organization"].as_str().unwrap())
+        .collect();
+    let sandbox = Sandbox::start(SandboxConfig::with_domains(&domains, 12))
+        .await
+        .unwrap();
+    let checkout = tempfile::tempdir().unwrap();
+    let temp = tempfile::tempdir().unwrap();
+    let work = checkout.path().join(dir);
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::copy(ci.join("baseline.yaml"), work.join("baseline.yaml")).unwrap();
+    let url = sandbox.url();
+    let on_sandbox: Vec<Value> = tenants
+        .iter()
+        .map(|t| {
+            let mut t = t.as_object().unwrap().clone();
+            t.insert("cloud".into(), "custom".into());
+            t.insert(
+                "endpoints".into(),
+                serde_json::json!({ "rest": url, "authority": url, "scope": "https://outlook.office365.com/.default" }),
+            );
+            Value::Object(t)
+        })
+        .collect();
+    std::fs::write(
+        work.join("tenants.yaml"),
+        serde_json::to_string(&on_sandbox).unwrap(),
+    )
+    .unwrap();
+
+    let mut merged_inputs = BTreeSet::new();
+    let upload = uses(shard_job, "actions/upload-artifact@");
+    assert_eq!(upload.len(), 1, "each shard keeps its report");
+    for k in 1..=count {
+        let lines = tenantry_lines(&workflow, "shard", k, temp.path());
+        assert_eq!(lines.len(), 1, "one tenantry line per shard");
+        let line = &lines[0];
+        let cli = parses(&line.args, "the shard job");
+        let tenantry::cli::Command::Run(run) = cli.command else {
+            panic!("{:?}", line.args)
+        };
+        assert_eq!(
+            run.args.shard,
+            Some(tenantry::plan::shard::Shard::new(k, count).unwrap())
+        );
+        let report = run.common.report.clone().expect("--report");
+        // The artifact is that folder, named for the shard.
+        let name = github_expand(upload[0]["name"].as_str().unwrap(), k, temp.path());
+        let path = github_expand(upload[0]["path"].as_str().unwrap(), k, temp.path());
+        assert_eq!(
+            path.trim_end_matches('/'),
+            format!("{dir}/{}", report.display()),
+            "the shard's report is its artifact"
+        );
+        merged_inputs.insert(name);
+        assert!(line.passes(0));
+        for code in [1, 2, 3, 4] {
+            assert!(!line.passes(code), "exit {code} fails the shard's job");
+        }
+        // Its token, as the step fetches it.
+        let token = PathBuf::from(&line.env["AZURE_FEDERATED_TOKEN_FILE"]);
+        std::fs::write(
+            &token,
+            sandbox.workload_token(WORKLOAD_SUBJECT, Some(WORKLOAD_AUDIENCE), 600),
+        )
+        .unwrap();
+        let env: Vec<(String, String)> = line
+            .env
+            .iter()
+            .filter(|(k, _)| k.starts_with("AZURE_"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let out = tokio::task::block_in_place(|| {
+            let args: Vec<&str> = line.args.iter().map(String::as_str).collect();
+            let env: Vec<(&str, &str)> =
+                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            tenantry_with_env(&work, &args, &env)
+        });
+        assert_eq!(out.code, 0, "shard {k}:\n{}\n{}", out.stdout, out.stderr);
+        assert!(
+            work.join(&report).join("summary.json").is_file(),
+            "shard {k}"
+        );
+    }
+
+    // The merge job: the artifacts downloaded where it reads them, then the merge.
+    let download = uses(merge_job, "actions/download-artifact@");
+    assert_eq!(download.len(), 1);
+    let pattern = download[0]["pattern"].as_str().unwrap();
+    let prefix = pattern
+        .strip_suffix('*')
+        .expect("a pattern of the shards' artifacts");
+    assert!(merged_inputs.iter().all(|n| n.starts_with(prefix)));
+    let into = download[0]["path"].as_str().unwrap();
+    let into = into
+        .strip_prefix(&format!("{dir}/"))
+        .expect("inside the working folder");
+    let lines = tenantry_lines(&workflow, "merge", 0, temp.path());
+    assert_eq!(lines.len(), 1);
+    let cli = parses(&lines[0].args, "the merge job");
+    let tenantry::cli::Command::Report { merge, report, .. } = cli.command else {
+        panic!("{:?}", lines[0].args)
+    };
+    let reads: BTreeSet<String> = merge.iter().map(|p| p.display().to_string()).collect();
+    let downloaded: BTreeSet<String> = merged_inputs
+        .iter()
+        .map(|name| format!("{into}/{name}"))
+        .collect();
+    assert_eq!(reads, downloaded, "the merge reads every shard's artifact");
+    for k in 1..=count {
+        let name = github_expand(upload[0]["name"].as_str().unwrap(), k, temp.path());
+        let path = github_expand(upload[0]["path"].as_str().unwrap(), k, temp.path());
+        let from = checkout.path().join(path.trim_end_matches('/'));
+        let to = work.join(into).join(&name);
+        std::fs::create_dir_all(&to).unwrap();
+        for file in std::fs::read_dir(&from).unwrap() {
+            let file = file.unwrap().path();
+            std::fs::copy(&file, to.join(file.file_name().unwrap())).unwrap();
+        }
+    }
+    let args = lines[0].args.clone();
+    let out = tokio::task::block_in_place(|| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        tenantry_with_env(&work, &args, &[])
+    });
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let results = json_lines(&work.join(&report).join("results.jsonl"));
+    let ids: BTreeSet<&str> = results.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), results.len(), "every task once");
+    let summary: Value = serde_json::from_str(
+        &std::fs::read_to_string(work.join(&report).join("summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        summary["tenants"].as_object().unwrap().len(),
+        tenants.len(),
+        "every tenant, from whichever shard ran it"
+    );
+    assert_eq!(summary["exit_code"], 0);
+    assert!(work.join(&report).join("summary.md").is_file());
+    sandbox.shutdown().await;
 }
 
 /// The README's crontab line is a command tenantry takes, with the flags an unattended run
