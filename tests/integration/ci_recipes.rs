@@ -597,14 +597,14 @@ fn commands(script: &Script, checkout: &Checkout) -> Vec<Command> {
 
 /// A shell token.
 #[derive(Debug)]
-enum Token {
+pub enum Token {
     Word(String),
     Op(String),
 }
 
 /// Splits a line of shell as the shell does, for the little shell a CI line holds: words,
 /// quotes, `$NAME` and `${NAME}` (from `var`), and operators.
-fn tokens(text: &str, var: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Token>, String> {
+pub fn tokens(text: &str, var: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Token>, String> {
     let mut out = Vec::new();
     let mut word = String::new();
     let mut in_word = false;

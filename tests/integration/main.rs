@@ -11,6 +11,7 @@ mod cli;
 mod client;
 mod cmdlets;
 mod connect;
+mod deploy_recipes;
 mod desired;
 mod encoding;
 mod examples;
