@@ -17,6 +17,7 @@ mod examples;
 mod fidelity;
 mod library;
 mod limits;
+mod metrics;
 mod properties;
 mod resume;
 mod reviewed;
