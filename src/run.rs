@@ -97,6 +97,8 @@ pub(crate) struct RunSettings {
     pub reviewed: Option<Arc<crate::reviewed::Reviewed>>,
     /// `--max-plan-age`: how old a reviewed plan may be.
     pub max_plan_age: Duration,
+    /// `--log-format`: lines for people, or JSON Lines.
+    pub log_format: crate::cli::args::LogFormat,
     /// `--metrics-file`, `--metrics-push`.
     pub metrics: crate::report::MetricsSettings,
 }
@@ -119,6 +121,7 @@ impl Default for RunSettings {
             check: None,
             reviewed: None,
             max_plan_age: Duration::from_secs(24 * 3600),
+            log_format: Default::default(),
             metrics: Default::default(),
         }
     }
@@ -421,10 +424,10 @@ fn fanout<'a>(
         }
         _ => Box::new(out),
     };
-    let terminal = if settings.progress {
-        Terminal::with_bars(out)
-    } else {
-        Terminal::new(out)
+    let terminal: Box<dyn Reporter + 'a> = match settings.log_format {
+        crate::cli::args::LogFormat::Json => Box::new(crate::report::JsonLog::new(out)),
+        _ if settings.progress => Box::new(Terminal::with_bars(out)),
+        _ => Box::new(Terminal::new(out)),
     };
     let mut events = events
         .with(TERMINAL, terminal)

@@ -217,6 +217,11 @@ pub struct SessionArgs {
     /// credentials, tokens and SecureString parameters redacted (mode 0600).
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
+    /// `text`: a line per task for people; `json`: one JSON object per event and line (task
+    /// lines with the fields of results.jsonl, plus `time`, `level` and `event`), for log
+    /// pipelines. No progress bars with `json`.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     /// When it ends, write its metrics to FILE in Prometheus text format (for node_exporter's
     /// textfile collector), replacing the file atomically. A failure is a warning.
     #[arg(long, value_name = "FILE")]
@@ -225,6 +230,16 @@ pub struct SessionArgs {
     /// to loopback only; user info is sent as basic authentication). A failure is a warning.
     #[arg(long, value_name = "URL", env = "TENANTRY_METRICS_PUSH", hide_env_values = true, value_parser = PushUrlParser)]
     pub metrics_push: Option<String>,
+}
+
+/// How `run` and `check` write what happens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people (or progress bars, with `--progress`).
+    #[default]
+    Text,
+    /// JSON Lines: one object per event.
+    Json,
 }
 
 /// Checks `--metrics-push`, with an error of its own: clap's would repeat the value, and a

@@ -178,6 +178,7 @@ fn run_settings(common: &SessionArgs) -> crate::run::RunSettings {
         proxy: common.proxy.clone(),
         state_dir: common.state_dir.clone(),
         deadline: common.deadline,
+        log_format: common.log_format,
         metrics: crate::report::MetricsSettings {
             file: common.metrics_file.clone(),
             // Checked when the command line was read.

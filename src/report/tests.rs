@@ -292,6 +292,24 @@ fn fixed_clock() -> std::time::SystemTime {
     std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_764_497_730_250)
 }
 
+#[test]
+fn the_json_log_is_pinned() {
+    let screen = Screen::default();
+    let fanout = Fanout::new().with(
+        "terminal",
+        super::JsonLog::with_clock(screen.clone(), fixed_clock),
+    );
+    replay(&events(), &fanout);
+    assert!(fanout.errors().is_empty());
+    let text = String::from_utf8(screen.0.lock().unwrap().clone()).unwrap();
+    for line in text.lines() {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        let keys: Vec<_> = value.as_object().unwrap().keys().take(3).collect();
+        assert_eq!(keys, ["time", "level", "event"], "{line}");
+    }
+    insta::assert_snapshot!("json log", text);
+}
+
 /// The metrics of the run in [`events`], written to a file in `dir` with this clock.
 fn metrics_file(dir: &Path, shard: Option<&str>) -> String {
     let path = dir.join("tenantry.prom");

@@ -17,6 +17,7 @@ mod examples;
 mod fidelity;
 mod library;
 mod limits;
+mod logs;
 mod metrics;
 mod properties;
 mod resume;
