@@ -97,6 +97,10 @@ pub(crate) struct RunSettings {
     pub reviewed: Option<Arc<crate::reviewed::Reviewed>>,
     /// `--max-plan-age`: how old a reviewed plan may be.
     pub max_plan_age: Duration,
+    /// `--log-format`: lines for people, or JSON Lines.
+    pub log_format: crate::cli::args::LogFormat,
+    /// `--metrics-file`, `--metrics-push`.
+    pub metrics: crate::report::MetricsSettings,
 }
 
 impl Default for RunSettings {
@@ -117,6 +121,8 @@ impl Default for RunSettings {
             check: None,
             reviewed: None,
             max_plan_age: Duration::from_secs(24 * 3600),
+            log_format: Default::default(),
+            metrics: Default::default(),
         }
     }
 }
@@ -186,7 +192,14 @@ pub(crate) async fn run(
     let memory = settings.check.as_ref().map(|_| {
         crate::check::Memory::load(&StateDir::of(&playbook.path, settings.state_dir.as_deref()))
     });
+    let metrics = settings
+        .metrics
+        .wanted()
+        .then(|| crate::report::Metrics::new(settings.metrics.clone()));
     let mut events = fanout(settings, out, journal.as_ref(), &tally, memory.as_ref())?;
+    if let Some(metrics) = &metrics {
+        events.add("metrics", metrics.reporter());
+    }
     if let Some(writer) = &plan_file {
         events.add("plan file", writer.clone());
     }
@@ -300,6 +313,12 @@ pub(crate) async fn run(
         say(&events, format!("warning: {e}"));
     }
     let _ = events.emit(&Event::RunFinished(Box::new(summary)));
+    // Monitoring, not the run's outcome: a metrics failure is a warning.
+    if let Some(metrics) = &metrics {
+        for warning in metrics.finish().await {
+            say(&events, warning);
+        }
+    }
     if let Some((name, source)) = events
         .errors()
         .into_iter()
@@ -409,10 +428,10 @@ fn fanout<'a>(
         }
         _ => Box::new(out),
     };
-    let terminal = if settings.progress {
-        Terminal::with_bars(out)
-    } else {
-        Terminal::new(out)
+    let terminal: Box<dyn Reporter + 'a> = match settings.log_format {
+        crate::cli::args::LogFormat::Json => Box::new(crate::report::JsonLog::new(out)),
+        _ if settings.progress => Box::new(Terminal::with_bars(out)),
+        _ => Box::new(Terminal::new(out)),
     };
     let mut events = events
         .with(TERMINAL, terminal)

@@ -743,7 +743,7 @@ fn millis(micros: u64) -> f64 {
 }
 
 /// `2026-05-01T10:07:29.250Z`.
-fn iso8601(at: SystemTime) -> String {
+pub(crate) fn iso8601(at: SystemTime) -> String {
     let since = at.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs() as i64;
     let (y, m, d) = tenantry_common::calendar::civil_from_days(secs.div_euclid(86_400));

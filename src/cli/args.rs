@@ -233,6 +233,59 @@ pub struct SessionArgs {
     /// credentials, tokens and SecureString parameters redacted (mode 0600).
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
+    /// `text`: a line per task for people; `json`: one JSON object per event and line (task
+    /// lines with the fields of results.jsonl, plus `time`, `level` and `event`), for log
+    /// pipelines. No progress bars with `json`.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// When it ends, write its metrics to FILE in Prometheus text format (for node_exporter's
+    /// textfile collector), replacing the file atomically. A failure is a warning.
+    #[arg(long, value_name = "FILE")]
+    pub metrics_file: Option<PathBuf>,
+    /// When it ends, push its metrics to the Prometheus Pushgateway at URL (https; plain http
+    /// to loopback only; user info is sent as basic authentication). A failure is a warning.
+    #[arg(long, value_name = "URL", env = "TENANTRY_METRICS_PUSH", hide_env_values = true, value_parser = PushUrlParser)]
+    pub metrics_push: Option<String>,
+}
+
+/// How `run` and `check` write what happens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people (or progress bars, with `--progress`).
+    #[default]
+    Text,
+    /// JSON Lines: one object per event.
+    Json,
+}
+
+/// Checks `--metrics-push`, with an error of its own: clap's would repeat the value, and a
+/// URL's user info may hold a password.
+#[derive(Clone, Copy, Debug)]
+struct PushUrlParser;
+
+impl clap::builder::TypedValueParser for PushUrlParser {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        let refused = |why: String| {
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("--metrics-push: {why}\n"),
+            )
+            .with_cmd(cmd)
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| refused("the URL is not UTF-8".into()))?;
+        crate::report::PushUrl::parse(text)
+            .map(|_| text.to_string())
+            .map_err(refused)
+    }
 }
 
 /// The options of `tenantry cmdlets`.

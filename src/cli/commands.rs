@@ -178,6 +178,16 @@ fn run_settings(common: &SessionArgs) -> crate::run::RunSettings {
         proxy: common.proxy.clone(),
         state_dir: common.state_dir.clone(),
         deadline: common.deadline,
+        log_format: common.log_format,
+        metrics: crate::report::MetricsSettings {
+            file: common.metrics_file.clone(),
+            // Checked when the command line was read.
+            push: common
+                .metrics_push
+                .as_deref()
+                .and_then(|url| crate::report::PushUrl::parse(url).ok()),
+            shard: None,
+        },
         ..Default::default()
     }
 }
@@ -201,6 +211,7 @@ fn execute(
                 .join(".tenantry")
         });
         settings.state_dir = Some(base.join("shards").join(shard.folder()));
+        settings.metrics.shard = Some(shard.to_string());
     }
     // Before anything is sent, so a trace that cannot be written stops the run unstarted.
     settings.trace = open_trace(trace)?;

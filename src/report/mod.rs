@@ -1,22 +1,28 @@
 //! Reporters: consumers of the run's event stream ([`crate::events`]), one per output. The
 //! terminal gets progress bars when it is interactive and a line per task otherwise, then a
 //! summary per tenant; `--report DIR` gets one reporter per file: results.jsonl (streamed as
-//! tasks finish), results.csv, summary.json, junit.xml and summary.md.
+//! tasks finish), results.csv, summary.json, junit.xml and summary.md. `--log-format json`
+//! puts a JSON log in the terminal's place; `--metrics-file` and `--metrics-push` get
+//! Prometheus metrics.
 //!
 //! A run, a resumed run (its earlier results replayed first) and `tenantry report` (a journal
 //! replayed) all feed the same reporters the same events, so their files agree.
 
 mod files;
+mod jsonlog;
 mod junit;
 mod merge;
+mod metrics;
 mod progress;
 mod terminal;
 #[cfg(test)]
 mod tests;
 
 pub(crate) use files::report_files;
+pub(crate) use jsonlog::JsonLog;
 pub(crate) use junit::JUnit;
 pub(crate) use merge::merge;
+pub(crate) use metrics::{Metrics, MetricsSettings, PushUrl};
 pub(crate) use progress::Progress;
 pub(crate) use terminal::Terminal;
 

@@ -286,3 +286,74 @@ fn each_check_output_is_pinned() {
     insta::assert_snapshot!("check junit.xml", read(dir.path(), "junit.xml"));
     insta::assert_snapshot!("check summary.md", read(dir.path(), "summary.md"));
 }
+
+/// A fixed time for the reporters that stamp their output: 2025-11-30T10:15:30.250Z.
+fn fixed_clock() -> std::time::SystemTime {
+    std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_764_497_730_250)
+}
+
+#[test]
+fn the_json_log_is_pinned() {
+    let screen = Screen::default();
+    let fanout = Fanout::new().with(
+        "terminal",
+        super::JsonLog::with_clock(screen.clone(), fixed_clock),
+    );
+    replay(&events(), &fanout);
+    assert!(fanout.errors().is_empty());
+    let text = String::from_utf8(screen.0.lock().unwrap().clone()).unwrap();
+    for line in text.lines() {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        let keys: Vec<_> = value.as_object().unwrap().keys().take(3).collect();
+        assert_eq!(keys, ["time", "level", "event"], "{line}");
+    }
+    insta::assert_snapshot!("json log", text);
+}
+
+/// The metrics of the run in [`events`], written to a file in `dir` with this clock.
+fn metrics_file(dir: &Path, shard: Option<&str>) -> String {
+    let path = dir.join("tenantry.prom");
+    let metrics = super::Metrics::with_clock(
+        super::MetricsSettings {
+            file: Some(path.clone()),
+            push: None,
+            shard: shard.map(str::to_string),
+        },
+        fixed_clock,
+    );
+    let fanout = Fanout::new().with("metrics", metrics.reporter());
+    replay(&events(), &fanout);
+    assert!(fanout.errors().is_empty());
+    std::fs::read_to_string(path).unwrap()
+}
+
+#[test]
+fn the_metrics_file_is_pinned() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = metrics_file(dir.path(), Some("2/4"));
+    // The run in `events` ended with exit code 4, and no earlier file knew a success.
+    assert!(!text.contains("tenantry_run_last_success_timestamp_seconds"));
+    insta::assert_snapshot!("metrics", text);
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "no partial file is left: {left:?}");
+}
+
+#[test]
+fn a_failed_run_keeps_the_last_success_of_the_file_it_replaces() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("tenantry.prom"),
+        "# TYPE tenantry_run_last_success_timestamp_seconds gauge\ntenantry_run_last_success_timestamp_seconds{playbook=\"Retention | rollout\",command=\"run\"} 1764400000.125\n",
+    )
+    .unwrap();
+    let text = metrics_file(dir.path(), None);
+    assert!(
+        text.contains("tenantry_run_last_success_timestamp_seconds{playbook=\"Retention | rollout\",command=\"run\"} 1764400000.125\n"),
+        "{text}"
+    );
+    assert!(text.contains("tenantry_run_last_run_timestamp_seconds{playbook=\"Retention | rollout\",command=\"run\"} 1764497730.25\n"));
+}

@@ -18,6 +18,8 @@ mod examples;
 mod fidelity;
 mod library;
 mod limits;
+mod logs;
+mod metrics;
 mod properties;
 mod resume;
 mod reviewed;
