@@ -97,6 +97,8 @@ pub(crate) struct RunSettings {
     pub reviewed: Option<Arc<crate::reviewed::Reviewed>>,
     /// `--max-plan-age`: how old a reviewed plan may be.
     pub max_plan_age: Duration,
+    /// The webhooks told of the run's end, their URLs read already.
+    pub notify: Option<Arc<crate::notify::Notifier>>,
 }
 
 impl Default for RunSettings {
@@ -117,6 +119,7 @@ impl Default for RunSettings {
             check: None,
             reviewed: None,
             max_plan_age: Duration::from_secs(24 * 3600),
+            notify: None,
         }
     }
 }
@@ -299,12 +302,22 @@ pub(crate) async fn run(
     {
         say(&events, format!("warning: {e}"));
     }
-    let _ = events.emit(&Event::RunFinished(Box::new(summary)));
-    if let Some((name, source)) = events
+    let summary = Box::new(summary);
+    let _ = events.emit(&Event::RunFinished(summary.clone()));
+    let report_failed = events
         .errors()
         .into_iter()
-        .find(|(name, _)| *name != TERMINAL)
-    {
+        .find(|(name, _)| *name != TERMINAL);
+    // After the reports: a message's link to them is good by the time it is read.
+    if let Some(notify) = &settings.notify {
+        let mut summary = *summary;
+        if report_failed.is_some() {
+            summary.exit_code = exit::TASKS_FAILED;
+        }
+        let run_id = journal.as_ref().map(Journal::id);
+        notify.send(&summary, run_id.as_deref(), None).await;
+    }
+    if let Some((name, source)) = report_failed {
         let dir = settings.report.clone().unwrap_or_default();
         return Err(RunError::Report {
             dir,
