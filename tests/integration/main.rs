@@ -18,6 +18,7 @@ mod examples;
 mod fidelity;
 mod library;
 mod limits;
+mod notify;
 mod properties;
 mod resume;
 mod reviewed;
