@@ -476,7 +476,17 @@ impl Notifier {
             let client = &client;
             async move { (target, deliver(client, &target.url.0, &body).await) }
         });
-        for (target, result) in futures_util::future::join_all(sends).await {
+        // Ctrl-C stops waiting on webhooks: the run is over, and a person who wants the prompt
+        // back should not wait out a receiver's timeouts.
+        let mut signals = tenantry_common::signal::Signals::install();
+        let results = tokio::select! {
+            results = futures_util::future::join_all(sends) => results,
+            () = signals.next() => {
+                eprintln!("warning: notifications abandoned: interrupted");
+                return;
+            }
+        };
+        for (target, result) in results {
             if let Err(why) = result {
                 eprintln!(
                     "warning: notification {} not delivered after {} attempt{}: {}",

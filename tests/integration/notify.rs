@@ -760,3 +760,67 @@ steps:
         "{doc}"
     );
 }
+
+/// Ctrl-C (here SIGINT) stops a run: its partial report is written and its failure told,
+/// exit 130.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_run_notifies_its_failure() {
+    let receiver = Receiver::start(&[(200, None)]);
+    let users: Vec<String> = (1..=40).map(|i| format!("user{i:03}")).collect();
+    let ws = Workspace::new(&[
+        (
+            "p.yaml",
+            &playbook(
+                "notify:\n  - { format: json, url_env: HOOK }\n",
+                "steps:
+  - cmdlet: Set-Mailbox
+    for_each: \"{{ lines('users.txt') }}\"
+    params: { Identity: \"{{ item }}\", CustomAttribute1: x }
+",
+            ),
+        ),
+        ("users.txt", &users.join("\n")),
+    ]);
+    let hook = receiver.url("/h");
+    let mut child = crate::support::start_run(
+        ws.path(),
+        &[
+            "run",
+            "p.yaml",
+            "--progress",
+            "plain",
+            "--sandbox-latency",
+            "300ms",
+            "--grace",
+            "0s",
+        ],
+        &[("HOOK", &hook)],
+    );
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait().unwrap());
+    });
+    let status = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("an interrupted run ends");
+    assert_eq!(status.code(), Some(130));
+    let sent = receiver.to("/h");
+    assert_eq!(sent.len(), 1);
+    let doc = &sent[0].body;
+    assert_eq!(doc["event"], "failure");
+    assert_eq!(doc["exit_code"], 130);
+    assert_eq!(doc["complete"], false);
+    assert!(
+        doc["title"]
+            .as_str()
+            .unwrap()
+            .ends_with("interrupted (exit 130)"),
+        "{doc}"
+    );
+}
