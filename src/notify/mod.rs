@@ -549,7 +549,13 @@ fn target(
         target: named(format),
         why,
     })?;
-    let format = format.unwrap_or_else(|| Format::for_host(url.host_str().unwrap_or_default()));
+    let format = format.unwrap_or_else(|| {
+        match Format::for_host(url.host_str().unwrap_or_default()) {
+            // Slack's Workflow Builder webhooks take variables of their own, not a message.
+            Format::Slack if url.path().starts_with("/triggers/") => Format::Json,
+            other => other,
+        }
+    });
     Ok(Target {
         label: named(Some(format)),
         format,

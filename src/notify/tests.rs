@@ -255,3 +255,36 @@ fn a_secret_url_debugs_as_its_host() {
         "{shown}"
     );
 }
+
+#[test]
+fn a_slack_workflow_trigger_takes_json_and_a_label_says_where_the_url_is() {
+    let made = |url: &str| {
+        target(
+            None,
+            None,
+            UrlSource::Given("--notify"),
+            Some(url.to_string()),
+            DEFAULT_ON.to_vec(),
+            None,
+        )
+        .unwrap()
+    };
+    let hook = made("https://hooks.slack.com/services/T0/B0/secret");
+    assert_eq!(
+        (hook.format, hook.label.as_str()),
+        (Format::Slack, "slack (--notify)")
+    );
+    let trigger = made("https://hooks.slack.com/triggers/T0/1/secret");
+    assert_eq!(trigger.format, Format::Json);
+    let named = target(
+        Some("ops"),
+        Some(Format::Teams),
+        UrlSource::Given("TENANTRY_NOTIFY"),
+        Some("https://example.com/h".into()),
+        vec![When::Finish],
+        None,
+    )
+    .unwrap();
+    assert_eq!(named.label, "ops (TENANTRY_NOTIFY)");
+    assert_eq!(named.format, Format::Teams);
+}
