@@ -322,7 +322,8 @@ pub struct Target {
     url: SecretUrl,
 }
 
-/// What `--notify`, `--notify-format`, `--notify-on` and `--no-notify` ask for.
+/// What `--notify`, `--notify-format`, `--notify-on`, `--notify-report-url` and `--no-notify`
+/// ask for.
 #[derive(Clone, Debug, Default)]
 pub struct CliTargets {
     /// Each `--notify TARGET` (or `TENANTRY_NOTIFY`), with what it was given as.
@@ -331,7 +332,7 @@ pub struct CliTargets {
     pub format: Option<Format>,
     /// `--notify-on`: else [`DEFAULT_ON`].
     pub on: Vec<When>,
-    /// `--report-url`: the link for these targets' messages.
+    /// `--notify-report-url`: the link for these targets' messages.
     pub report_url: Option<String>,
     /// `--no-notify`: the playbook's notifications are not sent.
     pub off: bool,
