@@ -78,6 +78,7 @@ pub mod exchange;
 pub mod exit;
 pub mod fdlimit;
 pub mod journal;
+pub mod notify;
 pub mod plan;
 pub mod playbook;
 mod report;

@@ -101,6 +101,8 @@ pub(crate) struct RunSettings {
     pub log_format: crate::cli::args::LogFormat,
     /// `--metrics-file`, `--metrics-push`.
     pub metrics: crate::report::MetricsSettings,
+    /// The webhooks told of the run's end, their URLs read already.
+    pub notify: Option<Arc<crate::notify::Notifier>>,
 }
 
 impl Default for RunSettings {
@@ -123,6 +125,7 @@ impl Default for RunSettings {
             max_plan_age: Duration::from_secs(24 * 3600),
             log_format: Default::default(),
             metrics: Default::default(),
+            notify: None,
         }
     }
 }
@@ -312,18 +315,28 @@ pub(crate) async fn run(
     {
         say(&events, format!("warning: {e}"));
     }
-    let _ = events.emit(&Event::RunFinished(Box::new(summary)));
+    let summary = Box::new(summary);
+    let _ = events.emit(&Event::RunFinished(summary.clone()));
     // Monitoring, not the run's outcome: a metrics failure is a warning.
     if let Some(metrics) = &metrics {
         for warning in metrics.finish().await {
             say(&events, warning);
         }
     }
-    if let Some((name, source)) = events
+    let report_failed = events
         .errors()
         .into_iter()
-        .find(|(name, _)| *name != TERMINAL)
-    {
+        .find(|(name, _)| *name != TERMINAL);
+    // After the reports: a message's link to them is good by the time it is read.
+    if let Some(notify) = &settings.notify {
+        let mut summary = *summary;
+        if report_failed.is_some() {
+            summary.exit_code = exit::TASKS_FAILED;
+        }
+        let run_id = journal.as_ref().map(Journal::id);
+        notify.send(&summary, run_id.as_deref(), None).await;
+    }
+    if let Some((name, source)) = report_failed {
         let dir = settings.report.clone().unwrap_or_default();
         return Err(RunError::Report {
             dir,

@@ -246,6 +246,40 @@ pub struct SessionArgs {
     /// to loopback only; user info is sent as basic authentication). A failure is a warning.
     #[arg(long, value_name = "URL", env = "TENANTRY_METRICS_PUSH", hide_env_values = true, value_parser = PushUrlParser)]
     pub metrics_push: Option<String>,
+    /// Webhooks told of the run's end.
+    #[command(flatten)]
+    pub notify: NotifyArgs,
+}
+
+/// Notifications of `run` and `check`, besides the playbook's `notify:`.
+#[derive(Debug, clap::Args)]
+pub struct NotifyArgs {
+    /// Post the summary to a webhook when it ends (repeatable): `env:VAR` or `file:PATH`
+    /// naming where the webhook URL is kept, or the URL itself (which process lists show).
+    /// Added to the playbook's `notify:`. Without it, TENANTRY_NOTIFY gives one TARGET.
+    #[arg(long, value_name = "TARGET")]
+    pub notify: Vec<String>,
+    /// The payload `--notify` posts: `json`, `slack` or `teams` (an Adaptive Card for a Teams
+    /// workflow). Default: from the URL's host, else `json`.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub notify_format: Option<crate::notify::Format>,
+    /// When `--notify` posts: `finish`, `failure`, `drift` (new drift found by `check`),
+    /// comma-separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        value_name = "WHEN",
+        default_value = "failure,drift"
+    )]
+    pub notify_on: Vec<crate::notify::When>,
+    /// A link to the reports for `--notify`'s messages, such as the CI build's page; `${VAR}`
+    /// is replaced by the variable's value.
+    #[arg(long, value_name = "URL")]
+    pub notify_report_url: Option<String>,
+    /// Send no notification at all: neither the playbook's `notify:` nor `--notify`'s.
+    #[arg(long)]
+    pub no_notify: bool,
 }
 
 /// How `run` and `check` write what happens.

@@ -150,7 +150,12 @@ pub(super) fn run(run: RunArgs) -> Result<i32, CliError> {
         retry_unknown: run.retry_unknown,
         ..run_settings(&run.common)
     };
-    execute(&run.args, settings, run.common.trace.as_deref())
+    execute(
+        &run.args,
+        settings,
+        run.common.trace.as_deref(),
+        &run.common.notify,
+    )
 }
 
 /// `tenantry check`.
@@ -162,7 +167,12 @@ pub(super) fn check(check: CheckArgs) -> Result<i32, CliError> {
         }),
         ..run_settings(&check.common)
     };
-    execute(&check.args, settings, check.common.trace.as_deref())
+    execute(
+        &check.args,
+        settings,
+        check.common.trace.as_deref(),
+        &check.common.notify,
+    )
 }
 
 /// The settings `run` and `check` share, but the trace, opened once the plan is made.
@@ -197,11 +207,15 @@ fn execute(
     args: &PlanArgs,
     mut settings: crate::run::RunSettings,
     trace: Option<&Path>,
+    notify: &super::NotifyArgs,
 ) -> Result<i32, CliError> {
     let playbook = Playbook::parse(&args.playbook)?;
     let env = crate::template::environment(&playbook.dir);
     let planner = prepare(&env, &playbook, args)?;
-    if let Some(shard) = args.shard().map_err(CliError::Usage)? {
+    let shard = args.shard().map_err(CliError::Usage)?;
+    // Before anything is sent: a webhook URL that cannot be read stops the run unstarted.
+    settings.notify = notifier(&playbook, args, &settings, shard, notify)?;
+    if let Some(shard) = shard {
         // Each shard its own journals, lock and drift memory: shards of one playbook run at
         // once, and each resumes alone.
         let base = settings.state_dir.clone().unwrap_or_else(|| {
@@ -217,8 +231,63 @@ fn execute(
     settings.trace = open_trace(trace)?;
     let runtime = one_thread()?;
     let mut out = io::stdout().lock();
-    let code = runtime.block_on(crate::run::run(&playbook, &planner, &settings, &mut out))?;
-    Ok(code)
+    let result = runtime.block_on(crate::run::run(&playbook, &planner, &settings, &mut out));
+    if let (Err(e), Some(notify)) = (&result, &settings.notify) {
+        // A run that could not start is a failure to hear of; one that reported already
+        // (its report failed) is not told twice.
+        let summary = crate::events::RunSummary {
+            playbook: playbook.doc.name.clone(),
+            exit_code: e.exit_code(),
+            check: settings.check.is_some(),
+            ..Default::default()
+        };
+        runtime.block_on(notify.send(&summary, None, Some(&e.to_string())));
+    }
+    Ok(result?)
+}
+
+/// The notifications of the playbook's `notify:` and of the command line, their URLs read and
+/// checked; `None` when there are none.
+fn notifier(
+    playbook: &Playbook,
+    args: &PlanArgs,
+    settings: &crate::run::RunSettings,
+    shard: Option<crate::plan::shard::Shard>,
+    notify: &super::NotifyArgs,
+) -> Result<Option<std::sync::Arc<crate::notify::Notifier>>, CliError> {
+    let mut targets: Vec<(String, &'static str)> = notify
+        .notify
+        .iter()
+        .map(|t| (t.clone(), "--notify"))
+        .collect();
+    if targets.is_empty()
+        && let Ok(target) = std::env::var("TENANTRY_NOTIFY")
+        && !target.trim().is_empty()
+    {
+        targets.push((target.trim().to_string(), "TENANTRY_NOTIFY"));
+    }
+    let cli = crate::notify::CliTargets {
+        targets,
+        format: notify.notify_format,
+        on: notify.notify_on.clone(),
+        report_url: notify.notify_report_url.clone(),
+        off: notify.no_notify,
+    };
+    let context = crate::notify::Context {
+        command: if settings.check.is_some() {
+            "check"
+        } else {
+            "run"
+        },
+        playbook_path: args.playbook.display().to_string(),
+        reports: settings.report.as_deref().map(crate::notify::reports_path),
+        host: crate::notify::host_name(),
+        shard: shard.map(|s| s.to_string()),
+    };
+    Ok(
+        crate::notify::Notifier::resolve(playbook, &cli, context, settings.proxy.clone())?
+            .map(std::sync::Arc::new),
+    )
 }
 
 /// `tenantry connect`.

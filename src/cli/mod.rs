@@ -12,8 +12,8 @@ use std::io::{self, Write};
 use clap::Parser;
 
 pub use args::{
-    CatalogArgs, CheckArgs, Cli, CmdletsArgs, Command, Format, PlanArgs, ProgressMode, RunArgs,
-    SchemaKind, SessionArgs,
+    CatalogArgs, CheckArgs, Cli, CmdletsArgs, Command, Format, NotifyArgs, PlanArgs, ProgressMode,
+    RunArgs, SchemaKind, SessionArgs,
 };
 pub use commands::{
     check_schema, plan_schema, playbook_schema, playbook_schema_with, reviewed_plan_schema,
@@ -75,15 +75,19 @@ pub enum CliError {
     /// The `--catalog` file cannot be used.
     #[error(transparent)]
     Catalog(#[from] crate::catalog::CatalogError),
+    /// A notification's webhook URL cannot be read or is not usable.
+    #[error(transparent)]
+    Notify(#[from] crate::notify::NotifyError),
 }
 
 impl CliError {
     /// The process exit code this failure ends with.
     pub fn exit_code(&self) -> i32 {
         match self {
-            CliError::Playbook(_) | CliError::Usage(_) | CliError::Catalog(_) => {
-                exit::INVALID_INPUT
-            }
+            CliError::Playbook(_)
+            | CliError::Usage(_)
+            | CliError::Catalog(_)
+            | CliError::Notify(_) => exit::INVALID_INPUT,
             CliError::Plan(e) => e.exit_code(),
             CliError::Output(_) => exit::TASKS_FAILED,
             #[cfg(feature = "sandbox")]

@@ -277,6 +277,7 @@ impl Playbook {
         self.validate_batch(&mut out);
         self.validate_tenants(&mut out);
         self.validate_steps(catalog, &mut out);
+        crate::notify::check(self, &mut out);
         out
     }
 

@@ -56,6 +56,11 @@ pub(crate) struct PlaybookDoc {
     #[serde(default)]
     #[schemars(with = "Option<BatchSize>")]
     pub(crate) batch: Option<Spanned<BatchSize>>,
+    /// Webhooks to post the run's summary to when it ends, fails, or (`tenantry check`) finds
+    /// new drift; their URLs come from environment variables or files, never from here.
+    #[serde(default)]
+    #[schemars(with = "Vec<crate::notify::NotifySpec>")]
+    pub(crate) notify: Vec<Spanned<crate::notify::NotifySpec>>,
 }
 
 /// `rollout:`: waves of tenants, and the gate between them.

@@ -20,6 +20,7 @@ mod library;
 mod limits;
 mod logs;
 mod metrics;
+mod notify;
 mod properties;
 mod resume;
 mod reviewed;
