@@ -1468,15 +1468,22 @@ async fn the_nightly_workflow_runs_a_matrix_of_shards_and_merges_their_reports()
 #[test]
 fn the_readmes_crontab_line_is_a_run_tenantry_takes() {
     let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let block = readme
+    let lines: Vec<&str> = readme
         .split("```crontab\n")
-        .nth(1)
-        .and_then(|b| b.split("```").next())
-        .expect("a crontab block");
-    let line = block
-        .lines()
-        .find(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .unwrap();
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .flat_map(str::lines)
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .collect();
+    assert!(lines.len() >= 2, "the crontab lines: {lines:?}");
+    for line in &lines {
+        crontab_run(line);
+    }
+}
+
+/// The `tenantry run` of a crontab line, parsed by tenantry's own command line, checked for
+/// the flags an unattended run needs.
+fn crontab_run(line: &str) {
     // Five schedule fields, then the command, whose `\%` cron turns into `%`.
     let command = line
         .split_whitespace()
