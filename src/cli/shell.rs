@@ -13,8 +13,12 @@ use crate::exit;
 /// `tenantry completions SHELL`: the script on standard output.
 pub(super) fn completions(shell: clap_complete::Shell) -> Result<i32, CliError> {
     let mut command = Cli::command();
+    // Made in memory, then written: the generator panics on a write error, and `| head`
+    // closing the pipe early is not one worth a panic.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "tenantry", &mut script);
     let mut out = io::stdout().lock();
-    clap_complete::generate(shell, &mut command, "tenantry", &mut out);
+    out.write_all(&script)?;
     out.flush()?;
     Ok(exit::OK)
 }

@@ -598,8 +598,8 @@ fn run_count(ws: &Workspace) -> usize {
 }
 
 /// `--resume unfinished`, as a retried job runs it: with no run yet, or after a run that ended,
-/// it starts a new run; after a killed run, it goes on with that one and sends no completed
-/// write again.
+/// it starts a new run; after a killed run, or one stopped by SIGTERM, it goes on with that one
+/// and sends no completed write again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resume_unfinished_goes_on_only_with_a_run_that_did_not_end() {
     let config = SandboxConfig::with_tenants(2, 200)
@@ -649,4 +649,29 @@ async fn resume_unfinished_goes_on_only_with_a_run_that_did_not_end() {
         third <= writes_of_one_run + 2 * CONNECTIONS,
         "the killed run and its resumption wrote {third} times; one run writes {writes_of_one_run}"
     );
+
+    // A run stopped by SIGTERM (a pod evicted, a shutdown) ends with 130 and is gone on with
+    // too.
+    #[cfg(unix)]
+    {
+        let mut child = start_run(ws.path(), &["run", "p.yaml", "--progress", "plain"], &env);
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run was still going"
+        );
+        let term = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(term.success());
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(130), "stopped by the signal");
+        assert_eq!(run_count(&ws), 4);
+        let run = tokio::task::block_in_place(|| {
+            crate::support::tenantry_with_env(ws.path(), &args, &env)
+        });
+        assert!(matches!(run.code, 0 | 1), "{}\n{}", run.stdout, run.stderr);
+        assert_eq!(run_count(&ws), 4, "the interrupted run was resumed");
+    }
 }

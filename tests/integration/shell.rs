@@ -10,6 +10,7 @@ use tenantry::cli::Cli;
 
 use crate::support::tenantry;
 
+#[cfg(unix)]
 /// What bash's completion function offers after `words` (the last one being completed).
 fn bash_completes(script: &std::path::Path, words: &[&str]) -> Vec<String> {
     let line = words.join(" ");
@@ -49,6 +50,7 @@ fn commands() -> BTreeSet<String> {
 }
 
 /// Bash completes commands and flags, from a script the binary printed.
+#[cfg(unix)]
 #[test]
 fn bash_completes_commands_and_flags() {
     let run = tenantry(&["completions", "bash"]);
