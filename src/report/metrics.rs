@@ -642,7 +642,10 @@ fn last_success_in(text: &str) -> Option<f64> {
 }
 
 /// Writes `text` to `path` through a temporary file in the same folder renamed into place, so
-/// a collector reading at any moment sees the old file or the new one, never half of one.
+/// a collector reading at any moment sees the old file or the new one, never half of one. The
+/// temporary file has a random name and is created anew (never opened through a link that was
+/// there before), so runs on other hosts writing to a shared folder do not meet; it starts
+/// hidden and ends in `.partial`, which collectors pass over.
 fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
     use std::io::Write as _;
     let dir = match path.parent() {
@@ -652,26 +655,22 @@ fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::other("the path names no file"))?;
-    let partial = dir.join(format!(
-        ".{}.{}.partial",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let written = (|| {
-        let mut file = std::fs::File::create(&partial)?;
-        file.write_all(text.as_bytes())?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
-        }
-        file.sync_all()?;
-        std::fs::rename(&partial, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&partial);
+    let prefix = format!(".{}.", name.to_string_lossy());
+    // Removed when dropped, so nothing is left behind when a step fails.
+    let mut file = tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(".partial")
+        .tempfile_in(dir)?;
+    file.write_all(text.as_bytes())?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        file.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
     }
-    written
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 /// What the reporter hands over once the run finished: the text to push with its grouping
