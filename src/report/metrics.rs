@@ -26,6 +26,8 @@ pub(crate) struct MetricsSettings {
     pub push: Option<PushUrl>,
     /// `--shard K/N`, as `K/N`: the `shard` label.
     pub shard: Option<String>,
+    /// `--proxy URL`: the push goes through it, as notifications do.
+    pub proxy: Option<String>,
 }
 
 impl MetricsSettings {
@@ -770,7 +772,7 @@ impl Metrics {
             (finished.push.take(), std::mem::take(&mut finished.warnings))
         };
         if let (Some(url), Some((body, common))) = (&self.settings.push, push)
-            && let Err(e) = push_to(url, &common, body).await
+            && let Err(e) = push_to(url, self.settings.proxy.as_deref(), &common, body).await
         {
             warnings.push(e);
         }
@@ -795,12 +797,17 @@ const PUSH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Puts `body` to the Pushgateway at `url`, in the group of `common`'s labels: the group's
 /// metrics are replaced by these. Connection failures, timeouts, 429 and 5xx are tried again,
 /// after 1 s then 2 s; any other answer is final.
-async fn push_to(url: &PushUrl, common: &Common, body: String) -> Result<(), MetricsError> {
+async fn push_to(
+    url: &PushUrl,
+    proxy: Option<&str>,
+    common: &Common,
+    body: String,
+) -> Result<(), MetricsError> {
     let failed = |reason: String| MetricsError::Push {
         url: url.to_string(),
         reason,
     };
-    let client = crate::exchange::http_client().map_err(|e| failed(e.to_string()))?;
+    let client = crate::exchange::http_client_via(proxy).map_err(|e| failed(e.to_string()))?;
     let target = url.group(&common.pairs());
     let mut last = String::new();
     for attempt in 1..=PUSH_ATTEMPTS {

@@ -316,8 +316,8 @@ fn metrics_file(dir: &Path, shard: Option<&str>) -> String {
     let metrics = super::Metrics::with_clock(
         super::MetricsSettings {
             file: Some(path.clone()),
-            push: None,
             shard: shard.map(str::to_string),
+            ..Default::default()
         },
         fixed_clock,
     );
