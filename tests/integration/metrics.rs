@@ -393,6 +393,111 @@ async fn a_metrics_file_that_cannot_be_written_does_not_fail_the_run() {
     assert!(warnings[0].contains("missing/tenantry.prom"));
 }
 
+/// A failing run whose metrics file cannot be written: one warning, and the run's own exit
+/// code, 1, neither raised nor lowered by it; the temporary file is not left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metrics_file_that_cannot_be_written_keeps_a_failed_runs_exit_code() {
+    let sandbox = sandbox(Behaviour::default()).await;
+    let ws = Workspace::new(&[("p.yaml", &playbook(&sandbox, &["user001", "nobody"]))]);
+    // A folder where the file should go: it cannot be replaced by one.
+    std::fs::create_dir(ws.path().join("tenantry.prom")).unwrap();
+    let out = tenantry(
+        &ws,
+        &[
+            "run",
+            "p.yaml",
+            "--progress",
+            "plain",
+            "--metrics-file",
+            "tenantry.prom",
+        ],
+    )
+    .await;
+    // `nobody` fails in each tenant; the others go on.
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let warnings: Vec<_> = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains("metrics were not written"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", out.stdout);
+    assert!(warnings[0].starts_with("warning: "), "{}", warnings[0]);
+    assert!(warnings[0].contains("tenantry.prom"), "{}", warnings[0]);
+    let left: Vec<_> = std::fs::read_dir(ws.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".partial"))
+        .collect();
+    assert!(left.is_empty(), "no temporary file is left: {left:?}");
+}
+
+/// A run whose `--report` cannot be written exits 1, and its metrics say so: written after the
+/// report, they tell exit code 1, as notifications do, and the last success stays the one
+/// an earlier run recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_that_cannot_be_written_is_a_failure_in_the_metrics() {
+    let sandbox = sandbox(Behaviour::default()).await;
+    let ws = Workspace::new(&[("p.yaml", &playbook(&sandbox, &["user001"]))]);
+    let first = tenantry(
+        &ws,
+        &[
+            "run",
+            "p.yaml",
+            "--progress",
+            "plain",
+            "--report",
+            "first",
+            "--metrics-file",
+            "tenantry.prom",
+        ],
+    )
+    .await;
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    let scrape = parse(&std::fs::read_to_string(ws.path().join("tenantry.prom")).unwrap());
+    assert_eq!(one(&scrape, "tenantry_run_exit_code", &[]), 0.0);
+    let success = one(&scrape, "tenantry_run_last_success_timestamp_seconds", &[]);
+    std::thread::sleep(Duration::from_millis(20));
+    // summary.json cannot take the place of a folder that holds a file: the report fails when
+    // the run finishes, after every task went through.
+    std::fs::create_dir_all(ws.path().join("out/summary.json")).unwrap();
+    std::fs::write(ws.path().join("out/summary.json/keep"), "").unwrap();
+    let out = tenantry(
+        &ws,
+        &[
+            "run",
+            "p.yaml",
+            "--progress",
+            "plain",
+            "--report",
+            "out",
+            "--metrics-file",
+            "tenantry.prom",
+        ],
+    )
+    .await;
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("cannot write the report in out"),
+        "{}",
+        out.stderr
+    );
+    let text = std::fs::read_to_string(ws.path().join("tenantry.prom")).unwrap();
+    follows_conventions(&text);
+    let scrape = parse(&text);
+    assert_eq!(one(&scrape, "tenantry_run_exit_code", &[]), 1.0);
+    assert!(one(&scrape, "tenantry_run_last_run_timestamp_seconds", &[]) > success);
+    assert_eq!(
+        one(&scrape, "tenantry_run_last_success_timestamp_seconds", &[]),
+        success,
+        "a failed run does not move the last success"
+    );
+    // Every task went through: the failure is the report's alone.
+    assert_eq!(
+        sum(&scrape, "tenantry_tasks_total", &[("status", "failed")]),
+        0.0
+    );
+}
+
 /// One request the Pushgateway stand-in received.
 #[derive(Clone, Debug)]
 struct Pushed {
