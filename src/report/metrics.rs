@@ -775,14 +775,25 @@ impl Metrics {
     /// Once the run is over and its reports are written: renders its metrics with
     /// `exit_code`, the run's final one (a report that could not be written makes it 1),
     /// writes the file and pushes, when asked to. Returns what went wrong with them, each as
-    /// one line.
+    /// one line. Ctrl-C or SIGTERM abandons the push.
     pub(crate) async fn finish(&self, exit_code: i32) -> Vec<String> {
         let (push, failed) = self.write(exit_code);
         let mut warnings: Vec<String> = failed.iter().map(ToString::to_string).collect();
-        if let (Some(url), Some((body, common))) = (&self.settings.push, push)
-            && let Err(e) = push_to(url, self.settings.proxy.as_deref(), &common, body).await
-        {
-            warnings.push(e.to_string());
+        if let (Some(url), Some((body, common))) = (&self.settings.push, push) {
+            // The run's own handler no longer listens: without this, a signal would go
+            // unheard until every attempt had failed.
+            let mut signals = tenantry_common::signal::Signals::install();
+            let proxy = self.settings.proxy.as_deref();
+            tokio::select! {
+                pushed = push_to(url, proxy, &common, body) => {
+                    if let Err(e) = pushed {
+                        warnings.push(e.to_string());
+                    }
+                }
+                () = signals.next() => warnings.push(format!(
+                    "warning: the metrics push to {url} was abandoned: interrupted"
+                )),
+            }
         }
         warnings
     }

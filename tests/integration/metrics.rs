@@ -689,6 +689,71 @@ async fn a_failing_pushgateway_is_a_warning() {
     );
 }
 
+/// Ctrl-C or SIGTERM while the metrics are being pushed to a Pushgateway that never answers:
+/// the push is abandoned at once with one warning, and the exit code stays the run's.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_abandons_the_push() {
+    use std::process::{Command, Stdio};
+    let sandbox = sandbox(Behaviour::default()).await;
+    let ws = Workspace::new(&[("p.yaml", &playbook(&sandbox, &["user001"]))]);
+    // Takes connections and reads nothing, answers nothing: each attempt waits out its time.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let (accepted, connected) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+            let _ = accepted.send(());
+        }
+    });
+    let child = Command::new(env!("CARGO_BIN_EXE_tenantry"))
+        .args([
+            "run",
+            "p.yaml",
+            "--progress",
+            "plain",
+            "--metrics-push",
+            &format!("http://{address}"),
+        ])
+        .env("SECRET", tenantry::sandbox::APPS[0].client_secret)
+        .current_dir(ws.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        connected
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the push reaches the gateway");
+        let signalled = Instant::now();
+        let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(killed.success());
+        let out = child.wait_with_output().unwrap();
+        (out, signalled.elapsed())
+    })
+    .await
+    .unwrap();
+    let (out, took) = out;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    let warnings: Vec<_> = stdout
+        .lines()
+        .filter(|l| l.contains("metrics push"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stdout}");
+    assert!(
+        warnings[0].starts_with("warning: ") && warnings[0].contains("abandoned: interrupted"),
+        "{}",
+        warnings[0]
+    );
+}
+
 /// Plain http to anything but loopback is refused before the run starts, without showing the
 /// URL's password.
 #[test]
