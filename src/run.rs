@@ -317,22 +317,23 @@ pub(crate) async fn run(
     }
     let summary = Box::new(summary);
     let _ = events.emit(&Event::RunFinished(summary.clone()));
-    // Monitoring, not the run's outcome: a metrics failure is a warning.
-    if let Some(metrics) = &metrics {
-        for warning in metrics.finish().await {
-            say(&events, warning);
-        }
-    }
     let report_failed = events
         .errors()
         .into_iter()
         .find(|(name, _)| *name != TERMINAL);
+    // Metrics and notifications tell the exit code the process ends with.
+    let mut summary = *summary;
+    if report_failed.is_some() {
+        summary.exit_code = exit::TASKS_FAILED;
+    }
+    // After the reports. Monitoring, not the run's outcome: a metrics failure is a warning.
+    if let Some(metrics) = &metrics {
+        for warning in metrics.finish(summary.exit_code).await {
+            say(&events, warning);
+        }
+    }
     // After the reports: a message's link to them is good by the time it is read.
     if let Some(notify) = &settings.notify {
-        let mut summary = *summary;
-        if report_failed.is_some() {
-            summary.exit_code = exit::TASKS_FAILED;
-        }
         let run_id = journal.as_ref().map(Journal::id);
         notify.send(&summary, run_id.as_deref(), None).await;
     }

@@ -197,6 +197,7 @@ fn run_settings(common: &SessionArgs) -> crate::run::RunSettings {
                 .as_deref()
                 .and_then(|url| crate::report::PushUrl::parse(url).ok()),
             shard: None,
+            proxy: common.proxy.clone(),
         },
         ..Default::default()
     }

@@ -3,8 +3,10 @@
 //! `--metrics-push URL`, once the run is over.
 //!
 //! The reporter counts what the run's events say that the summary does not keep (retries by
-//! kind, the distribution of task durations) and renders everything when the run finishes,
-//! from the same summary as summary.json, so the two always agree. Metrics are monitoring, not
+//! kind, the distribution of task durations) and keeps the run's summary; everything is rendered
+//! once the reports are written, from the same summary as summary.json, so the two always
+//! agree, and with the run's final exit code (1 when a report could not be written), the one
+//! notifications get. Metrics are monitoring, not
 //! the run's outcome: a file that cannot be written or a push that fails is a one-line warning
 //! and never changes the exit code.
 
@@ -26,6 +28,8 @@ pub(crate) struct MetricsSettings {
     pub push: Option<PushUrl>,
     /// `--shard K/N`, as `K/N`: the `shard` label.
     pub shard: Option<String>,
+    /// `--proxy URL`: the push goes through it, as notifications do.
+    pub proxy: Option<String>,
 }
 
 impl MetricsSettings {
@@ -642,7 +646,10 @@ fn last_success_in(text: &str) -> Option<f64> {
 }
 
 /// Writes `text` to `path` through a temporary file in the same folder renamed into place, so
-/// a collector reading at any moment sees the old file or the new one, never half of one.
+/// a collector reading at any moment sees the old file or the new one, never half of one. The
+/// temporary file has a random name and is created anew (never opened through a link that was
+/// there before), so runs on other hosts writing to a shared folder do not meet; it starts
+/// hidden and ends in `.partial`, which collectors pass over.
 fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
     use std::io::Write as _;
     let dir = match path.parent() {
@@ -652,43 +659,39 @@ fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::other("the path names no file"))?;
-    let partial = dir.join(format!(
-        ".{}.{}.partial",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let written = (|| {
-        let mut file = std::fs::File::create(&partial)?;
-        file.write_all(text.as_bytes())?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
-        }
-        file.sync_all()?;
-        std::fs::rename(&partial, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&partial);
+    let prefix = format!(".{}.", name.to_string_lossy());
+    // Removed when dropped, so nothing is left behind when a step fails.
+    let mut file = tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(".partial")
+        .tempfile_in(dir)?;
+    file.write_all(text.as_bytes())?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        file.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
     }
-    written
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
-/// What the reporter hands over once the run finished: the text to push with its grouping
-/// labels, and what failed.
+/// What the reporter records of the run, for [`Metrics::finish`] to render.
 #[derive(Default)]
-struct Finished {
-    push: Option<(String, Common)>,
-    warnings: Vec<MetricsError>,
+struct Recorded {
+    seen: Seen,
+    /// The run's summary, once it finished.
+    summary: Option<RunSummary>,
 }
 
-/// The run's metrics: a reporter that counts and, when the run finishes, writes the file; and
-/// [`Metrics::finish`], which pushes.
+/// The run's metrics: a reporter that records what the run's events say, and
+/// [`Metrics::finish`], which renders them with the run's final exit code, writes the file and
+/// pushes.
 #[derive(Clone)]
 pub(crate) struct Metrics {
     settings: MetricsSettings,
-    seen: Seen,
-    finished: Arc<Mutex<Finished>>,
+    recorded: Arc<Mutex<Recorded>>,
     /// The current time (tests fix it).
     clock: fn() -> SystemTime,
 }
@@ -698,8 +701,7 @@ impl Metrics {
     pub(crate) fn new(settings: MetricsSettings) -> Self {
         Metrics {
             settings,
-            seen: Seen::default(),
-            finished: Arc::default(),
+            recorded: Arc::default(),
             clock: SystemTime::now,
         }
     }
@@ -713,7 +715,7 @@ impl Metrics {
         }
     }
 
-    /// The reporter for the run's fan-out; what it finds is shared with this.
+    /// The reporter for the run's fan-out; what it records is shared with this.
     pub(crate) fn reporter(&self) -> Metrics {
         self.clone()
     }
@@ -726,16 +728,25 @@ impl Metrics {
         }
     }
 
-    /// Renders the run's metrics and writes the file; keeps what to push.
-    fn finished(&mut self, summary: &RunSummary) {
+    /// Renders the run's metrics with `exit_code` and writes the file; returns what to push,
+    /// and the file's failure. Nothing when the run did not finish.
+    fn write(&self, exit_code: i32) -> (Option<(String, Common)>, Option<MetricsError>) {
+        let (mut summary, seen) = {
+            let mut recorded = self.recorded.lock().unwrap_or_else(PoisonError::into_inner);
+            let Some(summary) = recorded.summary.take() else {
+                return (None, None);
+            };
+            (summary, std::mem::take(&mut recorded.seen))
+        };
+        summary.exit_code = exit_code;
         let ended = (self.clock)()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs_f64();
         let ended = (ended * 1000.0).round() / 1000.0;
-        let common = self.common(summary);
-        let success = succeeded(summary).then_some(ended);
-        let mut warnings = Vec::new();
+        let common = self.common(&summary);
+        let success = succeeded(&summary).then_some(ended);
+        let mut failed = None;
         let mut carried = success;
         if let Some(path) = &self.settings.file {
             // A failed run keeps the last success the previous file recorded.
@@ -744,9 +755,9 @@ impl Metrics {
                     .ok()
                     .and_then(|old| last_success_in(&old))
             });
-            let text = render(summary, &self.seen, &common.pairs(), ended, carried);
+            let text = render(&summary, &seen, &common.pairs(), ended, carried);
             if let Err(source) = write_atomically(path, &text) {
-                warnings.push(MetricsError::File {
+                failed = Some(MetricsError::File {
                     path: path.clone(),
                     source,
                 });
@@ -757,33 +768,43 @@ impl Metrics {
             .settings
             .push
             .as_ref()
-            .map(|_| (render(summary, &self.seen, &[], ended, carried), common));
-        let mut finished = self.finished.lock().unwrap_or_else(PoisonError::into_inner);
-        finished.warnings = warnings;
-        finished.push = push;
+            .map(|_| (render(&summary, &seen, &[], ended, carried), common));
+        (push, failed)
     }
 
-    /// Pushes the metrics, when asked to, and returns what went wrong with them, each as one
-    /// line. Called once the run finished.
-    pub(crate) async fn finish(&self) -> Vec<String> {
-        let (push, mut warnings) = {
-            let mut finished = self.finished.lock().unwrap_or_else(PoisonError::into_inner);
-            (finished.push.take(), std::mem::take(&mut finished.warnings))
-        };
-        if let (Some(url), Some((body, common))) = (&self.settings.push, push)
-            && let Err(e) = push_to(url, &common, body).await
-        {
-            warnings.push(e);
+    /// Once the run is over and its reports are written: renders its metrics with
+    /// `exit_code`, the run's final one (a report that could not be written makes it 1),
+    /// writes the file and pushes, when asked to. Returns what went wrong with them, each as
+    /// one line. Ctrl-C or SIGTERM abandons the push.
+    pub(crate) async fn finish(&self, exit_code: i32) -> Vec<String> {
+        let (push, failed) = self.write(exit_code);
+        let mut warnings: Vec<String> = failed.iter().map(ToString::to_string).collect();
+        if let (Some(url), Some((body, common))) = (&self.settings.push, push) {
+            // The run's own handler no longer listens: without this, a signal would go
+            // unheard until every attempt had failed.
+            let mut signals = tenantry_common::signal::Signals::install();
+            let proxy = self.settings.proxy.as_deref();
+            tokio::select! {
+                pushed = push_to(url, proxy, &common, body) => {
+                    if let Err(e) = pushed {
+                        warnings.push(e.to_string());
+                    }
+                }
+                () = signals.next() => warnings.push(format!(
+                    "warning: the metrics push to {url} was abandoned: interrupted"
+                )),
+            }
         }
-        warnings.iter().map(ToString::to_string).collect()
+        warnings
     }
 }
 
 impl Reporter for Metrics {
     fn event(&mut self, event: &Event) -> io::Result<()> {
+        let mut recorded = self.recorded.lock().unwrap_or_else(PoisonError::into_inner);
         match event {
-            Event::RunFinished(summary) => self.finished(summary),
-            event => self.seen.record(event),
+            Event::RunFinished(summary) => recorded.summary = Some((**summary).clone()),
+            event => recorded.seen.record(event),
         }
         Ok(())
     }
@@ -795,13 +816,19 @@ const PUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Puts `body` to the Pushgateway at `url`, in the group of `common`'s labels: the group's
 /// metrics are replaced by these. Connection failures, timeouts, 429 and 5xx are tried again,
-/// after 1 s then 2 s; any other answer is final.
-async fn push_to(url: &PushUrl, common: &Common, body: String) -> Result<(), MetricsError> {
+/// after 1 s then 2 s (a 429's `Retry-After` is not waited for); any other answer is final. At
+/// worst three attempts of 10 s and the two pauses: 33 s.
+async fn push_to(
+    url: &PushUrl,
+    proxy: Option<&str>,
+    common: &Common,
+    body: String,
+) -> Result<(), MetricsError> {
     let failed = |reason: String| MetricsError::Push {
         url: url.to_string(),
         reason,
     };
-    let client = crate::exchange::http_client().map_err(|e| failed(e.to_string()))?;
+    let client = crate::exchange::http_client_via(proxy).map_err(|e| failed(e.to_string()))?;
     let target = url.group(&common.pairs());
     let mut last = String::new();
     for attempt in 1..=PUSH_ATTEMPTS {

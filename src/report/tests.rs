@@ -310,27 +310,37 @@ fn the_json_log_is_pinned() {
     insta::assert_snapshot!("json log", text);
 }
 
-/// The metrics of the run in [`events`], written to a file in `dir` with this clock.
-fn metrics_file(dir: &Path, shard: Option<&str>) -> String {
+/// The metrics of the run in [`events`], written to a file in `dir` with this clock once the
+/// run is over with `exit_code`.
+fn metrics_file(dir: &Path, shard: Option<&str>, exit_code: i32) -> String {
     let path = dir.join("tenantry.prom");
     let metrics = super::Metrics::with_clock(
         super::MetricsSettings {
             file: Some(path.clone()),
-            push: None,
             shard: shard.map(str::to_string),
+            ..Default::default()
         },
         fixed_clock,
     );
+    let before = std::fs::read_to_string(&path).ok();
     let fanout = Fanout::new().with("metrics", metrics.reporter());
     replay(&events(), &fanout);
     assert!(fanout.errors().is_empty());
+    // The reporter only records: nothing is written before the run's exit code is final.
+    assert_eq!(std::fs::read_to_string(&path).ok(), before);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let warnings = runtime.block_on(metrics.finish(exit_code));
+    assert!(warnings.is_empty(), "{warnings:?}");
     std::fs::read_to_string(path).unwrap()
 }
 
 #[test]
 fn the_metrics_file_is_pinned() {
     let dir = tempfile::tempdir().unwrap();
-    let text = metrics_file(dir.path(), Some("2/4"));
+    let text = metrics_file(dir.path(), Some("2/4"), 4);
     // The run in `events` ended with exit code 4, and no earlier file knew a success.
     assert!(!text.contains("tenantry_run_last_success_timestamp_seconds"));
     insta::assert_snapshot!("metrics", text);
@@ -350,10 +360,35 @@ fn a_failed_run_keeps_the_last_success_of_the_file_it_replaces() {
         "# TYPE tenantry_run_last_success_timestamp_seconds gauge\ntenantry_run_last_success_timestamp_seconds{playbook=\"Retention | rollout\",command=\"run\"} 1764400000.125\n",
     )
     .unwrap();
-    let text = metrics_file(dir.path(), None);
+    let text = metrics_file(dir.path(), None, 4);
     assert!(
         text.contains("tenantry_run_last_success_timestamp_seconds{playbook=\"Retention | rollout\",command=\"run\"} 1764400000.125\n"),
         "{text}"
     );
     assert!(text.contains("tenantry_run_last_run_timestamp_seconds{playbook=\"Retention | rollout\",command=\"run\"} 1764497730.25\n"));
+}
+
+/// The exit code the metrics tell is the one `finish` is given, the run's final one, not the
+/// summary's: a run whose report then failed is a failure, with no new last success.
+#[test]
+fn the_metrics_tell_the_final_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = metrics_file(dir.path(), None, 0);
+    assert!(
+        ok.contains("tenantry_run_exit_code{playbook=\"Retention | rollout\",command=\"run\"} 0\n"),
+        "{ok}"
+    );
+    assert!(ok.contains("tenantry_run_last_success_timestamp_seconds{playbook=\"Retention | rollout\",command=\"run\"} 1764497730.25\n"), "{ok}");
+    let other = tempfile::tempdir().unwrap();
+    let failed = metrics_file(other.path(), None, 1);
+    assert!(
+        failed.contains(
+            "tenantry_run_exit_code{playbook=\"Retention | rollout\",command=\"run\"} 1\n"
+        ),
+        "{failed}"
+    );
+    assert!(
+        !failed.contains("tenantry_run_last_success_timestamp_seconds"),
+        "{failed}"
+    );
 }

@@ -393,6 +393,111 @@ async fn a_metrics_file_that_cannot_be_written_does_not_fail_the_run() {
     assert!(warnings[0].contains("missing/tenantry.prom"));
 }
 
+/// A failing run whose metrics file cannot be written: one warning, and the run's own exit
+/// code, 1, neither raised nor lowered by it; the temporary file is not left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metrics_file_that_cannot_be_written_keeps_a_failed_runs_exit_code() {
+    let sandbox = sandbox(Behaviour::default()).await;
+    let ws = Workspace::new(&[("p.yaml", &playbook(&sandbox, &["user001", "nobody"]))]);
+    // A folder where the file should go: it cannot be replaced by one.
+    std::fs::create_dir(ws.path().join("tenantry.prom")).unwrap();
+    let out = tenantry(
+        &ws,
+        &[
+            "run",
+            "p.yaml",
+            "--progress",
+            "plain",
+            "--metrics-file",
+            "tenantry.prom",
+        ],
+    )
+    .await;
+    // `nobody` fails in each tenant; the others go on.
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let warnings: Vec<_> = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains("metrics were not written"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", out.stdout);
+    assert!(warnings[0].starts_with("warning: "), "{}", warnings[0]);
+    assert!(warnings[0].contains("tenantry.prom"), "{}", warnings[0]);
+    let left: Vec<_> = std::fs::read_dir(ws.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".partial"))
+        .collect();
+    assert!(left.is_empty(), "no temporary file is left: {left:?}");
+}
+
+/// A run whose `--report` cannot be written exits 1, and its metrics say so: written after the
+/// report, they tell exit code 1, as notifications do, and the last success stays the one
+/// an earlier run recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_that_cannot_be_written_is_a_failure_in_the_metrics() {
+    let sandbox = sandbox(Behaviour::default()).await;
+    let ws = Workspace::new(&[("p.yaml", &playbook(&sandbox, &["user001"]))]);
+    let first = tenantry(
+        &ws,
+        &[
+            "run",
+            "p.yaml",
+            "--progress",
+            "plain",
+            "--report",
+            "first",
+            "--metrics-file",
+            "tenantry.prom",
+        ],
+    )
+    .await;
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    let scrape = parse(&std::fs::read_to_string(ws.path().join("tenantry.prom")).unwrap());
+    assert_eq!(one(&scrape, "tenantry_run_exit_code", &[]), 0.0);
+    let success = one(&scrape, "tenantry_run_last_success_timestamp_seconds", &[]);
+    std::thread::sleep(Duration::from_millis(20));
+    // summary.json cannot take the place of a folder that holds a file: the report fails when
+    // the run finishes, after every task went through.
+    std::fs::create_dir_all(ws.path().join("out/summary.json")).unwrap();
+    std::fs::write(ws.path().join("out/summary.json/keep"), "").unwrap();
+    let out = tenantry(
+        &ws,
+        &[
+            "run",
+            "p.yaml",
+            "--progress",
+            "plain",
+            "--report",
+            "out",
+            "--metrics-file",
+            "tenantry.prom",
+        ],
+    )
+    .await;
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("cannot write the report in out"),
+        "{}",
+        out.stderr
+    );
+    let text = std::fs::read_to_string(ws.path().join("tenantry.prom")).unwrap();
+    follows_conventions(&text);
+    let scrape = parse(&text);
+    assert_eq!(one(&scrape, "tenantry_run_exit_code", &[]), 1.0);
+    assert!(one(&scrape, "tenantry_run_last_run_timestamp_seconds", &[]) > success);
+    assert_eq!(
+        one(&scrape, "tenantry_run_last_success_timestamp_seconds", &[]),
+        success,
+        "a failed run does not move the last success"
+    );
+    // Every task went through: the failure is the report's alone.
+    assert_eq!(
+        sum(&scrape, "tenantry_tasks_total", &[("status", "failed")]),
+        0.0
+    );
+}
+
 /// One request the Pushgateway stand-in received.
 #[derive(Clone, Debug)]
 struct Pushed {
@@ -581,6 +686,71 @@ async fn a_failing_pushgateway_is_a_warning() {
         1,
         "{}",
         out.stdout
+    );
+}
+
+/// Ctrl-C or SIGTERM while the metrics are being pushed to a Pushgateway that never answers:
+/// the push is abandoned at once with one warning, and the exit code stays the run's.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_abandons_the_push() {
+    use std::process::{Command, Stdio};
+    let sandbox = sandbox(Behaviour::default()).await;
+    let ws = Workspace::new(&[("p.yaml", &playbook(&sandbox, &["user001"]))]);
+    // Takes connections and reads nothing, answers nothing: each attempt waits out its time.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let (accepted, connected) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+            let _ = accepted.send(());
+        }
+    });
+    let child = Command::new(env!("CARGO_BIN_EXE_tenantry"))
+        .args([
+            "run",
+            "p.yaml",
+            "--progress",
+            "plain",
+            "--metrics-push",
+            &format!("http://{address}"),
+        ])
+        .env("SECRET", tenantry::sandbox::APPS[0].client_secret)
+        .current_dir(ws.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        connected
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the push reaches the gateway");
+        let signalled = Instant::now();
+        let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(killed.success());
+        let out = child.wait_with_output().unwrap();
+        (out, signalled.elapsed())
+    })
+    .await
+    .unwrap();
+    let (out, took) = out;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    let warnings: Vec<_> = stdout
+        .lines()
+        .filter(|l| l.contains("metrics push"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{stdout}");
+    assert!(
+        warnings[0].starts_with("warning: ") && warnings[0].contains("abandoned: interrupted"),
+        "{}",
+        warnings[0]
     );
 }
 
