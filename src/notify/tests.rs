@@ -288,3 +288,63 @@ fn a_slack_workflow_trigger_takes_json_and_a_label_says_where_the_url_is() {
     assert_eq!(named.label, "ops (TENANTRY_NOTIFY)");
     assert_eq!(named.format, Format::Teams);
 }
+
+/// The lines of `text` as diagnostics show them, its notify URLs' secrets hidden.
+fn shown(text: &str) -> String {
+    let file = crate::diagnostic::SourceFile::with_hidden(
+        "p.yaml",
+        text.to_string(),
+        super::secret_spans(text),
+    );
+    (1..=text.lines().count())
+        .map(|n| file.shown_line(n).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn diagnostics_hide_urls_in_notify_sections_only() {
+    let text = "name: https://docs.example.com/keep/this
+notify:
+- url_env: https://hooks.slack.com/services/T1/B1/X1
+  url_file: hook.txt
+- { format: json, url: \"https://user:pw@example.com/a\", on: [] }
+- url_env: >-
+    https://hooks.slack.com/services/
+    T2/B2/X2
+  on: []
+- url_env: 'https://outlook.office.com/webhook/
+    abc/def'
+  name: Bob's hook
+steps:
+  - cmdlet: Get-Mailbox
+    params: { Uri: https://graph.example.com/v1.0/users }
+";
+    insta::assert_snapshot!(shown(text), @r#"
+    name: https://docs.example.com/keep/this
+    notify:
+    - url_env: https://hooks.slack.com/*****************
+      url_file: hook.txt
+    - { format: json, url: "https://*********************", on: [] }
+    - url_env: >-
+        https://hooks.slack.com/*********
+        ********
+      on: []
+    - url_env: 'https://outlook.office.com/********
+        *******'
+      name: Bob's hook
+    steps:
+      - cmdlet: Get-Mailbox
+        params: { Uri: https://graph.example.com/v1.0/users }
+    "#);
+}
+
+#[test]
+fn a_flow_notify_section_ends_at_its_bracket() {
+    let text = "notify: [{ url: \"https://example.com/s3cret\" }, {url_env: A}]
+steps: [{ cmdlet: Get-Mailbox, params: { Uri: https://graph.example.com/v1.0/users } }]
+";
+    let shown = shown(text);
+    assert!(!shown.contains("s3cret"), "{shown}");
+    assert!(shown.contains("/v1.0/users"), "{shown}");
+}

@@ -611,6 +611,55 @@ fn a_url_written_in_the_playbook_is_refused_where_it_is_written() {
     assert!(!ws.path().join(".tenantry").exists(), "nothing ran");
 }
 
+/// Whatever a diagnostic is about, the source line it prints never shows the secret part of
+/// a URL in a notify entry: errors about the whole entry, a flow mapping holding the URL, a
+/// parse error beside a URL, a URL folded over two lines.
+#[test]
+fn no_diagnostic_shows_a_notify_entry_url() {
+    let cases: [(&str, &[&str]); 5] = [
+        (
+            "notify:\n  - url_env: https://hooks.slack.com/services/T1/B1/SECRETONE\n    url_file: hook.txt\n",
+            &[
+                "p.yaml:7:5",
+                "p.yaml:7:14",
+                "only one of `url_env` or `url_file`",
+            ],
+        ),
+        (
+            "notify:\n  - url_env: https://hooks.slack.com/services/T1/B1/SECRETONE\n    on: []\n",
+            &["p.yaml:7:5", "`on: []` never sends"],
+        ),
+        (
+            "notify:\n  - { format: json, url_env: \"https://example.com/hooks/SECRETONE\", on: [] }\n",
+            &["p.yaml:7:5", "p.yaml:7:30", "`on: []` never sends"],
+        ),
+        (
+            "notify:\n  - { format: slak, url: https://hooks.slack.com/services/T1/B1/SECRETONE }\n",
+            &["p.yaml:7:", "slak"],
+        ),
+        (
+            "notify:\n  - url_env: \"https://hooks.slack.com/services/\n      T1/B1/SECRETONE\"\n    on: []\n",
+            &["p.yaml:7:5", "`on: []` never sends"],
+        ),
+    ];
+    for (notify, expected) in cases {
+        let ws = Workspace::new(&[("p.yaml", &playbook(notify, PASSING_STEP))]);
+        for command in ["validate", "run"] {
+            let refused = run(&ws, &[command, "p.yaml"], &[]);
+            let err = &refused.stderr;
+            assert_eq!(refused.code, 2, "{command} {notify}: {err}");
+            for part in expected {
+                assert!(err.contains(part), "{command} {notify}: {part}: {err}");
+            }
+            assert!(
+                !err.contains("SECRETONE") && !err.contains("T1/B1"),
+                "{command} {notify}: the URL's secret part is not shown: {err}"
+            );
+            assert!(err.contains("****"), "{command} {notify}: {err}");
+        }
+    }
+}
+
 #[test]
 fn a_webhook_url_that_cannot_be_read_stops_the_run_before_it_starts() {
     let receiver = Receiver::start(&[(200, None)]);
