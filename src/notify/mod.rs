@@ -65,6 +65,18 @@ pub enum NotifyError {
         "--notify takes env:VAR (a variable holding the webhook URL), file:PATH (a file holding it) or an https URL, not `{0}`"
     )]
     BadTarget(String),
+    /// A report link names a variable that may hold a secret: the link is posted to a channel.
+    #[error(
+        "{what} names ${{{var}}}, which {why}; a report link is posted to the channel, so it takes no secret: name a variable that says where the run is, like ${{CI_PIPELINE_URL}}"
+    )]
+    SecretInReportUrl {
+        /// `notification … : report_url`, or `--notify-report-url`.
+        what: String,
+        /// The variable.
+        var: String,
+        /// Why it is refused.
+        why: &'static str,
+    },
 }
 
 /// A payload format: which kind of webhook receives it.
@@ -176,9 +188,12 @@ pub(crate) struct NotifySpec {
     #[schemars(with = "Vec<When>", extend("default" = ["failure", "drift"]))]
     pub(crate) on: Vec<When>,
     /// A link to the run's reports for the message (a CI build page, say); `${VAR}` is
-    /// replaced by the environment variable's value (`${CI_PIPELINE_URL}`).
+    /// replaced by the environment variable's value (`${CI_PIPELINE_URL}`). A variable whose
+    /// name looks like a secret's (it holds SECRET, TOKEN, PASSWORD, PASSWD, PWD, KEY,
+    /// CREDENTIAL, CERT, WEBHOOK or AUTH) or that a notification's `url_env` names is refused.
     #[serde(default)]
-    pub(crate) report_url: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub(crate) report_url: Option<Spanned<String>>,
 }
 
 /// The structural checks of a playbook's `notify:`: a URL written in it, a variable or file
@@ -186,6 +201,12 @@ pub(crate) struct NotifySpec {
 /// `on`.
 pub(crate) fn check(playbook: &crate::playbook::Playbook, out: &mut Diagnostics) {
     let place = hiding_urls(playbook);
+    let url_vars: Vec<String> = playbook
+        .doc
+        .notify
+        .iter()
+        .filter_map(|e| e.value.url_env.as_ref().map(|v| v.value.clone()))
+        .collect();
     for entry in &playbook.doc.notify {
         let at = place(playbook.locate(entry));
         let spec = &entry.value;
@@ -235,7 +256,61 @@ pub(crate) fn check(playbook: &crate::playbook::Playbook, out: &mut Diagnostics)
                     .help("give any of `finish`, `failure`, `drift`, or leave `on` out for `[failure, drift]`"),
             );
         }
+        if let Some(report_url) = &spec.report_url
+            && let Err((var, why)) = check_report_url(&report_url.value, &url_vars)
+        {
+            out.push(
+                Diagnostic::new(format!(
+                    "`report_url` names ${{{var}}}, which {why}: a report link is posted to the channel, so it takes no secret"
+                ))
+                .at(place(playbook.locate(report_url)))
+                .help("name a variable that says where the run is, like `${CI_PIPELINE_URL}`"),
+            );
+        }
     }
+}
+
+/// The words that make a variable's name look like a secret's, for report links.
+pub const SECRET_WORDS: [&str; 10] = [
+    "SECRET",
+    "TOKEN",
+    "PASSWORD",
+    "PASSWD",
+    "PWD",
+    "KEY",
+    "CREDENTIAL",
+    "CERT",
+    "WEBHOOK",
+    "AUTH",
+];
+
+/// Why `${var}` is not expanded into a report link, if it is not: its name looks like a
+/// secret's (but `PWD` and `OLDPWD`, folders), or it holds a webhook URL (`url_vars`).
+fn refused_var(var: &str, url_vars: &[String]) -> Option<&'static str> {
+    if url_vars.iter().any(|v| v == var) {
+        return Some("holds a webhook URL");
+    }
+    let upper = var.to_ascii_uppercase();
+    let folder = matches!(upper.as_str(), "PWD" | "OLDPWD");
+    (!folder && SECRET_WORDS.iter().any(|w| upper.contains(w)))
+        .then_some("looks like a secret's name")
+}
+
+/// The first variable of a report link that may not be expanded into it, and why.
+fn check_report_url(template: &str, url_vars: &[String]) -> Result<(), (String, &'static str)> {
+    let mut rest = template;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            break;
+        };
+        let var = &after[..end];
+        if let Some(why) = refused_var(var, url_vars) {
+            return Err((var.to_string(), why));
+        }
+        rest = &after[end + 1..];
+    }
+    Ok(())
 }
 
 /// Places a notify diagnostic in a copy of the playbook that, on top of what the file hides
@@ -547,6 +622,27 @@ impl Notifier {
         proxy: Option<String>,
     ) -> Result<Option<Notifier>, NotifyError> {
         let mut targets = Vec::new();
+        // The variables holding webhook URLs: a report link never expands them.
+        let mut url_vars: Vec<String> = playbook
+            .doc
+            .notify
+            .iter()
+            .filter_map(|e| e.value.url_env.as_ref().map(|v| v.value.clone()))
+            .collect();
+        url_vars.extend(
+            cli.targets
+                .iter()
+                .filter_map(|(given, _)| given.strip_prefix("env:").map(str::to_string)),
+        );
+        if let Some(report_url) = &cli.report_url {
+            check_report_url(report_url, &url_vars).map_err(|(var, why)| {
+                NotifyError::SecretInReportUrl {
+                    what: "--notify-report-url".into(),
+                    var,
+                    why,
+                }
+            })?;
+        }
         if !cli.off {
             for entry in &playbook.doc.notify {
                 let spec = &entry.value;
@@ -564,7 +660,8 @@ impl Notifier {
                     source,
                     None,
                     spec.on.clone(),
-                    spec.report_url.as_deref(),
+                    spec.report_url.as_ref().map(|r| r.value.as_str()),
+                    &url_vars,
                 )?);
             }
             for (given, how) in &cli.targets {
@@ -586,6 +683,7 @@ impl Notifier {
                     literal,
                     on,
                     cli.report_url.as_deref(),
+                    &url_vars,
                 )?);
             }
         }
@@ -683,6 +781,7 @@ fn target(
     literal: Option<String>,
     on: Vec<When>,
     report_url: Option<&str>,
+    url_vars: &[String],
 ) -> Result<Target, NotifyError> {
     let named = |format: Option<Format>| match name {
         Some(name) => format!("{name} ({})", source.describe()),
@@ -692,6 +791,13 @@ fn target(
             source.describe()
         ),
     };
+    if let Some(Err((var, why))) = report_url.map(|r| check_report_url(r, url_vars)) {
+        return Err(NotifyError::SecretInReportUrl {
+            what: format!("notification {}: report_url", named(format)),
+            var,
+            why,
+        });
+    }
     let text = match (&source, literal) {
         (_, Some(url)) => url,
         (UrlSource::Env(var), None) => std::env::var(var)

@@ -266,6 +266,7 @@ fn a_slack_workflow_trigger_takes_json_and_a_label_says_where_the_url_is() {
             Some(url.to_string()),
             DEFAULT_ON.to_vec(),
             None,
+            &[],
         )
         .unwrap()
     };
@@ -283,6 +284,7 @@ fn a_slack_workflow_trigger_takes_json_and_a_label_says_where_the_url_is() {
         Some("https://example.com/h".into()),
         vec![When::Finish],
         None,
+        &[],
     )
     .unwrap();
     assert_eq!(named.label, "ops (TENANTRY_NOTIFY)");
@@ -347,4 +349,45 @@ steps: [{ cmdlet: Get-Mailbox, params: { Uri: https://graph.example.com/v1.0/use
     let shown = shown(text);
     assert!(!shown.contains("s3cret"), "{shown}");
     assert!(shown.contains("/v1.0/users"), "{shown}");
+}
+
+#[test]
+fn report_urls_expand_no_secret() {
+    let hooks = ["HOOK".to_string()];
+    for refused in [
+        "${AZURE_CLIENT_SECRET}",
+        "https://ci.example.com/${GITHUB_TOKEN}",
+        "${db_password}",
+        "${DB_PASSWD}",
+        "${DB_PWD}",
+        "${API_KEY}",
+        "${ARM_CLIENT_CERTIFICATE_PATH}",
+        "${Credentials}",
+        "${SLACK_WEBHOOK_URL}",
+        "${BASIC_AUTH}",
+        "https://ci.example.com/${CI_JOB_ID}/${HOOK}",
+    ] {
+        assert!(check_report_url(refused, &hooks).is_err(), "{refused}");
+    }
+    for taken in [
+        "${CI_PIPELINE_URL}",
+        "https://ci.example.com/${CI_JOB_ID}?d=${PWD}&o=${OLDPWD}",
+        "no variables",
+    ] {
+        assert_eq!(check_report_url(taken, &hooks), Ok(()), "{taken}");
+    }
+    let e = target(
+        Some("ops"),
+        Some(Format::Json),
+        UrlSource::Given("--notify"),
+        Some("https://example.com/h".into()),
+        vec![When::Finish],
+        Some("${HOOK}"),
+        &hooks,
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "notification ops (--notify): report_url names ${HOOK}, which holds a webhook URL; a report link is posted to the channel, so it takes no secret: name a variable that says where the run is, like ${CI_PIPELINE_URL}"
+    );
 }

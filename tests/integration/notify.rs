@@ -810,6 +810,98 @@ steps:
     );
 }
 
+/// A report link is posted to the channel: a variable whose name looks like a secret's, or
+/// that holds a webhook URL, is refused before anything runs or is sent.
+#[test]
+fn a_report_url_expands_no_secret() {
+    let receiver = Receiver::start(&[(200, None)]);
+    let ws = Workspace::new(&[
+        (
+            "secret.yaml",
+            &playbook(
+                "notify:\n  - { url_env: HOOK, on: [finish], report_url: \"https://ci.example.com/${AZURE_CLIENT_SECRET}\" }\n",
+                PASSING_STEP,
+            ),
+        ),
+        (
+            "hook.yaml",
+            &playbook(
+                "notify:\n  - url_env: HOOK\n    report_url: \"${HOOK}\"\n",
+                PASSING_STEP,
+            ),
+        ),
+        ("plain.yaml", &playbook("", PASSING_STEP)),
+    ]);
+    let env = [
+        ("HOOK", receiver.url("/h")),
+        ("AZURE_CLIENT_SECRET", "s3cret-value".to_string()),
+        ("MY_TOKEN", "t0ken-value".to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for command in ["validate", "run"] {
+        let refused = run(&ws, &[command, "secret.yaml"], &env);
+        assert_eq!(refused.code, 2, "{command}: {}", refused.stderr);
+        assert!(
+            refused.stderr.contains(
+                "`report_url` names ${AZURE_CLIENT_SECRET}, which looks like a secret's name"
+            ) && refused.stderr.contains("secret.yaml:7:"),
+            "{command}: {}",
+            refused.stderr
+        );
+        let refused = run(&ws, &[command, "hook.yaml"], &env);
+        assert_eq!(refused.code, 2, "{command}: {}", refused.stderr);
+        assert!(
+            refused
+                .stderr
+                .contains("`report_url` names ${HOOK}, which holds a webhook URL")
+                && refused.stderr.contains("hook.yaml:8:"),
+            "{command}: {}",
+            refused.stderr
+        );
+    }
+    for (args, var) in [
+        (
+            [
+                "--notify",
+                "env:HOOK",
+                "--notify-report-url",
+                "https://ci.example.com/${MY_TOKEN}",
+            ],
+            "MY_TOKEN",
+        ),
+        (
+            [
+                "--notify",
+                "env:HOOK",
+                "--notify-report-url",
+                "https://ci.example.com/${HOOK}",
+            ],
+            "HOOK",
+        ),
+    ] {
+        let mut all = vec!["run", "plain.yaml"];
+        all.extend(args);
+        let refused = run(&ws, &all, &env);
+        assert_eq!(refused.code, 2, "{}", refused.stderr);
+        assert_eq!(
+            refused.stderr.trim().lines().count(),
+            1,
+            "{}",
+            refused.stderr
+        );
+        assert!(
+            refused
+                .stderr
+                .starts_with(&format!("--notify-report-url names ${{{var}}}, which ")),
+            "{}",
+            refused.stderr
+        );
+    }
+    assert!(receiver.requests().is_empty(), "nothing was sent");
+    let all = all_text_under(ws.path());
+    assert!(!all.contains("s3cret-value") && !all.contains("t0ken-value"));
+}
+
 /// Ctrl-C (here SIGINT) stops a run: its partial report is written and its failure told,
 /// exit 130.
 #[cfg(unix)]
