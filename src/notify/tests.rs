@@ -391,3 +391,29 @@ fn report_urls_expand_no_secret() {
         "notification ops (--notify): report_url names ${HOOK}, which holds a webhook URL; a report link is posted to the channel, so it takes no secret: name a variable that says where the run is, like ${CI_PIPELINE_URL}"
     );
 }
+
+#[test]
+fn slack_escapes_its_text_and_keeps_its_link_whole() {
+    let mut s = summary(false, 1);
+    s.playbook = "<!channel> & co".into();
+    let c = context();
+    let m = Message {
+        report_url: Some("https://ci.example.com/a|b<c>d&e"),
+        ..message(&s, &c)
+    };
+    let slack = m.render(Format::Slack);
+    let text = slack["text"].as_str().unwrap();
+    assert!(text.contains("&lt;!channel&gt; &amp; co"), "{text}");
+    assert!(!text.contains("<!channel>"), "{text}");
+    let link = slack["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["text"]["text"].as_str())
+        .find(|t| t.ends_with("|Open the reports>"))
+        .unwrap();
+    assert_eq!(
+        link,
+        "<https://ci.example.com/a%7Cb%3Cc%3Ed&amp;e|Open the reports>"
+    );
+}
