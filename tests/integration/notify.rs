@@ -810,6 +810,35 @@ steps:
     );
 }
 
+/// A trace that cannot be written stops the run before it starts, once its notifications are
+/// read: its failure is told too.
+#[test]
+fn a_trace_that_cannot_be_written_notifies_its_failure() {
+    let receiver = Receiver::start(&[(200, None)]);
+    let ws = Workspace::new(&[(
+        "p.yaml",
+        &playbook(
+            "notify:\n  - { format: json, url_env: HOOK }\n",
+            PASSING_STEP,
+        ),
+    )]);
+    let refused = run(
+        &ws,
+        &["run", "p.yaml", "--trace", "no/such/folder/trace.log"],
+        &[("HOOK", &receiver.url("/h"))],
+    );
+    assert_ne!(refused.code, 0, "{}", refused.stderr);
+    let sent = receiver.to("/h");
+    assert_eq!(sent.len(), 1, "{}", refused.stderr);
+    let doc = &sent[0].body;
+    assert_eq!(doc["event"], "failure");
+    assert_eq!(doc["exit_code"], refused.code);
+    assert!(
+        doc["error"].as_str().unwrap().contains("trace.log"),
+        "{doc}"
+    );
+}
+
 /// A report link is posted to the channel: a variable whose name looks like a secret's, or
 /// that holds a webhook URL, is refused before anything runs or is sent.
 #[test]
