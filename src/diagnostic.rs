@@ -11,6 +11,9 @@ pub struct SourceFile {
     path: PathBuf,
     text: String,
     line_starts: Vec<usize>,
+    /// Byte ranges never shown in a diagnostic (the secret part of a webhook URL): each of
+    /// their characters but whitespace prints as `*`, so columns and carets still line up.
+    hidden: Vec<std::ops::Range<usize>>,
 }
 
 impl SourceFile {
@@ -23,7 +26,56 @@ impl SourceFile {
             path: path.into(),
             text,
             line_starts,
+            hidden: Vec::new(),
         })
+    }
+
+    /// As [`SourceFile::new`], with byte ranges that diagnostics show masked.
+    pub fn with_hidden(
+        path: impl Into<PathBuf>,
+        text: String,
+        hidden: Vec<std::ops::Range<usize>>,
+    ) -> Arc<Self> {
+        let mut file = Arc::into_inner(Self::new(path, text)).expect("a new Arc is unshared");
+        file.hidden = hidden;
+        Arc::new(file)
+    }
+
+    /// A copy of this file that also hides `more`.
+    pub fn hiding(&self, more: impl IntoIterator<Item = std::ops::Range<usize>>) -> Arc<Self> {
+        let mut hidden = self.hidden.clone();
+        hidden.extend(more);
+        Self::with_hidden(self.path.clone(), self.text.clone(), hidden)
+    }
+
+    /// Whether any of line `line` is hidden.
+    pub fn hides_on(&self, line: usize) -> bool {
+        let Some(&start) = self.line_starts.get(line.saturating_sub(1)) else {
+            return false;
+        };
+        let end = start + self.line_text(line).len();
+        self.hidden.iter().any(|r| r.start < end && r.end > start)
+    }
+
+    /// A 1-based line as a diagnostic shows it: as [`SourceFile::line_text`], its hidden
+    /// characters masked.
+    pub fn shown_line(&self, line: usize) -> std::borrow::Cow<'_, str> {
+        let text = self.line_text(line);
+        if !self.hides_on(line) {
+            return text.into();
+        }
+        let start = self.line_starts[line - 1];
+        text.char_indices()
+            .map(|(i, c)| {
+                let at = start + i;
+                if !c.is_whitespace() && self.hidden.iter().any(|r| r.contains(&at)) {
+                    '*'
+                } else {
+                    c
+                }
+            })
+            .collect::<String>()
+            .into()
     }
 
     /// The path as the user named it.
@@ -207,6 +259,9 @@ impl Diagnostic {
     /// `error` field.
     pub fn one_line(&self) -> String {
         let mut line = match &self.location {
+            Some(at) if at.file.hides_on(at.line) => {
+                format!("{at}: {}", hide_urls(&self.message))
+            }
             Some(at) => format!("{at}: {}", self.message),
             None => self.message.clone(),
         };
@@ -229,7 +284,13 @@ impl fmt::Display for Diagnostic {
     ///    = help: did you mean `cmdlet`?
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "error: {}", self.message)?;
+        // A message about a line with hidden text (a parser's, quoting a value) hides any URL
+        // it quotes too.
+        let message = match &self.location {
+            Some(loc) if loc.file.hides_on(loc.line) => hide_urls(&self.message),
+            _ => self.message.clone(),
+        };
+        writeln!(f, "error: {message}")?;
         let gutter = self
             .location
             .as_ref()
@@ -237,7 +298,7 @@ impl fmt::Display for Diagnostic {
         let pad = " ".repeat(gutter);
         if let Some(loc) = &self.location {
             writeln!(f, "{pad}--> {loc}")?;
-            let text = loc.file.line_text(loc.line);
+            let text = loc.file.shown_line(loc.line);
             // Tabs would misalign the caret; show them as single spaces.
             let shown: String = text
                 .chars()
@@ -372,6 +433,61 @@ pub fn suggest_prefixed<'a>(
 }
 
 pub use tenantry_common::plural;
+
+/// The byte ranges of `text` that hide what follows the host of each URL-looking run
+/// (`scheme://host/` stays; a path, query or user name after it is hidden), each with whether
+/// it runs to the end of its line.
+pub fn url_secrets(text: &str) -> Vec<(std::ops::Range<usize>, bool)> {
+    let bytes = text.as_bytes();
+    let ends = |b: u8| b.is_ascii_whitespace() || b == b'"' || b == b'\'' || b == b'`';
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(found) = text[from..].find("://") {
+        let at = from + found;
+        from = at + 3;
+        let scheme = bytes[..at]
+            .iter()
+            .rev()
+            .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'.' | b'-'))
+            .count();
+        if scheme == 0 {
+            continue;
+        }
+        let end = (at + 3..bytes.len())
+            .find(|&i| ends(bytes[i]))
+            .unwrap_or(bytes.len());
+        let host_end = (at + 3..end)
+            .find(|&i| matches!(bytes[i], b'/' | b'?' | b'#'))
+            .unwrap_or(end);
+        let start = if text[at + 3..host_end].contains('@') {
+            at + 3
+        } else if bytes.get(host_end) == Some(&b'/') {
+            host_end + 1
+        } else {
+            host_end
+        };
+        if start < end {
+            let to_line_end = end == bytes.len() || matches!(bytes[end], b'\n' | b'\r');
+            out.push((start..end, to_line_end));
+        }
+        from = end.max(from);
+    }
+    out
+}
+
+/// `text` with the secret part of each URL-looking run masked (see [`url_secrets`]).
+pub fn hide_urls(text: &str) -> String {
+    let hidden = url_secrets(text);
+    text.char_indices()
+        .map(|(i, c)| {
+            if hidden.iter().any(|(r, _)| r.contains(&i)) {
+                '*'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
 
 /// Each item in backticks, the last joined by `conjunction`: `` `a` ``, `` `a` or `b` ``,
 /// `` `a`, `b` and `c` ``; empty for none.

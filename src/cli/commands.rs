@@ -214,6 +214,8 @@ fn execute(
     let env = crate::template::environment(&playbook.dir);
     let planner = prepare(&env, &playbook, args)?;
     let shard = args.shard().map_err(CliError::Usage)?;
+    // Built before notifications are read: without it none could be sent.
+    let runtime = one_thread()?;
     // Before anything is sent: a webhook URL that cannot be read stops the run unstarted.
     settings.notify = notifier(&playbook, args, &settings, shard, notify)?;
     if let Some(shard) = shard {
@@ -228,21 +230,32 @@ fn execute(
         settings.state_dir = Some(base.join("shards").join(shard.folder()));
         settings.metrics.shard = Some(shard.to_string());
     }
+    // A run that could not start is a failure to hear of; one that reported already (its
+    // report failed) is not told twice.
+    let not_started = |exit_code: i32, error: &str| {
+        if let Some(notify) = &settings.notify {
+            let summary = crate::events::RunSummary {
+                playbook: playbook.doc.name.clone(),
+                exit_code,
+                check: settings.check.is_some(),
+                ..Default::default()
+            };
+            runtime.block_on(notify.send(&summary, None, Some(error)));
+        }
+    };
     // Before anything is sent, so a trace that cannot be written stops the run unstarted.
-    settings.trace = open_trace(trace)?;
-    let runtime = one_thread()?;
+    let trace = match open_trace(trace) {
+        Ok(trace) => trace,
+        Err(e) => {
+            not_started(e.exit_code(), &e.to_string());
+            return Err(e);
+        }
+    };
+    settings.trace = trace;
     let mut out = io::stdout().lock();
     let result = runtime.block_on(crate::run::run(&playbook, &planner, &settings, &mut out));
-    if let (Err(e), Some(notify)) = (&result, &settings.notify) {
-        // A run that could not start is a failure to hear of; one that reported already
-        // (its report failed) is not told twice.
-        let summary = crate::events::RunSummary {
-            playbook: playbook.doc.name.clone(),
-            exit_code: e.exit_code(),
-            check: settings.check.is_some(),
-            ..Default::default()
-        };
-        runtime.block_on(notify.send(&summary, None, Some(&e.to_string())));
+    if let Err(e) = &result {
+        not_started(e.exit_code(), &e.to_string());
     }
     Ok(result?)
 }

@@ -65,6 +65,18 @@ pub enum NotifyError {
         "--notify takes env:VAR (a variable holding the webhook URL), file:PATH (a file holding it) or an https URL, not `{0}`"
     )]
     BadTarget(String),
+    /// A report link names a variable that may hold a secret: the link is posted to a channel.
+    #[error(
+        "{what} names ${{{var}}}, which {why}; a report link is posted to the channel, so it takes no secret: name a variable that says where the run is, like ${{CI_PIPELINE_URL}}"
+    )]
+    SecretInReportUrl {
+        /// `notification … : report_url`, or `--notify-report-url`.
+        what: String,
+        /// The variable.
+        var: String,
+        /// Why it is refused.
+        why: &'static str,
+    },
 }
 
 /// A payload format: which kind of webhook receives it.
@@ -176,22 +188,32 @@ pub(crate) struct NotifySpec {
     #[schemars(with = "Vec<When>", extend("default" = ["failure", "drift"]))]
     pub(crate) on: Vec<When>,
     /// A link to the run's reports for the message (a CI build page, say); `${VAR}` is
-    /// replaced by the environment variable's value (`${CI_PIPELINE_URL}`).
+    /// replaced by the environment variable's value (`${CI_PIPELINE_URL}`). A variable whose
+    /// name looks like a secret's (it holds SECRET, TOKEN, PASSWORD, PASSWD, PWD, KEY,
+    /// CREDENTIAL, CERT, WEBHOOK or AUTH) or that a notification's `url_env` names is refused.
     #[serde(default)]
-    pub(crate) report_url: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub(crate) report_url: Option<Spanned<String>>,
 }
 
 /// The structural checks of a playbook's `notify:`: a URL written in it, a variable or file
 /// holding a URL instead of naming one, neither or both of `url_env` and `url_file`, an empty
 /// `on`.
 pub(crate) fn check(playbook: &crate::playbook::Playbook, out: &mut Diagnostics) {
+    let place = hiding_urls(playbook);
+    let url_vars: Vec<String> = playbook
+        .doc
+        .notify
+        .iter()
+        .filter_map(|e| e.value.url_env.as_ref().map(|v| v.value.clone()))
+        .collect();
     for entry in &playbook.doc.notify {
-        let at = playbook.locate(entry);
+        let at = place(playbook.locate(entry));
         let spec = &entry.value;
         if let Some(url) = &spec.url {
             out.push(
                 Diagnostic::new("a webhook URL is a secret and is not written in a playbook")
-                    .at(masked(playbook.locate(url)))
+                    .at(place(playbook.locate(url)))
                     .help("put it in an environment variable and name that with `url_env: SLACK_WEBHOOK_URL`, or in a file named by `url_file:`"),
             );
             continue;
@@ -204,7 +226,7 @@ pub(crate) fn check(playbook: &crate::playbook::Playbook, out: &mut Diagnostics)
                     Diagnostic::new(format!(
                         "`{key}` names where the webhook URL is kept, not the URL itself"
                     ))
-                    .at(masked(playbook.locate(value)))
+                    .at(place(playbook.locate(value)))
                     .help(if key == "url_env" {
                         "give the name of an environment variable holding the URL: `url_env: SLACK_WEBHOOK_URL`"
                     } else {
@@ -234,41 +256,268 @@ pub(crate) fn check(playbook: &crate::playbook::Playbook, out: &mut Diagnostics)
                     .help("give any of `finish`, `failure`, `drift`, or leave `on` out for `[failure, drift]`"),
             );
         }
+        if let Some(report_url) = &spec.report_url
+            && let Err((var, why)) = check_report_url(&report_url.value, &url_vars)
+        {
+            out.push(
+                Diagnostic::new(format!(
+                    "`report_url` names ${{{var}}}, which {why}: a report link is posted to the channel, so it takes no secret"
+                ))
+                .at(place(playbook.locate(report_url)))
+                .help("name a variable that says where the run is, like `${CI_PIPELINE_URL}`"),
+            );
+        }
     }
 }
 
-/// `at`, in a copy of its file whose URL there shows its scheme and host only: the message
-/// that refuses a URL written in a playbook must not copy its secret into a CI log.
-fn masked(at: crate::diagnostic::Location) -> crate::diagnostic::Location {
-    let file = &at.file;
-    let mut text = String::with_capacity(file.text().len());
-    for (i, line) in file.text().split_inclusive('\n').enumerate() {
-        if i + 1 != at.line {
-            text.push_str(line);
-            continue;
+/// The words that make a variable's name look like a secret's, for report links.
+pub const SECRET_WORDS: [&str; 10] = [
+    "SECRET",
+    "TOKEN",
+    "PASSWORD",
+    "PASSWD",
+    "PWD",
+    "KEY",
+    "CREDENTIAL",
+    "CERT",
+    "WEBHOOK",
+    "AUTH",
+];
+
+/// Why `${var}` is not expanded into a report link, if it is not: its name looks like a
+/// secret's (but `PWD` and `OLDPWD`, folders), or it holds a webhook URL (`url_vars`).
+fn refused_var(var: &str, url_vars: &[String]) -> Option<&'static str> {
+    if url_vars.iter().any(|v| v == var) {
+        return Some("holds a webhook URL");
+    }
+    let upper = var.to_ascii_uppercase();
+    let folder = matches!(upper.as_str(), "PWD" | "OLDPWD");
+    (!folder && SECRET_WORDS.iter().any(|w| upper.contains(w)))
+        .then_some("looks like a secret's name")
+}
+
+/// The first variable of a report link that may not be expanded into it, and why.
+fn check_report_url(template: &str, url_vars: &[String]) -> Result<(), (String, &'static str)> {
+    let mut rest = template;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            break;
+        };
+        let var = &after[..end];
+        if let Some(why) = refused_var(var, url_vars) {
+            return Err((var.to_string(), why));
         }
-        let chars: Vec<char> = line.chars().collect();
-        let start = (at.column - 1).min(chars.len());
-        let end = (start + at.width).min(chars.len());
-        let value: String = chars[start..end].iter().collect();
-        // Keep `https://host/`; hide the rest but a closing quote.
-        let keep = value
-            .find("://")
-            .map(|i| i + 3)
-            .map(|i| value[i..].find('/').map_or(value.len(), |j| i + j + 1))
-            .map_or(0, |bytes| value[..bytes].chars().count());
-        for (n, c) in chars.iter().enumerate() {
-            let hidden =
-                n >= start + keep && n < end && !(n + 1 == end && (*c == '"' || *c == '\''));
-            text.push(if hidden && !c.is_whitespace() {
-                '*'
-            } else {
-                *c
-            });
+        rest = &after[end + 1..];
+    }
+    Ok(())
+}
+
+/// Places a notify diagnostic in a copy of the playbook that, on top of what the file hides
+/// already ([`secret_spans`]), hides the secret part of every URL a notify entry's `url`,
+/// `url_env` or `url_file` holds, wherever it is written.
+fn hiding_urls(
+    playbook: &crate::playbook::Playbook,
+) -> impl Fn(crate::diagnostic::Location) -> crate::diagnostic::Location {
+    let file = &playbook.source;
+    let mut hidden = Vec::new();
+    for entry in &playbook.doc.notify {
+        let spec = &entry.value;
+        for value in [&spec.url, &spec.url_env, &spec.url_file]
+            .into_iter()
+            .flatten()
+            .filter(|v| v.value.contains("://"))
+        {
+            let at = playbook.locate(value);
+            let Some(start) = file.offset_of(at.line, at.column) else {
+                continue;
+            };
+            let line = file.line_text(at.line);
+            let line_start = file.offset_of(at.line, 1).unwrap_or(start);
+            let text = &line[start - line_start..];
+            hidden.extend(
+                crate::diagnostic::url_secrets(text)
+                    .into_iter()
+                    .map(|(r, _)| start + r.start..start + r.end),
+            );
         }
     }
-    let file = crate::diagnostic::SourceFile::new(file.path(), text);
-    file.at(at.line, at.column, at.width)
+    let copy = (!hidden.is_empty()).then(|| file.hiding(hidden));
+    move |at: crate::diagnostic::Location| match &copy {
+        Some(copy) if std::sync::Arc::ptr_eq(&at.file, file) => {
+            copy.at(at.line, at.column, at.width)
+        }
+        _ => at,
+    }
+}
+
+/// The byte ranges of a YAML file's text that its diagnostics hide: in each `notify:` section,
+/// the part of every URL-looking value after its host, and the lines such a value continues
+/// on. The sections are found in the text itself, so a file that does not parse is covered
+/// too: whatever a diagnostic points at, a webhook URL's secret does not reach a CI log.
+pub(crate) fn secret_spans(text: &str) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    for section in notify_sections(text) {
+        for (range, to_line_end) in crate::diagnostic::url_secrets(&text[section.clone()]) {
+            let (start, end) = (section.start + range.start, section.start + range.end);
+            out.push(start..end);
+            if to_line_end {
+                out.extend(continued(text, start, end, section.end));
+            }
+        }
+    }
+    out
+}
+
+/// Where each `notify:` key's value is, from the key to the end of its value (a flow
+/// collection's closing bracket, or the last line indented under the key). Unsure is wider:
+/// a bracket left open runs to the end of the file.
+fn notify_sections(text: &str) -> Vec<std::ops::Range<usize>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(found) = text[from..].find("notify") {
+        let at = from + found;
+        from = at + "notify".len();
+        let quoted = at > 0 && matches!(bytes[at - 1], b'"' | b'\'');
+        let key = if quoted { at - 1 } else { at };
+        let line_start = text[..key].rfind('\n').map_or(0, |i| i + 1);
+        let lead = text[line_start..key].trim_end();
+        if !(lead.chars().all(|c| c == '-' || c.is_whitespace()) || lead.ends_with(['{', ','])) {
+            continue;
+        }
+        let mut colon = from + usize::from(quoted && bytes.get(from) == Some(&bytes[key]));
+        while matches!(bytes.get(colon), Some(b' ' | b'\t')) {
+            colon += 1;
+        }
+        if bytes.get(colon) != Some(&b':') {
+            continue;
+        }
+        let column = key - line_start;
+        let end = section_end(text, colon + 1, column);
+        out.push(line_start..end);
+        from = from.max(colon + 1);
+    }
+    out
+}
+
+/// Where the value after a key at `column` ends, scanning from `start` (just after its `:`).
+fn section_end(text: &str, start: usize, column: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut quote: Option<u8> = None;
+    let mut flow = false;
+    let mut seen_value = false;
+    let mut i = start;
+    let mut line_start = true;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if line_start && depth == 0 && quote.is_none() {
+            line_start = false;
+            // A block value ends at the first line, not blank or a comment, indented no
+            // deeper than its key (but for a sequence's `-` at the key's own indentation).
+            let line_end = text[i..].find('\n').map_or(bytes.len(), |n| i + n);
+            let line = &text[i..line_end];
+            let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+            let content = line.trim();
+            let blank = content.is_empty() || content.starts_with('#');
+            if !blank
+                && (flow || indent < column || (indent == column && !content.starts_with('-')))
+            {
+                return i;
+            }
+        }
+        if b == b'\n' {
+            line_start = true;
+            i += 1;
+            continue;
+        }
+        let prev = if i == 0 { b'\n' } else { bytes[i - 1] };
+        let opens = prev.is_ascii_whitespace() || matches!(prev, b'[' | b'{' | b',' | b':');
+        match quote {
+            Some(q) => {
+                if q == b'"' && b == b'\\' {
+                    i += 1;
+                } else if b == q {
+                    if q == b'\'' && bytes.get(i + 1) == Some(&b'\'') {
+                        i += 1;
+                    } else {
+                        quote = None;
+                    }
+                }
+            }
+            None => match b {
+                b'#' if opens => {
+                    i = text[i..].find('\n').map_or(bytes.len(), |n| i + n);
+                    continue;
+                }
+                b'"' | b'\'' if opens => quote = Some(b),
+                b'[' | b'{' if opens || depth > 0 => {
+                    if depth == 0 && !seen_value {
+                        flow = true;
+                    }
+                    depth += 1;
+                }
+                b']' | b'}' if depth > 0 => {
+                    depth -= 1;
+                    if depth == 0 && flow {
+                        return i + 1;
+                    }
+                }
+                _ => {}
+            },
+        }
+        if !b.is_ascii_whitespace() {
+            seen_value = true;
+        }
+        i += 1;
+    }
+    bytes.len()
+}
+
+/// The lines a URL-looking value that runs to the end of its line (its secret hidden from
+/// `start` to `end`) goes on on: a quoted or plain scalar folded over lines, indented deeper
+/// than its key. Each is hidden up to a closing quote.
+fn continued(text: &str, start: usize, end: usize, limit: usize) -> Vec<std::ops::Range<usize>> {
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line = &text[line_start..start];
+    let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+    // After a key (`url_env: https://…`), lines as deep as the key or deeper; a value alone
+    // on its line (a block scalar's), lines as deep as it.
+    let after_key = line.contains(": ") || line.contains(":\t");
+    let key_column =
+        indent + line[indent..].len() - line[indent..].trim_start_matches(['-', ' ']).len();
+    let deeper = |n: usize| n >= if after_key { key_column } else { indent };
+    let mut out = Vec::new();
+    let mut at = match text[end..].find('\n') {
+        Some(n) => end + n + 1,
+        None => return out,
+    };
+    while at < limit {
+        let line_end = text[at..].find('\n').map_or(text.len(), |n| at + n);
+        let line = &text[at..line_end];
+        let content = line.trim();
+        if content.is_empty() {
+            at = line_end + 1;
+            continue;
+        }
+        let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+        if !deeper(indent)
+            || content.starts_with(['#', '-'])
+            || content.contains(": ")
+            || content.ends_with(':')
+        {
+            break;
+        }
+        let from = at + indent;
+        let quote = text[from..line_end].find(['"', '\'']);
+        out.push(from..quote.map_or(line_end, |q| from + q));
+        if quote.is_some() {
+            break;
+        }
+        at = line_end + 1;
+    }
+    out
 }
 
 /// Where a webhook URL is read from.
@@ -373,6 +622,27 @@ impl Notifier {
         proxy: Option<String>,
     ) -> Result<Option<Notifier>, NotifyError> {
         let mut targets = Vec::new();
+        // The variables holding webhook URLs: a report link never expands them.
+        let mut url_vars: Vec<String> = playbook
+            .doc
+            .notify
+            .iter()
+            .filter_map(|e| e.value.url_env.as_ref().map(|v| v.value.clone()))
+            .collect();
+        url_vars.extend(
+            cli.targets
+                .iter()
+                .filter_map(|(given, _)| given.strip_prefix("env:").map(str::to_string)),
+        );
+        if let Some(report_url) = &cli.report_url {
+            check_report_url(report_url, &url_vars).map_err(|(var, why)| {
+                NotifyError::SecretInReportUrl {
+                    what: "--notify-report-url".into(),
+                    var,
+                    why,
+                }
+            })?;
+        }
         if !cli.off {
             for entry in &playbook.doc.notify {
                 let spec = &entry.value;
@@ -390,7 +660,8 @@ impl Notifier {
                     source,
                     None,
                     spec.on.clone(),
-                    spec.report_url.as_deref(),
+                    spec.report_url.as_ref().map(|r| r.value.as_str()),
+                    &url_vars,
                 )?);
             }
             for (given, how) in &cli.targets {
@@ -412,6 +683,7 @@ impl Notifier {
                     literal,
                     on,
                     cli.report_url.as_deref(),
+                    &url_vars,
                 )?);
             }
         }
@@ -509,6 +781,7 @@ fn target(
     literal: Option<String>,
     on: Vec<When>,
     report_url: Option<&str>,
+    url_vars: &[String],
 ) -> Result<Target, NotifyError> {
     let named = |format: Option<Format>| match name {
         Some(name) => format!("{name} ({})", source.describe()),
@@ -518,6 +791,13 @@ fn target(
             source.describe()
         ),
     };
+    if let Some(Err((var, why))) = report_url.map(|r| check_report_url(r, url_vars)) {
+        return Err(NotifyError::SecretInReportUrl {
+            what: format!("notification {}: report_url", named(format)),
+            var,
+            why,
+        });
+    }
     let text = match (&source, literal) {
         (_, Some(url)) => url,
         (UrlSource::Env(var), None) => std::env::var(var)

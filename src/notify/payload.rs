@@ -288,10 +288,7 @@ impl Message<'_> {
             blocks.push(section(&truncate(&text, 3000)));
         }
         if let Some(link) = self.report_url {
-            blocks.push(section(&format!(
-                "<{}|Open the reports>",
-                slack_escape(link)
-            )));
+            blocks.push(section(&format!("<{}|Open the reports>", slack_link(link))));
         }
         let context: Vec<String> = self
             .provenance()
@@ -305,7 +302,7 @@ impl Message<'_> {
             }));
         }
         json!({
-            "text": truncate(&format!("{}: {}", self.title(), self.counts()), 3000),
+            "text": slack_escape(&truncate(&format!("{}: {}", self.title(), self.counts()), 3000)),
             "blocks": blocks,
         })
     }
@@ -417,6 +414,16 @@ fn slack_escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+/// A URL for a Slack link, `<URL|text>`: `|`, `<` and `>` would end it early, so they are
+/// percent-encoded (as a browser would send them), and `&` escaped.
+fn slack_link(url: &str) -> String {
+    slack_escape(
+        &url.replace('|', "%7C")
+            .replace('<', "%3C")
+            .replace('>', "%3E"),
+    )
 }
 
 /// At most `max` characters, ending with `…` when cut.

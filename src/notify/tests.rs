@@ -266,6 +266,7 @@ fn a_slack_workflow_trigger_takes_json_and_a_label_says_where_the_url_is() {
             Some(url.to_string()),
             DEFAULT_ON.to_vec(),
             None,
+            &[],
         )
         .unwrap()
     };
@@ -283,8 +284,136 @@ fn a_slack_workflow_trigger_takes_json_and_a_label_says_where_the_url_is() {
         Some("https://example.com/h".into()),
         vec![When::Finish],
         None,
+        &[],
     )
     .unwrap();
     assert_eq!(named.label, "ops (TENANTRY_NOTIFY)");
     assert_eq!(named.format, Format::Teams);
+}
+
+/// The lines of `text` as diagnostics show them, its notify URLs' secrets hidden.
+fn shown(text: &str) -> String {
+    let file = crate::diagnostic::SourceFile::with_hidden(
+        "p.yaml",
+        text.to_string(),
+        super::secret_spans(text),
+    );
+    (1..=text.lines().count())
+        .map(|n| file.shown_line(n).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn diagnostics_hide_urls_in_notify_sections_only() {
+    let text = "name: https://docs.example.com/keep/this
+notify:
+- url_env: https://hooks.slack.com/services/T1/B1/X1
+  url_file: hook.txt
+- { format: json, url: \"https://user:pw@example.com/a\", on: [] }
+- url_env: >-
+    https://hooks.slack.com/services/
+    T2/B2/X2
+  on: []
+- url_env: 'https://outlook.office.com/webhook/
+    abc/def'
+  name: Bob's hook
+steps:
+  - cmdlet: Get-Mailbox
+    params: { Uri: https://graph.example.com/v1.0/users }
+";
+    insta::assert_snapshot!(shown(text), @r#"
+    name: https://docs.example.com/keep/this
+    notify:
+    - url_env: https://hooks.slack.com/*****************
+      url_file: hook.txt
+    - { format: json, url: "https://*********************", on: [] }
+    - url_env: >-
+        https://hooks.slack.com/*********
+        ********
+      on: []
+    - url_env: 'https://outlook.office.com/********
+        *******'
+      name: Bob's hook
+    steps:
+      - cmdlet: Get-Mailbox
+        params: { Uri: https://graph.example.com/v1.0/users }
+    "#);
+}
+
+#[test]
+fn a_flow_notify_section_ends_at_its_bracket() {
+    let text = "notify: [{ url: \"https://example.com/s3cret\" }, {url_env: A}]
+steps: [{ cmdlet: Get-Mailbox, params: { Uri: https://graph.example.com/v1.0/users } }]
+";
+    let shown = shown(text);
+    assert!(!shown.contains("s3cret"), "{shown}");
+    assert!(shown.contains("/v1.0/users"), "{shown}");
+}
+
+#[test]
+fn report_urls_expand_no_secret() {
+    let hooks = ["HOOK".to_string()];
+    for refused in [
+        "${AZURE_CLIENT_SECRET}",
+        "https://ci.example.com/${GITHUB_TOKEN}",
+        "${db_password}",
+        "${DB_PASSWD}",
+        "${DB_PWD}",
+        "${API_KEY}",
+        "${ARM_CLIENT_CERTIFICATE_PATH}",
+        "${Credentials}",
+        "${SLACK_WEBHOOK_URL}",
+        "${BASIC_AUTH}",
+        "https://ci.example.com/${CI_JOB_ID}/${HOOK}",
+    ] {
+        assert!(check_report_url(refused, &hooks).is_err(), "{refused}");
+    }
+    for taken in [
+        "${CI_PIPELINE_URL}",
+        "https://ci.example.com/${CI_JOB_ID}?d=${PWD}&o=${OLDPWD}",
+        "no variables",
+    ] {
+        assert_eq!(check_report_url(taken, &hooks), Ok(()), "{taken}");
+    }
+    let e = target(
+        Some("ops"),
+        Some(Format::Json),
+        UrlSource::Given("--notify"),
+        Some("https://example.com/h".into()),
+        vec![When::Finish],
+        Some("${HOOK}"),
+        &hooks,
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "notification ops (--notify): report_url names ${HOOK}, which holds a webhook URL; a report link is posted to the channel, so it takes no secret: name a variable that says where the run is, like ${CI_PIPELINE_URL}"
+    );
+}
+
+#[test]
+fn slack_escapes_its_text_and_keeps_its_link_whole() {
+    let mut s = summary(false, 1);
+    s.playbook = "<!channel> & co".into();
+    let c = context();
+    let m = Message {
+        report_url: Some("https://ci.example.com/a|b<c>d&e"),
+        ..message(&s, &c)
+    };
+    let slack = m.render(Format::Slack);
+    let text = slack["text"].as_str().unwrap();
+    assert!(text.contains("&lt;!channel&gt; &amp; co"), "{text}");
+    assert!(!text.contains("<!channel>"), "{text}");
+    let link = slack["blocks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["text"]["text"].as_str())
+        .find(|t| t.ends_with("|Open the reports>"))
+        .unwrap();
+    assert_eq!(
+        link,
+        "<https://ci.example.com/a%7Cb%3Cc%3Ed&amp;e|Open the reports>"
+    );
 }

@@ -65,7 +65,10 @@ fn decode(path: &Path, mut bytes: Vec<u8>) -> Result<Arc<SourceFile>, Diagnostic
         bytes.drain(..3);
     }
     match String::from_utf8(bytes) {
-        Ok(text) => Ok(SourceFile::new(path, text)),
+        Ok(text) => {
+            let hidden = crate::notify::secret_spans(&text);
+            Ok(SourceFile::with_hidden(path, text, hidden))
+        }
         Err(e) => {
             let good = e.utf8_error().valid_up_to();
             let bytes = e.into_bytes();
@@ -74,7 +77,8 @@ fn decode(path: &Path, mut bytes: Vec<u8>) -> Result<Arc<SourceFile>, Diagnostic
             let prefix = String::from_utf8_lossy(&bytes[..good]).into_owned();
             let line_start = prefix.rfind('\n').map_or(0, |i| i + 1);
             let lossy = String::from_utf8_lossy(&bytes).into_owned();
-            let file = SourceFile::new(path, lossy);
+            let hidden = crate::notify::secret_spans(&lossy);
+            let file = SourceFile::with_hidden(path, lossy, hidden);
             let line = prefix.matches('\n').count() + 1;
             let column = prefix[line_start..].chars().count() + 1;
             Err(Diagnostic::new(format!(

@@ -611,6 +611,55 @@ fn a_url_written_in_the_playbook_is_refused_where_it_is_written() {
     assert!(!ws.path().join(".tenantry").exists(), "nothing ran");
 }
 
+/// Whatever a diagnostic is about, the source line it prints never shows the secret part of
+/// a URL in a notify entry: errors about the whole entry, a flow mapping holding the URL, a
+/// parse error beside a URL, a URL folded over two lines.
+#[test]
+fn no_diagnostic_shows_a_notify_entry_url() {
+    let cases: [(&str, &[&str]); 5] = [
+        (
+            "notify:\n  - url_env: https://hooks.slack.com/services/T1/B1/SECRETONE\n    url_file: hook.txt\n",
+            &[
+                "p.yaml:7:5",
+                "p.yaml:7:14",
+                "only one of `url_env` or `url_file`",
+            ],
+        ),
+        (
+            "notify:\n  - url_env: https://hooks.slack.com/services/T1/B1/SECRETONE\n    on: []\n",
+            &["p.yaml:7:5", "`on: []` never sends"],
+        ),
+        (
+            "notify:\n  - { format: json, url_env: \"https://example.com/hooks/SECRETONE\", on: [] }\n",
+            &["p.yaml:7:5", "p.yaml:7:30", "`on: []` never sends"],
+        ),
+        (
+            "notify:\n  - { format: slak, url: https://hooks.slack.com/services/T1/B1/SECRETONE }\n",
+            &["p.yaml:7:", "slak"],
+        ),
+        (
+            "notify:\n  - url_env: \"https://hooks.slack.com/services/\n      T1/B1/SECRETONE\"\n    on: []\n",
+            &["p.yaml:7:5", "`on: []` never sends"],
+        ),
+    ];
+    for (notify, expected) in cases {
+        let ws = Workspace::new(&[("p.yaml", &playbook(notify, PASSING_STEP))]);
+        for command in ["validate", "run"] {
+            let refused = run(&ws, &[command, "p.yaml"], &[]);
+            let err = &refused.stderr;
+            assert_eq!(refused.code, 2, "{command} {notify}: {err}");
+            for part in expected {
+                assert!(err.contains(part), "{command} {notify}: {part}: {err}");
+            }
+            assert!(
+                !err.contains("SECRETONE") && !err.contains("T1/B1"),
+                "{command} {notify}: the URL's secret part is not shown: {err}"
+            );
+            assert!(err.contains("****"), "{command} {notify}: {err}");
+        }
+    }
+}
+
 #[test]
 fn a_webhook_url_that_cannot_be_read_stops_the_run_before_it_starts() {
     let receiver = Receiver::start(&[(200, None)]);
@@ -759,6 +808,127 @@ steps:
             .ends_with("could not start (exit 2)"),
         "{doc}"
     );
+}
+
+/// A trace that cannot be written stops the run before it starts, once its notifications are
+/// read: its failure is told too.
+#[test]
+fn a_trace_that_cannot_be_written_notifies_its_failure() {
+    let receiver = Receiver::start(&[(200, None)]);
+    let ws = Workspace::new(&[(
+        "p.yaml",
+        &playbook(
+            "notify:\n  - { format: json, url_env: HOOK }\n",
+            PASSING_STEP,
+        ),
+    )]);
+    let refused = run(
+        &ws,
+        &["run", "p.yaml", "--trace", "no/such/folder/trace.log"],
+        &[("HOOK", &receiver.url("/h"))],
+    );
+    assert_ne!(refused.code, 0, "{}", refused.stderr);
+    let sent = receiver.to("/h");
+    assert_eq!(sent.len(), 1, "{}", refused.stderr);
+    let doc = &sent[0].body;
+    assert_eq!(doc["event"], "failure");
+    assert_eq!(doc["exit_code"], refused.code);
+    assert!(
+        doc["error"].as_str().unwrap().contains("trace.log"),
+        "{doc}"
+    );
+}
+
+/// A report link is posted to the channel: a variable whose name looks like a secret's, or
+/// that holds a webhook URL, is refused before anything runs or is sent.
+#[test]
+fn a_report_url_expands_no_secret() {
+    let receiver = Receiver::start(&[(200, None)]);
+    let ws = Workspace::new(&[
+        (
+            "secret.yaml",
+            &playbook(
+                "notify:\n  - { url_env: HOOK, on: [finish], report_url: \"https://ci.example.com/${AZURE_CLIENT_SECRET}\" }\n",
+                PASSING_STEP,
+            ),
+        ),
+        (
+            "hook.yaml",
+            &playbook(
+                "notify:\n  - url_env: HOOK\n    report_url: \"${HOOK}\"\n",
+                PASSING_STEP,
+            ),
+        ),
+        ("plain.yaml", &playbook("", PASSING_STEP)),
+    ]);
+    let env = [
+        ("HOOK", receiver.url("/h")),
+        ("AZURE_CLIENT_SECRET", "s3cret-value".to_string()),
+        ("MY_TOKEN", "t0ken-value".to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    for command in ["validate", "run"] {
+        let refused = run(&ws, &[command, "secret.yaml"], &env);
+        assert_eq!(refused.code, 2, "{command}: {}", refused.stderr);
+        assert!(
+            refused.stderr.contains(
+                "`report_url` names ${AZURE_CLIENT_SECRET}, which looks like a secret's name"
+            ) && refused.stderr.contains("secret.yaml:7:"),
+            "{command}: {}",
+            refused.stderr
+        );
+        let refused = run(&ws, &[command, "hook.yaml"], &env);
+        assert_eq!(refused.code, 2, "{command}: {}", refused.stderr);
+        assert!(
+            refused
+                .stderr
+                .contains("`report_url` names ${HOOK}, which holds a webhook URL")
+                && refused.stderr.contains("hook.yaml:8:"),
+            "{command}: {}",
+            refused.stderr
+        );
+    }
+    for (args, var) in [
+        (
+            [
+                "--notify",
+                "env:HOOK",
+                "--notify-report-url",
+                "https://ci.example.com/${MY_TOKEN}",
+            ],
+            "MY_TOKEN",
+        ),
+        (
+            [
+                "--notify",
+                "env:HOOK",
+                "--notify-report-url",
+                "https://ci.example.com/${HOOK}",
+            ],
+            "HOOK",
+        ),
+    ] {
+        let mut all = vec!["run", "plain.yaml"];
+        all.extend(args);
+        let refused = run(&ws, &all, &env);
+        assert_eq!(refused.code, 2, "{}", refused.stderr);
+        assert_eq!(
+            refused.stderr.trim().lines().count(),
+            1,
+            "{}",
+            refused.stderr
+        );
+        assert!(
+            refused
+                .stderr
+                .starts_with(&format!("--notify-report-url names ${{{var}}}, which ")),
+            "{}",
+            refused.stderr
+        );
+    }
+    assert!(receiver.requests().is_empty(), "nothing was sent");
+    let all = all_text_under(ws.path());
+    assert!(!all.contains("s3cret-value") && !all.contains("t0ken-value"));
 }
 
 /// Ctrl-C (here SIGINT) stops a run: its partial report is written and its failure told,
