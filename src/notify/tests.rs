@@ -296,7 +296,7 @@ fn shown(text: &str) -> String {
     let file = crate::diagnostic::SourceFile::with_hidden(
         "p.yaml",
         text.to_string(),
-        super::secret_spans(text),
+        crate::playbook::notify::secret_spans(text),
     );
     (1..=text.lines().count())
         .map(|n| file.shown_line(n).into_owned())

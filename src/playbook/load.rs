@@ -66,7 +66,7 @@ fn decode(path: &Path, mut bytes: Vec<u8>) -> Result<Arc<SourceFile>, Diagnostic
     }
     match String::from_utf8(bytes) {
         Ok(text) => {
-            let hidden = crate::notify::secret_spans(&text);
+            let hidden = super::notify::secret_spans(&text);
             Ok(SourceFile::with_hidden(path, text, hidden))
         }
         Err(e) => {
@@ -77,7 +77,7 @@ fn decode(path: &Path, mut bytes: Vec<u8>) -> Result<Arc<SourceFile>, Diagnostic
             let prefix = String::from_utf8_lossy(&bytes[..good]).into_owned();
             let line_start = prefix.rfind('\n').map_or(0, |i| i + 1);
             let lossy = String::from_utf8_lossy(&bytes).into_owned();
-            let hidden = crate::notify::secret_spans(&lossy);
+            let hidden = super::notify::secret_spans(&lossy);
             let file = SourceFile::with_hidden(path, lossy, hidden);
             let line = prefix.matches('\n').count() + 1;
             let column = prefix[line_start..].chars().count() + 1;

@@ -5,6 +5,7 @@ mod calls;
 mod desired;
 pub(crate) mod load;
 mod node;
+pub(crate) mod notify;
 mod select;
 mod syntax;
 mod types;
@@ -277,7 +278,7 @@ impl Playbook {
         self.validate_batch(&mut out);
         self.validate_tenants(&mut out);
         self.validate_steps(catalog, &mut out);
-        crate::notify::check(self, &mut out);
+        notify::check(self, &mut out);
         out
     }
 

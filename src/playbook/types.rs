@@ -59,8 +59,8 @@ pub(crate) struct PlaybookDoc {
     /// Webhooks to post the run's summary to when it ends, fails, or (`tenantry check`) finds
     /// new drift; their URLs come from environment variables or files, never from here.
     #[serde(default)]
-    #[schemars(with = "Vec<crate::notify::NotifySpec>")]
-    pub(crate) notify: Vec<Spanned<crate::notify::NotifySpec>>,
+    #[schemars(with = "Vec<super::notify::NotifySpec>")]
+    pub(crate) notify: Vec<Spanned<super::notify::NotifySpec>>,
 }
 
 /// `rollout:`: waves of tenants, and the gate between them.
