@@ -218,7 +218,8 @@ pub struct SessionArgs {
     /// standard output and standard error are terminals.
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
     pub progress: ProgressMode,
-    /// Reach the service through this proxy (overrides HTTPS_PROXY).
+    /// Reach the service, notification webhooks and the Pushgateway through this proxy
+    /// (overrides HTTPS_PROXY).
     #[arg(long, value_name = "URL")]
     pub proxy: Option<String>,
     /// Where run journals, the playbook's lock and the last check's drift live (default:
