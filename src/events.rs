@@ -348,6 +348,17 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
+    /// Whether it succeeded: exit code 0, or for a check also the codes of changes pending
+    /// (5, 6), since the check itself went through.
+    pub fn succeeded(&self) -> bool {
+        self.exit_code == crate::exit::OK
+            || (self.check
+                && matches!(
+                    self.exit_code,
+                    crate::exit::CHANGES_PENDING | crate::exit::CHANGES_PENDING_KNOWN
+                ))
+    }
+
     /// Counts one event.
     pub fn record(&mut self, event: &Event) {
         match event {

@@ -522,18 +522,8 @@ impl Ended {
 /// How a run ended, from its summary: a run fails on any exit code but 0; a check also
 /// passes with pending changes (5, 6). A run that could not start has failed.
 pub(crate) fn classify(summary: &RunSummary, could_not_start: bool) -> Ended {
-    let code = summary.exit_code;
-    let failed = could_not_start
-        || if summary.check {
-            !matches!(
-                code,
-                crate::exit::OK | crate::exit::CHANGES_PENDING | crate::exit::CHANGES_PENDING_KNOWN
-            )
-        } else {
-            code != crate::exit::OK
-        };
     Ended {
-        failed,
+        failed: could_not_start || !summary.succeeded(),
         new_drift: summary.check && summary.total.new > 0,
     }
 }

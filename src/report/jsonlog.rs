@@ -111,7 +111,7 @@ impl<W: Write> JsonLog<W> {
         fields.shift_remove("tenants");
         fields.insert("check".into(), summary.check.into());
         fields.insert("tenant_count".into(), summary.tenants.len().into());
-        let level = if super::metrics::succeeded(summary) {
+        let level = if summary.succeeded() {
             "info"
         } else if summary.exit_code == crate::exit::INTERRUPTED {
             "warn"

@@ -419,17 +419,6 @@ fn seconds(ms: u64) -> f64 {
 /// One of a tenant's counts.
 type Count = fn(&TenantSummary) -> usize;
 
-/// Whether a run that ended with `exit_code` succeeded: 0, or for a check also the codes of
-/// changes pending (5, 6), since the check itself went through.
-pub(crate) fn succeeded(summary: &RunSummary) -> bool {
-    summary.exit_code == crate::exit::OK
-        || (summary.check
-            && matches!(
-                summary.exit_code,
-                crate::exit::CHANGES_PENDING | crate::exit::CHANGES_PENDING_KNOWN
-            ))
-}
-
 /// The run's metrics as exposition text: every family with HELP and TYPE, tenants in name
 /// order. `ended` is when the run ended, `last_success` when a run last succeeded (this one,
 /// when it did), in seconds since the epoch; the series is left out when that is unknown.
@@ -745,7 +734,7 @@ impl Metrics {
             .as_secs_f64();
         let ended = (ended * 1000.0).round() / 1000.0;
         let common = self.common(&summary);
-        let success = succeeded(&summary).then_some(ended);
+        let success = summary.succeeded().then_some(ended);
         let mut failed = None;
         let mut carried = success;
         if let Some(path) = &self.settings.file {
