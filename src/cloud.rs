@@ -140,6 +140,16 @@ fn is_host_pattern(pattern: &str) -> bool {
     labels.iter().all(label_ok) && (!wild || labels.len() >= 2)
 }
 
+/// Whether a URL's host is this machine: `localhost` or a loopback address, IPv6 with or
+/// without its brackets. Plain http is allowed there only.
+pub(crate) fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Refuses a URL that is not https, unless it points at a loopback address.
 pub(crate) fn require_https(url: &str) -> Result<(), CloudError> {
     let lower = url.to_ascii_lowercase();
@@ -155,11 +165,7 @@ pub(crate) fn require_https(url: &str) -> Result<(), CloudError> {
             Some(v6) => v6.split(']').next().unwrap_or(""),
             None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
         };
-        let loopback = host == "localhost"
-            || host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback());
-        if loopback {
+        if is_loopback(host) {
             return Ok(());
         }
     }

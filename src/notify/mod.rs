@@ -436,14 +436,9 @@ fn parse_target(
 fn check_url(text: &str) -> Result<reqwest::Url, String> {
     let url = reqwest::Url::parse(text).map_err(|e| format!("what it holds is not a URL ({e})"))?;
     let host = url.host_str().ok_or("the URL names no host")?.to_string();
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    let loopback = bare.eq_ignore_ascii_case("localhost")
-        || bare
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
     match url.scheme() {
         "https" => Ok(url),
-        "http" if loopback => Ok(url),
+        "http" if crate::cloud::is_loopback(&host) => Ok(url),
         "http" => Err(format!(
             "plain http to {host} is refused: the webhook URL and the run's summary would cross the network unencrypted; use its https URL (http is for loopback only)"
         )),

@@ -93,15 +93,9 @@ impl PushUrl {
         let url =
             reqwest::Url::parse(text.trim()).map_err(|e| format!("`{shown}` is not a URL: {e}"))?;
         let host = url.host_str().unwrap_or("");
-        let loopback = host.eq_ignore_ascii_case("localhost")
-            || host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback());
         match url.scheme() {
             "https" => {}
-            "http" if loopback => {}
+            "http" if crate::cloud::is_loopback(host) => {}
             "http" => {
                 return Err(format!(
                     "`{shown}` is plain http: metrics go to a Pushgateway over https (plain http only on loopback)"
