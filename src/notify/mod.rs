@@ -449,29 +449,22 @@ fn check_url(text: &str) -> Result<reqwest::Url, String> {
 /// A `report_url` with each `${VAR}` replaced; `None`, with a warning, when a variable is not
 /// set or what is left is not a web link: the message then goes without a link.
 fn expand_report_url(template: &str, target: &str) -> Option<String> {
+    use crate::playbook::notify::{LinkPiece, link_pieces};
     let mut out = String::new();
-    let mut rest = template;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let Some(end) = after.find('}') else {
-            out.push_str(&rest[start..]);
-            rest = "";
-            break;
-        };
-        let var = &after[..end];
-        match std::env::var(var).ok().filter(|v| !v.is_empty()) {
-            Some(value) => out.push_str(&value),
-            None => {
-                eprintln!(
-                    "warning: notification {target}: report_url names {var}, which is not set; its messages go without a link"
-                );
-                return None;
-            }
+    for piece in link_pieces(template) {
+        match piece {
+            LinkPiece::Text(text) => out.push_str(text),
+            LinkPiece::Var(var) => match std::env::var(var).ok().filter(|v| !v.is_empty()) {
+                Some(value) => out.push_str(&value),
+                None => {
+                    eprintln!(
+                        "warning: notification {target}: report_url names {var}, which is not set; its messages go without a link"
+                    );
+                    return None;
+                }
+            },
         }
-        rest = &after[end + 1..];
     }
-    out.push_str(rest);
     let lower = out.to_ascii_lowercase();
     if lower.starts_with("https://") || lower.starts_with("http://") {
         Some(out)

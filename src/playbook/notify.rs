@@ -225,22 +225,48 @@ pub(crate) fn refused_var(var: &str, url_vars: &[String]) -> Option<&'static str
         .then_some("looks like a secret's name")
 }
 
-/// The first variable of a report link that may not be expanded into it, and why.
-pub(crate) fn check_report_url(
-    template: &str,
-    url_vars: &[String],
-) -> Result<(), (String, &'static str)> {
+/// A piece of a report link: text as it is, or a `${VAR}` to replace.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum LinkPiece<'a> {
+    /// Text kept as written (an unclosed `${` included).
+    Text(&'a str),
+    /// The name between `${` and `}`.
+    Var(&'a str),
+}
+
+/// A report link's pieces, in order: the one reading of `${VAR}` that checking and expanding
+/// share.
+pub(crate) fn link_pieces(template: &str) -> Vec<LinkPiece<'_>> {
+    let mut pieces = Vec::new();
     let mut rest = template;
     while let Some(start) = rest.find("${") {
         let after = &rest[start + 2..];
         let Some(end) = after.find('}') else {
             break;
         };
-        let var = &after[..end];
-        if let Some(why) = refused_var(var, url_vars) {
+        if start > 0 {
+            pieces.push(LinkPiece::Text(&rest[..start]));
+        }
+        pieces.push(LinkPiece::Var(&after[..end]));
+        rest = &after[end + 1..];
+    }
+    if !rest.is_empty() {
+        pieces.push(LinkPiece::Text(rest));
+    }
+    pieces
+}
+
+/// The first variable of a report link that may not be expanded into it, and why.
+pub(crate) fn check_report_url(
+    template: &str,
+    url_vars: &[String],
+) -> Result<(), (String, &'static str)> {
+    for piece in link_pieces(template) {
+        if let LinkPiece::Var(var) = piece
+            && let Some(why) = refused_var(var, url_vars)
+        {
             return Err((var.to_string(), why));
         }
-        rest = &after[end + 1..];
     }
     Ok(())
 }
