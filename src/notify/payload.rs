@@ -34,6 +34,9 @@ pub struct Message<'a> {
     pub report_url: Option<&'a str>,
 }
 
+/// How a tenant's line of a list reads.
+type LineOf = fn(&Listed<'_>) -> String;
+
 /// A tenant in a message's list, with the counts that put it there.
 struct Listed<'a> {
     name: &'a str,
@@ -194,6 +197,15 @@ impl Message<'_> {
         })
     }
 
+    /// The tenant lists a chat message shows, each with its heading and how a tenant's line
+    /// reads: failing, then drifting.
+    fn tenant_lists(&self) -> [(&'static str, Vec<Listed<'_>>, LineOf); 2] {
+        [
+            ("Failing tenants", self.failing(), Self::failing_line),
+            ("Drifting tenants", self.drifting(), Self::drifting_line),
+        ]
+    }
+
     /// A tenant's line in a chat message: `2 failed, 1 unknown; stopped: …`.
     fn failing_line(l: &Listed<'_>) -> String {
         let mut parts = Vec::new();
@@ -263,14 +275,7 @@ impl Message<'_> {
         if let Some(why) = &self.summary.stopped_by {
             blocks.push(section(&format!("*Stopped by* {}", slack_escape(why))));
         }
-        for (heading, list, line) in [
-            (
-                "Failing tenants",
-                self.failing(),
-                Self::failing_line as fn(&Listed<'_>) -> String,
-            ),
-            ("Drifting tenants", self.drifting(), Self::drifting_line),
-        ] {
+        for (heading, list, line) in self.tenant_lists() {
             if list.is_empty() {
                 continue;
             }
@@ -349,14 +354,7 @@ impl Message<'_> {
             body.push(json!({ "type": "TextBlock", "text": truncate(error, 2000), "color": "Attention", "wrap": true }));
         }
         body.push(json!({ "type": "FactSet", "facts": facts }));
-        for (heading, list, line) in [
-            (
-                "Failing tenants",
-                self.failing(),
-                Self::failing_line as fn(&Listed<'_>) -> String,
-            ),
-            ("Drifting tenants", self.drifting(), Self::drifting_line),
-        ] {
+        for (heading, list, line) in self.tenant_lists() {
             if list.is_empty() {
                 continue;
             }
